@@ -1,0 +1,32 @@
+"""recalib: CNN recalibration blocks from paper to production.
+
+The public API is loaded lazily so that ``recalib --help`` does not import torch.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "create_block": "recalib.blocks",
+    "list_blocks": "recalib.blocks",
+    "block_spec": "recalib.blocks",
+    "create_model": "recalib.models",
+    "list_models": "recalib.models",
+    "model_spec": "recalib.models",
+    "fold": "recalib.fold",
+    "save_checkpoint": "recalib.checkpoint",
+    "load_checkpoint": "recalib.checkpoint",
+    "errors": "recalib.errors",
+}
+
+__all__ = sorted(_LAZY) + ["__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        module = importlib.import_module(_LAZY[name])
+        return module if name == "errors" else getattr(module, name)
+    raise AttributeError(f"module 'recalib' has no attribute {name!r}")

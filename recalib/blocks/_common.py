@@ -1,0 +1,50 @@
+"""Checks and rules shared by every block family."""
+from __future__ import annotations
+
+import torch
+
+from recalib.errors import ConfigError, ShapeError
+
+__all__ = ["reduced_channels", "check_input", "check_feat_size", "as_pair"]
+
+
+def reduced_channels(channels: int, reduction: int, *, name: str = "block") -> int:
+    """Hidden width of a bottleneck MLP: ``channels // reduction`` (floor).
+
+    Floor division is the official SE/GE rule (C/16 for every ResNet width, all multiples of
+    16). A block with fewer channels than ``reduction`` would have an empty hidden layer, so it
+    is rejected instead of silently rounded up.
+    """
+    if not isinstance(channels, int) or channels < 1:
+        raise ConfigError(f"{name}: channels must be a positive integer, got {channels!r}")
+    if not isinstance(reduction, int) or reduction < 1:
+        raise ConfigError(f"{name}: reduction ratio r must be a positive integer, got {reduction!r}")
+    if channels < reduction:
+        raise ConfigError(f"{name}: channels ({channels}) smaller than the reduction ratio r={reduction} "
+                          f"leaves an empty hidden layer; use r <= {channels}")
+    return channels // reduction
+
+
+def check_input(x: torch.Tensor, channels: int, name: str) -> None:
+    """Raise :class:`ShapeError` unless ``x`` is ``(N, channels, H, W)``."""
+    if x.dim() != 4:
+        raise ShapeError(f"{name} expects a 4-D (N, C, H, W) tensor, got shape {tuple(x.shape)}")
+    if x.shape[1] != channels:
+        raise ShapeError(f"{name} was built for {channels} channels but got {x.shape[1]} "
+                         f"(input shape {tuple(x.shape)})")
+
+
+def check_feat_size(x: torch.Tensor, feat_size: tuple[int, int], name: str) -> None:
+    """Raise :class:`ShapeError` unless the spatial size of ``x`` is ``feat_size``."""
+    if tuple(x.shape[-2:]) != tuple(feat_size):
+        raise ShapeError(f"{name} was built for a {feat_size[0]}x{feat_size[1]} feature map but got "
+                         f"{x.shape[-2]}x{x.shape[-1]}; rebuild it with feat_size=({x.shape[-2]}, "
+                         f"{x.shape[-1]}) or feed the input resolution it was built for")
+
+
+def as_pair(value: int | tuple[int, int] | list[int], what: str) -> tuple[int, int]:
+    """``7 → (7, 7)``; validates a positive (H, W) pair."""
+    pair = (value, value) if isinstance(value, int) else tuple(value)
+    if len(pair) != 2 or not all(isinstance(v, int) and v > 0 for v in pair):
+        raise ConfigError(f"{what} must be a positive int or an (H, W) pair of positive ints, got {value!r}")
+    return pair  # type: ignore[return-value]

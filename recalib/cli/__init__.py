@@ -1,0 +1,1 @@
+"""The ``recalib`` command line: the one place that wires every stage together."""

@@ -1,0 +1,34 @@
+"""``recalib models``: every registered architecture with its parameter count."""
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("models", help="list every backbone with its parameter count",
+                              description="List every registered architecture, its paper, nominal "
+                                          "input size and parameter count (optionally with a block).")
+    p.add_argument("--block", default=None, help="count parameters with this block inserted")
+    p.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+
+    from recalib.models import create_model
+    from recalib.registry import MODELS
+
+    rows = []
+    for spec in MODELS:
+        model = create_model(spec.name, block=args.block)
+        params = sum(p.numel() for p in model.parameters())
+        rows.append({"name": spec.name, "paper": spec.paper, "input_size": list(spec.input_size),
+                     "params": params, "summary": spec.summary})
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for row in rows:
+        size = "x".join(map(str, row["input_size"]))
+        print(f"{row['name']:<24} {row['params']:>12,}  {size:>7}  {row['summary']}")
+    return 0

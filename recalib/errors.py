@@ -1,0 +1,79 @@
+"""The one exception hierarchy of recalib.
+
+Every error a user can cause is a :class:`RecalibError`; its message says what was wrong and
+what to do. The command line maps each class to a distinct exit code (``exit_code``), so
+scripts can tell bad usage from a missing backend from a failed verification.
+"""
+from __future__ import annotations
+
+__all__ = [
+    "RecalibError",
+    "ConfigError",
+    "UnknownNameError",
+    "ShapeError",
+    "CheckpointError",
+    "ExportError",
+    "VerificationError",
+    "BackendUnavailable",
+    "BenchmarkError",
+]
+
+
+class RecalibError(Exception):
+    """Base class of every error raised on purpose by recalib."""
+
+    exit_code = 1
+
+
+class ConfigError(RecalibError, ValueError):
+    """A block, model or command was configured with invalid options."""
+
+    exit_code = 2
+
+
+class UnknownNameError(ConfigError):
+    """A registry lookup used a name that is not registered."""
+
+    def __init__(self, kind: str, name: str, known: list[str]) -> None:
+        self.kind, self.name, self.known = kind, name, known
+        super().__init__(f"unknown {kind} {name!r}; choose one of: {', '.join(known)}")
+
+
+class ShapeError(RecalibError, ValueError):
+    """A tensor reached a block or model with a shape it was not built for."""
+
+    exit_code = 2
+
+
+class CheckpointError(RecalibError):
+    """A checkpoint file is missing, corrupt, or describes another model."""
+
+    exit_code = 2
+
+
+class ExportError(RecalibError):
+    """An ONNX export could not be produced as requested."""
+
+    exit_code = 5
+
+
+class VerificationError(RecalibError):
+    """An exported or folded model disagrees with PyTorch beyond tolerance."""
+
+    exit_code = 4
+
+
+class BackendUnavailable(RecalibError):
+    """A runtime backend (onnxruntime provider, TensorRT, a GPU) is not installed or present."""
+
+    exit_code = 3
+
+    def __init__(self, backend: str, reason: str, hint: str) -> None:
+        self.backend, self.reason, self.hint = backend, reason, hint
+        super().__init__(f"backend {backend!r} is unavailable: {reason}. To enable it: {hint}")
+
+
+class BenchmarkError(RecalibError):
+    """A benchmark could not be measured as requested."""
+
+    exit_code = 6

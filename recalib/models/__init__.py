@@ -1,0 +1,50 @@
+"""The papers' backbones; importing this package registers every architecture."""
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterable
+from typing import Any
+
+from torch import nn
+
+from recalib.errors import ConfigError
+from recalib.models._insertion import BlockFactory
+from recalib.registry import MODELS, ModelSpec, keyword_names, build
+
+__all__ = ["create_model", "list_models", "model_spec", "BlockFactory"]
+
+_FAMILIES = ("resnet", "cifar_resnet", "densenet", "shufflenet", "cc_vgg")
+for _family in _FAMILIES:
+    importlib.import_module(f"{__name__}.{_family}")
+
+
+def create_model(arch: str, block: str | None = None, stages: Iterable[int] | None = None,
+                 **options: Any) -> nn.Module:
+    """Build architecture ``arch`` with ``block`` at the paper's insertion points.
+
+    ``options`` are split by name: those the backbone takes (``num_classes``, ``stride_in_1x1``,
+    ``input_size``, …) configure the backbone; every other option configures the block
+    (``reduction=16``, ``extent=8``, …). ``stages`` restricts insertion to those stage indices
+    (1-based, counting the backbone's residual/dense stages).
+    """
+    spec = MODELS.get(arch)
+    accepted = keyword_names(spec.builder) or set()
+    model_options = {k: v for k, v in options.items() if k in accepted}
+    block_options = {k: v for k, v in options.items() if k not in accepted}
+    if block is None and block_options:
+        valid = sorted(accepted - {"block", "stages"} - set(spec.fixed))
+        raise ConfigError(f"model {arch!r} does not take option(s) {', '.join(sorted(block_options))}; "
+                          f"valid options: {', '.join(valid)} (block options need block=NAME)")
+    stage_set = None if stages is None else frozenset(stages)
+    return build(spec, (), {"block": BlockFactory(block, block_options), "stages": stage_set,
+                            **model_options})
+
+
+def list_models() -> list[str]:
+    """Every registered architecture name, sorted."""
+    return MODELS.names()
+
+
+def model_spec(name: str) -> ModelSpec:
+    """The registry entry (paper, nominal input size) of ``name``."""
+    return MODELS.get(name)

@@ -1,0 +1,64 @@
+"""How a backbone builds and applies the recalibration block at each insertion point."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from torch import nn
+
+from recalib.errors import ConfigError
+from recalib.registry import BLOCKS, BlockSpec, keyword_names, build
+
+__all__ = ["BlockFactory", "recalibrate_residual"]
+
+_CONTEXT = ("feat_size", "width")
+
+
+class BlockFactory:
+    """Builds one block per insertion point from a registered name and the user's options.
+
+    The backbone supplies the context it knows (``feat_size`` from its nominal resolution, the
+    bottleneck ``width``); each block receives only the context keys its constructor takes.
+    ``BlockFactory(None)`` builds ``nn.Identity`` so a backbone has one code path.
+    """
+
+    def __init__(self, name: str | None = None, options: Mapping[str, Any] | None = None) -> None:
+        self.options = dict(options or {})
+        self.spec: BlockSpec | None = BLOCKS.get(name) if name is not None else None
+        if self.spec is None and self.options:
+            raise ConfigError(f"option(s) {', '.join(sorted(self.options))} given without a block; "
+                              f"pass block=NAME or drop them")
+        given_context = sorted(set(self.options) & set(_CONTEXT))
+        if given_context:
+            raise ConfigError(f"{', '.join(given_context)} is set by the backbone at each insertion point; "
+                              f"do not pass it (choose the model's input_size instead)")
+        if self.spec is not None:
+            self._accepted = keyword_names(self.spec.builder)
+
+    @property
+    def name(self) -> str | None:
+        return self.spec.name if self.spec else None
+
+    @property
+    def takes_identity(self) -> bool:
+        return bool(self.spec and self.spec.takes_identity)
+
+    def __call__(self, channels: int, *, feat_size: tuple[int, int] | None = None,
+                 width: int | None = None) -> nn.Module:
+        if self.spec is None:
+            return nn.Identity()
+        context = {"feat_size": feat_size, "width": width}
+        context = {k: v for k, v in context.items()
+                   if v is not None and (self._accepted is None or k in self._accepted)}
+        if self.spec.needs_feat_size and "feat_size" not in context:
+            raise ConfigError(f"block {self.spec.name!r} needs the feature-map size, which this "
+                              f"insertion point does not know")
+        return build(self.spec, (channels,), {**context, **self.options})
+
+
+def recalibrate_residual(block: nn.Module, takes_identity: bool, residual: torch.Tensor,
+                         identity: torch.Tensor) -> torch.Tensor:
+    """``block(residual) + identity``; CMPE-SE blocks also see the identity: ``block(residual, identity) + identity``."""
+    recalibrated = block(residual, identity) if takes_identity else block(residual)
+    return recalibrated + identity
