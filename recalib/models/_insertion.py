@@ -12,7 +12,7 @@ from recalib.registry import BLOCKS, BlockSpec, keyword_names, build
 
 __all__ = ["BlockFactory", "recalibrate_residual"]
 
-_CONTEXT = ("feat_size", "width")
+_CONTEXT = ("feat_size", "width", "source_channels")
 
 
 class BlockFactory:
@@ -44,13 +44,17 @@ class BlockFactory:
     def takes_identity(self) -> bool:
         return bool(self.spec and self.spec.takes_identity)
 
+    def accepts(self, option: str) -> bool:
+        """Whether the block's constructor takes ``option`` (e.g. ``source_channels``)."""
+        return self.spec is not None and (self._accepted is None or option in self._accepted)
+
     def __call__(self, channels: int, *, feat_size: tuple[int, int] | None = None,
-                 width: int | None = None) -> nn.Module:
+                 width: int | None = None, source_channels: int | None = None) -> nn.Module:
+        """Build the block for ``channels``; context the block's constructor does not take is dropped."""
         if self.spec is None:
             return nn.Identity()
-        context = {"feat_size": feat_size, "width": width}
-        context = {k: v for k, v in context.items()
-                   if v is not None and (self._accepted is None or k in self._accepted)}
+        context = {"feat_size": feat_size, "width": width, "source_channels": source_channels}
+        context = {k: v for k, v in context.items() if v is not None and self.accepts(k)}
         if self.spec.needs_feat_size and "feat_size" not in context:
             raise ConfigError(f"block {self.spec.name!r} needs the feature-map size, which this "
                               f"insertion point does not know")
