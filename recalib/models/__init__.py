@@ -36,8 +36,13 @@ def create_model(arch: str, block: str | None = None, stages: Iterable[int] | No
         raise ConfigError(f"model {arch!r} does not take option(s) {', '.join(sorted(block_options))}; "
                           f"valid options: {', '.join(valid)} (block options need block=NAME)")
     stage_set = None if stages is None else frozenset(stages)
-    return build(spec, (), {"block": BlockFactory(block, block_options), "stages": stage_set,
-                            **model_options})
+    model = build(spec, (), {"block": BlockFactory(block, block_options), "stages": stage_set,
+                             **model_options})
+    # What rebuilds this exact architecture: checkpoints store it next to the weights.
+    model.recalib_spec = {"arch": arch, "block": block,
+                          "stages": None if stage_set is None else sorted(stage_set),
+                          "options": dict(options)}
+    return model
 
 
 def list_models() -> list[str]:
