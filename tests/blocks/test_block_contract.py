@@ -1,0 +1,101 @@
+"""The contract every registered block variant keeps, checked for all of them at once.
+
+Family-specific numerics live beside this file; here each variant is built with its defaults,
+run forward and backward at several sizes (odd and non-divisible included), counted against its
+own parameter formula, and round-tripped through a state_dict.
+"""
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from recalib import block_spec, create_block, list_blocks
+from recalib.errors import ShapeError
+from recalib.registry import keyword_names
+
+CHANNELS = 64
+SIZES = [(8, 8), (7, 7), (13, 9)]
+
+
+def build(name: str, size: tuple[int, int], channels: int = CHANNELS) -> nn.Module:
+    """Build with defaults, telling the block its feature size when its constructor takes one."""
+    accepted = keyword_names(block_spec(name).builder)
+    context = {"feat_size": size} if accepted is None or "feat_size" in accepted else {}
+    return create_block(name, channels, **context)
+
+
+def call(name: str, block: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    if block_spec(name).takes_identity:
+        return block(x, torch.randn_like(x))
+    return block(x)
+
+
+def test_every_family_is_registered() -> None:
+    names = set(list_blocks())
+    expected = {"se", "ge-theta-minus", "ge-theta", "ge-theta-plus", "cc-full", "cc-no-mix", "cc-no-ch",
+                "cc-reduced", "cc-scalar", "cc-static", "ms-sar", "cmpe-se-double-fc",
+                "cmpe-se-pair-2x1", "cmpe-se-pair-1x1", "cmpe-se-folded-3x3"}
+    assert expected <= names, f"missing: {sorted(expected - names)}"
+
+
+@pytest.mark.parametrize("name", list_blocks())
+def test_spec_documents_paper_and_formula(name: str) -> None:
+    spec = block_spec(name)
+    assert spec.paper and spec.params and spec.summary
+    assert (type(build(name, SIZES[0])).__doc__ or "").strip(), "public block without a docstring"
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("name", list_blocks())
+def test_forward_keeps_shape_and_backward_reaches_every_parameter(name: str, size: tuple[int, int]) -> None:
+    block = build(name, size).train()
+    x = torch.randn(2, CHANNELS, *size, requires_grad=True)
+    out = call(name, block, x)
+    assert out.shape == x.shape
+    assert torch.isfinite(out).all()
+    out.square().sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+    missing = [n for n, p in block.named_parameters() if p.grad is None or not torch.isfinite(p.grad).all()]
+    assert not missing, f"no gradient reached {missing}"
+
+
+@pytest.mark.parametrize("name", list_blocks())
+def test_parameter_count_equals_documented_formula(name: str) -> None:
+    block = build(name, SIZES[0])
+    assert sum(p.numel() for p in block.parameters()) == block.formula_params()
+
+
+@pytest.mark.parametrize("name", list_blocks())
+def test_state_dict_round_trip_reproduces_outputs(name: str) -> None:
+    source, target = build(name, SIZES[1]), build(name, SIZES[1])
+    with torch.no_grad():  # make the running statistics and weights differ from a fresh build
+        for p in source.parameters():
+            p.add_(torch.randn_like(p) * 0.1)
+    source.train()
+    call(name, source, torch.randn(4, CHANNELS, *SIZES[1]))
+    target.load_state_dict(source.state_dict())
+    source.eval(), target.eval()
+    x = torch.randn(2, CHANNELS, *SIZES[1])
+    torch.manual_seed(1)
+    expected = call(name, source, x)
+    torch.manual_seed(1)
+    torch.testing.assert_close(call(name, target, x), expected)
+
+
+@pytest.mark.parametrize("name", list_blocks())
+def test_wrong_channel_count_is_a_shape_error_naming_it(name: str) -> None:
+    block = build(name, SIZES[0])
+    with pytest.raises(ShapeError, match=str(CHANNELS)):
+        call(name, block, torch.randn(1, CHANNELS // 2, *SIZES[0]))
+
+
+@pytest.mark.parametrize("name", list_blocks())
+def test_eval_mode_is_deterministic_and_batch_independent(name: str) -> None:
+    block = build(name, SIZES[0]).eval()
+    x = torch.randn(3, CHANNELS, *SIZES[0])
+    identity = torch.randn_like(x)
+    args = (x, identity) if block_spec(name).takes_identity else (x,)
+    full = block(*args)
+    single = block(*(a[:1] for a in args))
+    torch.testing.assert_close(single, full[:1], rtol=1e-5, atol=1e-6)
