@@ -1,0 +1,139 @@
+"""Pieces every backbone family shares.
+
+* initialised layers: convolutions get Kaiming-normal (fan-out, ReLU) weights at creation, so
+  the backbone is training-ready without a model-wide init pass that would also overwrite the
+  recalibration blocks' own initialisation;
+* exact output-size arithmetic (``floor``/``ceil``, no divisibility assumed), so every insertion
+  point knows its ``(H, W)`` at the model's nominal input size;
+* the stage filter behind ``stages=``;
+* :class:`Backbone`, the base every model shares: nominal ``input_size``, the input guard that
+  refuses another resolution when some module is bound to the nominal one, and the list of
+  inserted recalibration blocks (always stored under the attribute name ``recal``).
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from recalib.errors import ConfigError, ShapeError
+from recalib.models._insertion import BlockFactory
+
+__all__ = ["Size", "conv2d", "batch_norm", "out_size", "stage_factories", "check_input_size", "Backbone"]
+
+Size = tuple[int, int]
+
+
+def conv2d(in_channels: int, out_channels: int, kernel: int, stride: int = 1, groups: int = 1,
+           bias: bool = False) -> nn.Conv2d:
+    """A ``kernel``×``kernel`` conv with ``kernel // 2`` padding and He et al. (2015) fan-out init."""
+    conv = nn.Conv2d(in_channels, out_channels, kernel, stride=stride, padding=kernel // 2,
+                     groups=groups, bias=bias)
+    nn.init.kaiming_normal_(conv.weight, mode="fan_out", nonlinearity="relu")
+    if bias:
+        nn.init.zeros_(conv.bias)
+    return conv
+
+
+def batch_norm(channels: int, zero_init: bool = False) -> nn.BatchNorm2d:
+    """BN with weight 1 and bias 0; ``zero_init`` starts a residual branch at zero (Goyal et al. 2017)."""
+    bn = nn.BatchNorm2d(channels)
+    if zero_init:
+        nn.init.zeros_(bn.weight)
+    return bn
+
+
+def out_size(size: Size, kernel: int, stride: int, padding: int, ceil_mode: bool = False) -> Size:
+    """Spatial size after a conv/pool: ``floor((n + 2p - k) / s) + 1`` (``ceil`` when ``ceil_mode``).
+
+    With ``ceil_mode`` a window must start inside the input (PyTorch's rule), which is what the
+    ``"same"``-padded pooling of Keras computes too.
+    """
+    rounding = math.ceil if ceil_mode else math.floor
+    result = []
+    for n in size:
+        out = rounding((n + 2 * padding - kernel) / stride) + 1
+        if ceil_mode and (out - 1) * stride >= n + padding:
+            out -= 1
+        result.append(out)
+    return (result[0], result[1])
+
+
+def check_input_size(input_size: Sequence[int], arch: str) -> Size:
+    """Validate the nominal ``(H, W)`` a model is built for."""
+    size = tuple(input_size) if isinstance(input_size, (tuple, list)) else None
+    if size is None or len(size) != 2 or not all(isinstance(v, int) and v > 0 for v in size):
+        raise ConfigError(f"{arch}: input_size must be an (H, W) pair of positive ints, got {input_size!r}")
+    return (size[0], size[1])
+
+
+def stage_factories(block: BlockFactory, stages: frozenset[int] | None, n_stages: int,
+                    arch: str) -> list[BlockFactory]:
+    """One factory per stage (index 0 is stage 1): ``block`` where it is inserted, else none.
+
+    Stage indices are 1-based and count the backbone's residual (or dense, or conv-pool) stages;
+    the stem is not a stage. E.g. ImageNet ResNets have stages 1–4 = conv2_x … conv5_x.
+    """
+    valid = list(range(1, n_stages + 1))
+    if stages is None:
+        return [block] * n_stages
+    if block.name is None:
+        raise ConfigError(f"{arch}: stages={sorted(stages)} given without a block; pass block=NAME or drop stages")
+    unknown = sorted(stages - set(valid), key=repr)
+    if unknown or not stages:
+        what = f"unknown stage(s) {unknown}" if unknown else "an empty stage set"
+        raise ConfigError(f"{arch}: {what}; valid stages are {valid} (1-based, stem excluded)")
+    empty = BlockFactory()
+    return [block if i in stages else empty for i in valid]
+
+
+class Backbone(nn.Module):
+    """Base of every model: nominal input size, input guard, inserted blocks.
+
+    ``input_size`` is the ``(H, W)`` the model was built for; feature sizes given to blocks are
+    computed from it. ``bound_reason`` is set (by :meth:`bind`) when some module only works at
+    that size — then :meth:`check_input` refuses any other resolution at the model input instead
+    of letting a shape error surface from deep inside torch.
+    """
+
+    def __init__(self, input_size: Size, in_channels: int) -> None:
+        super().__init__()
+        self.input_size = input_size
+        self.in_channels = in_channels
+        self.bound_reason: str | None = None
+
+    def bind(self, reason: str) -> None:
+        """Record that the model only runs at ``input_size`` and why."""
+        self.bound_reason = reason
+
+    def bind_if_blocks_fixed(self, block: BlockFactory) -> None:
+        """Bind to ``input_size`` when any inserted block was built for a fixed feature size."""
+        if any(_size_bound(block, b) for b in self.recalibration_blocks()):
+            self.bind(f"its {block.name!r} blocks were built for fixed feature sizes")
+
+    @property
+    def fixed_input_size(self) -> bool:
+        return self.bound_reason is not None
+
+    def recalibration_blocks(self) -> list[nn.Module]:
+        """The inserted blocks, in forward order (empty without a block)."""
+        return [m for name, m in self.named_modules()
+                if name.rsplit(".", 1)[-1] == "recal" and not isinstance(m, nn.Identity)]
+
+    def check_input(self, x: torch.Tensor) -> None:
+        """Raise :class:`ShapeError` unless ``x`` is ``(N, in_channels, H, W)`` at a size the model runs at."""
+        arch = getattr(self, "recalib_spec", {}).get("arch", type(self).__name__)
+        if x.dim() != 4 or x.shape[1] != self.in_channels:
+            raise ShapeError(f"{arch} expects (N, {self.in_channels}, H, W) input, got shape {tuple(x.shape)}")
+        got = (int(x.shape[-2]), int(x.shape[-1]))
+        if self.bound_reason is not None and got != self.input_size:
+            h, w = self.input_size
+            raise ShapeError(f"{arch} was built for {h}x{w} input ({self.bound_reason}), got "
+                             f"{got[0]}x{got[1]}; rebuild with input_size=({got[0]}, {got[1]})")
+
+
+def _size_bound(block: BlockFactory, module: nn.Module) -> bool:
+    """Whether ``module`` (built by ``block``) only runs at the feature size it was built for."""
+    return bool(block.spec is not None and block.spec.needs_feat_size)

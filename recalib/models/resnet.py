@@ -1,0 +1,159 @@
+"""ImageNet ResNet-18/34/50/101/152 (He et al., CVPR 2016) and ResNeXt-50 32×4d (Xie et al., CVPR 2017).
+
+One class for all six: basic or bottleneck units, ``groups``/``width_per_group`` for ResNeXt.
+Module names follow torchvision (``conv1``, ``layer1.0.conv2``, ``downsample.0``, ``fc``), so
+torchvision's baseline weights load with ``strict=False`` (the blocks' keys are extra).
+
+Recalibration (SE, GE, MS-SAR, CMPE-SE papers) sits in the residual branch before the sum:
+after the second conv+BN of a basic unit, after the last conv+BN of a bottleneck. CMPE-SE
+blocks also receive the identity, taken after the projection shortcut. Stages 1–4 are
+conv2_x … conv5_x (the GE paper's Table 1 calls them "stage2" … "stage5"). Feature sizes at
+224×224: 56, 28, 14, 7.
+
+``stride_in_1x1=True`` puts a downsampling bottleneck's stride in its first 1×1 conv, the
+original Caffe layout the SE and GE papers measured (3.86 GMACs for ResNet-50); the default is
+torchvision's (stride in the 3×3, 4.09 GMACs). Parameters are identical. Basic units have no
+1×1 conv, so both layouts coincide for ResNet-18/34.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from recalib.errors import ConfigError
+from recalib.models._insertion import BlockFactory, recalibrate_residual
+from recalib.models._layers import Backbone, Size, batch_norm, check_input_size, conv2d, out_size, stage_factories
+from recalib.registry import register_model
+
+__all__ = ["ResNet", "BasicBlock", "Bottleneck", "build_resnet"]
+
+IMAGENET_SIZE: Size = (224, 224)
+_LAYERS = {18: ("basic", (2, 2, 2, 2)), 34: ("basic", (3, 4, 6, 3)), 50: ("bottleneck", (3, 4, 6, 3)),
+           101: ("bottleneck", (3, 4, 23, 3)), 152: ("bottleneck", (3, 8, 36, 3))}
+
+
+def _shortcut(in_channels: int, out_channels: int, stride: int) -> nn.Module:
+    """Projection (1×1 conv + BN, option B) where the shape changes, identity elsewhere."""
+    if stride == 1 and in_channels == out_channels:
+        return nn.Identity()
+    return nn.Sequential(conv2d(in_channels, out_channels, 1, stride), batch_norm(out_channels))
+
+
+class BasicBlock(nn.Module):
+    """Two 3×3 convs: ``(N, C_in, H, W) → (N, planes, H/s, W/s)``; block after ``bn2``."""
+
+    expansion = 1
+
+    def __init__(self, in_channels: int, planes: int, stride: int, feat_size: Size, block: BlockFactory,
+                 *, zero_init: bool = False) -> None:
+        super().__init__()
+        self.conv1, self.bn1 = conv2d(in_channels, planes, 3, stride), batch_norm(planes)
+        self.conv2, self.bn2 = conv2d(planes, planes, 3), batch_norm(planes, zero_init)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = _shortcut(in_channels, planes, stride)
+        self.recal = block(planes, feat_size=feat_size, width=planes)
+        self.takes_identity = block.takes_identity
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return self.relu(recalibrate_residual(self.recal, self.takes_identity, out, self.downsample(x)))
+
+
+class Bottleneck(nn.Module):
+    """1×1 → 3×3 (grouped for ResNeXt) → 1×1 ×4: ``(N, C_in, H, W) → (N, 4·planes, H/s, W/s)``.
+
+    The inner width is ``planes · width_per_group / 64 · groups`` (torchvision's rule; 64 and 1
+    give plain ResNet). The block sits after ``bn3`` and is told that inner width as ``width``.
+    """
+
+    expansion = 4
+
+    def __init__(self, in_channels: int, planes: int, stride: int, feat_size: Size, block: BlockFactory,
+                 *, zero_init: bool = False, groups: int = 1, width_per_group: int = 64,
+                 stride_in_1x1: bool = False) -> None:
+        super().__init__()
+        width = int(planes * width_per_group / 64) * groups
+        out_channels = planes * self.expansion
+        stride_1x1, stride_3x3 = (stride, 1) if stride_in_1x1 else (1, stride)
+        self.conv1, self.bn1 = conv2d(in_channels, width, 1, stride_1x1), batch_norm(width)
+        self.conv2, self.bn2 = conv2d(width, width, 3, stride_3x3, groups), batch_norm(width)
+        self.conv3, self.bn3 = conv2d(width, out_channels, 1), batch_norm(out_channels, zero_init)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = _shortcut(in_channels, out_channels, stride)
+        self.recal = block(out_channels, feat_size=feat_size, width=width)
+        self.takes_identity = block.takes_identity
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        return self.relu(recalibrate_residual(self.recal, self.takes_identity, out, self.downsample(x)))
+
+
+class ResNet(Backbone):
+    """Stem (7×7/2 conv, 3×3/2 max-pool), four stages of units, global average pool, FC.
+
+    ``(N, 3, H, W) → (N, num_classes)``.
+    """
+
+    def __init__(self, unit: type[BasicBlock] | type[Bottleneck], layers: tuple[int, ...],
+                 factories: list[BlockFactory], *, num_classes: int, input_size: Size,
+                 zero_init_residual: bool = False, **layout: object) -> None:
+        super().__init__(input_size, in_channels=3)
+        self.conv1, self.bn1 = conv2d(3, 64, 7, 2), batch_norm(64)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(3, 2, 1)
+        size = out_size(out_size(input_size, 7, 2, 3), 3, 2, 1)
+        channels = 64
+        for index, (count, factory) in enumerate(zip(layers, factories)):
+            planes, first_stride = 64 * 2**index, 1 if index == 0 else 2
+            units = []
+            for u in range(count):
+                stride = first_stride if u == 0 else 1
+                size = out_size(size, 3, stride, 1)  # 3×3/s pad 1 and 1×1/s pad 0 agree
+                units.append(unit(channels, planes, stride, size, factory, zero_init=zero_init_residual, **layout))
+                channels = planes * unit.expansion
+            setattr(self, f"layer{index + 1}", nn.Sequential(*units))
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(channels, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.check_input(x)
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        return self.fc(torch.flatten(self.avgpool(x), 1))
+
+
+def build_resnet(*, block: BlockFactory, stages: frozenset[int] | None, depth: int, num_classes: int = 1000,
+                 input_size: Size = IMAGENET_SIZE, stride_in_1x1: bool = False, groups: int = 1,
+                 width_per_group: int = 64, zero_init_residual: bool = False) -> ResNet:
+    """ImageNet ResNet-``depth`` (18/34/50/101/152); ``groups``/``width_per_group`` make ResNeXt.
+
+    ``zero_init_residual`` zeroes each residual branch's last BN (off by default, as in the papers).
+    """
+    arch = f"resnet{depth}"
+    if depth not in _LAYERS:
+        raise ConfigError(f"no ImageNet ResNet of depth {depth}; choose one of {sorted(_LAYERS)}")
+    kind, layers = _LAYERS[depth]
+    if kind == "basic" and (groups != 1 or width_per_group != 64):
+        raise ConfigError(f"{arch} has basic units: groups and width_per_group apply to bottlenecks "
+                          f"(ResNet-50 and deeper) only")
+    input_size = check_input_size(input_size, arch)
+    factories = stage_factories(block, stages, len(layers), arch)
+    layout = {} if kind == "basic" else {"groups": groups, "width_per_group": width_per_group,
+                                         "stride_in_1x1": stride_in_1x1}
+    unit = BasicBlock if kind == "basic" else Bottleneck
+    model = ResNet(unit, layers, factories, num_classes=num_classes, input_size=input_size,
+                   zero_init_residual=zero_init_residual, **layout)
+    model.bind_if_blocks_fixed(block)
+    return model
+
+
+_PAPERS = "He et al., Deep Residual Learning (CVPR 2016)"
+for _depth in sorted(_LAYERS):
+    register_model(f"resnet{_depth}", build_resnet, paper=_PAPERS, input_size=IMAGENET_SIZE,
+                   summary=f"ImageNet ResNet-{_depth} ({_LAYERS[_depth][0]} units)", fixed={"depth": _depth})
+register_model("resnext50_32x4d", build_resnet, paper="Xie et al., Aggregated Residual Transformations (CVPR 2017)",
+               input_size=IMAGENET_SIZE, summary="ImageNet ResNeXt-50, 32 groups x 4d",
+               fixed={"depth": 50, "groups": 32, "width_per_group": 4})
