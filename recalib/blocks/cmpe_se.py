@@ -249,7 +249,7 @@ class CMPESEFolded(_InnerImagingSE):
 
     Ambiguity decisions: no padding (official ``Conv2D(kernel_size=(3, 3))`` has none; the tables
     put the folded view below the 1×1 view — 36.90M vs 36.92M on WRN-28-10, 1.99M vs 2.04M on
-    ResNet-164 — whereas "same" padding would make F = 2C and cost 11ε more than 1×1);
+    ResNet-164 — whereas "same" padding would make F = 2C and cost 8ε more than 1×1);
     ``width`` as in :class:`CMPESEPairView`.
     """
 
