@@ -188,6 +188,11 @@ class CMPESEPairView(_InnerImagingSE):
     * The 1×1 view flattens ``2C`` values: the tables put it 0.09M above the 2×1 view on
       ResNet-164 (2.04M vs 1.95M; this reading: +96.6 k) and 0.1M above on WRN-28-10 (+134 k).
     * No biases (official code: ``use_bias=False`` on the conv and both Dense layers).
+
+    Note (inherent to the official design, kept): in the 1×1 view each filter is a scalar
+    ``w_e`` on a one-channel map and BN follows, so in training ``BN(w_e·z) = sign(w_e)·BN(z)``
+    up to BN's eps — the 1×1 weights get almost no gradient and the learning happens in BN's
+    affine parameters.
     """
 
     def __init__(self, channels: int, *, view: Literal["2x1", "1x1"] = "2x1", reduction: int = 16,
