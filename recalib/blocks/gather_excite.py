@@ -199,6 +199,7 @@ class GatherExcite(nn.Module):
             check_feat_size(x, self.bound_size, self.name)
         gate = torch.sigmoid(self.mlp(self.act(self.gather(x))))
         if self.stride is not None:
+            # explicit size: ⌈H/e⌉·e overshoots H on non-divisible maps, so a scale factor cannot work
             gate = F.interpolate(gate, size=x.shape[-2:], mode="nearest")
         return x * gate
 
@@ -246,6 +247,7 @@ register_block(
     summary="parameter-free: average pool over the (2e-1)^2 window (or global) -> sigmoid -> nearest "
             "resize to HxW -> multiply",
 )
+# needs_feat_size describes the default (global) build; finite extents do not need feat_size
 register_block(
     "ge-theta", _ge_theta, paper=_PAPER, params=_GATHER, fixed={"variant": "theta"}, needs_feat_size=True,
     summary="depthwise conv gather (global kernel = feature map, or log2(e) 3x3 stride-2 convs) + BN "
