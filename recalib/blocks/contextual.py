@@ -32,11 +32,12 @@ convs per stage at 32/16/8/4 px, widths 32/64/128/256, FC(128) and FC(100) heads
   takes 4 coefficients).
 - CC-block (bilinear), 1.5M: a per-channel g→4 layer with *unshared* weights and a bias, with
   g = min(H,11)·min(W,11) (121, 121, 64, 16 cells per stage), adds 195,072 → 1,511,428 ✓.
-  Weights shared across channels would add ~2k (→ 1.3M ✗); always resizing to 11×11 (also
-  upsampling the 8×8 and 4×4 maps) would give 1,784,836 ("1.8M" ✗); without biases
-  1,507,588 (also 1.5M, so the bias follows the common dense-layer default). Any variant with
-  MIX carries at least 4C² weights per block: cc-full with h = 4 totals 4,319,748 and cc-no-ch
-  23,053,572, so Table 3's "CC-block" is the reduced (or no-mix: 1,530,628) form.
+  Weights shared across channels would add 2,608 (→ 1.3M ✗); always resizing to 11×11 (also
+  upsampling the 8×8 and 4×4 maps) would give 1,784,836 ("1.8M" ✗). Without biases it is
+  1,507,588, also 1.5M: Table 3 cannot tell, so the dense-layer default (bias) is kept.
+- Any variant with MIX carries at least 4C² weights per block: cc-full with h = 4 totals
+  4,319,748 and cc-no-ch 23,053,572, so Table 3's "CC-block" is the reduced (or no-mix:
+  1,530,628) form.
 - CH's hidden width is not given anywhere; ``hidden=4`` (= |P_c|) is the default because the
   paper stresses "just a few coefficients" and says "many of the extra network weights are
   devoted to MIX", which holds for C ≥ 32 with h = 4 (at C = 32, g = 121: MIX 16,512 vs CH
@@ -136,35 +137,46 @@ class ContextualConv(nn.Module):
                  emp: str | None = None, hidden: int | None = None,
                  feat_size: int | tuple[int, int] | None = None, grid_size: int = GRID_SIZE) -> None:
         super().__init__()
-        name = type(self).__name__
-        _check_channels(channels, name)
+        _check_channels(channels, type(self).__name__)
         self.channels, self.ch, self.mix = channels, bool(ch), bool(mix)
-        self.k = self._check_coefficients(coefficients, emp)
-        self.emp = None if self.k == 1 else check_emp(emp or "bilinear")
+        self.k = self._check_coefficients(coefficients)
+        self.label = self._variant_name()
+        self.emp = self._check_emp(emp)
         self.hidden = self._check_hidden(hidden)
-        self.grid_size = _positive_int(grid_size, "grid_size", name)
-        self.feat_size = None if feat_size is None else as_pair(feat_size, f"{name}: feat_size")
+        self.grid_size = _positive_int(grid_size, "grid_size", self.label)
+        self.feat_size = None if feat_size is None else as_pair(feat_size, f"{self.label}: feat_size")
         side = self.feat_size or (self.grid_size, self.grid_size)
         self.grid = (min(side[0], self.grid_size), min(side[1], self.grid_size))
         self.net = _coefficient_net(channels, self.grid, ch=self.ch, mix=self.mix,
                                     hidden=self.hidden, k=self.k)
 
-    def _check_coefficients(self, coefficients: int, emp: str | None) -> int:
+    def _check_coefficients(self, coefficients: int) -> int:
         if coefficients not in (1, _EMP_COEFFICIENTS):
             raise ConfigError(f"{type(self).__name__}: coefficients (|P_c|) must be 4 (spatial map via "
                               f"an EMP) or 1 (per-channel scalar), got {coefficients!r}")
-        if coefficients == 1 and emp is not None:
-            raise ConfigError(f"{type(self).__name__}: emp={emp!r} does not apply to the scalar form "
-                              f"(|P_c| = 1 has no excitation map); drop emp or use a 4-coefficient variant")
         return coefficients
+
+    def _check_emp(self, emp: str | None) -> str | None:
+        if self.k == _EMP_COEFFICIENTS:
+            return check_emp(emp or "bilinear")
+        if emp is not None:
+            raise ConfigError(f"{self.label}: emp={emp!r} does not apply to the scalar form (|P_c| = 1 "
+                              f"has no excitation map); drop emp or use a 4-coefficient variant")
+        return None
+
+    def _variant_name(self) -> str:
+        """The registered name these options build (for error messages), else the class name."""
+        options = dict(ch=self.ch, mix=self.mix, coefficients=self.k)
+        return next((name for name, (fixed, _, _) in _VARIANTS.items() if fixed == options),
+                    type(self).__name__)
 
     def _check_hidden(self, hidden: int | None) -> int:
         if not self.ch:
             if hidden is not None:
-                raise ConfigError(f"{type(self).__name__}: hidden={hidden!r} sizes the CH layers, but this "
+                raise ConfigError(f"{self.label}: hidden={hidden!r} sizes the CH layers, but this "
                                   f"variant has no CH; drop hidden or use cc-full / cc-no-mix")
             return 0
-        return HIDDEN if hidden is None else _positive_int(hidden, "hidden", type(self).__name__)
+        return HIDDEN if hidden is None else _positive_int(hidden, "hidden", self.label)
 
     def downsample(self, x: torch.Tensor) -> torch.Tensor:
         """Nearest resize of ``(N, C, H, W)`` to the context grid; a side already ≤ D is kept."""
@@ -176,13 +188,15 @@ class ContextualConv(nn.Module):
         height, width = x.shape[-2], x.shape[-1]
         reduced = (min(height, self.grid_size), min(width, self.grid_size))
         if reduced != self.grid:
+            built = (f"feat_size={self.feat_size}" if self.feat_size
+                     else f"no feat_size, so sides >= {self.grid_size}")
             raise ShapeError(
-                f"{type(self).__name__} was built for a {self.grid[0]}x{self.grid[1]} context grid "
-                f"(feat_size={self.feat_size}) but a {height}x{width} input reduces to "
+                f"{self.label} was built for a {self.grid[0]}x{self.grid[1]} context grid "
+                f"({built}) but a {height}x{width} input reduces to "
                 f"{reduced[0]}x{reduced[1]}; rebuild it with feat_size=({height}, {width})")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_input(x, self.channels, type(self).__name__)
+        check_input(x, self.channels, self.label)
         self._check_size(x)
         p = squash(self.net(self.downsample(x))).reshape(-1, self.channels, self.k)
         if self.emp is None:
@@ -199,8 +213,8 @@ class ContextualConv(nn.Module):
         return c * h * (g + 1) + c * h * (h + 1) + k * c * (c * h + 1)
 
     def extra_repr(self) -> str:
-        return (f"{self.channels}, ch={self.ch}, mix={self.mix}, coefficients={self.k}, emp={self.emp}, "
-                f"hidden={self.hidden or None}, grid={self.grid}")
+        return (f"{self.channels}, variant={self.label!r}, ch={self.ch}, mix={self.mix}, "
+                f"coefficients={self.k}, emp={self.emp}, hidden={self.hidden or None}, grid={self.grid}")
 
 
 class _StaticGate(nn.Module):
@@ -296,15 +310,17 @@ class StaticChannelScale(_StaticGate):
 
 
 _GRID = "g = min(H,11)*min(W,11) (121 without feat_size)"
+_CH = "h = hidden (4), " + _GRID
+# name: (fixed options, parameter formula, summary)
 _VARIANTS = {
-    "cc-full": (dict(ch=True, mix=True), f"C*h*(g+1) + C*h*(h+1) + 4C*(C*h+1); h = hidden (4), {_GRID}",
-                "CH (two per-channel layers) + MIX (FC over all channels) -> 4 coefficients/channel -> EMP map"),
-    "cc-no-mix": (dict(ch=True, mix=False), f"C*h*(g+1) + 4C*(h+1); h = hidden (4), {_GRID}",
+    "cc-full": (dict(ch=True, mix=True, coefficients=4), f"C*h*(g+1) + C*h*(h+1) + 4C*(C*h+1); {_CH}",
+                "CH (two per-channel layers) + MIX (FC over all channels) -> 4 coefficients/channel -> EMP"),
+    "cc-no-mix": (dict(ch=True, mix=False, coefficients=4), f"C*h*(g+1) + 4C*(h+1); {_CH}",
                   "ablation: CH only, each channel predicts its own 4 coefficients"),
-    "cc-no-ch": (dict(ch=False, mix=True), f"4C*(C*g+1); {_GRID}",
+    "cc-no-ch": (dict(ch=False, mix=True, coefficients=4), f"4C*(C*g+1); {_GRID}",
                  "ablation: MIX directly over the downsampled channels"),
-    "cc-reduced": (dict(ch=False, mix=False), f"4C*(g+1); {_GRID}",
-                   "per-channel FC from the 11x11 downsample to 4 coefficients -> EMP map (Figure 2B)"),
+    "cc-reduced": (dict(ch=False, mix=False, coefficients=4), f"4C*(g+1); {_GRID}",
+                   "per-channel FC from the 11x11 downsample to 4 coefficients -> EMP (Figure 2B)"),
     "cc-scalar": (dict(ch=False, mix=False, coefficients=1), f"C*(g+1); {_GRID}",
                   "scalar recalibration |P_c|=1: per-channel FC from the downsample to one gate"),
 }
@@ -312,8 +328,7 @@ for _name, (_fixed, _params, _summary) in _VARIANTS.items():
     # Parameters depend on the grid, which the paper's small maps (8x8, 4x4) shrink.
     register_block(_name, ContextualConv, paper=PAPER, params=_params, summary=_summary,
                    fixed=_fixed, needs_feat_size=True)
-register_block("cc-static", StaticContextualConv, paper=PAPER, params="4C",
-               summary="input-independent CC-block: learned coefficients, constant EMP map (emp=bilinear|gaussian|sine)",
-               needs_feat_size=True)
+register_block("cc-static", StaticContextualConv, paper=PAPER, params="4C", needs_feat_size=True, summary=
+               "input-independent CC-block: learned coefficients, constant map; emp=bilinear|gaussian|sine")
 register_block("cc-static-scalar", StaticChannelScale, paper=PAPER, params="C",
                summary="input-independent |P_c|=1: learned static per-channel weighting")
