@@ -5,7 +5,19 @@ import torch
 
 from recalib.errors import ConfigError, ShapeError
 
-__all__ = ["reduced_channels", "check_input", "check_feat_size", "as_pair"]
+__all__ = ["positive_int", "check_channels", "reduced_channels", "check_input", "check_feat_size", "as_pair"]
+
+
+def positive_int(value: object, what: str, name: str) -> int:
+    """Return ``value`` if it is a positive ``int`` (bools excluded), else raise :class:`ConfigError`."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{name}: {what} must be a positive integer, got {value!r}")
+    return value
+
+
+def check_channels(channels: object, name: str) -> int:
+    """Validate a block's channel count at construction."""
+    return positive_int(channels, "channels", name)
 
 
 def reduced_channels(channels: int, reduction: int, *, name: str = "block") -> int:
@@ -15,10 +27,8 @@ def reduced_channels(channels: int, reduction: int, *, name: str = "block") -> i
     16). A block with fewer channels than ``reduction`` would have an empty hidden layer, so it
     is rejected instead of silently rounded up.
     """
-    if not isinstance(channels, int) or channels < 1:
-        raise ConfigError(f"{name}: channels must be a positive integer, got {channels!r}")
-    if not isinstance(reduction, int) or reduction < 1:
-        raise ConfigError(f"{name}: reduction ratio r must be a positive integer, got {reduction!r}")
+    check_channels(channels, name)
+    positive_int(reduction, "reduction ratio r", name)
     if channels < reduction:
         raise ConfigError(f"{name}: channels ({channels}) smaller than the reduction ratio r={reduction} "
                           f"leaves an empty hidden layer; use r <= {channels}")

@@ -51,7 +51,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from recalib.blocks._common import as_pair, check_feat_size, check_input
+from recalib.blocks._common import as_pair, check_channels, check_feat_size, check_input, positive_int
 from recalib.blocks.emp import check_emp, excitation_map
 from recalib.errors import ConfigError, ShapeError
 from recalib.registry import register_block
@@ -67,17 +67,6 @@ _EMP_COEFFICIENTS = 4
 def squash(p: torch.Tensor) -> torch.Tensor:
     """``tanh(P)/2 + 1``: coefficients in (0.5, 1.5), centred on the pass-through gate 1.0 (Section 3)."""
     return torch.tanh(p) / 2 + 1
-
-
-def _check_channels(channels: int, name: str) -> None:
-    if not isinstance(channels, int) or isinstance(channels, bool) or channels < 1:
-        raise ConfigError(f"{name}: channels must be a positive integer, got {channels!r}")
-
-
-def _positive_int(value: int, what: str, name: str) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ConfigError(f"{name}: {what} must be a positive integer, got {value!r}")
-    return value
 
 
 def _coefficient_net(channels: int, grid: tuple[int, int], *, ch: bool, mix: bool,
@@ -137,13 +126,13 @@ class ContextualConv(nn.Module):
                  emp: str | None = None, hidden: int | None = None,
                  feat_size: int | tuple[int, int] | None = None, grid_size: int = GRID_SIZE) -> None:
         super().__init__()
-        _check_channels(channels, type(self).__name__)
+        check_channels(channels, type(self).__name__)
         self.channels, self.ch, self.mix = channels, bool(ch), bool(mix)
         self.k = self._check_coefficients(coefficients)
         self.label = self._variant_name()
         self.emp = self._check_emp(emp)
         self.hidden = self._check_hidden(hidden)
-        self.grid_size = _positive_int(grid_size, "grid_size", self.label)
+        self.grid_size = positive_int(grid_size, "grid_size", self.label)
         self.feat_size = None if feat_size is None else as_pair(feat_size, f"{self.label}: feat_size")
         side = self.feat_size or (self.grid_size, self.grid_size)
         self.grid = (min(side[0], self.grid_size), min(side[1], self.grid_size))
@@ -176,7 +165,7 @@ class ContextualConv(nn.Module):
                 raise ConfigError(f"{self.label}: hidden={hidden!r} sizes the CH layers, but this "
                                   f"variant has no CH; drop hidden or use cc-full / cc-no-mix")
             return 0
-        return HIDDEN if hidden is None else _positive_int(hidden, "hidden", self.label)
+        return HIDDEN if hidden is None else positive_int(hidden, "hidden", self.label)
 
     def downsample(self, x: torch.Tensor) -> torch.Tensor:
         """Nearest resize of ``(N, C, H, W)`` to the context grid; a side already ≤ D is kept."""
@@ -253,7 +242,7 @@ class StaticContextualConv(_StaticGate):
     def __init__(self, channels: int, *, feat_size: int | tuple[int, int] | None = None,
                  emp: str = "bilinear") -> None:
         super().__init__()
-        _check_channels(channels, "cc-static")
+        check_channels(channels, "cc-static")
         if feat_size is None:
             raise ConfigError("cc-static renders a constant HxW excitation map, so it needs the "
                               "feature-map size: pass feat_size=(H, W)")
@@ -293,7 +282,7 @@ class StaticChannelScale(_StaticGate):
 
     def __init__(self, channels: int) -> None:
         super().__init__()
-        _check_channels(channels, "cc-static-scalar")
+        check_channels(channels, "cc-static-scalar")
         self.channels = channels
         self.theta = nn.Parameter(torch.zeros(channels))
 

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from recalib.blocks._common import as_pair, check_feat_size, check_input
+from recalib.blocks._common import as_pair, check_channels, check_feat_size, check_input
 from recalib.blocks.se import ExciteMLP, global_pool
 from recalib.errors import ConfigError
 from recalib.registry import register_block
@@ -95,11 +95,6 @@ def conv_gather(channels: int, extent: int | None, feat_size: tuple[int, int] | 
     return nn.Sequential(OrderedDict(layers))
 
 
-def _check_channels(channels: object, name: str) -> None:
-    if isinstance(channels, bool) or not isinstance(channels, int) or channels < 1:
-        raise ConfigError(f"{name}: channels must be a positive integer, got {channels!r}")
-
-
 class GatherExcite(nn.Module):
     """Gather-Excite block (GE paper, Secs. 2–3): ``y = x ⊙ σ(interp(f(ξG(x))))``.
 
@@ -153,7 +148,7 @@ class GatherExcite(nn.Module):
         if variant not in VARIANTS:
             raise ConfigError(f"gather-excite: variant must be one of {', '.join(VARIANTS)}, got {variant!r}")
         self.name = f"ge-{variant}"
-        _check_channels(channels, self.name)
+        check_channels(channels, self.name)
         self.channels, self.variant, self.extent = channels, variant, extent
         self.stride = check_extent(extent, self.name)
         self.feat_size = self._resolve_feat_size(feat_size)
