@@ -26,14 +26,23 @@ def randomise_bns(module: nn.Module) -> None:
     """Non-trivial eval-mode BNs, so a test cannot pass by BN being an identity."""
     for bn in module.modules():
         if isinstance(bn, nn.BatchNorm2d):
+            assert bn.running_mean is not None and bn.running_var is not None
             bn.running_mean.uniform_(-0.5, 0.5)
             bn.running_var.uniform_(0.5, 2.0)
             bn.weight.data.uniform_(0.5, 1.5)
             bn.bias.data.uniform_(-0.5, 0.5)
 
 
-def excitation(m: MSSAR, k: int) -> nn.Module:
-    return m.branches[f"K{k}"].excite
+def excitation(m: MSSAR, k: int) -> nn.Sequential:
+    excite = m.branches[f"K{k}"].excite
+    assert isinstance(excite, nn.Sequential)
+    return excite
+
+
+def conv(module: nn.Module, path: str) -> nn.Conv2d:
+    found = module.get_submodule(path)
+    assert isinstance(found, nn.Conv2d)
+    return found
 
 
 # --- regional coordinate sets -----------------------------------------------------------------
@@ -132,13 +141,16 @@ def test_single_global_scale_computes_se_given_the_same_weights() -> None:
     se = create_block("se", C, reduction=4).eval()
     m = block(scales=(1,), reduction=4).eval()
     excite = excitation(m, 1)
-    for conv, bn, source in ((excite.omega1, excite.bn1, se.mlp.reduce), (excite.omega2, excite.bn2, se.mlp.expand)):
-        conv.weight.copy_(source.weight)
+    for i, se_conv in ((1, conv(se, "mlp.reduce")), (2, conv(se, "mlp.expand"))):
+        bn = excite.get_submodule(f"bn{i}")
+        assert isinstance(bn, nn.BatchNorm2d) and bn.running_mean is not None and bn.running_var is not None
+        assert se_conv.bias is not None
+        conv(excite, f"omega{i}").weight.copy_(se_conv.weight)
         # An eval BN with mean 0, variance 1 - eps and weight 1 adds its bias: the SE conv bias.
         bn.running_mean.zero_()
         bn.running_var.fill_(1 - bn.eps)
         bn.weight.fill_(1.0)
-        bn.bias.copy_(source.bias)
+        bn.bias.copy_(se_conv.bias)
     x = torch.randn(3, C, 7, 5)
     torch.testing.assert_close(m(x), se(x))
 
@@ -162,7 +174,7 @@ def test_multi_stage_gate_comes_from_the_source() -> None:
     assert out.shape == x.shape
     torch.testing.assert_close(m(2 * x, source), 2 * out)  # the gate does not depend on x
     assert not torch.allclose(m(x, torch.randn_like(source)), out)
-    assert excitation(m, 4).omega1.in_channels == 40
+    assert conv(excitation(m, 4), "omega1").in_channels == 40
 
 
 def test_multi_stage_rejects_a_missing_or_mismatched_source() -> None:
