@@ -1,0 +1,14 @@
+"""Runtimes and honest timing: one :class:`Runner` interface over torch, onnxruntime and TensorRT.
+
+``create_runner(backend, source)`` builds a runner; ``deploy.bench.compare`` times models
+against each other in alternation; ``deploy.availability.backend_matrix()`` says which
+backends can run here. Importing this package loads neither torch nor any runtime.
+"""
+from __future__ import annotations
+
+from deploy.availability import BACKENDS, backend_matrix, require
+from deploy.runner import Runner, create_runner
+from deploy.stats import LatencyStats, RatioStats, ratio, summarize
+
+__all__ = ["BACKENDS", "backend_matrix", "require", "Runner", "create_runner", "LatencyStats",
+           "RatioStats", "ratio", "summarize"]

@@ -1,0 +1,136 @@
+"""``ort-cpu``, ``ort-cuda``, ``ort-tensorrt``: an ONNX file in onnxruntime with one execution provider.
+
+Sessions are configured for honest timing: a fixed intra-op thread count, one inter-op thread,
+and thread spinning off by default. Idle sessions' spinning threads steal the cores of the
+session being timed (in a trial here they more than doubled another session's latency), and
+a benchmark alternates several sessions in one process.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from deploy.runner import Runner, random_input, to_numpy
+from deploy.timing import Step
+from export import declared_inputs, validate_inputs
+from recalib.errors import BackendUnavailable, ConfigError
+
+__all__ = ["OrtRunner", "session_options", "provider_list"]
+
+_PROVIDER = {"ort-cpu": "CPUExecutionProvider", "ort-cuda": "CUDAExecutionProvider",
+             "ort-tensorrt": "TensorrtExecutionProvider"}
+_ONNX_DTYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16}
+
+
+def session_options(threads: int | None, spinning: bool = False,
+                    optimized_model_path: str | Path | None = None) -> Any:
+    """Session options with fixed threads; ``optimized_model_path`` saves ORT's optimised graph."""
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads or 0  # 0 = onnxruntime's default (one per physical core)
+    so.inter_op_num_threads = 1
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    flag = "1" if spinning else "0"
+    so.add_session_config_entry("session.intra_op.allow_spinning", flag)
+    so.add_session_config_entry("session.inter_op.allow_spinning", flag)
+    if optimized_model_path is not None:
+        so.optimized_model_filepath = str(optimized_model_path)
+    return so
+
+
+def provider_list(backend: str, precision: str = "fp32", device_id: int = 0,
+                  cache_dir: str | Path | None = None) -> list[Any]:
+    """The providers for ``backend`` in priority order, CPU last as onnxruntime's fallback."""
+    if precision not in ("fp32", "fp16"):
+        raise ConfigError(f"precision {precision!r} is not one of fp32, fp16")
+    if precision == "fp16" and backend != "ort-tensorrt":
+        raise ConfigError(f"{backend} runs the ONNX file's own types; for FP16 export an FP16 model "
+                          f"or use ort-tensorrt/tensorrt with precision='fp16'")
+    cuda = ("CUDAExecutionProvider", {"device_id": device_id})
+    if backend == "ort-cpu":
+        return ["CPUExecutionProvider"]
+    if backend == "ort-cuda":
+        return [cuda, "CPUExecutionProvider"]
+    trt_options: dict[str, Any] = {"device_id": device_id, "trt_fp16_enable": precision == "fp16"}
+    if cache_dir is not None:
+        trt_options.update(trt_engine_cache_enable=True, trt_engine_cache_path=str(cache_dir),
+                           trt_timing_cache_enable=True, trt_timing_cache_path=str(cache_dir))
+    return [("TensorrtExecutionProvider", trt_options), cuda, "CPUExecutionProvider"]
+
+
+class OrtRunner(Runner):
+    """One onnxruntime session of ``path`` with the provider named by ``backend``.
+
+    On the GPU providers, ``prepare`` keeps input and output on the device through I/O binding,
+    so the timed step is the inference, not host-device copies.
+    """
+
+    def __init__(self, path: str | Path, *, backend: str = "ort-cpu", threads: int | None = None,
+                 spinning: bool = False, optimized_model_path: str | Path | None = None,
+                 precision: str = "fp32", device_id: int = 0, cache_dir: str | Path | None = None) -> None:
+        import onnxruntime as ort
+
+        if backend not in _PROVIDER:
+            raise ConfigError(f"OrtRunner runs {', '.join(_PROVIDER)}, not {backend!r}")
+        self.backend, self.path, self.device_id = backend, Path(path), device_id
+        self.device = "cpu" if backend == "ort-cpu" else "cuda"
+        self.session = ort.InferenceSession(
+            str(path), session_options(threads, spinning, optimized_model_path),
+            providers=provider_list(backend, precision, device_id, cache_dir))
+        self._check_provider()
+        self._read_io()
+
+    def _read_io(self) -> None:
+        inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
+        if len(inputs) != 1 or len(outputs) != 1:
+            raise ConfigError(f"{self.path} has {len(inputs)} inputs and {len(outputs)} outputs; "
+                              f"runners take models with one input and one output")
+        if inputs[0].type not in _ONNX_DTYPES:
+            raise ConfigError(f"{self.path}: input type {inputs[0].type} is not float32 or float16")
+        self.input_name, self.output_name = inputs[0].name, outputs[0].name
+        self.input_dtype = np.dtype(_ONNX_DTYPES[inputs[0].type])
+        self.declared = declared_inputs(self.session)
+
+    def _check_provider(self) -> None:
+        """onnxruntime silently falls back to CPU when a provider fails to start; refuse that."""
+        wanted, active = _PROVIDER[self.backend], self.session.get_providers()
+        if wanted not in active:
+            raise BackendUnavailable(self.backend, f"onnxruntime did not start {wanted} (active: "
+                                     f"{', '.join(active)}); its log above says why",
+                                     "check the CUDA/cuDNN/TensorRT libraries match this onnxruntime build")
+
+    def check_shape(self, shape: tuple[int, ...]) -> None:
+        """Raise :class:`ShapeError` unless ``shape`` fits the graph's declared input dims."""
+        # A zero-copy view of the right shape: only the shape is checked.
+        validate_inputs(self.declared, {self.input_name: np.broadcast_to(np.uint8(0), shape)})
+
+    def run(self, x: Any) -> np.ndarray:
+        arr = to_numpy(x, self.input_dtype)
+        self.check_shape(arr.shape)
+        return np.asarray(self.session.run([self.output_name], {self.input_name: arr})[0])
+
+    def prepare(self, shape: tuple[int, ...]) -> Step:
+        self.check_shape(shape)
+        x = random_input(shape, self.input_dtype)
+        if self.device == "cpu":
+            feed, fetch = {self.input_name: x}, [self.output_name]
+
+            def step() -> None:
+                self.session.run(fetch, feed)
+            return step
+        return self._prepare_bound(x)
+
+    def _prepare_bound(self, x: np.ndarray) -> Step:
+        import onnxruntime as ort
+
+        binding = self.session.io_binding()
+        x_dev = ort.OrtValue.ortvalue_from_numpy(x, "cuda", self.device_id)
+        binding.bind_ortvalue_input(self.input_name, x_dev)
+        binding.bind_output(self.output_name, "cuda", self.device_id)
+        # run_with_iobinding returns after the provider synchronises its stream (onnxruntime's
+        # default run options), so the step is synchronous.
+        return lambda: self.session.run_with_iobinding(binding)

@@ -1,0 +1,97 @@
+"""CPU runners agree with PyTorch, time what they run, and refuse what they cannot run."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from deploy import create_runner
+from deploy.backends.ort import OrtRunner
+from deploy.runner import random_input
+from recalib.errors import BackendUnavailable, ConfigError, ShapeError
+
+from deploy_testing import INPUT_CHW, tiny_net
+
+Models = dict[str, tuple[nn.Module, Path]]
+
+
+def _expected(module: nn.Module, x: np.ndarray) -> np.ndarray:
+    with torch.no_grad():
+        return module(torch.from_numpy(x)).numpy()
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_ort_cpu_matches_pytorch_at_every_batch(tiny_models: Models, batch: int) -> None:
+    module, path = tiny_models["gated"]
+    runner = create_runner("ort-cpu", path, threads=1)
+    x = random_input((batch, *INPUT_CHW), seed=batch)
+    np.testing.assert_allclose(runner.run(x), _expected(module, x), rtol=1e-4, atol=1e-5)
+
+
+def test_torch_eager_matches_pytorch_and_accepts_tensors(tiny_models: Models) -> None:
+    module, _ = tiny_models["plain"]
+    runner = create_runner("torch-eager", module, threads=1)
+    x = random_input((2, *INPUT_CHW))
+    np.testing.assert_array_equal(runner.run(torch.from_numpy(x)), _expected(module, x))
+
+
+def test_torch_compile_matches_pytorch() -> None:
+    module = tiny_net()
+    runner = create_runner("torch-compile", module, threads=1)
+    x = random_input((2, *INPUT_CHW))
+    np.testing.assert_allclose(runner.run(x), _expected(module, x), rtol=1e-4, atol=1e-5)
+
+
+def test_benchmark_returns_stats_of_the_requested_runs(tiny_models: Models) -> None:
+    _, path = tiny_models["plain"]
+    stats = create_runner("ort-cpu", path, threads=1).benchmark((4, *INPUT_CHW), warmup=2, iters=7)
+    assert stats.n == 7 and stats.batch == 4
+    assert 0 < stats.min_ms <= stats.p10_ms <= stats.median_ms <= stats.p90_ms
+    assert stats.throughput == pytest.approx(4 / (stats.median_ms / 1e3))
+
+
+def test_ort_session_has_fixed_threads_and_no_spinning(tiny_models: Models) -> None:
+    _, path = tiny_models["plain"]
+    runner = OrtRunner(path, threads=1)
+    options = runner.session.get_session_options()
+    assert options.intra_op_num_threads == 1 and options.inter_op_num_threads == 1
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+
+
+def test_ort_refuses_an_input_of_another_size(tiny_models: Models) -> None:
+    _, path = tiny_models["plain"]
+    runner = create_runner("ort-cpu", path, threads=1)
+    with pytest.raises(ShapeError, match="re-export"):
+        runner.run(random_input((1, 3, 8, 16)))
+    with pytest.raises(ShapeError):
+        runner.prepare((1, 3, 16, 8))
+
+
+def test_torch_runtime_refuses_an_onnx_file_and_onnx_runtime_a_module(tiny_models: Models) -> None:
+    module, path = tiny_models["plain"]
+    with pytest.raises(ConfigError, match="PyTorch module"):
+        create_runner("torch-eager", path)
+    with pytest.raises(ConfigError, match="export"):
+        create_runner("ort-cpu", module)
+    with pytest.raises(ConfigError, match="does not exist"):
+        create_runner("ort-cpu", path.with_name("missing.onnx"))
+
+
+def test_ort_cpu_refuses_fp16_precision(tiny_models: Models) -> None:
+    _, path = tiny_models["plain"]
+    with pytest.raises(ConfigError, match="FP16"):
+        create_runner("ort-cpu", path, precision="fp16")
+
+
+@pytest.mark.parametrize("backend", ["ort-cuda", "ort-tensorrt", "tensorrt"])
+def test_gpu_runtimes_raise_backend_unavailable_here(tiny_models: Models, backend: str) -> None:
+    from deploy.availability import unavailable_reason
+
+    if unavailable_reason(backend, "cuda") is None:
+        pytest.skip(f"{backend} is available on this machine")
+    _, path = tiny_models["plain"]
+    with pytest.raises(BackendUnavailable, match="pip install"):
+        create_runner(backend, path)
