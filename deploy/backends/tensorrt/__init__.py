@@ -1,0 +1,79 @@
+"""``tensorrt``: ONNX → TensorRT engine (with a metadata header) → inference on CUDA buffers.
+
+Layout: :mod:`.engine_file` (the file format and compatibility check, pure Python),
+:mod:`._compat` (what differs between TensorRT 10 and 11), :mod:`.build` (parser, builder
+config, optimisation profile, timing cache) and :mod:`.runner` (execution context on a torch
+CUDA stream). Only this module's functions are public; they import TensorRT lazily so the
+pure parts stay importable (and testable) without it.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from deploy.availability import require
+from deploy.backends.tensorrt.engine_file import EngineMeta, Platform, file_sha256, load, save
+
+if TYPE_CHECKING:
+    from deploy.backends.tensorrt.runner import TensorRTRunner
+
+__all__ = ["current_platform", "create_tensorrt_runner", "engine_cache_path"]
+
+
+def current_platform(device: str = "cuda") -> Platform:
+    """The installed TensorRT version and the GPU behind ``device``."""
+    import tensorrt as trt
+    import torch
+
+    major, minor = torch.cuda.get_device_capability(device)
+    return Platform(tensorrt_version=trt.__version__, gpu_name=torch.cuda.get_device_name(device),
+                    compute_capability=f"{major}.{minor}")
+
+
+def engine_cache_path(cache_dir: Path, onnx_path: Path, platform: Platform, precision: str,
+                      batches: tuple[int, int, int]) -> Path:
+    """Where the engine for this model, platform, precision and batch profile is cached."""
+    profile = "-".join(map(str, batches))
+    return cache_dir / f"{onnx_path.stem}-{precision}-b{profile}-{_platform_slug(platform)}.engine"
+
+
+def _platform_slug(platform: Platform) -> str:
+    gpu = re.sub(r"[^A-Za-z0-9]+", "-", platform.gpu_name).strip("-")
+    return f"trt{platform.tensorrt_version}-{gpu}"
+
+
+def _matches(meta: EngineMeta, onnx_path: Path, precision: str, batches: tuple[int, int, int]) -> bool:
+    return (meta.onnx_sha256 == file_sha256(onnx_path) and meta.precision == precision
+            and (meta.min_shape[0], meta.opt_shape[0], meta.max_shape[0]) == batches)
+
+
+def create_tensorrt_runner(path: str | Path, *, device: str = "cuda", precision: str = "fp32",
+                           batches: tuple[int, int, int] = (1, 1, 1), cache_dir: str | Path | None = None,
+                           workspace_bytes: int | None = None) -> TensorRTRunner:
+    """A runner for an ``.engine`` file (checked against this platform) or an ``.onnx`` file.
+
+    From ONNX, builds an engine for ``precision`` whose profile covers batches
+    ``(min, opt, max) = batches``. With ``cache_dir``, engines and the timing cache are kept
+    there and an engine built earlier from the same ONNX file with the same settings is reused.
+    """
+    require("tensorrt", device)
+    from deploy.backends.tensorrt.build import BuildOptions, build_engine
+    from deploy.backends.tensorrt.runner import TensorRTRunner
+
+    path, here = Path(path), current_platform(device)
+    if path.suffix == ".engine":
+        return TensorRTRunner(*load(path, here), device=device)
+    cache = Path(cache_dir) if cache_dir is not None else None
+    cached = engine_cache_path(cache, path, here, precision, batches) if cache else None
+    if cached is not None and cached.is_file():
+        meta, plan = load(cached, here)
+        if _matches(meta, path, precision, batches):
+            return TensorRTRunner(meta, plan, device=device)
+    timing = cache / f"timing-{_platform_slug(here)}.cache" if cache else None
+    options = BuildOptions(precision=precision, min_batch=batches[0], opt_batch=batches[1],
+                           max_batch=batches[2], workspace_bytes=workspace_bytes, timing_cache=timing)
+    meta, plan = build_engine(path, here, options)
+    if cached is not None:
+        save(cached, meta, plan)
+    return TensorRTRunner(meta, plan, device=device)
