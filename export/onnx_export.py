@@ -1,0 +1,189 @@
+"""``to_onnx``: one verified, self-contained, standard-ops ONNX file per call, or an error.
+
+Order of work: validate the request (opset, shape, destination) before anything slow; fold;
+export with torch's dynamo exporter and our exact decompositions; write into a staging
+folder; check structure, opset, domains and input dims; compare onnxruntime with the
+original PyTorch model; lint for TensorRT; only then move the files into place.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import secrets
+import time
+import warnings
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import onnx
+import torch
+from torch import nn
+from torch.utils._pytree import tree_flatten
+
+from export.atomic import check_destinations, staging
+from export.decompose import translation_table
+from export.report import ExportReport, op_histogram
+from export.trt_lint import lint
+from export.verify import check_structure, parity
+from recalib.errors import ConfigError, ExportError, RecalibError
+from recalib.fold import fold_model
+
+__all__ = ["to_onnx", "check_opset", "SUPPORTED_OPSETS", "DEFAULT_OPSET"]
+
+# torch's dynamo exporter builds opset-18 graphs and converts upward; asked for less, it
+# silently returns 18, so lower opsets are refused up front.
+SUPPORTED_OPSETS = range(18, onnx.defs.onnx_opset_version() + 1)
+DEFAULT_OPSET = 18
+EXTERNAL_DATA_BYTES = 1_800_000_000  # protobuf's 2 GiB limit, with room for the graph itself
+
+
+def check_opset(opset: int) -> int:
+    """Return ``opset`` if this exporter can produce it, else raise :class:`ExportError`."""
+    if not isinstance(opset, int) or opset not in SUPPORTED_OPSETS:
+        raise ExportError(f"opset {opset!r} is not supported: torch {torch.__version__.split('+')[0]}'s "
+                          f"exporter produces opsets {SUPPORTED_OPSETS.start}-{SUPPORTED_OPSETS.stop - 1} "
+                          f"(TensorRT 10.0 reads 9-20, so 18-20 suit it)")
+    return opset
+
+
+def _normalize_shape(input_shape: Sequence[int], batch_size: int) -> tuple[tuple[int, ...], int]:
+    """``(C, H, W)`` and the batch size, from ``(C, H, W)`` or ``(N, C, H, W)``."""
+    shape = tuple(int(d) for d in input_shape)
+    if len(shape) == 4:
+        batch_size, shape = shape[0], shape[1:]
+    if len(shape) != 3 or min(shape) < 1 or batch_size < 1:
+        raise ConfigError(f"input_shape must be (C, H, W) or (N, C, H, W) of positive sizes, got "
+                          f"{tuple(input_shape)} with batch {batch_size}")
+    return shape, batch_size
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Silence the exporter's progress prints, warnings and logs; our report says what matters."""
+    logger = logging.getLogger("torch.onnx")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logger.setLevel(level)
+
+
+def _recalib_cause(exc: BaseException) -> RecalibError | None:
+    """The RecalibError (e.g. a block's ShapeError) buried in the exporter's exception chain."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, RecalibError):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def _export(module: nn.Module, example: torch.Tensor, dynamic_batch: bool, opset: int,
+            output_names: list[str]) -> torch.onnx.ONNXProgram:
+    """Run torch's dynamo exporter with our decompositions; errors become recalib errors."""
+    dynamic = ({0: torch.export.Dim("batch", min=1)},) if dynamic_batch else None
+    try:
+        with _quiet():
+            return torch.onnx.export(module, (example,), None, dynamo=True, opset_version=opset,
+                                     dynamic_shapes=dynamic, input_names=["input"],
+                                     output_names=output_names, verbose=False,
+                                     custom_translation_table=translation_table())
+    except Exception as exc:
+        cause = _recalib_cause(exc)
+        if cause is not None:
+            raise cause from exc
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ExportError(f"torch.onnx.export failed: {first}") from exc
+
+
+def _save(program: torch.onnx.ONNXProgram, target: Path, module: nn.Module) -> bool:
+    """Write one self-contained file, or file + ``<name>.data`` when weights exceed protobuf's limit."""
+    weight_bytes = sum(t.numel() * t.element_size() for t in module.state_dict().values())
+    external = weight_bytes > EXTERNAL_DATA_BYTES
+    try:
+        program.save(str(target), external_data=external)
+    except OSError as exc:
+        raise ExportError(f"cannot write {target.name}: {exc}") from exc
+    return external
+
+
+def to_onnx(model: nn.Module, input_shape: Sequence[int], path: str | Path, *,
+            dynamic_batch: bool = True, batch_size: int = 1, fold: bool = True,
+            opset: int = DEFAULT_OPSET, force: bool = False, strict_trt: bool = False,
+            tolerance: float = 1e-4, write_report: bool = True, seed: int | None = None) -> ExportReport:
+    """Export ``model`` (one ``(N, C, H, W)`` float32 input) to a verified ONNX file at ``path``.
+
+    ``input_shape`` is ``(C, H, W)`` (or ``(N, C, H, W)``, whose N is the static batch); H and W
+    are static, the batch is symbolic when ``dynamic_batch``. The report (also written as
+    ``<stem>.report.json`` when ``write_report``) holds the parity errors, op histogram and
+    TensorRT findings. Raises ExportError / VerificationError / ShapeError; on any error no
+    file is left behind, and existing files are replaced only with ``force``.
+    """
+    opset = check_opset(opset)
+    chw, batch_size = _normalize_shape(input_shape, batch_size)
+    path = Path(path)
+    report_path = path.with_suffix(".report.json")
+    check_destinations([path, report_path] if write_report else [path], force)
+    was_training = model.training
+    model.eval()
+    try:
+        return _run(model, chw, batch_size, path, report_path if write_report else None,
+                    dict(dynamic_batch=dynamic_batch, fold=fold, opset=opset, force=force,
+                         strict_trt=strict_trt, tolerance=tolerance,
+                         seed=secrets.randbits(31) if seed is None else seed))
+    finally:
+        model.train(was_training)
+
+
+def _run(model: nn.Module, chw: tuple[int, ...], batch: int, path: Path, report_path: Path | None,
+         opts: dict) -> ExportReport:
+    """The export pipeline proper (see the module docstring for the order of work)."""
+    start = time.perf_counter()
+    folded = fold_model(model, chw) if opts["fold"] else None
+    module = folded.model if folded else model
+    example = torch.randn(2 if opts["dynamic_batch"] else batch, *chw)
+    with torch.no_grad():
+        n_outputs = len(tree_flatten(module(example))[0])
+    names = ["output"] if n_outputs == 1 else [f"output{i}" for i in range(n_outputs)]
+    program = _export(module, example, opts["dynamic_batch"], opts["opset"], names)
+    export_seconds = time.perf_counter() - start
+    with staging(path.parent) as stage:
+        onnx_file = stage.file(path)
+        data_file = stage.file(path.with_name(path.name + ".data"))
+        external = _save(program, onnx_file, module)
+        start = time.perf_counter()
+        expected = ["batch" if opts["dynamic_batch"] else batch, *chw]
+        proto = check_structure(onnx_file, opts["opset"], expected)
+        shapes = [(1, *chw), (3, *chw)] if opts["dynamic_batch"] else [(batch, *chw)]
+        results = parity(onnx_file, model, shapes, opts["tolerance"], opts["seed"])
+        report = _report(proto, path, onnx_file, results, folded, opts, model)
+        report.external_data = data_file.name if external else None
+        report.export_seconds, report.verify_seconds = export_seconds, time.perf_counter() - start
+        if opts["strict_trt"] and report.trt_findings:
+            raise ExportError(f"--strict-trt: {len(report.trt_findings)} TensorRT findings, e.g. "
+                              f"{report.trt_findings[0].op}: {report.trt_findings[0].message}")
+        if report_path is not None:
+            stage.file(report_path).write_text(report.to_json())
+        stage.commit(opts["force"])
+    return report
+
+
+def _report(proto: onnx.ModelProto, path: Path, staged: Path, results: list, folded: object,
+            opts: dict, model: nn.Module) -> ExportReport:
+    graph_input = proto.graph.input[0]
+    dims = [[d.dim_param or d.dim_value for d in o.type.tensor_type.shape.dim] for o in proto.graph.output]
+    return ExportReport(
+        path=str(path), opset=opts["opset"], size_bytes=staged.stat().st_size,
+        input_name=graph_input.name,
+        input_dims=[d.dim_param or d.dim_value for d in graph_input.type.tensor_type.shape.dim],
+        output_dims=dims, op_histogram=op_histogram(proto), parity=results,
+        tolerance=opts["tolerance"], trt_findings=lint(proto),
+        folding=folded.actions if folded else [],
+        fold_max_rel_error=folded.max_rel_error if folded else None,
+        source={"class": type(model).__name__, "recalib_spec": getattr(model, "recalib_spec", None),
+                "seed": opts["seed"], "dynamic_batch": opts["dynamic_batch"]})

@@ -1,0 +1,79 @@
+"""The export report: what was written, and the evidence that it is right."""
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import onnx
+
+from export.trt_lint import TRT_VERSION, Finding
+from export.verify import ParityResult
+
+__all__ = ["ExportReport", "op_histogram"]
+
+
+def op_histogram(model: onnx.ModelProto) -> dict[str, int]:
+    """Node count per op type, most frequent first."""
+    return dict(Counter(n.op_type for n in model.graph.node).most_common())
+
+
+@dataclass
+class ExportReport:
+    """Everything :func:`export.to_onnx` established about one exported file.
+
+    ``parity`` errors compare onnxruntime with the original (unfolded) PyTorch model, so they
+    cover both folding and export; ``fold_max_rel_error`` isolates the folding step.
+    """
+
+    path: str
+    opset: int
+    size_bytes: int
+    input_name: str
+    input_dims: list[int | str]
+    output_dims: list[list[int | str]]
+    op_histogram: dict[str, int]
+    parity: list[ParityResult]
+    tolerance: float
+    trt_findings: list[Finding]
+    folding: list[str] = field(default_factory=list)
+    fold_max_rel_error: float | None = None
+    external_data: str | None = None
+    export_seconds: float = 0.0
+    verify_seconds: float = 0.0
+    source: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def max_rel_error(self) -> float:
+        return max(p.max_rel for p in self.parity)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["max_rel_error"] = self.max_rel_error
+        data["trt_version"] = TRT_VERSION
+        return data
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    def summary(self) -> str:
+        """A readable multi-line summary for people (the JSON holds the same facts)."""
+        dims = "x".join(map(str, self.input_dims))
+        ops = ", ".join(f"{op} {n}" for op, n in self.op_histogram.items())
+        lines = [f"{self.path}: {self.size_bytes / 2**20:.2f} MiB, opset {self.opset}, "
+                 f"input {self.input_name} {dims}, {sum(self.op_histogram.values())} nodes",
+                 f"  ops: {ops}",
+                 f"  exported in {self.export_seconds:.1f} s, verified in {self.verify_seconds:.1f} s"]
+        for p in self.parity:
+            lines.append(f"  parity vs PyTorch at {'x'.join(map(str, p.shape))}: max abs "
+                         f"{p.max_abs:.2e}, max rel {p.max_rel:.2e} (tolerance {self.tolerance:.0e})")
+        if self.folding:
+            lines.append(f"  folding ({len(self.folding)} rewrites, max rel change "
+                         f"{self.fold_max_rel_error or 0:.1e}):")
+            lines += [f"    {a}" for a in self.folding]
+        else:
+            lines.append("  folding: none" if self.fold_max_rel_error is not None else "  folding: off")
+        lines.append(f"  TensorRT {TRT_VERSION} lint: {len(self.trt_findings) or 'no'} findings")
+        lines += [f"    {f.op} {f.node}: {f.message}" for f in self.trt_findings]
+        return "\n".join(lines)

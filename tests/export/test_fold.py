@@ -1,0 +1,103 @@
+"""recalib.fold: BN into conv, constant maps into one buffer, scalar gates into weights."""
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+import export
+import recalib
+from export_helpers import ops, randomize
+from recalib.blocks import create_block
+from recalib.errors import ConfigError
+from recalib.fold import ConstantGate, fold_model
+
+EMP_ARITHMETIC = {"Tanh", "Sigmoid", "Sin", "Cos", "Exp", "Div", "Pow", "Sub", "Range", "Gather"}
+
+
+def _conv_bn(c_in: int, c_out: int) -> list[nn.Module]:
+    return [nn.Conv2d(c_in, c_out, 3, padding=1), nn.BatchNorm2d(c_out)]
+
+
+@pytest.mark.parametrize("emp", ["bilinear", "gaussian", "sine"])
+def test_static_cc_map_becomes_one_constant_mul(emp, tmp_path):
+    block = create_block("cc-static", 8, feat_size=(9, 9), emp=emp)
+    model = randomize(nn.Sequential(*_conv_bn(3, 8), nn.ReLU(), block))
+    report = export.to_onnx(model, (3, 9, 9), tmp_path / "m.onnx")
+    graph_ops = ops(tmp_path / "m.onnx")
+    assert graph_ops.count("Mul") == 1 and not EMP_ARITHMETIC & set(graph_ops)
+    assert graph_ops == ["Conv", "Relu", "Mul"]  # BN folded too
+    assert any("one Mul" in a for a in report.folding)
+
+
+def test_scalar_static_gate_leaves_no_node(tmp_path):
+    model = randomize(nn.Sequential(*_conv_bn(3, 8), nn.ReLU(), create_block("cc-static-scalar", 8)))
+    report = export.to_onnx(model, (3, 9, 9), tmp_path / "m.onnx")
+    assert ops(tmp_path / "m.onnx") == ["Conv", "Relu"]
+    assert any("no node left" in a and "through ReLU" in a for a in report.folding)
+
+
+def test_scalar_gate_directly_after_conv_is_folded_into_its_weights():
+    conv = nn.Conv2d(3, 8, 3, bias=False)
+    model = randomize(nn.Sequential(conv, create_block("cc-static-scalar", 8)))
+    result = fold_model(model, (3, 9, 9))
+    assert isinstance(result.model[1], nn.Identity) and result.model[0].bias is None
+    assert result.max_rel_error < 1e-6
+
+
+def test_gate_whose_input_is_also_used_elsewhere_falls_back_to_one_mul():
+    class Skip(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv, self.gate = nn.Conv2d(3, 8, 1), create_block("cc-static-scalar", 8)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            y = self.conv(x)
+            return self.gate(y) + y  # folding the gate into conv would change the skip path
+
+    result = fold_model(randomize(Skip()), (3, 5, 5))
+    assert isinstance(result.model.gate, ConstantGate)
+    assert result.actions == ["gate: constant gate 8x1x1 stored as one buffer (one Mul)"]
+
+
+def test_bn_feeding_a_skip_connection_is_not_folded():
+    class Twice(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv, self.bn = _conv_bn(3, 8)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            y = self.conv(x)
+            return self.bn(y) + y
+
+    result = fold_model(randomize(Twice()), (3, 5, 5))
+    assert result.actions == [] and isinstance(result.model.bn, nn.BatchNorm2d)
+
+
+def test_fold_leaves_the_original_untouched_and_agrees_with_it():
+    model = randomize(nn.Sequential(*_conv_bn(3, 8), nn.ReLU(), create_block("cc-static-scalar", 8)))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    folded = recalib.fold(model, (3, 9, 9))
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    x = torch.randn(4, 3, 9, 9)
+    torch.testing.assert_close(folded(x), model(x), rtol=1e-5, atol=1e-6)
+
+
+def test_fold_reads_the_input_shape_from_a_library_model():
+    model = randomize(recalib.create_model("cc_vgg_mnist", "cc-static"))
+    result = fold_model(model)  # built for 1x28x28: fold finds that in model.recalib_spec
+    gates = [m for m in model.modules() if hasattr(m, "constant_gate")]
+    assert len(result.actions) == len(gates) == 2 and all("one Mul" in a for a in result.actions)
+    assert result.max_rel_error < 1e-5
+
+
+def test_recalib_fold_stays_the_function_after_the_module_is_imported():
+    import recalib.fold as module
+
+    assert callable(recalib.fold) and module.fold is not None
+    assert isinstance(recalib.fold(nn.Conv2d(3, 3, 1), (3, 4, 4)), nn.Conv2d)
+
+
+def test_fold_without_a_known_input_shape_asks_for_one():
+    with pytest.raises(ConfigError, match="input_shape"):
+        recalib.fold(nn.Conv2d(3, 3, 1))
