@@ -1,0 +1,127 @@
+"""``recalib bench``: latency of a backbone with and without blocks, alternated in the same run.
+
+Example: ``recalib bench resnet50 --block se --block ge-theta-minus:extent=8 --runtime ort-cpu
+--batch 1,8 --threads 2 --json bench.json`` times the plain ResNet-50 and both variants
+A B C A B C …, and prints median, p10/p90, min, spread, throughput, and each variant's latency
+overhead over the plain model with its 95% interval.
+"""
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "bench", help="time a backbone with and without blocks on a runtime",
+        description="Time the plain backbone and the backbone with each --block in alternation "
+                    "(same run, fixed threads, warm-up, one worker process per runtime), after "
+                    "checking each runtime's output against PyTorch. Prints a table and can write "
+                    "JSON with machine information.")
+    p.add_argument("arch", help="architecture name (see `recalib models`)")
+    p.add_argument("--block", action="append", default=[], metavar="NAME[:KEY=VALUE...]",
+                   help="block to compare with the plain model; repeatable; options after colons, "
+                        "e.g. ge-theta-minus:extent=8")
+    p.add_argument("--runtime", default="ort-cpu", type=_names,
+                   help="comma-separated runtimes: torch-eager, torch-compile, ort-cpu, ort-cuda, "
+                        "ort-tensorrt, tensorrt (default: ort-cpu)")
+    p.add_argument("--batch", default=[1], type=_ints, help="comma-separated batch sizes (default: 1)")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads (default: the cores available)")
+    p.add_argument("--iters", type=int, default=50, help="timed rounds per batch (default: 50)")
+    p.add_argument("--warmup", type=int, default=10, help="untimed rounds first (default: 10)")
+    p.add_argument("--input-size", type=int, nargs=2, metavar=("H", "W"), default=None,
+                   help="input height and width (default: the architecture's nominal size)")
+    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                   help="backbone option for every compared model, e.g. stride_in_1x1=True")
+    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda for GPU runtimes)")
+    p.add_argument("--precision", default="fp32", choices=("fp32", "fp16"),
+                   help="torch and TensorRT runtimes: compute precision (default: fp32)")
+    p.add_argument("--atol", type=float, default=1e-5, help="parity check: absolute tolerance")
+    p.add_argument("--rtol", type=float, default=1e-3,
+                   help="parity check: tolerance relative to the largest PyTorch output")
+    p.add_argument("--json", default=None, metavar="PATH", help="write the full report as JSON")
+    p.set_defaults(handler=run)
+
+
+def _names(text: str) -> list[str]:
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("give at least one name")
+    return names
+
+
+def _ints(text: str) -> list[int]:
+    try:
+        return [int(t) for t in _names(text)]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+
+
+def _value(text: str) -> Any:
+    """``8`` → 8, ``True`` → True, ``(1, 2)`` → (1, 2); anything else stays a string."""
+    import ast
+
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def parse_options(items: list[str], where: str) -> dict[str, Any]:
+    """``["extent=8", "mode=sum"]`` → ``{"extent": 8, "mode": "sum"}``."""
+    from recalib.errors import ConfigError
+
+    options: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"{where}: expected KEY=VALUE, got {item!r}")
+        options[key.strip()] = _value(value.strip())
+    return options
+
+
+def parse_block(spec: str) -> tuple[str, dict[str, Any]]:
+    """``"ge-theta-minus:extent=8"`` → ``("ge-theta-minus", {"extent": 8})``."""
+    name, *items = spec.split(":")
+    return name.strip(), parse_options(items, f"--block {spec}")
+
+
+def _candidates(args: argparse.Namespace, input_size: tuple[int, int]) -> list[Any]:
+    import recalib.blocks  # noqa: F401  (registers the block families create_model looks up)
+    from deploy.bench import Candidate
+    from recalib.models import create_model
+
+    model_options = {**parse_options(args.option, "--option"), "input_size": input_size}
+    candidates = [Candidate("none", create_model(args.arch, **model_options))]
+    for spec in args.block:
+        name, block_options = parse_block(spec)
+        model = create_model(args.arch, block=name, **model_options, **block_options)
+        candidates.append(Candidate(spec, model))
+    return candidates
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+
+    from deploy.bench import BenchConfig, compare
+    from deploy.report import format_table
+    from recalib.models import model_spec
+
+    spec = model_spec(args.arch)
+    input_size = tuple(args.input_size) if args.input_size else tuple(spec.input_size)
+    precision = {} if args.precision == "fp32" else {"precision": args.precision}
+    config = BenchConfig(runtimes=args.runtime, batches=args.batch,
+                         input_chw=(spec.in_channels, *input_size), warmup=args.warmup,
+                         iters=args.iters, threads=args.threads, device=args.device,
+                         atol=args.atol, rtol=args.rtol,
+                         runtime_options={r: dict(precision) for r in args.runtime})
+    candidates = _candidates(args, input_size)  # type: ignore[arg-type]
+    report = compare(candidates, config, progress=lambda msg: print(f"[bench] {msg}", flush=True))
+    report["model"] = {"arch": args.arch, "blocks": args.block, "options": args.option,
+                       "input_size": list(input_size)}
+    print(format_table(report))
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as handle:
+            json.dump(report, handle, indent=2)
+        print(f"wrote {args.json}")
+    return 0
