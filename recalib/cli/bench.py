@@ -8,7 +8,6 @@ overhead over the plain model with its 95% interval.
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -36,9 +35,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda for GPU runtimes)")
     p.add_argument("--precision", default="fp32", choices=("fp32", "fp16"),
                    help="torch and TensorRT runtimes: compute precision (default: fp32)")
-    p.add_argument("--atol", type=float, default=1e-5, help="parity check: absolute tolerance")
-    p.add_argument("--rtol", type=float, default=1e-3,
-                   help="parity check: tolerance relative to the largest PyTorch output")
+    p.add_argument("--atol", type=float, default=None,
+                   help="parity check: absolute tolerance (default: 1e-5, fp16: 1e-3)")
+    p.add_argument("--rtol", type=float, default=None,
+                   help="parity check: tolerance relative to the largest PyTorch output "
+                        "(default: 1e-3, fp16: 2e-2)")
     p.add_argument("--json", default=None, metavar="PATH", help="write the full report as JSON")
     p.set_defaults(handler=run)
 
@@ -57,65 +58,29 @@ def _ints(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
 
 
-def _value(text: str) -> Any:
-    """``8`` → 8, ``True`` → True, ``(1, 2)`` → (1, 2); anything else stays a string."""
-    import ast
-
-    try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        return text
-
-
-def parse_options(items: list[str], where: str) -> dict[str, Any]:
-    """``["extent=8", "mode=sum"]`` → ``{"extent": 8, "mode": "sum"}``."""
-    from recalib.errors import ConfigError
-
-    options: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"{where}: expected KEY=VALUE, got {item!r}")
-        options[key.strip()] = _value(value.strip())
-    return options
-
-
-def parse_block(spec: str) -> tuple[str, dict[str, Any]]:
-    """``"ge-theta-minus:extent=8"`` → ``("ge-theta-minus", {"extent": 8})``."""
-    name, *items = spec.split(":")
-    return name.strip(), parse_options(items, f"--block {spec}")
-
-
-def _candidates(args: argparse.Namespace, input_size: tuple[int, int]) -> list[Any]:
-    import recalib.blocks  # noqa: F401  (registers the block families create_model looks up)
-    from deploy.bench import Candidate
-    from recalib.models import create_model
-
-    model_options = {**parse_options(args.option, "--option"), "input_size": input_size}
-    candidates = [Candidate("none", create_model(args.arch, **model_options))]
-    for spec in args.block:
-        name, block_options = parse_block(spec)
-        model = create_model(args.arch, block=name, **model_options, **block_options)
-        candidates.append(Candidate(spec, model))
-    return candidates
+# fp16 keeps ~3 significant digits, so its outputs may differ from float32 PyTorch far more.
+_TOLERANCES = {"fp32": (1e-5, 1e-3), "fp16": (1e-3, 2e-2)}
 
 
 def run(args: argparse.Namespace) -> int:
     import json
 
     from deploy.bench import BenchConfig, compare
+    from deploy.candidates import model_candidates, parse_options
     from deploy.report import format_table
     from recalib.models import model_spec
 
     spec = model_spec(args.arch)
-    input_size = tuple(args.input_size) if args.input_size else tuple(spec.input_size)
+    input_size = (args.input_size[0], args.input_size[1]) if args.input_size else spec.input_size
     precision = {} if args.precision == "fp32" else {"precision": args.precision}
+    atol, rtol = _TOLERANCES[args.precision]
     config = BenchConfig(runtimes=args.runtime, batches=args.batch,
                          input_chw=(spec.in_channels, *input_size), warmup=args.warmup,
                          iters=args.iters, threads=args.threads, device=args.device,
-                         atol=args.atol, rtol=args.rtol,
+                         atol=atol if args.atol is None else args.atol,
+                         rtol=rtol if args.rtol is None else args.rtol,
                          runtime_options={r: dict(precision) for r in args.runtime})
-    candidates = _candidates(args, input_size)  # type: ignore[arg-type]
+    candidates = model_candidates(args.arch, args.block, input_size, parse_options(args.option, "--option"))
     report = compare(candidates, config, progress=lambda msg: print(f"[bench] {msg}", flush=True))
     report["model"] = {"arch": args.arch, "blocks": args.block, "options": args.option,
                        "input_size": list(input_size)}

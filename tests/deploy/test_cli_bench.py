@@ -50,3 +50,14 @@ def test_failed_verification_exits_4(capsys: pytest.CaptureFixture[str]) -> None
     """With zero tolerance, the exported graph's float rounding already counts as a mismatch."""
     assert main([*TINY, "--runtime", "ort-cpu", "--atol", "0", "--rtol", "0"]) == 4
     assert "differs from PyTorch" in capsys.readouterr().err
+
+
+def test_block_specs_give_typed_options_and_label_the_candidates() -> None:
+    from deploy.candidates import model_candidates, parse_block
+
+    assert parse_block("ge-theta-minus:extent=8") == ("ge-theta-minus", {"extent": 8})
+    assert parse_block("se:reduction=4:gate=sigmoid") == ("se", {"reduction": 4, "gate": "sigmoid"})
+    candidates = model_candidates("cifar_resnet20", ["none", "se:reduction=4"], (16, 16))
+    assert [c.label for c in candidates] == ["none", "se:reduction=4"]
+    params = [sum(p.numel() for p in c.module.parameters()) for c in candidates]
+    assert params[1] > params[0]
