@@ -49,7 +49,7 @@ class Job:
 def check_parity(runner: Runner, label: str, x: np.ndarray, expected: np.ndarray,
                  atol: float, rtol: float) -> float:
     """Max abs error of ``runner`` against PyTorch's output; raises beyond ``atol + rtol * max|expected|``."""
-    got = runner.run(x).astype(np.float64)
+    got: np.ndarray = runner.run(x).astype(np.float64)
     if got.shape != expected.shape:
         raise VerificationError(f"{runner.backend} output of {label!r} has shape {got.shape}, PyTorch "
                                 f"gives {expected.shape}; the exported model is not the PyTorch model")

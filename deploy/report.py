@@ -6,7 +6,7 @@ from typing import Any
 __all__ = ["rows", "format_table", "machine_line"]
 
 _HEADER = ("runtime", "batch", "model", "median ms", "p10 ms", "p90 ms", "min ms", "n", "spread",
-           "samples/s", "overhead [95% CI]")
+           "samples/s", "overhead [95% CI]", "overhead of min")
 
 
 def _overhead(ratio: dict[str, float] | None) -> str:
@@ -16,16 +16,20 @@ def _overhead(ratio: dict[str, float] | None) -> str:
     return f"{ratio['overhead_pct']:+.1f}% [{low:+.1f}, {high:+.1f}]"
 
 
+def _min_overhead(ratio: dict[str, float] | None) -> str:
+    return "" if ratio is None else f"{(ratio['min_ratio'] - 1) * 100:+.1f}%"
+
+
 def rows(report: dict[str, Any]) -> list[tuple[str, ...]]:
     """One row per runtime, batch and model, in the report's order (baseline first)."""
-    out = []
+    out: list[tuple[str, ...]] = []
     for result in report["results"]:
         for label in report["labels"]:
             s = result["stats"][label]
             out.append((result["runtime"], str(result["batch"]), label, f"{s['median_ms']:.3f}",
                         f"{s['p10_ms']:.3f}", f"{s['p90_ms']:.3f}", f"{s['min_ms']:.3f}", str(s["n"]),
                         f"{s['spread']:.3f}", f"{s['throughput']:.1f}",
-                        _overhead(result["ratios"].get(label))))
+                        _overhead(result["ratios"].get(label)), _min_overhead(result["ratios"].get(label))))
     return out
 
 

@@ -47,7 +47,9 @@ class RatioStats:
 
     ``ratio`` is the ratio of the two medians, ``ci_low``/``ci_high`` its 95% paired-bootstrap
     interval (rounds resampled together, so a slow moment of the machine hits both models);
-    ``paired_p10``/``paired_median``/``paired_p90`` are quantiles of the per-round ratios.
+    ``paired_p10``/``paired_median``/``paired_p90`` are quantiles of the per-round ratios;
+    ``min_ratio`` compares the fastest runs, the estimate least touched by other processes when
+    the machine is busy.
     """
 
     ratio: float
@@ -56,6 +58,7 @@ class RatioStats:
     paired_p10: float
     paired_median: float
     paired_p90: float
+    min_ratio: float
     n: int
 
     @property
@@ -104,4 +107,4 @@ def ratio(candidate_ns: Sequence[float] | np.ndarray, baseline_ns: Sequence[floa
     p10, p50, p90 = np.percentile(cand / base, [10, 50, 90])
     return RatioStats(ratio=point, ci_low=float(ci_low), ci_high=float(ci_high),
                       paired_p10=float(p10), paired_median=float(p50), paired_p90=float(p90),
-                      n=int(cand.size))
+                      min_ratio=float(cand.min() / base.min()), n=int(cand.size))

@@ -38,7 +38,7 @@ def time_alternating(steps: Sequence[Step], warmup: int, iters: int) -> list[np.
         raise BenchmarkError(f"need warmup >= 0 and iters >= 1, got warmup={warmup}, iters={iters}")
     for index in alternating_schedule(len(steps), warmup):
         steps[index]()
-    times = np.empty((len(steps), iters), dtype=np.int64)
+    times: np.ndarray = np.empty((len(steps), iters), dtype=np.int64)
     schedule = alternating_schedule(len(steps), iters)
     gc.collect()
     gc_was_enabled = gc.isenabled()

@@ -37,7 +37,7 @@ def test_ratio_of_a_series_scaled_by_1_25_is_exact_with_a_tight_interval() -> No
     result = ratio(base * 1.25, base)
     assert result.ratio == pytest.approx(1.25)
     assert result.ci_low == pytest.approx(1.25) and result.ci_high == pytest.approx(1.25)
-    assert result.paired_median == pytest.approx(1.25)
+    assert result.paired_median == pytest.approx(1.25) and result.min_ratio == pytest.approx(1.25)
     assert result.overhead_pct == pytest.approx(25.0)
     assert result.to_dict()["overhead_pct"] == pytest.approx(25.0)
 
