@@ -99,14 +99,15 @@ def export_candidates(candidates: Sequence[Candidate], input_shape: tuple[int, .
 
 
 def reference_outputs(candidates: Sequence[Candidate], x: np.ndarray) -> list[np.ndarray]:
-    """PyTorch's outputs of each candidate (eval mode, CPU, float64 for the comparison)."""
+    """PyTorch's outputs of each candidate in eval mode, as float64 for the comparison."""
     import torch
 
     outputs = []
     with torch.no_grad():
         for candidate in candidates:
             module = candidate.module.eval()
-            out = module(torch.from_numpy(x).to(next(module.parameters()).device))
+            device = next((p.device for p in module.parameters()), torch.device("cpu"))
+            out = module(torch.from_numpy(x).to(device))
             outputs.append(out.detach().double().cpu().numpy())
     return outputs
 
