@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["rows", "format_table", "machine_line"]
+__all__ = ["rows", "records", "format_table", "machine_line"]
 
 _HEADER = ("runtime", "batch", "model", "median ms", "p10 ms", "p90 ms", "min ms", "n", "spread",
            "samples/s", "overhead [95% CI]", "overhead of min")
@@ -30,6 +30,27 @@ def rows(report: dict[str, Any]) -> list[tuple[str, ...]]:
                         f"{s['p10_ms']:.3f}", f"{s['p90_ms']:.3f}", f"{s['min_ms']:.3f}", str(s["n"]),
                         f"{s['spread']:.3f}", f"{s['throughput']:.1f}",
                         _overhead(result["ratios"].get(label)), _min_overhead(result["ratios"].get(label))))
+    return out
+
+
+def _pct(ratio: dict[str, float] | None, key: str) -> float | None:
+    return None if ratio is None else (ratio[key] - 1) * 100
+
+
+def records(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """Flat records (one per runtime, batch and model) for CSV files and joins with FLOP counts.
+
+    Overheads are in percent against the baseline (None for the baseline itself).
+    """
+    out = []
+    for result in report["results"]:
+        for label in report["labels"]:
+            ratio = result["ratios"].get(label)
+            out.append({"runtime": result["runtime"], "batch": result["batch"], "model": label,
+                        **{k: v for k, v in result["stats"][label].items() if k != "batch"},
+                        "overhead_pct": _pct(ratio, "ratio"), "overhead_ci_low_pct": _pct(ratio, "ci_low"),
+                        "overhead_ci_high_pct": _pct(ratio, "ci_high"),
+                        "min_overhead_pct": _pct(ratio, "min_ratio")})
     return out
 
 

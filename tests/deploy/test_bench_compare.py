@@ -8,6 +8,7 @@ from torch import nn
 
 from deploy._worker import Job, run_job
 from deploy.bench import BenchConfig, Candidate, _raise_from, compare
+from deploy.report import records
 from recalib.errors import BackendUnavailable, ConfigError, VerificationError
 
 from deploy_testing import INPUT_CHW
@@ -38,6 +39,10 @@ def test_report_has_stats_per_model_and_ratios_against_the_baseline(tiny_models:
     assert set(report["max_abs_error"]["ort-cpu"]) == {"plain", "gated"}
     assert max(report["max_abs_error"]["ort-cpu"].values()) < 1e-4
     assert report["machine"]["cores_available"] >= 1 and report["config"]["threads"] == 1
+    flat = records(report)
+    assert [(r["batch"], r["model"]) for r in flat] == [(1, "plain"), (1, "gated"), (2, "plain"), (2, "gated")]
+    assert flat[0]["overhead_pct"] is None
+    assert flat[1]["overhead_pct"] == pytest.approx((report["results"][0]["ratios"]["gated"]["ratio"] - 1) * 100)
 
 
 def test_each_runtime_runs_in_its_own_worker_process(tiny_models: Models) -> None:
