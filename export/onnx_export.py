@@ -27,7 +27,7 @@ from export.report import ExportReport, op_histogram
 from export.trt_lint import lint
 from export.verify import check_structure, parity
 from recalib.errors import ConfigError, ExportError, RecalibError
-from recalib.fold import fold_model
+from recalib.fold import fold_model, run_model
 
 __all__ = ["to_onnx", "check_opset", "SUPPORTED_OPSETS", "DEFAULT_OPSET"]
 
@@ -148,7 +148,7 @@ def _run(model: nn.Module, chw: tuple[int, ...], batch: int, path: Path, report_
     module = folded.model if folded else model
     example = torch.randn(2 if opts["dynamic_batch"] else batch, *chw)
     with torch.no_grad():
-        n_outputs = len(tree_flatten(module(example))[0])
+        n_outputs = len(tree_flatten(run_model(module, example))[0])
     names = ["output"] if n_outputs == 1 else [f"output{i}" for i in range(n_outputs)]
     program = _export(module, example, opts["dynamic_batch"], opts["opset"], names)
     export_seconds = time.perf_counter() - start

@@ -29,9 +29,9 @@ import torch
 from torch import nn
 from torch.utils._pytree import tree_flatten
 
-from recalib.errors import ConfigError, ShapeError, VerificationError
+from recalib.errors import ConfigError, RecalibError, ShapeError, VerificationError
 
-__all__ = ["fold", "fold_model", "FoldResult", "ConstantGate"]
+__all__ = ["fold", "fold_model", "FoldResult", "ConstantGate", "run_model"]
 
 FOLD_TOLERANCE = 1e-5  # relative to the output's magnitude: float32 rounding, not a real change
 
@@ -141,7 +141,7 @@ def _trace(model: nn.Module, x: torch.Tensor) -> _Trace:
         for p, _ in flags:
             p.requires_grad_(True)
         with torch.enable_grad():
-            out = model(x.requires_grad_(True))
+            out = run_model(model, x.requires_grad_(True))
         trace.consumers = _count_consumers(out)
     finally:
         for h in handles:
@@ -149,6 +149,17 @@ def _trace(model: nn.Module, x: torch.Tensor) -> _Trace:
         for p, flag in flags:
             p.requires_grad_(flag)
     return trace
+
+
+def run_model(model: nn.Module, x: torch.Tensor) -> Any:
+    """``model(x)``; a failure that is not ours means the model does not take this input."""
+    try:
+        return model(x)
+    except RecalibError:
+        raise
+    except Exception as exc:
+        raise ShapeError(f"the model fails on a {'x'.join(map(str, x.shape))} input ({type(exc).__name__}: "
+                         f"{exc}); pass the input shape it was built for") from exc
 
 
 def _count_consumers(out: Any) -> Counter:
@@ -256,8 +267,8 @@ def _fold_bn(root: nn.Module, bn: nn.BatchNorm2d, trace: _Trace) -> str | None:
 def _check(original: nn.Module, folded: nn.Module, x: torch.Tensor, result: FoldResult) -> None:
     """Folded and original must agree to float32 rounding; anything else is a folding bug."""
     with torch.no_grad():
-        ref, _ = tree_flatten(original(x))
-        got, _ = tree_flatten(folded(x))
+        ref, _ = tree_flatten(run_model(original, x))
+        got, _ = tree_flatten(run_model(folded, x))
     for r, o in zip(ref, got):
         err = (r - o).abs().max().item()
         result.max_abs_error = max(result.max_abs_error, err)

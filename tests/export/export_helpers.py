@@ -7,7 +7,6 @@ import onnx
 import torch
 from torch import nn
 
-import recalib.blocks  # noqa: F401  (registers the blocks; recalib.models alone does not)
 from recalib.blocks import block_spec, create_block
 
 

@@ -1,0 +1,68 @@
+"""``recalib export``: exit codes, messages, and no file left behind on failure."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import recalib
+from export_helpers import randomize
+from recalib.cli.main import main
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    path = tmp_path_factory.mktemp("ckpt") / "mnist.safetensors"
+    return recalib.save_checkpoint(randomize(recalib.create_model("cc_vgg_mnist", "cc-static-scalar")), path)
+
+
+def test_export_an_architecture_then_refuse_to_overwrite(tmp_path, capsys):
+    out = tmp_path / "m.onnx"
+    assert main(["export", "cc_vgg_mnist", "--block", "se", "-o", str(out)]) == 0
+    assert "parity vs PyTorch at 1x1x28x28" in capsys.readouterr().out
+    assert main(["export", "cc_vgg_mnist", "--block", "se", "-o", str(out)]) == 5
+    assert "already exists; pass force=True (--force)" in capsys.readouterr().err
+    assert main(["export", "cc_vgg_mnist", "-o", str(out), "--force", "--batch", "2", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["input_dims"] == [2, 1, 28, 28] and report["source"]["recalib_spec"]["block"] is None
+
+
+def test_export_a_checkpoint_folds_its_scalar_gates(checkpoint, tmp_path, capsys):
+    out = tmp_path / "ckpt.onnx"
+    assert main(["export", str(checkpoint), "-o", str(out), "--opset", "20"]) == 0
+    report = json.loads(out.with_suffix(".report.json").read_text())
+    assert report["opset"] == 20 and "Mul" not in report["op_histogram"]
+    assert all("no node left" in action for action in report["folding"])
+
+
+@pytest.mark.parametrize("argv,code,message", [
+    (["nope.safetensors"], 2, "no checkpoint at nope.safetensors"),
+    (["no_such_arch"], 2, "neither a checkpoint file nor a registered architecture"),
+    (["cc_vgg_mnist", "--opset", "17"], 5, "opset 17 is not supported"),
+    (["cc_vgg_mnist", "--batch", "zero"], 2, "--batch must be 'dynamic' or a positive integer"),
+])
+def test_bad_requests_exit_with_a_clear_error_and_no_file(argv, code, message, tmp_path, capsys):
+    out = tmp_path / "m.onnx"
+    assert main(["export", *argv, "-o", str(out)]) == code
+    assert message in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_checkpoint_fixes_its_block(checkpoint, tmp_path, capsys):
+    assert main(["export", str(checkpoint), "--block", "se", "-o", str(tmp_path / "m.onnx")]) == 2
+    assert "saved with block 'cc-static-scalar'; drop --block se" in capsys.readouterr().err
+
+
+def test_a_checkpoint_at_another_input_size_is_a_shape_error(checkpoint, tmp_path, capsys):
+    out = tmp_path / "m.onnx"
+    assert main(["export", str(checkpoint), "--input-size", "30", "30", "-o", str(out)]) == 2
+    assert "built for 28x28 input" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_corrupt_checkpoint_exits_with_a_checkpoint_error(tmp_path, capsys):
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"\x00" * 64)
+    assert main(["export", str(bad), "-o", str(tmp_path / "m.onnx")]) == 2
+    assert "not a readable safetensors checkpoint" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.safetensors"]

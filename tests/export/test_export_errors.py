@@ -1,0 +1,101 @@
+"""Bad requests fail clearly, before work where possible, and never leave a file behind."""
+from __future__ import annotations
+
+import time
+
+import pytest
+import torch
+from onnx import TensorProto, helper
+from torch import nn
+
+import export
+from export.verify import _check_declared
+from recalib.errors import ExportError, ShapeError, VerificationError
+
+
+def _small() -> nn.Module:
+    return nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU()).eval()
+
+
+def _leftovers(folder) -> list:
+    return sorted(p.name for p in folder.iterdir())
+
+
+@pytest.mark.parametrize("opset", [17, 9, 99])
+def test_unsupported_opset_is_refused_before_any_work(opset, tmp_path):
+    start = time.perf_counter()
+    with pytest.raises(ExportError, match=f"opset {opset} is not supported"):
+        export.to_onnx(_small(), (3, 8, 8), tmp_path / "m.onnx", opset=opset)
+    assert time.perf_counter() - start < 1.0 and _leftovers(tmp_path) == []
+
+
+def test_existing_file_is_kept_without_force_and_replaced_with_it(tmp_path):
+    path = tmp_path / "m.onnx"
+    path.write_text("precious")
+    with pytest.raises(ExportError, match=f"{path} already exists.*force"):
+        export.to_onnx(_small(), (3, 8, 8), path)
+    assert path.read_text() == "precious"
+    export.to_onnx(_small(), (3, 8, 8), path, force=True)
+    assert path.stat().st_size > 100 and path.with_suffix(".report.json").exists()
+
+
+@pytest.mark.parametrize("where", ["missing/m.onnx", "afile/m.onnx", "adir"])
+def test_unwritable_output_path_is_refused(where, tmp_path):
+    (tmp_path / "afile").write_text("")
+    (tmp_path / "adir").mkdir()
+    with pytest.raises(ExportError, match="does not exist|is a directory|not writable"):
+        export.to_onnx(_small(), (3, 8, 8), tmp_path / where)
+    assert _leftovers(tmp_path) == ["adir", "afile"] and _leftovers(tmp_path / "adir") == []
+
+
+class LiesUnderExport(nn.Module):
+    """Computes something else while being exported: parity must catch it."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + 1 if torch.compiler.is_compiling() or torch.onnx.is_in_onnx_export() else x
+
+
+def test_parity_failure_raises_and_deletes_the_output(tmp_path):
+    with pytest.raises(VerificationError, match="disagrees with PyTorch"):
+        export.to_onnx(LiesUnderExport(), (3, 8, 8), tmp_path / "m.onnx")
+    assert _leftovers(tmp_path) == []
+
+
+class BatchOfTwo(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * 2 if x.shape[0] == 2 else x  # torch.export specialises the batch to 2
+
+
+def test_a_batch_that_torch_export_specialises_is_an_error(tmp_path):
+    with pytest.raises(ExportError, match=r"input is \[2, 3, 4, 4\].*specialised"):
+        export.to_onnx(BatchOfTwo(), (3, 4, 4), tmp_path / "m.onnx")
+    assert _leftovers(tmp_path) == []
+
+
+def test_a_model_that_fails_on_the_input_shape_gives_a_shape_error(tmp_path):
+    with pytest.raises(ShapeError, match="fails on a 1x3x4x4 input"):
+        export.to_onnx(nn.Conv2d(5, 5, 1), (3, 4, 4), tmp_path / "m.onnx")
+    assert _leftovers(tmp_path) == []
+
+
+def test_declared_dims_check_accepts_only_the_declared_dims():
+    graph = helper.make_graph([helper.make_node("Relu", ["input"], ["y"])], "g",
+                              [helper.make_tensor_value_info("input", TensorProto.FLOAT, [2, 3, 8, 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3, 8, 8])])
+    with pytest.raises(ExportError, match="specialised"):
+        _check_declared(helper.make_model(graph), ["batch", 3, 8, 8])
+    _check_declared(helper.make_model(graph), [2, 3, 8, 8])
+
+
+def test_strict_trt_turns_lint_findings_into_an_error(tmp_path):
+    report = export.to_onnx(_small(), (3, 8, 8), tmp_path / "ok.onnx", opset=21)
+    assert [f.rule for f in report.trt_findings] == ["opset"]
+    with pytest.raises(ExportError, match="strict-trt.*opset 21"):
+        export.to_onnx(_small(), (3, 8, 8), tmp_path / "strict.onnx", opset=21, strict_trt=True)
+    assert not (tmp_path / "strict.onnx").exists()
+
+
+def test_block_shape_errors_surface_as_recalib_errors(host, tmp_path):
+    with pytest.raises(ShapeError, match="13x13"):
+        export.to_onnx(host("cc-static"), (3, 15, 15), tmp_path / "m.onnx")
+    assert _leftovers(tmp_path) == []
