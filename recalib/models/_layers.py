@@ -18,6 +18,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+import recalib.blocks  # noqa: F401  (registers every block, so create_model(block=NAME) resolves the name)
 from recalib.errors import ConfigError, ShapeError
 from recalib.models._insertion import BlockFactory
 
@@ -32,7 +33,7 @@ def conv2d(in_channels: int, out_channels: int, kernel: int, stride: int = 1, gr
     conv = nn.Conv2d(in_channels, out_channels, kernel, stride=stride, padding=kernel // 2,
                      groups=groups, bias=bias)
     nn.init.kaiming_normal_(conv.weight, mode="fan_out", nonlinearity="relu")
-    if bias:
+    if conv.bias is not None:
         nn.init.zeros_(conv.bias)
     return conv
 
@@ -135,5 +136,14 @@ class Backbone(nn.Module):
 
 
 def _size_bound(block: BlockFactory, module: nn.Module) -> bool:
-    """Whether ``module`` (built by ``block``) only runs at the feature size it was built for."""
+    """Whether ``module`` (built by ``block``) only runs at the feature size it was built for.
+
+    A block that knows says so with ``bound_size`` (GE: only the global extent is tied to one
+    size); otherwise a block that kept the ``feat_size`` it was given (MS-SAR's precomputed
+    pooling matrices, CC's maps and grids), or is registered as needing one, counts as bound.
+    """
+    if hasattr(module, "bound_size"):
+        return module.bound_size is not None
+    if getattr(module, "feat_size", None) is not None:
+        return True
     return bool(block.spec is not None and block.spec.needs_feat_size)

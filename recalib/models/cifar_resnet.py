@@ -128,6 +128,10 @@ class CifarResNet(Backbone):
     the original net has BN-ReLU in the stem instead.
     """
 
+    layer1: nn.Sequential
+    layer2: nn.Sequential
+    layer3: nn.Sequential
+
     def __init__(self, unit: Unit, units_per_stage: int, widths: tuple[int, int, int],
                  factories: list[BlockFactory], *, num_classes: int, input_size: Size) -> None:
         super().__init__(input_size, in_channels=3)

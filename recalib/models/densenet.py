@@ -60,6 +60,12 @@ def _transition(in_channels: int, out_channels: int) -> nn.Sequential:
 class DenseNet(Backbone):
     """``(N, 3, H, W) → (N, num_classes)``; dense blocks are ``dense1``…``dense3``, transitions ``trans1``, ``trans2``."""
 
+    dense1: nn.Sequential
+    dense2: nn.Sequential
+    dense3: nn.Sequential
+    trans1: nn.Sequential
+    trans2: nn.Sequential
+
     def __init__(self, growth: int, layers_per_block: int, factories: list[BlockFactory], *, multi_stage: bool,
                  num_classes: int, input_size: Size) -> None:
         super().__init__(input_size, in_channels=3)

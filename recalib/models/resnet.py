@@ -17,6 +17,9 @@ torchvision's (stride in the 3×3, 4.09 GMACs). Parameters are identical. Basic 
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
 import torch
 from torch import nn
 
@@ -94,12 +97,18 @@ class Bottleneck(nn.Module):
 class ResNet(Backbone):
     """Stem (7×7/2 conv, 3×3/2 max-pool), four stages of units, global average pool, FC.
 
-    ``(N, 3, H, W) → (N, num_classes)``.
+    ``(N, 3, H, W) → (N, num_classes)``. ``unit(in_channels, planes, stride, feat_size, block,
+    zero_init=...)`` builds one unit of ``expansion · planes`` output channels.
     """
 
-    def __init__(self, unit: type[BasicBlock] | type[Bottleneck], layers: tuple[int, ...],
+    layer1: nn.Sequential
+    layer2: nn.Sequential
+    layer3: nn.Sequential
+    layer4: nn.Sequential
+
+    def __init__(self, unit: Callable[..., nn.Module], expansion: int, layers: tuple[int, ...],
                  factories: list[BlockFactory], *, num_classes: int, input_size: Size,
-                 zero_init_residual: bool = False, **layout: object) -> None:
+                 zero_init_residual: bool = False) -> None:
         super().__init__(input_size, in_channels=3)
         self.conv1, self.bn1 = conv2d(3, 64, 7, 2), batch_norm(64)
         self.relu = nn.ReLU(inplace=True)
@@ -112,8 +121,8 @@ class ResNet(Backbone):
             for u in range(count):
                 stride = first_stride if u == 0 else 1
                 size = out_size(size, 3, stride, 1)  # 3×3/s pad 1 and 1×1/s pad 0 agree
-                units.append(unit(channels, planes, stride, size, factory, zero_init=zero_init_residual, **layout))
-                channels = planes * unit.expansion
+                units.append(unit(channels, planes, stride, size, factory, zero_init=zero_init_residual))
+                channels = planes * expansion
             setattr(self, f"layer{index + 1}", nn.Sequential(*units))
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(channels, num_classes)
@@ -141,11 +150,11 @@ def build_resnet(*, block: BlockFactory, stages: frozenset[int] | None, depth: i
                           f"(ResNet-50 and deeper) only")
     input_size = check_input_size(input_size, arch)
     factories = stage_factories(block, stages, len(layers), arch)
-    layout = {} if kind == "basic" else {"groups": groups, "width_per_group": width_per_group,
-                                         "stride_in_1x1": stride_in_1x1}
-    unit = BasicBlock if kind == "basic" else Bottleneck
-    model = ResNet(unit, layers, factories, num_classes=num_classes, input_size=input_size,
-                   zero_init_residual=zero_init_residual, **layout)
+    unit: Callable[..., nn.Module] = BasicBlock if kind == "basic" else partial(
+        Bottleneck, groups=groups, width_per_group=width_per_group, stride_in_1x1=stride_in_1x1)
+    expansion = BasicBlock.expansion if kind == "basic" else Bottleneck.expansion
+    model = ResNet(unit, expansion, layers, factories, num_classes=num_classes, input_size=input_size,
+                   zero_init_residual=zero_init_residual)
     model.bind_if_blocks_fixed(block)
     return model
 

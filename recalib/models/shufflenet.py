@@ -63,6 +63,10 @@ class ShuffleUnit(nn.Module):
 class ShuffleNetV1(Backbone):
     """``(N, 3, H, W) → (N, num_classes)``; stages are ``stage1``…``stage3``."""
 
+    stage1: nn.Sequential
+    stage2: nn.Sequential
+    stage3: nn.Sequential
+
     def __init__(self, groups: int, factories: list[BlockFactory], *, num_classes: int, input_size: Size) -> None:
         super().__init__(input_size, in_channels=3)
         self.stem = nn.Sequential(conv2d(3, _STEM, 3, 2), batch_norm(_STEM), nn.ReLU(inplace=True),

@@ -1,0 +1,65 @@
+"""CIFAR ResNets (original, pre-activation) and Wide ResNets: counts, units, identity for CMPE-SE."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from model_testing import n_params, run
+from recalib import create_model
+from recalib.models.cifar_resnet import BasicUnit, PreActBottleneck, PreActUnit
+
+# exact totals (10 classes), with the figure the papers print and the digits they round to
+COUNTS = [
+    ("cifar_resnet20", 269_722, 0.27, 2),  # MS-SAR Table 2
+    ("cifar_resnet32", 464_154, 0.46, 2),
+    ("cifar_resnet56", 853_018, 0.85, 2),
+    ("cifar_resnet110", 1_727_962, 1.7, 1),  # He et al. 2016: 1.7M
+    ("preact_resnet110", 1_730_522, 1.7, 1),  # CMPE-SE Table 1
+    ("preact_resnet164", 1_703_258, 1.7, 1),
+    ("wrn16_8", 10_961_370, 11.0, 1),  # Zagoruyko & Komodakis Table
+    ("wrn22_10", 26_797_914, 26.8, 1),  # CMPE-SE Table 2
+    ("wrn28_10", 36_479_194, 36.5, 1),
+]
+
+
+@pytest.mark.parametrize(("arch", "exact", "paper", "digits"), COUNTS, ids=lambda v: str(v))
+def test_parameter_count_matches_the_papers(arch: str, exact: int, paper: float, digits: int) -> None:
+    with torch.device("meta"):
+        count = n_params(create_model(arch))
+    assert count == exact
+    assert round(count / 1e6, digits) == paper
+
+
+@pytest.mark.parametrize(("arch", "unit", "per_stage"), [
+    ("cifar_resnet56", BasicUnit, 9), ("preact_resnet110", PreActUnit, 18),
+    ("preact_resnet164", PreActBottleneck, 18), ("wrn28_10", PreActUnit, 4)])
+def test_layout_has_the_papers_units_per_stage(arch: str, unit: type, per_stage: int) -> None:
+    with torch.device("meta"):
+        model = create_model(arch)
+    for layer in (model.layer1, model.layer2, model.layer3):
+        assert len(layer) == per_stage and all(type(u) is unit for u in layer)
+
+
+def test_original_resnet_uses_parameter_free_option_a_shortcuts() -> None:
+    model = create_model("cifar_resnet20")
+    out = model.layer2[0].shortcut(torch.ones(1, 16, 8, 8))
+    assert out.shape == (1, 32, 4, 4) and float(out[:, 16:].abs().sum()) == 0
+    assert sum(p.numel() for p in model.layer2[0].shortcut.parameters()) == 0
+
+
+def test_cmpe_se_sees_the_projection_of_the_preactivated_input() -> None:
+    model = create_model("preact_resnet164", block="cmpe-se-pair-1x1")
+    unit, seen = model.layer2[0], {}
+    unit.shortcut.register_forward_hook(lambda m, a, out: seen.__setitem__("shortcut", out.clone()))
+    unit.recal.register_forward_pre_hook(lambda m, args: seen.__setitem__("args", [a.clone() for a in args]))
+    run(model, (16, 16))
+    residual, identity = seen["args"]
+    torch.testing.assert_close(identity, seen["shortcut"])
+    assert residual.shape == identity.shape == (1, 128, 8, 8)
+    assert unit.recal.width == 32  # the bottleneck width, for the pair-view filter count
+
+
+def test_wrn_blocks_see_the_wide_channels() -> None:
+    with torch.device("meta"):
+        model = create_model("wrn16_8", block="se")
+    assert [b.channels for b in model.recalibration_blocks()] == [128] * 2 + [256] * 2 + [512] * 2
