@@ -16,6 +16,7 @@ the exporter calls in trace mode with symbolic tensors whose static shape is kno
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -23,6 +24,9 @@ from onnxscript import ir
 from onnxscript import opset18 as op
 
 from recalib.errors import ExportError
+
+# The exporter calls translations with symbolic tensors of its tracer (static shapes known).
+Traced = Any
 
 __all__ = ["pooling_matrix", "adaptive_avg_pool2d_by_matrices", "torch_nearest_indices",
            "onnx_nearest_indices", "translation_table"]
@@ -70,7 +74,7 @@ def onnx_nearest_indices(n_in: int, n_out: int) -> list[int]:
     return [min(int(np.floor(np.float32(i) / scale)), n_in - 1) for i in range(n_out)]
 
 
-def _static_hw(x: object, what: str) -> tuple[int, int]:
+def _static_hw(x: Traced, what: str) -> tuple[int, int]:
     """The static (H, W) of a traced tensor; dynamic spatial dims cannot be decomposed exactly."""
     dims = tuple(x.shape)[-2:]  # type: ignore[attr-defined]
     if not all(isinstance(d, int) for d in dims):
@@ -79,11 +83,12 @@ def _static_hw(x: object, what: str) -> tuple[int, int]:
     return dims  # type: ignore[return-value]
 
 
-def _const(array: np.ndarray) -> object:
-    return op.Constant(value=ir.tensor(np.ascontiguousarray(array)))
+def _const(array: np.ndarray) -> Traced:
+    tensor: Any = ir.tensor(np.ascontiguousarray(array))  # the tracer takes IR tensors, stubs say TensorProto
+    return op.Constant(value=tensor)
 
 
-def _adaptive_avg_pool2d(self: object, output_size: Sequence[int]) -> object:
+def _adaptive_avg_pool2d(self: Traced, output_size: Sequence[int]) -> Traced:
     """``aten._adaptive_avg_pool2d``: AveragePool when bins tile the input, else two MatMuls."""
     h, w = _static_hw(self, "adaptive average pooling")
     kh, kw = (int(k) for k in output_size)
@@ -95,7 +100,7 @@ def _adaptive_avg_pool2d(self: object, output_size: Sequence[int]) -> object:
     return op.MatMul(op.MatMul(_const(ph), self), _const(pwt))
 
 
-def _resize_nearest(x: object, out_hw: tuple[int, int], scales: Sequence[float | None]) -> object:
+def _resize_nearest(x: Traced, out_hw: tuple[int, int], scales: Sequence[float | None]) -> Traced:
     """Nearest resize to static ``out_hw`` with explicit sizes, or constant Gathers where exactness needs them."""
     h, w = _static_hw(x, "nearest upsampling")
     want = [torch_nearest_indices(n, o, s) for n, o, s in zip((h, w), out_hw, scales)]
@@ -108,7 +113,7 @@ def _resize_nearest(x: object, out_hw: tuple[int, int], scales: Sequence[float |
     return op.Gather(rows, _const(np.array(want[1], dtype=np.int64)), axis=3)
 
 
-def _output_hw(x: object, output_size: Sequence[int] | None,
+def _output_hw(x: Traced, output_size: Sequence[int] | None,
                scales: Sequence[float | None]) -> tuple[int, int]:
     if output_size is not None:
         return int(output_size[0]), int(output_size[1])
@@ -116,15 +121,15 @@ def _output_hw(x: object, output_size: Sequence[int] | None,
     return int(np.floor(h * scales[0])), int(np.floor(w * scales[1]))  # type: ignore[operator]
 
 
-def _upsample_nearest2d_vec(input: object, output_size: Sequence[int] | None = None,
-                            scale_factors: Sequence[float] | None = None) -> object:
+def _upsample_nearest2d_vec(input: Traced, output_size: Sequence[int] | None = None,
+                            scale_factors: Sequence[float] | None = None) -> Traced:
     """``aten.upsample_nearest2d.vec`` (what ``F.interpolate(mode="nearest")`` records)."""
     scales = list(scale_factors) if scale_factors is not None else [None, None]
     return _resize_nearest(input, _output_hw(input, output_size, scales), scales)
 
 
-def _upsample_nearest2d(self: object, output_size: Sequence[int], scales_h: float | None = None,
-                        scales_w: float | None = None) -> object:
+def _upsample_nearest2d(self: Traced, output_size: Sequence[int], scales_h: float | None = None,
+                        scales_w: float | None = None) -> Traced:
     """``aten.upsample_nearest2d.default``."""
     scales = [scales_h, scales_w]
     return _resize_nearest(self, _output_hw(self, output_size, scales), scales)

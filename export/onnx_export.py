@@ -14,6 +14,7 @@ import secrets
 import time
 import warnings
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import onnx
@@ -27,7 +28,7 @@ from export.report import ExportReport, op_histogram
 from export.trt_lint import lint
 from export.verify import check_structure, parity
 from recalib.errors import ConfigError, ExportError, RecalibError
-from recalib.fold import fold_model, run_model
+from recalib.fold import FoldResult, fold_model, run_model
 
 __all__ = ["to_onnx", "check_opset", "SUPPORTED_OPSETS", "DEFAULT_OPSET"]
 
@@ -36,6 +37,20 @@ __all__ = ["to_onnx", "check_opset", "SUPPORTED_OPSETS", "DEFAULT_OPSET"]
 SUPPORTED_OPSETS = range(18, onnx.defs.onnx_opset_version() + 1)
 DEFAULT_OPSET = 18
 EXTERNAL_DATA_BYTES = 1_800_000_000  # protobuf's 2 GiB limit, with room for the graph itself
+
+
+@dataclass(frozen=True)
+class _Options:
+    """One export request, validated."""
+
+    dynamic_batch: bool
+    batch: int
+    fold: bool
+    opset: int
+    force: bool
+    strict_trt: bool
+    tolerance: float
+    seed: int
 
 
 def check_opset(opset: int) -> int:
@@ -72,9 +87,9 @@ def _quiet() -> Iterator[None]:
         logger.setLevel(level)
 
 
-def _recalib_cause(exc: BaseException) -> RecalibError | None:
+def _recalib_cause(exc: BaseException | None) -> RecalibError | None:
     """The RecalibError (e.g. a block's ShapeError) buried in the exporter's exception chain."""
-    seen = set()
+    seen: set[int] = set()
     while exc is not None and id(exc) not in seen:
         if isinstance(exc, RecalibError):
             return exc
@@ -89,16 +104,19 @@ def _export(module: nn.Module, example: torch.Tensor, dynamic_batch: bool, opset
     dynamic = ({0: torch.export.Dim("batch", min=1)},) if dynamic_batch else None
     try:
         with _quiet():
-            return torch.onnx.export(module, (example,), None, dynamo=True, opset_version=opset,
-                                     dynamic_shapes=dynamic, input_names=["input"],
-                                     output_names=output_names, verbose=False,
-                                     custom_translation_table=translation_table())
+            program = torch.onnx.export(module, (example,), None, dynamo=True, opset_version=opset,
+                                        dynamic_shapes=dynamic, input_names=["input"],
+                                        output_names=output_names, verbose=False,
+                                        custom_translation_table=translation_table())
     except Exception as exc:
         cause = _recalib_cause(exc)
         if cause is not None:
             raise cause from exc
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ExportError(f"torch.onnx.export failed: {first}") from exc
+    if program is None:  # only when given a file name, which we never pass
+        raise ExportError("torch.onnx.export returned no program")
+    return program
 
 
 def _save(program: torch.onnx.ONNXProgram, target: Path, module: nn.Module) -> bool:
@@ -132,58 +150,58 @@ def to_onnx(model: nn.Module, input_shape: Sequence[int], path: str | Path, *,
     was_training = model.training
     model.eval()
     try:
-        return _run(model, chw, batch_size, path, report_path if write_report else None,
-                    dict(dynamic_batch=dynamic_batch, fold=fold, opset=opset, force=force,
-                         strict_trt=strict_trt, tolerance=tolerance,
-                         seed=secrets.randbits(31) if seed is None else seed))
+        return _run(model, chw, path, report_path if write_report else None,
+                    _Options(dynamic_batch, batch_size, fold, opset, force, strict_trt, tolerance,
+                             secrets.randbits(31) if seed is None else seed))
     finally:
         model.train(was_training)
 
 
-def _run(model: nn.Module, chw: tuple[int, ...], batch: int, path: Path, report_path: Path | None,
-         opts: dict) -> ExportReport:
+def _run(model: nn.Module, chw: tuple[int, ...], path: Path, report_path: Path | None,
+         opts: _Options) -> ExportReport:
     """The export pipeline proper (see the module docstring for the order of work)."""
     start = time.perf_counter()
-    folded = fold_model(model, chw) if opts["fold"] else None
+    folded = fold_model(model, chw) if opts.fold else None
     module = folded.model if folded else model
-    example = torch.randn(2 if opts["dynamic_batch"] else batch, *chw)
+    # A dynamic batch is traced at 2: torch.export specialises example sizes 0 and 1.
+    example = torch.randn(2 if opts.dynamic_batch else opts.batch, *chw)
     with torch.no_grad():
         n_outputs = len(tree_flatten(run_model(module, example))[0])
     names = ["output"] if n_outputs == 1 else [f"output{i}" for i in range(n_outputs)]
-    program = _export(module, example, opts["dynamic_batch"], opts["opset"], names)
+    program = _export(module, example, opts.dynamic_batch, opts.opset, names)
     export_seconds = time.perf_counter() - start
     with staging(path.parent) as stage:
         onnx_file = stage.file(path)
         data_file = stage.file(path.with_name(path.name + ".data"))
         external = _save(program, onnx_file, module)
         start = time.perf_counter()
-        expected = ["batch" if opts["dynamic_batch"] else batch, *chw]
-        proto = check_structure(onnx_file, opts["opset"], expected)
-        shapes = [(1, *chw), (3, *chw)] if opts["dynamic_batch"] else [(batch, *chw)]
-        results = parity(onnx_file, model, shapes, opts["tolerance"], opts["seed"])
+        expected = ["batch" if opts.dynamic_batch else opts.batch, *chw]
+        proto = check_structure(onnx_file, opts.opset, expected)
+        shapes = [(1, *chw), (3, *chw)] if opts.dynamic_batch else [(opts.batch, *chw)]
+        results = parity(onnx_file, model, shapes, opts.tolerance, opts.seed)
         report = _report(proto, path, onnx_file, results, folded, opts, model)
         report.external_data = data_file.name if external else None
         report.export_seconds, report.verify_seconds = export_seconds, time.perf_counter() - start
-        if opts["strict_trt"] and report.trt_findings:
+        if opts.strict_trt and report.trt_findings:
             raise ExportError(f"--strict-trt: {len(report.trt_findings)} TensorRT findings, e.g. "
                               f"{report.trt_findings[0].op}: {report.trt_findings[0].message}")
         if report_path is not None:
             stage.file(report_path).write_text(report.to_json())
-        stage.commit(opts["force"])
+        stage.commit(opts.force)
     return report
 
 
-def _report(proto: onnx.ModelProto, path: Path, staged: Path, results: list, folded: object,
-            opts: dict, model: nn.Module) -> ExportReport:
+def _report(proto: onnx.ModelProto, path: Path, staged: Path, results: list, folded: FoldResult | None,
+            opts: _Options, model: nn.Module) -> ExportReport:
     graph_input = proto.graph.input[0]
     dims = [[d.dim_param or d.dim_value for d in o.type.tensor_type.shape.dim] for o in proto.graph.output]
     return ExportReport(
-        path=str(path), opset=opts["opset"], size_bytes=staged.stat().st_size,
+        path=str(path), opset=opts.opset, size_bytes=staged.stat().st_size,
         input_name=graph_input.name,
         input_dims=[d.dim_param or d.dim_value for d in graph_input.type.tensor_type.shape.dim],
         output_dims=dims, op_histogram=op_histogram(proto), parity=results,
-        tolerance=opts["tolerance"], trt_findings=lint(proto),
+        tolerance=opts.tolerance, trt_findings=lint(proto),
         folding=folded.actions if folded else [],
         fold_max_rel_error=folded.max_rel_error if folded else None,
         source={"class": type(model).__name__, "recalib_spec": getattr(model, "recalib_spec", None),
-                "seed": opts["seed"], "dynamic_batch": opts["dynamic_batch"]})
+                "seed": opts.seed, "dynamic_batch": opts.dynamic_batch})

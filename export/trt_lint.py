@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from typing import Any
+
 import onnx
 
 __all__ = ["Finding", "lint", "TRT_VERSION", "TRT_OPSETS"]
@@ -67,14 +69,14 @@ class _Graph:
     consumed: set[str]
 
 
-def _attr(node: onnx.NodeProto, name: str, default: object = None) -> object:
+def _attr(node: onnx.NodeProto, name: str, default: Any = None) -> Any:
     for a in node.attribute:
         if a.name == name:
             return onnx.helper.get_attribute_value(a)
     return default
 
 
-def _str(value: object) -> object:
+def _str(value: Any) -> Any:
     return value.decode() if isinstance(value, bytes) else value
 
 

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import time
 
+import onnx
 import pytest
 import torch
 from onnx import TensorProto, helper
 from torch import nn
 
 import export
-from export.verify import _check_declared
+from export.verify import _check_declared, check_structure
 from recalib.errors import ExportError, ShapeError, VerificationError
 
 
@@ -99,3 +100,26 @@ def test_block_shape_errors_surface_as_recalib_errors(host, tmp_path):
     with pytest.raises(ShapeError, match="13x13"):
         export.to_onnx(host("cc-static"), (3, 15, 15), tmp_path / "m.onnx")
     assert _leftovers(tmp_path) == []
+
+
+def _save_model(tmp_path, node, opset_imports):
+    graph = helper.make_graph([node], "g",
+                              [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", 3])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 3])])
+    path = tmp_path / "g.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=opset_imports), str(path))
+    return path
+
+
+def test_a_substituted_opset_is_detected(tmp_path):
+    path = _save_model(tmp_path, helper.make_node("Relu", ["input"], ["y"]), [helper.make_opsetid("", 18)])
+    with pytest.raises(ExportError, match="opset 17 was requested but the exporter produced opset 18"):
+        check_structure(path, 17, ["batch", 3])
+    check_structure(path, 18, ["batch", 3])
+
+
+def test_ops_outside_the_default_domain_are_refused(tmp_path):
+    node = helper.make_node("FastGelu", ["input"], ["y"], domain="com.microsoft")
+    path = _save_model(tmp_path, node, [helper.make_opsetid("", 18), helper.make_opsetid("com.microsoft", 1)])
+    with pytest.raises(ExportError, match="com.microsoft::FastGelu"):
+        check_structure(path, 18, ["batch", 3])
