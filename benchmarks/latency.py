@@ -37,6 +37,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--iters", type=int, default=50)
     p.add_argument("--input-size", type=int, nargs=2, default=None, metavar=("H", "W"))
     p.add_argument("--note", default="", help="a caveat to record with the result")
+    p.add_argument("--tag", default="", help="suffix of the file names, e.g. preliminary")
     p.add_argument("--out", type=Path, default=RESULTS)
     return p.parse_args(argv)
 
@@ -78,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     report["load_average_end"] = [round(v, 2) for v in os.getloadavg()]
     report["note"] = args.note
     stem = (f"{args.arch}-{'-'.join(runtimes)}-b{'-'.join(map(str, batches))}-"
-            f"{machine_slug(report['machine'])}-{report['recorded'][:10]}")
+            f"{machine_slug(report['machine'])}-{report['recorded'][:10]}" + (f"-{args.tag}" if args.tag else ""))
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{stem}.json").write_text(json.dumps(report, indent=2) + "\n")
     (args.out / f"{stem}.md").write_text(markdown(report, args.note))
