@@ -51,7 +51,6 @@ def model_candidates(arch: str, blocks: Sequence[str], input_size: tuple[int, in
     ``input_size`` (H, W) defaults to the architecture's nominal size; blocks that need the
     feature-map size are built for it.
     """
-    import recalib.blocks  # noqa: F401  (registers the block families create_model looks up)
     from recalib.models import create_model, model_spec
 
     size = tuple(input_size) if input_size is not None else tuple(model_spec(arch).input_size)
