@@ -62,7 +62,7 @@ class ExportReport:
         dims = "x".join(map(str, self.input_dims))
         ops = ", ".join(f"{op} {n}" for op, n in self.op_histogram.items())
         lines = [f"{self.path}: {self.size_bytes / 2**20:.2f} MiB, opset {self.opset}, "
-                 f"input {self.input_name} {dims}, {sum(self.op_histogram.values())} nodes",
+                 f"input {self.input_name!r} {dims}, {sum(self.op_histogram.values())} nodes",
                  f"  ops: {ops}",
                  f"  exported in {self.export_seconds:.1f} s, verified in {self.verify_seconds:.1f} s"]
         for p in self.parity:

@@ -39,6 +39,8 @@ FOLD_TOLERANCE = 1e-5  # relative to the output's magnitude: float32 rounding, n
 class ConstantGate(nn.Module):
     """``x * gate`` with a precomputed gate of shape ``(C, H, W)`` or ``(C, 1, 1)``."""
 
+    gate: torch.Tensor
+
     def __init__(self, gate: torch.Tensor) -> None:
         super().__init__()
         self.register_buffer("gate", gate.detach().clone())
@@ -121,6 +123,7 @@ def _trace(model: nn.Module, x: torch.Tensor) -> _Trace:
     """Run one forward pass recording, per module, the autograd nodes it consumed and produced."""
     names: dict[nn.Module, str] = {}
     for name, module in model.named_modules(remove_duplicate=False):
+        name = name or "<model>"
         names[module] = name if module not in names else names[module] + "|" + name
     trace = _Trace(names, Counter())
 
@@ -166,7 +169,8 @@ def _count_consumers(out: Any) -> Counter:
     """How many autograd nodes consume each node, over the whole graph behind ``out``."""
     leaves, _ = tree_flatten(out)
     stack = [t.grad_fn for t in leaves if torch.is_tensor(t) and t.grad_fn is not None]
-    seen, counts = set(), Counter()
+    seen: set[Any] = set()
+    counts: Counter = Counter()
     while stack:
         node = stack.pop()
         if node in seen:
@@ -212,7 +216,7 @@ def _fold_gate(root: nn.Module, gate: nn.Module, trace: _Trace) -> str:
     """Fold a scalar gate into its producer, else replace the gate by one constant Mul."""
     name = trace.names[gate]
     with torch.no_grad():
-        g = gate.constant_gate().detach().float()
+        g = getattr(gate, "constant_gate")().detach().float()
     g = g.view(-1, 1, 1) if g.dim() == 1 else g
     if g.dim() != 3:
         raise ConfigError(f"{name}: constant_gate() must return a (C, H, W) or (C, 1, 1) tensor, "
@@ -229,15 +233,15 @@ def _fold_gate(root: nn.Module, gate: nn.Module, trace: _Trace) -> str:
 
 def _scale_channels(layer: nn.Module, g: torch.Tensor) -> bool:
     """Multiply output channel ``c`` of a conv or affine BN by ``g[c]``; False if impossible."""
-    weight = getattr(layer, "weight", None)
-    out_channels = layer.out_channels if isinstance(layer, nn.Conv2d) else layer.num_features
+    weight, bias = getattr(layer, "weight", None), getattr(layer, "bias", None)
+    out_channels = layer.out_channels if isinstance(layer, nn.Conv2d) else getattr(layer, "num_features", 0)
     if weight is None or g.numel() not in (1, out_channels):
         return False
     g = g.expand(out_channels).to(weight.dtype)
     with torch.no_grad():
         weight.mul_(g.view(-1, *([1] * (weight.dim() - 1))))
-        if layer.bias is not None:
-            layer.bias.mul_(g)
+        if bias is not None:
+            bias.mul_(g)
     return True
 
 
