@@ -165,6 +165,9 @@ class MSSAR(nn.Module):
       (standard MatMuls); a diamond is not.
 
     BN in training mode needs more than one value per channel: ``N·K² > 1`` (``N > 1`` for K=1).
+    ``torch.compile`` works for both strategies at fixed sizes; training the sliding strategy
+    with sizes that change between calls needs ``torch.compile(..., dynamic=False)``: Inductor
+    (torch 2.13, CPU) fails on a 1×1 conv backward downstream of a matmul with symbolic H, W.
     """
 
     def __init__(self, channels: int, *, scales: Sequence[int] = SCALES, strategy: str = "regional",
