@@ -7,6 +7,7 @@ from typing import Any
 import torch
 from torch import nn
 
+import recalib.blocks  # noqa: F401  (registers every block family before any lookup)
 from recalib.errors import ConfigError
 from recalib.registry import BLOCKS, BlockSpec, keyword_names, build
 
