@@ -33,14 +33,14 @@ def test_ort_cpu_matches_pytorch_at_every_batch(tiny_models: Models, batch: int)
 
 def test_torch_eager_matches_pytorch_and_accepts_tensors(tiny_models: Models) -> None:
     module, _ = tiny_models["plain"]
-    runner = create_runner("torch-eager", module, threads=1)
+    runner = create_runner("torch-eager", module)
     x = random_input((2, *INPUT_CHW))
     np.testing.assert_array_equal(runner.run(torch.from_numpy(x)), _expected(module, x))
 
 
 def test_torch_compile_matches_pytorch() -> None:
     module = tiny_net()
-    runner = create_runner("torch-compile", module, threads=1)
+    runner = create_runner("torch-compile", module)
     x = random_input((2, *INPUT_CHW))
     np.testing.assert_allclose(runner.run(x), _expected(module, x), rtol=1e-4, atol=1e-5)
 
