@@ -28,6 +28,7 @@ __all__ = ["Runner", "Source", "create_runner", "random_input", "to_numpy", "def
 Source = Union["nn.Module", str, os.PathLike]
 """What a runner is built from: a PyTorch module, or the path of an ONNX (or TensorRT engine) file."""
 
+
 class Runner(ABC):
     """One model on one runtime: ``run`` for outputs, ``prepare``/``benchmark`` for latency."""
 
