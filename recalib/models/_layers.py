@@ -65,7 +65,8 @@ def out_size(size: Size, kernel: int, stride: int, padding: int, ceil_mode: bool
 def check_input_size(input_size: Sequence[int], arch: str) -> Size:
     """Validate the nominal ``(H, W)`` a model is built for."""
     size = tuple(input_size) if isinstance(input_size, (tuple, list)) else None
-    if size is None or len(size) != 2 or not all(isinstance(v, int) and v > 0 for v in size):
+    if size is None or len(size) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0
+                                                 for v in size):
         raise ConfigError(f"{arch}: input_size must be an (H, W) pair of positive ints, got {input_size!r}")
     return (size[0], size[1])
 

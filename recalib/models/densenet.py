@@ -12,7 +12,8 @@ before they are concatenated to the main vector:
   the new channels themselves, ``block(new)``;
 * ``recalibration="multi-stage"``: the gate is computed from the layer's input, the main vector
   of ``C_in`` channels, ``block(new, source=x)``; the block is built with
-  ``source_channels=C_in``. This is what the paper's DN* rows measure (0.99M for DN-100*).
+  ``source_channels=C_in``. The paper's DN* rows use this mode (it reports 0.99M for DN-100*;
+  how much the block adds depends on its hidden width, see ``ms-sar``).
 
 Stages 1–3 are the three dense blocks.
 """
@@ -58,7 +59,7 @@ def _transition(in_channels: int, out_channels: int) -> nn.Sequential:
 
 
 class DenseNet(Backbone):
-    """``(N, 3, H, W) → (N, num_classes)``; dense blocks are ``dense1``…``dense3``, transitions ``trans1``, ``trans2``."""
+    """``(N, 3, H, W) → (N, num_classes)``; dense blocks ``dense1``…``dense3``, transitions ``trans1``, ``trans2``."""
 
     dense1: nn.Sequential
     dense2: nn.Sequential

@@ -6,7 +6,9 @@ torchvision's baseline weights load with ``strict=False`` (the blocks' keys are 
 
 Recalibration (SE, GE, MS-SAR, CMPE-SE papers) sits in the residual branch before the sum:
 after the second conv+BN of a basic unit, after the last conv+BN of a bottleneck. CMPE-SE
-blocks also receive the identity, taken after the projection shortcut. Stages 1–4 are
+blocks also receive the identity, taken after the projection shortcut. (MS-SAR's "after the
+second conv" is the last conv of a basic unit; for ResNeXt-50 its Table 5 SE total, 27.5M,
+matches SE after the last 1×1 conv, 27.56M, not after the grouped 3×3, 25.7M.) Stages 1–4 are
 conv2_x … conv5_x (the GE paper's Table 1 calls them "stage2" … "stage5"). Feature sizes at
 224×224: 56, 28, 14, 7.
 

@@ -8,10 +8,14 @@ whose input has only 24 channels) - BN - ReLU - channel shuffle - 3×3 depthwise
 concatenates a 3×3/2 average-pooled input, so its branch produces ``out − in`` channels. ReLU
 follows the sum or concatenation. Global pool, FC. About 1.9M parameters.
 
-Recalibration sits on the residual branch after its last BN, before the sum or concatenation
-(the GE paper's placement: its Table 4 parameter counts, e.g. +1.7M for global GE-θ, are those
-of one block per unit on the branch's channels). CMPE-SE needs an identity of the branch's
-shape, which the concatenating units do not have, so it is rejected here.
+Recalibration sits on the residual branch after its last BN, before the sum or concatenation,
+as the GE paper places it in every building block. Evidence from its Table 4 (totals counting BN
+running statistics, as Caffe stores them; the baseline is 1.89M): on the branch, SE gives 2.51M
+(paper 2.5M) and GE-θ E2/E4/E8 1.99/2.10/2.20M (2.0/2.1/2.2M), but global GE-θ 3.53M (3.6M) and
+GE-θ⁺ 4.15M (4.4M). A block on the merged output instead would give 3.62M for GE-θ but 2.62M for
+SE and 4.35M for GE-θ⁺, so no single placement reproduces the whole table; the branch is the one
+the paper describes. CMPE-SE needs an identity of the branch's shape, which the concatenating
+units do not have, so it is rejected here.
 """
 from __future__ import annotations
 

@@ -42,14 +42,14 @@ def test_rebuilt_for_an_odd_resolution_every_feature_size_is_exact(arch: str, bl
 
 
 def test_rebuilt_model_runs_at_its_new_resolution() -> None:
-    model = create_model("shufflenet_v1_g3", block="ge-theta", input_size=(161, 129))
-    assert run(model).shape == (1, 1000)
-    with pytest.raises(ShapeError, match="built for 161x129"):
-        run(model, (224, 224))
+    model = create_model("cifar_resnet20", block="ge-theta", input_size=(37, 29))
+    assert torch.isfinite(run(model)).all()
+    with pytest.raises(ShapeError, match="built for 37x29"):
+        run(model, (32, 32))
 
 
 @pytest.mark.parametrize(("arch", "block", "size"), [
-    ("resnet50", None, (64, 80)), ("resnet18", "se", (97, 61)), ("cifar_resnet20", "ge-theta-minus", (40, 24)),
+    ("resnet50", None, (40, 56)), ("resnet18", "se", (97, 61)), ("cifar_resnet20", "ge-theta-minus", (40, 24)),
     ("wrn16_8", "ge-theta", (24, 24)), ("preact_resnet164", "cmpe-se-double-fc", (20, 28)),
     ("densenet_bc100", "se", (24, 40))])
 def test_models_without_fixed_size_blocks_run_at_any_size(arch: str, block: str | None, size: tuple[int, int]) -> None:

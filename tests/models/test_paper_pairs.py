@@ -90,7 +90,8 @@ def test_tabulated_pair_runs_forward_at_paper_resolution(arch: str, block: str, 
 # Totals that the papers, the official code or the blocks' own derivations state exactly.
 EXACT = [
     ("resnet50", "se", {}, 28_088_024),  # official SENet Caffe model
-    ("resnet50", "ge-theta", {}, 31_106_600),  # + 3·(256·56²+512) + 4·(512·28²+1024) + 6·(1024·14²+2048) + 3·(2048·7²+4096)
+    # GE-θ: + Σ units · (C·H·W depthwise + 2C BN) = 3·(256·56²+512) + 4·(512·28²+1024) + 6·(1024·14²+2048) + …
+    ("resnet50", "ge-theta", {}, 31_106_600),
     ("resnet50", "ge-theta-plus", {}, 33_637_592),  # GE-θ + SE's MLP
     ("resnet50", "ge-theta-minus", {}, 25_557_032),  # parameter-free
     ("cc_vgg_cifar100", "cc-static", {"first_width": 32}, 1_320_196),  # CC Table 3: 1.3M
