@@ -18,7 +18,6 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-import recalib.blocks  # noqa: F401  (registers every block, so create_model(block=NAME) resolves the name)
 from recalib.errors import ConfigError, ShapeError
 from recalib.models._insertion import BlockFactory
 
