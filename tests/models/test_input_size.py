@@ -50,7 +50,7 @@ def test_rebuilt_model_runs_at_its_new_resolution() -> None:
 
 @pytest.mark.parametrize(("arch", "block", "size"), [
     ("resnet50", None, (40, 56)), ("resnet18", "se", (97, 61)), ("cifar_resnet20", "ge-theta-minus", (40, 24)),
-    ("wrn16_8", "ge-theta", (24, 24)), ("preact_resnet164", "cmpe-se-double-fc", (20, 28)),
+    ("wrn16_8", "ge-theta", (24, 24)), ("preact_resnet20", "cmpe-se-double-fc", (20, 28)),
     ("densenet_bc100", "se", (24, 40))])
 def test_models_without_fixed_size_blocks_run_at_any_size(arch: str, block: str | None, size: tuple[int, int]) -> None:
     options = {"ge-theta": {"extent": 2}, "se": {"reduction": 4}}.get(block or "", {})  # k = 12 < 16 in DenseNet
