@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -16,19 +17,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import json
 
+    from recalib.errors import ConfigError
     from recalib.models import create_model
     from recalib.registry import MODELS
 
     rows = []
     for spec in MODELS:
-        model = create_model(spec.name, block=args.block)
-        params = sum(p.numel() for p in model.parameters())
-        rows.append({"name": spec.name, "paper": spec.paper, "input_size": list(spec.input_size),
-                     "params": params, "summary": spec.summary})
+        row: dict[str, Any] = {"name": spec.name, "paper": spec.paper, "input_size": list(spec.input_size),
+               "params": None, "summary": spec.summary}
+        try:
+            model = create_model(spec.name, block=args.block)
+        except ConfigError as exc:  # e.g. r=16 on DenseNet's 12 new channels: report, keep listing
+            row["summary"] = f"cannot take block {args.block!r}: {exc}"
+        else:
+            row["params"] = sum(p.numel() for p in model.parameters())
+        rows.append(row)
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
     for row in rows:
         size = "x".join(map(str, row["input_size"]))
-        print(f"{row['name']:<24} {row['params']:>12,}  {size:>7}  {row['summary']}")
+        params = "n/a" if row["params"] is None else f"{row['params']:,}"
+        print(f"{row['name']:<24} {params:>12}  {size:>7}  {row['summary']}")
     return 0

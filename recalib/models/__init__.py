@@ -39,9 +39,11 @@ def create_model(arch: str, block: str | None = None, stages: Iterable[int] | No
     model = build(spec, (), {"block": BlockFactory(block, block_options), "stages": stage_set,
                              **model_options})
     # What rebuilds this exact architecture: checkpoints store it next to the weights.
-    model.recalib_spec = {"arch": arch, "block": block,
-                          "stages": None if stage_set is None else sorted(stage_set),
-                          "options": dict(options)}
+    spec_record: dict[str, Any] = {"arch": arch, "block": block,
+                                   "stages": None if stage_set is None else sorted(stage_set),
+                                   "options": dict(options)}
+    # object.__setattr__: a plain dict attribute, not registered as a submodule or buffer.
+    object.__setattr__(model, "recalib_spec", spec_record)
     return model
 
 
