@@ -9,6 +9,7 @@
 """
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -142,14 +143,30 @@ def parity(path: Path, reference: nn.Module, shapes: Sequence[tuple[int, ...]], 
         x = torch.randn(*shape, generator=generator)
         with torch.no_grad():
             expected, _ = tree_flatten(reference(x))
-        got = run_onnx(session, x)
-        results.append(_compare(shape, [e.numpy() for e in expected], got))
-    worst = max(results, key=lambda r: r.max_rel)
-    if worst.max_rel > tolerance:
-        raise VerificationError(f"onnxruntime disagrees with PyTorch at input {_fmt(worst.shape)}: "
-                                f"max relative error {worst.max_rel:.2e} > tolerance {tolerance:.0e} "
-                                f"(max abs {worst.max_abs:.2e}); the output was not written")
+        results.append(_compare(shape, [e.numpy() for e in expected], run_onnx(session, x)))
+        if not results[-1].max_rel <= tolerance:  # NaN fails too
+            raise VerificationError(
+                f"onnxruntime disagrees with PyTorch at input {_fmt(shape)}: max relative error "
+                f"{results[-1].max_rel:.2e} > tolerance {tolerance:.0e} (max abs {results[-1].max_abs:.2e}); "
+                f"the output was not written.{_conditioning_hint(reference, x, tolerance)}")
     return results
+
+
+def _conditioning_hint(reference: nn.Module, x: torch.Tensor, tolerance: float) -> str:
+    """Why parity may be unreachable: PyTorch's own float32 result vs float64 on the same input."""
+    try:
+        exact = copy.deepcopy(reference).double()
+        with torch.no_grad():
+            got, _ = tree_flatten(reference(x))
+            want, _ = tree_flatten(exact(x.double()))
+    except Exception:  # a model that cannot run in float64 gets no hint, only the error
+        return ""
+    noise = _compare(tuple(x.shape), [w.numpy() for w in want], [g.double().numpy() for g in got]).max_rel
+    if noise <= tolerance / 10:
+        return f" PyTorch's own float32 rounding error here is only {noise:.1e}: this is a real mismatch."
+    return (f" PyTorch itself is off by {noise:.1e} between float32 and float64 on this input: the model "
+            f"amplifies rounding (typical of random weights in deep nets), so no float32 runtime can "
+            f"match it to {tolerance:.0e}; export trained weights, or accept a tolerance above {noise:.0e}.")
 
 
 def _compare(shape: tuple[int, ...], expected: list[np.ndarray], got: list[np.ndarray]) -> ParityResult:

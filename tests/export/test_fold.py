@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 import export
@@ -101,3 +102,24 @@ def test_recalib_fold_stays_the_function_after_the_module_is_imported():
 def test_fold_without_a_known_input_shape_asks_for_one():
     with pytest.raises(ConfigError, match="input_shape"):
         recalib.fold(nn.Conv2d(3, 3, 1))
+
+
+def test_fold_is_checked_in_float64_and_returns_the_models_dtype():
+    model = randomize(nn.Sequential(*_conv_bn(3, 8), create_block("cc-static-scalar", 8)))
+    result = fold_model(model, (3, 5, 5))
+    assert result.check_dtype == "float64" and result.max_rel_error < 1e-12
+    assert {p.dtype for p in result.model.parameters()} == {torch.float32}
+
+
+def test_a_model_that_cannot_run_in_float64_is_folded_in_its_own_dtype():
+    class Float32Only(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv, self.bn = _conv_bn(3, 8)
+            self.kernel = torch.ones(8, 8, 1, 1)  # a plain attribute: .double() leaves it float32
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return F.conv2d(self.bn(self.conv(x)), self.kernel)
+
+    result = fold_model(randomize(Float32Only()), (3, 5, 5))
+    assert result.check_dtype == "float32" and result.actions == ["bn: BatchNorm folded into conv"]
