@@ -203,5 +203,6 @@ def _report(proto: onnx.ModelProto, path: Path, staged: Path, results: list, fol
         tolerance=opts.tolerance, trt_findings=lint(proto),
         folding=folded.actions if folded else [],
         fold_max_rel_error=folded.max_rel_error if folded else None,
+        fold_check_dtype=folded.check_dtype if folded else None,
         source={"class": type(model).__name__, "recalib_spec": getattr(model, "recalib_spec", None),
                 "seed": opts.seed, "dynamic_batch": opts.dynamic_batch})

@@ -39,6 +39,7 @@ class ExportReport:
     trt_findings: list[Finding]
     folding: list[str] = field(default_factory=list)
     fold_max_rel_error: float | None = None
+    fold_check_dtype: str | None = None
     external_data: str | None = None
     export_seconds: float = 0.0
     verify_seconds: float = 0.0
@@ -70,7 +71,7 @@ class ExportReport:
                          f"{p.max_abs:.2e}, max rel {p.max_rel:.2e} (tolerance {self.tolerance:.0e})")
         if self.folding:
             lines.append(f"  folding ({len(self.folding)} rewrites, max rel change "
-                         f"{self.fold_max_rel_error or 0:.1e}):")
+                         f"{self.fold_max_rel_error or 0:.1e} checked in {self.fold_check_dtype}):")
             lines += [f"    {a}" for a in self.folding]
         else:
             lines.append("  folding: none" if self.fold_max_rel_error is not None else "  folding: off")
