@@ -47,7 +47,9 @@ def _load_source(args: argparse.Namespace):  # -> tuple[nn.Module, tuple[int, in
     from recalib.models import create_model, list_models, model_spec
     from recalib.registry import keyword_names
 
-    if Path(args.source).exists() or args.source.endswith(".safetensors"):
+    is_checkpoint = Path(args.source).is_file() or (args.source not in list_models() and (
+        Path(args.source).exists() or args.source.endswith(".safetensors")))
+    if is_checkpoint:
         spec = read_spec(args.source)
         if args.block is not None and args.block != spec.get("block"):
             raise ConfigError(f"{args.source} was saved with block {spec.get('block')!r}; "
