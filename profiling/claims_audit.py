@@ -79,17 +79,28 @@ def _conventions(metric: str) -> list[Convention]:
 
 def _layout_applies(build: Build, options: dict[str, object]) -> bool:
     """Whether the architecture takes every layout option and the build does not already set it."""
-    load_library()
-    from recalib.models import model_spec
-    from recalib.registry import keyword_names
-    accepted = keyword_names(model_spec(build.arch).builder) or set()
-    current = dict(build.options)
+    accepted, current = _model_options(build.arch), dict(build.options)
     return all(k in accepted and current.get(k) != v for k, v in options.items())
 
 
+def _model_options(arch: str) -> set[str]:
+    """Option names the architecture's builder takes (the rest configure its block)."""
+    load_library()
+    from recalib.models import model_spec
+    from recalib.registry import keyword_names
+    return keyword_names(model_spec(arch).builder) or set()
+
+
 def _read(claim: Claim, options: dict[str, object], block: str | None = None) -> tuple[Build, Build | None]:
-    """The claim's build (and baseline) under a reading; block changes apply to the claim only."""
-    base = claim.baseline.with_options(options) if claim.baseline else None
+    """The claim's build (and baseline) under a reading.
+
+    Model options (``num_classes``, a layout) apply to both builds; block options and a block
+    change apply to the claimed build only, so a baseline keeps its own block's defaults.
+    """
+    base = None
+    if claim.baseline is not None:
+        accepted = _model_options(claim.baseline.arch)
+        base = claim.baseline.with_options({k: v for k, v in options.items() if k in accepted})
     return claim.build.with_options(options, block), base
 
 

@@ -15,7 +15,7 @@ from fvcore.nn import FlopCountAnalysis
 from torch import nn
 
 from profiling.conventions import Convention, get_convention
-from profiling.handles import FREE_OPS, HANDLES
+from profiling.handles import FREE_OPS, make_handles
 from recalib.errors import ConfigError
 
 __all__ = ["Counts", "count_module", "count_params", "make_analysis", "PARAM_CATEGORIES"]
@@ -56,7 +56,7 @@ class Counts:
 def make_analysis(model: nn.Module, inputs: tuple[torch.Tensor, ...]) -> FlopCountAnalysis:
     """An fvcore analysis with every handle of this package and the free ops ignored."""
     analysis = FlopCountAnalysis(model, inputs)
-    analysis.set_op_handle(**HANDLES)
+    analysis.set_op_handle(**make_handles(len(inputs)))
     analysis.set_op_handle(**{name: None for name in FREE_OPS})
     # Unsupported ops are returned as data (Counts.unsupported) instead of logged.
     analysis.unsupported_ops_warnings(False)

@@ -37,7 +37,7 @@ from typing import Any
 
 from fvcore.nn.jit_handles import conv_flop_jit, einsum_flop_jit, get_shape
 
-__all__ = ["CATEGORIES", "HANDLES", "FREE_OPS", "Handle"]
+__all__ = ["CATEGORIES", "HANDLES", "FREE_OPS", "Handle", "make_handles"]
 
 Handle = Callable[[list[Any], list[Any]], Counter]
 
@@ -84,30 +84,32 @@ def _addmm(inputs: list[Any], outputs: list[Any]) -> Counter:
 _STATIC_LEAVES = {"prim::Constant", "aten::size"}
 
 
-def _is_fixed(value: Any, depth: int = 16) -> bool:
-    """Whether ``value`` is computed from constants only: no input data, no parameter.
+def _is_fixed(value: Any, data_inputs: int, depth: int = 16) -> bool:
+    """Whether ``value`` is computed from constants and buffers only: no input data, no parameter.
 
-    Parameters and inputs are ``prim::Param`` in fvcore's trace; buffers are constants. The
-    search is bounded (a deep chain is conservatively treated as data).
+    In fvcore's trace the model inputs are the first ``data_inputs`` graph inputs, followed by
+    the parameters (``requires_grad``) and persistent buffers; non-persistent buffers are
+    constants. The search is bounded (a deep chain is conservatively treated as data).
     """
     node = value.node()
-    kind = node.kind()
-    if kind == "prim::Param" or depth == 0:
-        return False
-    if kind in _STATIC_LEAVES:
+    if node.kind() == "prim::Param":
+        return value.offset() >= data_inputs and not value.requires_grad()
+    if node.kind() in _STATIC_LEAVES:
         return True
-    return all(_is_fixed(item, depth - 1) for item in node.inputs())
+    return depth > 0 and all(_is_fixed(item, data_inputs, depth - 1) for item in node.inputs())
 
 
-def _matmul(inputs: list[Any], outputs: list[Any]) -> Counter:
+def _matmul(data_inputs: int) -> Handle:
     """matmul/mm/bmm with broadcasting: each output element is a dot product of length ``k``.
 
     A product with a fixed matrix (pooling, spreading or resizing written as ``x @ A``) is
     counted as ``fixed``, so conventions can tell it from learned layers.
     """
-    k = get_shape(inputs[0])[-1]
-    category = "fixed" if any(_is_fixed(v) for v in inputs[:2]) else "fc"
-    return Counter({category: _numel(outputs[0]) * k})
+    def handle(inputs: list[Any], outputs: list[Any]) -> Counter:
+        k = get_shape(inputs[0])[-1]
+        fixed = any(_is_fixed(v, data_inputs) for v in inputs[:2])
+        return Counter({"fixed" if fixed else "fc": _numel(outputs[0]) * k})
+    return handle
 
 
 def _einsum(inputs: list[Any], outputs: list[Any]) -> Counter:
@@ -207,13 +209,10 @@ FREE_OPS = tuple(f"aten::{name}" for name in (
     "scalar_tensor", "lift_fresh", "alias", "view_as", "reshape_as", "movedim",
     "floor_divide", "remainder", "__and__", "__or__", "bitwise_not", "is_floating_point"))
 
-HANDLES: dict[str, Handle] = {
+_HANDLES: dict[str, Handle] = {
     "aten::_convolution": _conv,
     "aten::linear": _linear,
     "aten::addmm": _addmm,
-    "aten::matmul": _matmul,
-    "aten::mm": _matmul,
-    "aten::bmm": _matmul,
     "aten::einsum": _einsum,
     "aten::batch_norm": _per_input("bn"),
     "aten::group_norm": _per_input("norm"),
@@ -231,3 +230,13 @@ HANDLES: dict[str, Handle] = {
     **_variants(_REDUCE, _per_input("pool")),
     **_variants(_MOVE, _per_output("move")),
 }
+
+
+def make_handles(data_inputs: int = 1) -> dict[str, Handle]:
+    """Every handle, for a model called with ``data_inputs`` tensors (matrix products need it)."""
+    product = _matmul(data_inputs)
+    return {**_HANDLES, "aten::matmul": product, "aten::mm": product, "aten::bmm": product}
+
+
+#: The handles for the usual single-input model.
+HANDLES: dict[str, Handle] = make_handles()

@@ -20,7 +20,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="only these papers' claims (names of profiling/claims/*.json)")
     p.add_argument("--claims", action="store_true",
                    help="run the claims section (with no section flag, every section runs)")
-    p.add_argument("--threads", type=int, default=2, help="torch threads (default: %(default)s)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch threads (default: %(default)s; tracing is dominated by per-op overhead, "
+                        "so more threads rarely help and slow down a busy machine)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(handler=run)
 

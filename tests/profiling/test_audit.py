@@ -1,0 +1,97 @@
+"""The claims audit and the report run end to end on small subsets; `recalib profile` works."""
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from profiling.claims_audit import audit_claims
+from profiling.report import write_report
+from recalib.cli.main import main
+from recalib.errors import ConfigError
+
+
+def test_official_code_figures_are_reproduced_and_the_layouts_named() -> None:
+    audit = audit_claims(["squeeze-excitation"])
+    verdicts = {r.claim.id: r for r in audit.results}
+    assert verdicts["code-r50-params"].measured == 25_557_032
+    assert verdicts["code-se-r50-params"].measured == 28_088_024
+    assert verdicts["code-se-fc-weights"].verdict == "explained"
+    assert verdicts["code-se-fc-weights"].explanation.label == "weights"
+    assert verdicts["code-r50-caffe-gmacs"].verdict == verdicts["code-r50-torchvision-gmacs"].verdict == "reproduced"
+    assert audit.layouts["default"] == pytest.approx(4.089, abs=1e-3)
+    assert audit.layouts["caffe-layout"] == pytest.approx(3.858, abs=1e-3)
+
+
+def test_recalib_audit_writes_every_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "report"
+    assert main(["audit", "-o", str(out), "--claims", "--papers", "contextual-convolution", "--no-progress"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["claims.csv", "report.json", "report.md"]
+    report = json.loads((out / "report.json").read_text())
+    claims = report["sections"]["claims"]
+    assert claims["counts"]["reproduced"] == 4 and sum(claims["counts"].values()) == 4
+    rows = list(csv.DictReader((out / "claims.csv").open()))
+    assert {r["verdict"] for r in rows} == {"reproduced"} and len(rows) == 4
+    markdown = (out / "report.md").read_text()
+    assert "## Summary" in markdown and "Contextual Convolution Blocks" in markdown
+    assert "report.md" in capsys.readouterr().out
+
+
+def test_unknown_paper_is_a_usage_error(tmp_path: Path) -> None:
+    assert main(["audit", "-o", str(tmp_path / "r"), "--papers", "nope", "--no-progress"]) == 2
+
+
+class _Section:
+    key, title = "demo", "Demo"
+
+    def __init__(self, csv_name: str = "demo.csv") -> None:
+        self.csv_name = csv_name
+
+    def summary(self) -> list[str]:
+        return ["one line"]
+
+    def markdown(self) -> str:
+        return "## Demo\n\nbody"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"x": 1}
+
+    def tables(self) -> Mapping[str, Sequence[Mapping[str, Any]]]:
+        return {self.csv_name: [{"a": 1, "b": 2}]}
+
+
+def test_report_sections_plug_in_and_leave_no_temporary_files(tmp_path: Path) -> None:
+    files = write_report(tmp_path, [_Section()], title="t")
+    assert [f.name for f in files] == ["report.md", "report.json", "demo.csv"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["demo.csv", "report.json", "report.md"]
+    assert json.loads((tmp_path / "report.json").read_text())["sections"]["demo"] == {"x": 1}
+    assert (tmp_path / "report.md").read_text().index("one line") < (tmp_path / "report.md").read_text().index("body")
+
+
+def test_report_refuses_clashing_csv_names_and_a_file_as_folder(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="demo.csv"):
+        write_report(tmp_path / "a", [_Section(), _Section()])
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ConfigError, match="not a folder"):
+        write_report(tmp_path / "file", [_Section()])
+
+
+def test_recalib_profile_prints_a_table_and_writes_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "p.json"
+    argv = ["profile", "cifar_resnet20", "--block", "se", "--option", "reduction=4",
+            "--convention", "mac-all", "--crosscheck", "--json", str(path)]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "recalibration blocks (9;" in text and "unsupported ops: none" in text and "agree" in text
+    data = json.loads(path.read_text())
+    assert data["flop_convention"] == "mac-all" and len(data["blocks"]) == 9
+    assert data["crosscheck"]["agree"] and data["unsupported_ops"] == {}
+
+
+def test_recalib_profile_rejects_bad_options_with_usage_exit_code() -> None:
+    assert main(["profile", "cifar_resnet20", "--option", "reduction"]) == 2
+    assert main(["profile", "cifar_resnet20", "--convention", "gflops"]) == 2
