@@ -12,7 +12,7 @@ from export.onnx_export import DEFAULT_OPSET, SUPPORTED_OPSETS, check_opset, to_
 from export.report import ExportReport
 from export.trt_lint import Finding, lint
 from export.verify import declared_inputs, ort_session, run_onnx, validate_inputs
-from recalib.fold import fold, fold_model
+from recalib.folding import fold, fold_model
 
 __all__ = ["to_onnx", "fold", "fold_model", "ExportReport", "Finding", "lint", "declared_inputs",
            "validate_inputs", "run_onnx", "ort_session", "check_opset", "DEFAULT_OPSET",

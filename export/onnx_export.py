@@ -28,7 +28,7 @@ from export.report import ExportReport, op_histogram
 from export.trt_lint import lint
 from export.verify import check_structure, parity
 from recalib.errors import ConfigError, ExportError, RecalibError
-from recalib.fold import FoldResult, fold_model, run_model
+from recalib.folding import FoldResult, fold_model, run_model
 
 __all__ = ["to_onnx", "check_opset", "SUPPORTED_OPSETS", "DEFAULT_OPSET"]
 

@@ -16,7 +16,7 @@ _LAZY = {
     "create_model": "recalib.models",
     "list_models": "recalib.models",
     "model_spec": "recalib.models",
-    "fold": "recalib.fold",
+    "fold": "recalib.folding",
     "save_checkpoint": "recalib.checkpoint",
     "load_checkpoint": "recalib.checkpoint",
     "errors": "recalib.errors",

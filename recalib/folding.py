@@ -19,8 +19,6 @@ against the original on a random input.
 from __future__ import annotations
 
 import copy
-import sys
-import types
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -306,18 +304,3 @@ def _check(original: nn.Module, folded: nn.Module, x: torch.Tensor, result: Fold
         raise VerificationError(f"folding changed the model's output by {result.max_rel_error:.2e} "
                                 f"(relative, in {result.check_dtype}; limit {limit:.0e}); export "
                                 f"without folding (fold=False / --no-fold) and report this model")
-
-
-class _CallableModule(types.ModuleType):
-    """``recalib.fold(model)`` must stay the function even after ``import recalib.fold``.
-
-    Importing a submodule binds it as an attribute of its package, which would shadow the
-    package's lazy ``fold`` function with this module; calling the module calls :func:`fold`.
-    """
-
-    def __call__(self, model: nn.Module, input_shape: tuple[int, ...] | None = None) -> nn.Module:
-        return fold(model, input_shape)
-
-
-sys.modules[__name__].__class__ = _CallableModule
-
