@@ -62,6 +62,14 @@ class ClaimResult:
     tried: list[tuple[Candidate, float | None]] = field(default_factory=list)
     problem: str = ""
 
+    def closest(self) -> tuple[Candidate, float] | None:
+        """The tried candidate whose value came nearest the figure (for unexplained claims)."""
+        scored = [(abs(v - float(self.claim.value)), i) for i, (_, v) in enumerate(self.tried) if v is not None]
+        if not scored:
+            return None
+        candidate, value = self.tried[min(scored)[1]]
+        return candidate, value  # type: ignore[return-value]
+
     @property
     def gap_pct(self) -> float | None:
         """Default measurement minus the figure, in % of the figure (None when not comparable)."""

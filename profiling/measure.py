@@ -12,7 +12,6 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-import torch
 from torch import nn
 
 from profiling.claims import Build
@@ -91,7 +90,9 @@ class Measurer:
         if not flops:
             params = count_params(model)[""]
             return Measurement(build, params, seconds=time.perf_counter() - start)
-        with torch.no_grad():
+        try:
             counts = count_module(model, input_shape(build))
+        except Exception as exc:  # noqa: BLE001 - one model that cannot run must not sink the audit
+            return Measurement(build, count_params(model)[""], error=f"{type(exc).__name__}: {exc}")
         return Measurement(build, counts.params[""], counts.flops[""], counts.unsupported,
                            time.perf_counter() - start)

@@ -41,6 +41,18 @@ def test_recalib_audit_writes_every_file(tmp_path: Path, capsys: pytest.CaptureF
     assert "report.md" in capsys.readouterr().out
 
 
+def test_quick_audit_runs_end_to_end_with_sane_verdicts(tmp_path: Path) -> None:
+    assert main(["audit", "--quick", "-o", str(tmp_path), "--no-progress"]) == 0
+    claims = json.loads((tmp_path / "report.json").read_text())["sections"]["claims"]
+    counts = claims["counts"]
+    assert counts["not measured"] == 0 and sum(counts.values()) >= 20
+    assert counts["reproduced"] + counts["explained"] >= 0.8 * sum(counts.values())
+    papers = {p["paper"]: p for p in claims["papers"]}
+    assert len(papers) == 5
+    assert all(c["explanation"].startswith("preset se-ge-paper")
+               for c in papers["gather-excite"]["claims"] if c["verdict"] == "explained")
+
+
 def test_unknown_paper_is_a_usage_error(tmp_path: Path) -> None:
     assert main(["audit", "-o", str(tmp_path / "r"), "--papers", "nope", "--no-progress"]) == 2
 
