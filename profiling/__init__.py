@@ -5,6 +5,7 @@
 * :mod:`profiling.counting`: one trace per model, counts by module and category.
 * :mod:`profiling.crosscheck`: the multiply-add core against ``torch.utils.flop_counter``.
 * :mod:`profiling.breakdown`: the recalibration share of a model, block by block.
+* :mod:`profiling.model_profile`: one model under every convention (``recalib profile``).
 * :mod:`profiling.claims` / :mod:`profiling.claims_audit`: the papers' figures and their verdicts.
 * :mod:`profiling.report`: report folders made of sections (Markdown, JSON, CSV).
 
@@ -19,7 +20,7 @@ _LAZY = {
     "count_module": "profiling.counting",
     "crosscheck": "profiling.crosscheck",
     "breakdown": "profiling.breakdown",
-    "profile_model": "profiling.profile",
+    "profile_model": "profiling.model_profile",
     "audit_claims": "profiling.claims_audit",
     "load_papers": "profiling.claims",
     "write_report": "profiling.report",

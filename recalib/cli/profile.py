@@ -50,8 +50,8 @@ def _options(pairs: list[str]) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from profiling.profile import profile_model
-    from profiling.profile_table import render
+    from profiling.model_profile import profile_model
+    from profiling.model_profile_text import render
     from profiling.report import write_atomic
     from recalib.errors import ConfigError
 

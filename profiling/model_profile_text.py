@@ -1,9 +1,9 @@
-"""Plain-text rendering of a :class:`~profiling.profile.Profile` for the terminal."""
+"""Plain-text rendering of a :class:`~profiling.model_profile.Profile` for the terminal."""
 from __future__ import annotations
 
 from profiling.conventions import CONVENTIONS
 from profiling.handles import CATEGORIES
-from profiling.profile import Profile
+from profiling.model_profile import Profile
 
 __all__ = ["render", "human"]
 
