@@ -17,8 +17,9 @@ reading, and an unexplained figure is an honest result.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
 import time
+from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
@@ -212,6 +213,7 @@ class ClaimsAudit:
     layouts: dict[str, float]
     seconds: float
     models_measured: int
+    unsupported: Counter = field(default_factory=Counter)
 
     def counts(self, paper: str | None = None) -> dict[str, int]:
         """How many claims (of ``paper``, or all) got each verdict."""
@@ -264,4 +266,5 @@ def audit_claims(papers: list[str] | None = None, quick: bool = False,
                for paper, claim in tqdm(todo, desc="auditing claims", unit="claim",
                                         disable=not progress)]
     layouts = resnet50_layouts(measurer)
-    return ClaimsAudit(loaded, results, layouts, time.perf_counter() - start, len(measurer))
+    return ClaimsAudit(loaded, results, layouts, time.perf_counter() - start, len(measurer),
+                       measurer.unsupported())

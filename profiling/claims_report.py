@@ -58,6 +58,8 @@ class ClaimsSection:
         lay = self.audit.layouts
         lines.append(f"ResNet-50 multiply-adds: {lay['default']:.3f} G in the torchvision layout, "
                      f"{lay['caffe-layout']:.3f} G in the Caffe layout (stride in the first 1×1)")
+        missed = ", ".join(f"{op}×{n}" for op, n in self.audit.unsupported.items())
+        lines.append(f"ops without a counting handle: {missed or 'none'}")
         return lines
 
     def _paper_summary(self, paper: PaperClaims) -> str:
@@ -121,6 +123,7 @@ class ClaimsSection:
     def to_json(self) -> dict[str, Any]:
         return {"summary": self.summary(), "counts": self.audit.counts(),
                 "seconds": self.audit.seconds, "resnet50_gmacs": self.audit.layouts,
+                "unsupported_ops": dict(self.audit.unsupported),
                 "papers": [self._paper_json(p) for p in self.audit.papers]}
 
     def _paper_json(self, paper: PaperClaims) -> dict[str, Any]:

@@ -71,6 +71,13 @@ class Measurer:
     def __len__(self) -> int:
         return len(self._cache)
 
+    def unsupported(self) -> Counter:
+        """Ops no handle covered, over every traced build (empty means no FLOP was missed)."""
+        total: Counter = Counter()
+        for measurement in self._cache.values():
+            total.update(measurement.unsupported)
+        return total
+
     def get(self, build: Build, flops: bool = False) -> Measurement:
         """The measurement of ``build`` (traced when ``flops`` is requested and not yet done)."""
         cached = self._cache.get(build)
