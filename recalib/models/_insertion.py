@@ -45,6 +45,12 @@ class BlockFactory:
     def takes_identity(self) -> bool:
         return bool(self.spec and self.spec.takes_identity)
 
+    def require_plain(self, arch: str, reason: str) -> None:
+        """Refuse, at build time, a block that needs the residual identity where none exists."""
+        if self.takes_identity:
+            raise ConfigError(f"{arch}: block {self.name!r} needs the residual identity, but {reason}; "
+                              f"use a residual backbone (ResNet, pre-activation ResNet, WRN)")
+
     def accepts(self, option: str) -> bool:
         """Whether the block's constructor takes ``option`` (e.g. ``source_channels``)."""
         return self.spec is not None and (self._accepted is None or option in self._accepted)

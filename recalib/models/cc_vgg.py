@@ -79,6 +79,7 @@ def _build(arch: str, block: BlockFactory, stages: frozenset[int] | None, first_
            growth: int) -> CCVGG:
     if first_width not in WIDTHS:
         raise ConfigError(f"{arch}: first_width must be one of the paper's widths {WIDTHS}, got {first_width!r}")
+    block.require_plain(arch, "the VGG-style nets have no residual connections")
     factories = stage_factories(block, stages, n_stages, arch)
     return CCVGG(in_channels, first_width, growth, convs_per_stage, pool, factories, num_classes=num_classes,
                  input_size=check_input_size(input_size, arch))

@@ -106,6 +106,7 @@ def build_densenet(*, block: BlockFactory, stages: frozenset[int] | None, depth:
         raise ConfigError(f"{arch}: block {block.name!r} cannot compute its gate from another tensor (it takes "
                           f"no source_channels), so multi-stage recalibration is impossible; use "
                           f"recalibration='single-stage' or a block that supports it (ms-sar)")
+    block.require_plain(arch, "dense layers concatenate their output instead of adding an identity")
     factories = stage_factories(block, stages, 3, arch)
     model = DenseNet(growth, n, factories, multi_stage=multi_stage, num_classes=num_classes,
                      input_size=check_input_size(input_size, arch))

@@ -100,9 +100,7 @@ def build_shufflenet_v1(*, block: BlockFactory, stages: frozenset[int] | None, g
     arch = f"shufflenet_v1_g{groups}"
     if groups not in _WIDTHS:
         raise ConfigError(f"{arch}: ShuffleNet v1 1x is built for groups in {sorted(_WIDTHS)}, got {groups}")
-    if block.takes_identity:
-        raise ConfigError(f"{arch}: block {block.name!r} needs the residual identity, but ShuffleNet's "
-                          f"downsampling units concatenate instead of adding; use a ResNet backbone")
+    block.require_plain(arch, "ShuffleNet's downsampling units concatenate instead of adding")
     factories = stage_factories(block, stages, 3, arch)
     model = ShuffleNetV1(groups, factories, num_classes=num_classes, input_size=check_input_size(input_size, arch))
     model.bind_if_blocks_fixed(block)

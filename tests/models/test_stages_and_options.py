@@ -54,3 +54,9 @@ def test_context_options_are_set_by_the_backbone() -> None:
 def test_block_options_reach_every_block() -> None:
     model = meta("resnet50", block="se", reduction=8)
     assert {b.reduction for b in model.recalibration_blocks()} == {8}
+
+
+@pytest.mark.parametrize("arch", ["cc_vgg_cifar10", "densenet_bc100", "shufflenet_v1_g3"])
+def test_identity_blocks_are_refused_at_build_time_where_there_is_no_identity(arch: str) -> None:
+    with pytest.raises(ConfigError, match="needs the residual identity"):
+        create_model(arch, block="cmpe-se-double-fc")
