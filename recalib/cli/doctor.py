@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import argparse
 
-_PACKAGES = ("torch", "onnx", "onnxscript", "onnxruntime", "onnxruntime-gpu", "fvcore", "tensorrt")
-
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("doctor", help="show versions, GPU and runtime availability",
@@ -14,44 +12,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run)
 
 
-def package_versions() -> dict[str, str | None]:
-    from importlib import metadata
-
-    versions: dict[str, str | None] = {}
-    for name in _PACKAGES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
-    return versions
-
-
-def gpu_name() -> str | None:
-    import torch
-
-    return torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
-
-
 def run(args: argparse.Namespace) -> int:
     import json
-    import platform
 
-    report = {"python": platform.python_version(), "platform": platform.platform(),
-              "packages": package_versions(), "gpu": gpu_name()}
-    try:
-        from deploy.availability import backend_matrix
-    except ModuleNotFoundError:
-        backend_matrix = None
-    if backend_matrix is not None:
-        report["backends"] = backend_matrix()
+    from deploy.availability import backend_matrix
+    from deploy.machine_info import collect
+
+    report = {**collect(), "backends": backend_matrix()}
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
-    print(f"python      {report['python']}  ({report['platform']})")
+    print(f"{'python':<16}{report['python']}  ({report['os']})")
+    print(f"{'cpu':<16}{report['cpu']}, {report['cores_available']} cores available")
     for name, version in report["packages"].items():
         print(f"{name:<16}{version or 'not installed'}")
-    print(f"{'GPU':<16}{report['gpu'] or 'none (torch sees no CUDA device)'}")
-    for row in report.get("backends", []):
+    gpu = report["gpu"]
+    print(f"{'GPU':<16}{gpu['name'] + ' (compute ' + gpu['compute_capability'] + ')' if gpu else 'none (torch sees no CUDA device)'}")
+    for row in report["backends"]:
         status = "available" if row["available"] else f"unavailable: {row['reason']} -> {row['hint']}"
         print(f"backend {row['name']:<14}{status}")
     return 0
