@@ -76,11 +76,11 @@ def onnx_nearest_indices(n_in: int, n_out: int) -> list[int]:
 
 def _static_hw(x: Traced, what: str) -> tuple[int, int]:
     """The static (H, W) of a traced tensor; dynamic spatial dims cannot be decomposed exactly."""
-    dims = tuple(x.shape)[-2:]  # type: ignore[attr-defined]
+    dims = tuple(x.shape)[-2:]
     if not all(isinstance(d, int) for d in dims):
         raise ExportError(f"{what} needs static spatial dims to export exactly, got {dims}; "
                           f"export with a fixed input size (only the batch may be dynamic)")
-    return dims  # type: ignore[return-value]
+    return dims
 
 
 def _const(array: np.ndarray) -> Traced:

@@ -118,7 +118,7 @@ def candidates(claim: Claim, preset: str | None = None) -> Iterator[Candidate]:
     conventions = _conventions(claim.metric)
     build, base = claim.build, claim.baseline
     yield Candidate("default", conventions[0].name, build, base)
-    if preset in PRESETS and CONVENTIONS[PRESETS[preset].convention].metric == claim.metric:
+    if preset is not None and preset in PRESETS and CONVENTIONS[PRESETS[preset].convention].metric == claim.metric:
         p = PRESETS[preset]
         if not p.reading.options or _layout_applies(build, dict(p.reading.options)):
             yield Candidate(p.reading.name, p.convention, *_read(claim, dict(p.reading.options)),
@@ -130,11 +130,11 @@ def candidates(claim: Claim, preset: str | None = None) -> Iterator[Candidate]:
         for conv in conventions:
             yield Candidate(reading.name, conv.name, *read, reading.summary)
     if claim.metric == "flops":
-        for reading in READINGS.values():
-            if reading.options and _layout_applies(build, dict(reading.options)):
-                read = _read(claim, dict(reading.options))
+        for named in READINGS.values():
+            if named.options and _layout_applies(build, dict(named.options)):
+                layout = _read(claim, dict(named.options))
                 for conv in conventions:
-                    yield Candidate(reading.name, conv.name, *read, reading.summary)
+                    yield Candidate(named.name, conv.name, *layout, named.summary)
 
 
 def evaluate(claim: Claim, candidate: Candidate, measurer: Measurer) -> float | None:
@@ -153,11 +153,14 @@ def evaluate(claim: Claim, candidate: Candidate, measurer: Measurer) -> float | 
     return 100.0 * value / base
 
 
-def _total(build: Build, conv: Convention, measurer: Measurer) -> float | None:
-    m = measurer.get(build, flops=conv.metric == "flops")
-    if m.error:
+def _total(build: Build | None, conv: Convention, measurer: Measurer) -> float | None:
+    if build is None:
         return None
-    return conv.apply(m.flops if conv.metric == "flops" else m.params)
+    m = measurer.get(build, flops=conv.metric == "flops")
+    counts = m.flops if conv.metric == "flops" else m.params
+    if m.error or counts is None:
+        return None
+    return conv.apply(counts)
 
 
 def _half_unit(value: Decimal) -> float:

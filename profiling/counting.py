@@ -81,7 +81,7 @@ def count_params(model: nn.Module) -> dict[str, Counter]:
     """
     table: dict[str, Counter] = {name: Counter() for name, _ in model.named_modules()}
     for name, module in model.named_modules():
-        own = Counter()
+        own: Counter[str] = Counter()
         for pname, param in module.named_parameters(recurse=False):
             own[_param_category(module, pname)] += param.numel()
         if isinstance(module, nn.modules.batchnorm._NormBase) and module.track_running_stats:
@@ -107,7 +107,7 @@ def count_module(model: nn.Module, input_shape: Sequence[int] | None = None,
     if (input_shape is None) == (inputs is None):
         raise ConfigError("count_module needs exactly one of input_shape or inputs")
     if inputs is None:
-        inputs = (torch.randn(*input_shape),)
+        inputs = (torch.randn(*(input_shape or ())),)
     was_training = model.training
     model.eval()
     try:

@@ -57,4 +57,4 @@ def as_pair(value: int | tuple[int, int] | list[int], what: str) -> tuple[int, i
     pair = (value, value) if isinstance(value, int) else tuple(value)
     if len(pair) != 2 or not all(isinstance(v, int) and v > 0 for v in pair):
         raise ConfigError(f"{what} must be a positive int or an (H, W) pair of positive ints, got {value!r}")
-    return pair  # type: ignore[return-value]
+    return pair
