@@ -89,8 +89,10 @@ def _profile_shapes(network: trt.INetworkDefinition,
 def _load_timing_cache(config: trt.IBuilderConfig, path: Path | None) -> None:
     blob = path.read_bytes() if path is not None and path.is_file() else b""
     cache = config.create_timing_cache(blob)
-    # A cache from another GPU or TensorRT version is ignored rather than trusted.
-    config.set_timing_cache(cache, ignore_mismatch=False)
+    # A cache from another GPU or TensorRT version is refused (set_timing_cache returns False with
+    # ignore_mismatch=False); start from an empty one rather than trust it or build without one.
+    if not config.set_timing_cache(cache, ignore_mismatch=False):
+        config.set_timing_cache(config.create_timing_cache(b""), ignore_mismatch=False)
 
 
 def _save_timing_cache(config: trt.IBuilderConfig, path: Path | None) -> None:
