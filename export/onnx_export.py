@@ -1,13 +1,15 @@
 """``to_onnx``: one verified, self-contained, standard-ops ONNX file per call, or an error.
 
 Order of work: validate the request (opset, shape, destination) before anything slow; fold;
-export with torch's dynamo exporter and our exact decompositions; write into a staging
+optimize (exact inference rewrites, :mod:`export.optimize`); export with torch's dynamo
+exporter and our exact decompositions (and layout rewrites); write into a staging
 folder; check structure, opset, domains and input dims; compare onnxruntime with the
 original PyTorch model; lint for TensorRT; only then move the files into place.
 """
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 import logging
 import secrets
@@ -22,6 +24,7 @@ import torch
 from torch import nn
 from torch.utils._pytree import tree_flatten
 
+from export import optimize as optimizing
 from export.atomic import check_destinations, staging
 from export.decompose import translation_table
 from export.report import ExportReport, op_histogram
@@ -46,6 +49,7 @@ class _Options:
     dynamic_batch: bool
     batch: int
     fold: bool
+    optimize: bool
     opset: int
     force: bool
     strict_trt: bool
@@ -98,16 +102,17 @@ def _recalib_cause(exc: BaseException | None) -> RecalibError | None:
     return None
 
 
-def _export(module: nn.Module, example: torch.Tensor, dynamic_batch: bool, opset: int,
+def _export(module: nn.Module, example: torch.Tensor, opts: _Options,
             output_names: list[str]) -> torch.onnx.ONNXProgram:
     """Run torch's dynamo exporter with our decompositions; errors become recalib errors."""
-    dynamic = ({0: torch.export.Dim("batch", min=1)},) if dynamic_batch else None
+    dynamic = ({0: torch.export.Dim("batch", min=1)},) if opts.dynamic_batch else None
+    table = optimizing.translation_table() if opts.optimize else translation_table()
     try:
         with _quiet():
-            program = torch.onnx.export(module, (example,), None, dynamo=True, opset_version=opset,
+            program = torch.onnx.export(module, (example,), None, dynamo=True, opset_version=opts.opset,
                                         dynamic_shapes=dynamic, input_names=["input"],
                                         output_names=output_names, verbose=False,
-                                        custom_translation_table=translation_table())
+                                        custom_translation_table=table)
     except Exception as exc:
         cause = _recalib_cause(exc)
         if cause is not None:
@@ -132,12 +137,14 @@ def _save(program: torch.onnx.ONNXProgram, target: Path, module: nn.Module) -> b
 
 def to_onnx(model: nn.Module, input_shape: Sequence[int], path: str | Path, *,
             dynamic_batch: bool = True, batch_size: int = 1, fold: bool = True,
-            opset: int = DEFAULT_OPSET, force: bool = False, strict_trt: bool = False,
-            tolerance: float = 1e-4, write_report: bool = True, seed: int | None = None) -> ExportReport:
+            optimize: bool = True, opset: int = DEFAULT_OPSET, force: bool = False,
+            strict_trt: bool = False, tolerance: float = 1e-4, write_report: bool = True, seed: int | None = None) -> ExportReport:
     """Export ``model`` (one ``(N, C, H, W)`` float32 input) to a verified ONNX file at ``path``.
 
     ``input_shape`` is ``(C, H, W)`` (or ``(N, C, H, W)``, whose N is the static batch); H and W
-    are static, the batch is symbolic when ``dynamic_batch``. The report (also written as
+    are static, the batch is symbolic when ``dynamic_batch``. ``optimize`` applies the exact
+    inference rewrites of :mod:`export.optimize` (listed in the report's ``rewrites``), which
+    make blocks cheap on onnxruntime CPU. The report (also written as
     ``<stem>.report.json`` when ``write_report``) holds the parity errors, op histogram and
     TensorRT findings. Raises ExportError / VerificationError / ShapeError; on any error no
     file is left behind, and existing files are replaced only with ``force``.
@@ -151,8 +158,8 @@ def to_onnx(model: nn.Module, input_shape: Sequence[int], path: str | Path, *,
     model.eval()
     try:
         return _run(model, chw, path, report_path if write_report else None,
-                    _Options(dynamic_batch, batch_size, fold, opset, force, strict_trt, tolerance,
-                             secrets.randbits(31) if seed is None else seed))
+                    _Options(dynamic_batch, batch_size, fold, optimize, opset, force, strict_trt,
+                             tolerance, secrets.randbits(31) if seed is None else seed))
     finally:
         model.train(was_training)
 
@@ -163,12 +170,18 @@ def _run(model: nn.Module, chw: tuple[int, ...], path: Path, report_path: Path |
     start = time.perf_counter()
     folded = fold_model(model, chw) if opts.fold else None
     module = folded.model if folded else model
+    rewrites: list[str] = []
+    if opts.optimize:
+        optimized = optimizing.optimize_model(module if folded else copy.deepcopy(model))
+        module, rewrites = optimized.model, optimized.actions
     # A dynamic batch is traced at 2: torch.export specialises example sizes 0 and 1.
     example = torch.randn(2 if opts.dynamic_batch else opts.batch, *chw)
     with torch.no_grad():
         n_outputs = len(tree_flatten(run_model(module, example))[0])
     names = ["output"] if n_outputs == 1 else [f"output{i}" for i in range(n_outputs)]
-    program = _export(module, example, opts.dynamic_batch, opts.opset, names)
+    with optimizing.recording() as fired:
+        program = _export(module, example, opts, names)
+    rewrites += optimizing.describe_translations(fired)
     export_seconds = time.perf_counter() - start
     with staging(path.parent) as stage:
         onnx_file = stage.file(path)
@@ -180,6 +193,7 @@ def _run(model: nn.Module, chw: tuple[int, ...], path: Path, report_path: Path |
         shapes = [(1, *chw), (3, *chw)] if opts.dynamic_batch else [(opts.batch, *chw)]
         results = parity(onnx_file, model, shapes, opts.tolerance, opts.seed)
         report = _report(proto, path, onnx_file, results, folded, opts, model)
+        report.optimized, report.rewrites = opts.optimize, rewrites
         report.external_data = data_file.name if external else None
         report.export_seconds, report.verify_seconds = export_seconds, time.perf_counter() - start
         if opts.strict_trt and report.trt_findings:

@@ -40,6 +40,8 @@ class ExportReport:
     folding: list[str] = field(default_factory=list)
     fold_max_rel_error: float | None = None
     fold_check_dtype: str | None = None
+    optimized: bool = False
+    rewrites: list[str] = field(default_factory=list)
     external_data: str | None = None
     export_seconds: float = 0.0
     verify_seconds: float = 0.0
@@ -75,6 +77,11 @@ class ExportReport:
             lines += [f"    {a}" for a in self.folding]
         else:
             lines.append("  folding: none" if self.fold_max_rel_error is not None else "  folding: off")
+        if self.optimized:
+            lines.append(f"  optimized ({len(self.rewrites)} rewrites, export.optimize):")
+            lines += [f"    {r}" for r in self.rewrites]
+        else:
+            lines.append("  optimization: off")
         lines.append(f"  TensorRT {TRT_VERSION} lint: {len(self.trt_findings) or 'no'} findings")
         lines += [f"    {f.op} {f.node}: {f.message}" for f in self.trt_findings]
         return "\n".join(lines)

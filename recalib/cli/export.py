@@ -20,6 +20,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--input-size", type=int, nargs=2, metavar=("H", "W"), default=None,
                    help="input resolution (default: the architecture's nominal size)")
     p.add_argument("--no-fold", action="store_true", help="export without the inference rewrite")
+    p.add_argument("--no-optimize", action="store_true",
+                   help="export without the exact onnxruntime-layout rewrites of export.optimize")
     p.add_argument("--strict-trt", action="store_true", help="fail on any TensorRT lint finding")
     p.add_argument("--force", action="store_true", help="overwrite existing output files")
     p.add_argument("--tolerance", type=float, default=1e-4, help="max relative error vs PyTorch (default 1e-4)")
@@ -80,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     torch.manual_seed(0)  # an ARCH export has random weights: make them reproducible
     model, shape = _load_source(args)
     report = to_onnx(model, shape, args.output, dynamic_batch=batch is None, batch_size=batch or 1,
-                     fold=not args.no_fold, opset=opset, force=args.force,
+                     fold=not args.no_fold, optimize=not args.no_optimize, opset=opset, force=args.force,
                      strict_trt=args.strict_trt, tolerance=args.tolerance)
     print(report.to_json() if args.json else report.summary())
     return 0

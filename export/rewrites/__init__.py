@@ -1,0 +1,1 @@
+"""Exact inference rewrites applied by :func:`export.optimize.optimize_model` (see there)."""

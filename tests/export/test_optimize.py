@@ -1,0 +1,144 @@
+"""``to_onnx(optimize=True)``: exact rewrites that keep blocks in onnxruntime's NCHWc layout.
+
+Structural assertions only (graph ops and onnxruntime's optimised graph), never timings.
+"""
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+
+import export
+from export.rewrites.layout import integer_scale
+from export_helpers import Host, randomize
+from recalib.cli.main import main
+from recalib.models import create_model
+
+
+def _export(model, shape, path: Path, **kw) -> export.ExportReport:
+    return export.to_onnx(model, shape, path, **kw)
+
+
+def _initializer(model: onnx.ModelProto, name: str) -> np.ndarray | None:
+    """A constant's value, from an initializer or a Constant node."""
+    for tensor in model.graph.initializer:
+        if tensor.name == name:
+            return onnx.numpy_helper.to_array(tensor)
+    for node in model.graph.node:
+        if node.op_type == "Constant" and node.output[0] == name:
+            return onnx.numpy_helper.to_array(node.attribute[0].t)
+    return None
+
+
+def ort_ops(path: Path) -> Counter:
+    """Op types of onnxruntime's optimised graph (ORT_ENABLE_ALL), NCHWc ops prefixed ``nchwc:``."""
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.optimized_model_filepath = str(path.with_suffix(".ort.onnx"))
+    options.log_severity_level = 3
+    ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    graph = onnx.load(options.optimized_model_filepath).graph
+    return Counter(("nchwc:" if n.domain.endswith("nchwc") else "") + n.op_type for n in graph.node)
+
+
+def reorders(ops: Counter) -> int:
+    return ops["nchwc:ReorderInput"] + ops["nchwc:ReorderOutput"]
+
+
+def test_integer_scale_only_where_onnx_picks_pytorch_pixels():
+    assert [integer_scale(1, 56), integer_scale(7, 56), integer_scale(4, 28), integer_scale(3, 3)] == [56, 8, 7, 1]
+    assert integer_scale(4, 14) is None and integer_scale(2, 7) is None and integer_scale(8, 4) is None
+
+
+def test_se_gate_is_expanded_by_an_integer_resize_and_squeezed_by_global_pooling(host, tmp_path):
+    path = tmp_path / "se.onnx"
+    report = _export(host("se", size=(16, 16)), (3, 16, 16), path)
+    model = onnx.load(str(path))
+    ops = Counter(n.op_type for n in model.graph.node)
+    assert ops["GlobalAveragePool"] == 1 and "ReduceMean" not in ops
+    (resize,) = [n for n in model.graph.node if n.op_type == "Resize"]
+    assert len(resize.input) == 3 and list(_initializer(model, resize.input[2])) == [1, 1, 16, 16]
+    shapes = {v.name: [d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim]
+              for v in model.graph.value_info}
+    (mul,) = [n for n in model.graph.node if n.op_type == "Mul"]
+    assert shapes[mul.input[0]] == shapes[mul.input[1]] == ["batch", 32, 16, 16]
+    assert report.optimized and any(r.startswith("broadcast-gate x1") for r in report.rewrites)
+    assert report.max_rel_error < 1e-5
+
+
+def test_no_optimize_keeps_the_plain_graph(host, tmp_path):
+    report = _export(host("se", size=(16, 16)), (3, 16, 16), tmp_path / "se.onnx", optimize=False)
+    assert "ReduceMean" in report.op_histogram and "Resize" not in report.op_histogram
+    assert not report.optimized and report.rewrites == [] and "optimization: off" in report.summary()
+
+
+@pytest.mark.parametrize("size,scales", [((16, 16), True), ((13, 13), False)])
+def test_ge_gate_uses_integer_scales_only_where_exact(size, scales, tmp_path):
+    model = randomize(Host("ge-theta-minus", size=size))
+    model.block = type(model.block)(32, variant="theta-minus", extent=2)
+    path = tmp_path / "ge.onnx"
+    report = _export(model, (3, *size), path)
+    resizes = [n for n in onnx.load(str(path)).graph.node if n.op_type == "Resize"]
+    assert (len(resizes) == 1 and len(resizes[0].input) == 3) == scales
+    assert report.max_rel_error < 1e-5
+
+
+@pytest.fixture(scope="module")
+def plain_ops(tmp_path_factory) -> Counter:
+    """onnxruntime's graph of the host without a block (its static scalar gate folds away)."""
+    ops = ort_ops_of(randomize(Host("cc-static-scalar", channels=256, size=(16, 16))),
+                     tmp_path_factory.mktemp("plain") / "plain.onnx")
+    if not ops["nchwc:Conv"]:
+        pytest.skip("onnxruntime's NCHWc layout is not used on this CPU")
+    return ops
+
+
+@pytest.mark.parametrize("block", ["se", "ge-theta-minus", "ge-theta", "ms-sar"])
+def test_optimized_blocks_stay_in_the_nchwc_layout(block, host, plain_ops, tmp_path):
+    # 256 channels: SE's hidden width C/16 then fills one NCHWc block, as in every ResNet-50 stage
+    optimized = ort_ops_of(host(block, channels=256, size=(16, 16)), tmp_path / f"{block}.onnx")
+    assert reorders(optimized) <= reorders(plain_ops)
+    assert optimized["nchwc:Upsample"] >= 1  # the gate is expanded inside the layout
+
+
+def test_unoptimized_se_leaves_the_layout(host, plain_ops, tmp_path):
+    ops = ort_ops_of(host("se", channels=256, size=(16, 16)), tmp_path / "se.onnx", optimize=False)
+    assert reorders(ops) > reorders(plain_ops)
+
+
+def ort_ops_of(model, path: Path, **kw) -> Counter:
+    _export(model, (3, 16, 16), path, **kw)
+    return ort_ops(path)
+
+
+def test_scalar_static_gate_leaves_no_node(host, tmp_path):
+    report = _export(host("cc-static-scalar"), (3, 13, 13), tmp_path / "s.onnx")
+    assert "Mul" not in report.op_histogram
+    assert report.folding and all("no node left" in a for a in report.folding if "scalar gate" in a)
+
+
+def test_resnet50_ge_theta_minus_stays_in_the_nchwc_layout(tmp_path):
+    # at 64x64 the maps are 16, 8, 4, 2 and every extent-8 gate (2, 1, 1, 1) divides its map
+    path = tmp_path / "ge.onnx"
+    model = create_model("resnet50", block="ge-theta-minus", extent=8, input_size=(64, 64)).eval()
+    report = _export(model, (3, 64, 64), path, write_report=False)
+    assert report.op_histogram["Resize"] == 16
+    assert all(len(n.input) == 3 for n in onnx.load(str(path)).graph.node if n.op_type == "Resize")
+    ops = ort_ops(path)
+    if not ops["nchwc:Conv"]:
+        pytest.skip("onnxruntime's NCHWc layout is not used on this CPU")
+    # as the plain ResNet-50: no ReorderInput, one ReorderOutput before the classifier
+    assert ops["nchwc:ReorderInput"] == 0 and ops["nchwc:ReorderOutput"] <= 1
+    assert ops["nchwc:Upsample"] == 16 and ops["nchwc:AveragePool"] == 16
+
+
+def test_cli_no_optimize_flag(tmp_path, capsys):
+    out = tmp_path / "m.onnx"
+    assert main(["export", "cc_vgg_mnist", "--block", "se", "-o", str(out), "--no-optimize"]) == 0
+    assert "optimization: off" in capsys.readouterr().out
+    assert json.loads(out.with_suffix(".report.json").read_text())["optimized"] is False
