@@ -1,0 +1,207 @@
+"""Latency overhead of recalibration blocks on ResNet-50, before and after ``export.optimize``.
+
+    python benchmarks/overhead.py                     # the issue-7 table (about 20-30 min on 2 cores)
+    python benchmarks/overhead.py --quick             # a smoke run: few rounds, batch 1, three blocks
+
+For each block: ResNet-50 at 224 with the block, exported twice from the same module (dynamic
+batch, folded): *before* with ``optimize=False`` and *after* with ``optimize=True``; the plain
+ResNet-50 is exported both ways too. Each family is timed on onnxruntime CPU (2 threads,
+spinning off, one worker process) with :func:`deploy.bench.compare`, models alternated
+round by round, so each overhead is against the plain model exported the same way in the same
+run, with its 95% paired-bootstrap interval. torch eager then times the same modules, for the
+speedup of the exported model over the one users would otherwise run.
+
+Writes ``benchmarks/results/overhead-<machine>-<date>.json`` (every compare report, the export
+reports' rewrites and parity, onnxruntime's optimised-graph layout counts, load averages) and
+``.md`` (the before/after table with the issue's targets, and the speedups).
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import tempfile
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from latency import machine_slug
+
+from deploy.bench import BenchConfig, Candidate, compare
+from deploy.candidates import BASELINE, model_candidates
+from deploy.report import format_table
+
+RESULTS = Path(__file__).resolve().parent / "results"
+# block spec -> the issue's target (max overhead, percent)
+TARGETS: dict[str, float] = {"se": 5, "ge-theta-minus:extent=8": 15, "ge-theta": 15,
+                             "ge-theta:extent=8": 15, "ms-sar": 35, "cc-reduced": 20, "cc-static": 3,
+                             "cc-static-scalar": 0}
+QUICK_BLOCKS = ("se", "ge-theta-minus:extent=8", "ms-sar")
+Log = Callable[[str], None]
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--blocks", default=",".join(TARGETS), help="comma-separated block specs")
+    p.add_argument("--batch", default="1,8", help="comma-separated batch sizes (default: 1,8)")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--warmup", type=int, default=10)
+    p.add_argument("--iters", type=int, default=100, help="timed onnxruntime rounds per batch")
+    p.add_argument("--eager-iters", type=int, default=20, help="timed torch-eager rounds per batch")
+    p.add_argument("--quick", action="store_true", help="batch 1, three blocks, 15 rounds: a smoke run")
+    p.add_argument("--tag", default="", help="suffix of the result file names")
+    p.add_argument("--out", type=Path, default=RESULTS)
+    args = p.parse_args(argv)
+    if args.quick:
+        args.blocks, args.batch, args.warmup, args.iters, args.eager_iters = ",".join(QUICK_BLOCKS), "1", 3, 15, 5
+    return args
+
+
+def layout_counts(path: Path) -> dict[str, int]:
+    """Layout copies and fused convolutions in onnxruntime's optimised graph of ``path``."""
+    import onnx
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.optimized_model_filepath = str(path.with_suffix(".ort.onnx"))
+    options.log_severity_level = 3
+    ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    nodes = onnx.load(options.optimized_model_filepath).graph.node
+    ops = Counter(n.op_type for n in nodes if n.domain.endswith("nchwc"))
+    return {"reorder_input": ops["ReorderInput"], "reorder_output": ops["ReorderOutput"],
+            "nchwc_nodes": sum(ops.values()), "conv_sum_fused": sum(
+                1 for n in nodes if n.domain.endswith("nchwc") and n.op_type == "Conv" and len(n.input) > 3),
+            "nodes": len(nodes)}
+
+
+def export_family(candidates: list[Candidate], optimize: bool, folder: Path, log: Log) -> tuple[list[Candidate], dict]:
+    """Export every candidate with ``optimize``; the candidates with their files, and what each export did."""
+    from export import to_onnx
+
+    folder.mkdir(parents=True, exist_ok=True)
+    exported, info = [], {}
+    for c in candidates:
+        path = folder / f"{c.label.replace(':', '_').replace('=', '')}.onnx"
+        report = to_onnx(c.module, (3, 224, 224), path, dynamic_batch=True, optimize=optimize,
+                         write_report=False, seed=0)
+        info[c.label] = {"rewrites": report.rewrites, "max_rel_error": report.max_rel_error,
+                         "ops": report.op_histogram, "layout": layout_counts(path)}
+        log(f"exported {c.label} (optimize={optimize}): {info[c.label]['layout']}")
+        exported.append(Candidate(c.label, c.module, path))
+    return exported, info
+
+
+def timed(candidates: list[Candidate], runtime: str, args: argparse.Namespace, iters: int,
+          log: Log) -> dict[str, Any]:
+    """One :func:`compare` run on ``runtime`` at every batch, with the load average before and after."""
+    config = BenchConfig(runtimes=[runtime], batches=[int(b) for b in args.batch.split(",")],
+                         input_chw=(3, 224, 224), warmup=args.warmup if runtime.startswith("ort") else 3,
+                         iters=iters, threads=args.threads)
+    start = [round(v, 2) for v in os.getloadavg()]
+    report = compare(candidates, config, progress=log)
+    report["load_average_start"], report["load_average_end"] = start, [round(v, 2) for v in os.getloadavg()]
+    log(format_table(report))
+    return report
+
+
+def _overhead(report: dict[str, Any], label: str, batch: int) -> dict[str, float] | None:
+    for result in report["results"]:
+        if result["batch"] == batch:
+            ratio = result["ratios"].get(label)
+            return None if ratio is None else {k: (ratio[k] - 1) * 100 for k in ("ratio", "ci_low", "ci_high", "min_ratio")}
+    return None
+
+
+def _median(report: dict[str, Any], label: str, batch: int) -> float:
+    result = next(r for r in report["results"] if r["batch"] == batch)
+    return float(result["stats"][label]["median_ms"])
+
+
+def summary_rows(runs: dict[str, dict], labels: list[str], batches: list[int]) -> list[dict[str, Any]]:
+    """One row per block and batch: overhead before/after, target, met, speedup over torch eager."""
+    rows = []
+    for label in labels:
+        for batch in batches:
+            after = _overhead(runs["after"], label, batch) if label != BASELINE else None
+            row = {"model": label, "batch": batch, "target_pct": TARGETS.get(label),
+                   "before": _overhead(runs["before"], label, batch) if label != BASELINE else None,
+                   "after": after, "ort_after_ms": _median(runs["after"], label, batch),
+                   "ort_before_ms": _median(runs["before"], label, batch),
+                   "eager_ms": _median(runs["eager"], label, batch) if "eager" in runs else None}
+            row["met"] = None if after is None or row["target_pct"] is None else after["ratio"] <= row["target_pct"]
+            row["speedup"] = None if row["eager_ms"] is None else row["eager_ms"] / row["ort_after_ms"]
+            rows.append(row)
+    return rows
+
+
+def _pct(o: dict[str, float] | None) -> str:
+    return "baseline" if o is None else f"{o['ratio']:+.1f}% [{o['ci_low']:+.1f}, {o['ci_high']:+.1f}]"
+
+
+def markdown(data: dict[str, Any]) -> str:
+    """The result page: machine, runs, the before/after table against the targets, speedups."""
+    m, runs = data["machine"], data["runs"]
+    lines = [f"# ResNet-50 latency overhead of recalibration blocks, before and after export.optimize",
+             "", f"- recorded: {data['recorded']}", f"- machine: {m['cpu']}, {m['cores_available']} cores "
+             f"available, {m['os']}", f"- packages: {', '.join(f'{k} {v}' for k, v in m['packages'].items() if v)}",
+             f"- input 224x224, onnxruntime CPU {data['threads']} threads (spinning off), models alternated per run"]
+    for name, run in runs.items():
+        lines.append(f"- {name} run: {run['config']['runtimes'][0]}, {run['config']['warmup']} warm-up + "
+                     f"{run['config']['iters']} rounds; load average {run['load_average_start']} -> "
+                     f"{run['load_average_end']}")
+    lines += ["", "Overhead = median latency / median of the plain ResNet-50 exported the same way in the same "
+              "run, with the 95% paired-bootstrap interval; 'min' compares the fastest rounds.", "",
+              "| block | batch | target | before | after | after (min) | met | reorders before -> after | "
+              "ORT after ms | torch eager ms | eager / ORT |", "|" + "---|" * 11]
+    for r in data["summary"]:
+        layout = data["layout"]
+        lb, la = layout["before"][r["model"]], layout["after"][r["model"]]
+        target = "" if r["target_pct"] is None else f"<= {r['target_pct']:g}%"
+        met = "" if r["met"] is None else ("yes" if r["met"] else "no")
+        amin = "" if r["after"] is None else f"{r['after']['min_ratio']:+.1f}%"
+        eager = "" if r["eager_ms"] is None else f"{r['eager_ms']:.1f}"
+        speed = "" if r["speedup"] is None else f"{r['speedup']:.2f}x"
+        lines.append(f"| {r['model']} | {r['batch']} | {target} | {_pct(r['before'])} | {_pct(r['after'])} | "
+                     f"{amin} | {met} | {lb['reorder_input'] + lb['reorder_output']} -> "
+                     f"{la['reorder_input'] + la['reorder_output']} | {r['ort_after_ms']:.1f} | {eager} | {speed} |")
+    lines += ["", "## Runs", ""]
+    for name, run in runs.items():
+        lines += [f"### {name}", "", format_table(run, markdown=True), ""]
+    return "\n".join(lines) + "\n"
+
+
+def run(args: argparse.Namespace, log: Log) -> dict[str, Any]:
+    """Export both families, time them and torch eager; everything the result files hold."""
+    blocks = [b for b in args.blocks.split(",") if b]
+    base = model_candidates("resnet50", blocks, (224, 224))
+    runs, layout, exports = {}, {}, {}
+    with tempfile.TemporaryDirectory(prefix="recalib-overhead-") as tmp:
+        for name, optimize in (("before", False), ("after", True)):
+            family, exports[name] = export_family(base, optimize, Path(tmp) / name, log)
+            layout[name] = {label: e["layout"] for label, e in exports[name].items()}
+            runs[name] = timed(family, "ort-cpu", args, args.iters, log)
+    if args.eager_iters > 0:
+        runs["eager"] = timed(base, "torch-eager", args, args.eager_iters, log)
+    batches = [int(b) for b in args.batch.split(",")]
+    return {"machine": runs["after"]["machine"], "threads": args.threads, "runs": runs, "layout": layout,
+            "exports": exports, "summary": summary_rows(runs, [c.label for c in base], batches),
+            "recorded": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    data = run(args, lambda msg: print(f"[overhead] {msg}", flush=True))
+    stem = f"overhead-{machine_slug(data['machine'])}-{data['recorded'][:10]}" + (f"-{args.tag}" if args.tag else "")
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / f"{stem}.json").write_text(json.dumps(data, indent=2, default=str) + "\n")
+    (args.out / f"{stem}.md").write_text(markdown(data))
+    print(markdown(data).split("## Runs")[0])
+    print(f"wrote {args.out / stem}.json and .md")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
