@@ -1,10 +1,14 @@
 """A report folder made of sections: ``report.md`` for people, ``report.json`` and CSVs for machines.
 
-The audit is a list of :class:`Section` objects (the claims audit today; the latency audit
-plugs in the same way). Each section renders its own Markdown, JSON and CSV tables; this
-module puts the summaries of all sections at the top of ``report.md`` and writes every file
-atomically (a temporary file renamed into place), so a report folder never holds a
-half-written file.
+The audit is a list of :class:`Section` objects (the claims audit, the latency audit). Each
+section renders its own Markdown, JSON and CSV tables, and may add binary files (plots) with
+a ``files()`` method returning ``{name: bytes}``; this module puts the summaries of all
+sections at the top of ``report.md`` and writes every file atomically (a temporary file
+renamed into place), so a report folder never holds a half-written file.
+
+A report folder may be written again: the report's own files are replaced, files an earlier
+report wrote and this one does not (listed in the old ``report.json``) are removed, and
+every other file in the folder is left alone.
 """
 from __future__ import annotations
 
@@ -21,7 +25,7 @@ from typing import Any, Protocol
 
 from recalib.errors import ConfigError
 
-__all__ = ["Section", "write_report", "write_atomic", "environment"]
+__all__ = ["Section", "write_report", "write_atomic", "environment", "check_folder"]
 
 
 class Section(Protocol):
@@ -43,12 +47,13 @@ class Section(Protocol):
         """CSV files to write: file name → rows (dicts with the same keys)."""
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder, then rename."""
+def write_atomic(path: Path, content: str | bytes) -> None:
+    """Write ``content`` to ``path`` through a temporary file in the same folder, then rename."""
     handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    data = content.encode("utf-8") if isinstance(content, str) else content
     try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
-            out.write(text)
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
         # mkstemp creates the file private (0600); a report is an ordinary file (umask applies).
         umask = os.umask(0)
         os.umask(umask)
@@ -88,25 +93,65 @@ def _markdown(title: str, sections: Sequence[Section], env: Mapping[str, str]) -
     return "\n".join(lines) + "\n" + body + "\n"
 
 
+def check_folder(out_dir: str | Path) -> Path:
+    """``out_dir`` as a Path, or :class:`ConfigError` if it (or a parent) is not a folder.
+
+    Called before any slow work, so a bad ``-o`` fails in a second, not after the audit.
+    """
+    folder = Path(out_dir)
+    for path in (folder, *folder.parents):
+        if path.exists():
+            if not path.is_dir():
+                raise ConfigError(f"report folder {folder}: {path} exists and is not a folder; choose "
+                                  f"another -o DIR")
+            if not os.access(path, os.W_OK | os.X_OK):
+                raise ConfigError(f"report folder {folder}: {path} is not writable; choose another -o DIR")
+            break
+    return folder
+
+
+def _previous_files(folder: Path) -> set[str]:
+    """File names the report previously written to ``folder`` lists as its own (none if unreadable)."""
+    try:
+        names = json.loads((folder / "report.json").read_text(encoding="utf-8")).get("files", [])
+    except (OSError, ValueError, AttributeError):
+        return set()
+    # Only plain names: a tampered list must not reach outside the folder.
+    return {n for n in names if isinstance(n, str) and n == Path(n).name and not n.startswith(".")}
+
+
+def _contents(title: str, sections: Sequence[Section]) -> dict[str, str | bytes]:
+    """Every file of the report, ``report.md`` and ``report.json`` first: name → text or bytes."""
+    extra: dict[str, str | bytes] = {}
+    for section in sections:
+        files: dict[str, Any] = dict(section.tables())
+        files.update(getattr(section, "files", dict)())
+        for name, content in files.items():
+            if name in extra or name in ("report.md", "report.json"):
+                raise ConfigError(f"two report sections both write {name}; rename one of them")
+            extra[name] = _csv_text(content) if name.endswith(".csv") else content
+    env = environment()
+    names = ["report.md", "report.json", *extra]
+    document = {"title": title, "environment": env, "files": names,
+                "sections": {s.key: s.to_json() for s in sections}}
+    return {"report.md": _markdown(title, sections, env),
+            "report.json": json.dumps(document, indent=2, ensure_ascii=False) + "\n", **extra}
+
+
 def write_report(out_dir: str | Path, sections: Sequence[Section],
                  title: str = "recalib audit") -> list[Path]:
-    """Write ``report.md``, ``report.json`` and each section's CSVs into ``out_dir``; return the paths."""
-    folder = Path(out_dir)
-    if folder.exists() and not folder.is_dir():
-        raise ConfigError(f"report folder {folder} exists and is not a folder; choose another -o DIR")
+    """Write ``report.md``, ``report.json``, each section's CSVs and files into ``out_dir``.
+
+    Returns the written paths, ``report.md`` first.
+    """
+    folder = check_folder(out_dir)
     folder.mkdir(parents=True, exist_ok=True)
-    env = environment()
-    files = {"report.md": _markdown(title, sections, env),
-             "report.json": json.dumps({"title": title, "environment": env,
-                                        "sections": {s.key: s.to_json() for s in sections}},
-                                       indent=2, ensure_ascii=False) + "\n"}
-    for section in sections:
-        for name, rows in section.tables().items():
-            if name in files:
-                raise ConfigError(f"two report sections both write {name}; rename one of them")
-            files[name] = _csv_text(rows)
+    files = _contents(title, sections)
+    stale = _previous_files(folder) - set(files)
     written = []
-    for name, text in files.items():
-        write_atomic(folder / name, text)
+    for name, content in files.items():
+        write_atomic(folder / name, content)
         written.append(folder / name)
+    for name in stale:
+        (folder / name).unlink(missing_ok=True)
     return written
