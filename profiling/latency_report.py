@@ -1,0 +1,231 @@
+"""The latency audit as a report section: parameter, FLOP and latency overheads side by side.
+
+Overheads are always against the plain backbone: parameters and FLOPs as built (before
+folding), latency against the plain backbone timed in the same run on the same runtime and
+exported the same way. A *series* is one runtime and export variant (``ort-cpu``,
+``ort-cpu optimized``, ``torch-eager``), so a table column is a series at one batch size.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict
+from typing import Any
+
+from profiling.latency_audit import BASELINE, ArchAudit, LatencyAudit, ModelCost
+
+__all__ = ["LatencySection", "series", "overhead_pct", "PLOTS"]
+
+PLOTS = {"latency_vs_flops.png": "FLOP overhead against latency overhead, per block",
+         "latency_by_runtime.png": "median latency per runtime (p10–p90 whiskers)"}
+
+
+def series(record: Mapping[str, Any]) -> str:
+    """The column a latency record belongs to: its target, plus ``optimized`` for optimised exports."""
+    return f"{record['target']} optimized" if record["export"] == "optimized" else str(record["target"])
+
+
+def overhead_pct(value: float, base: float) -> float | None:
+    """``value`` over ``base`` in percent (None when the base is zero)."""
+    return 100.0 * (value - base) / base if base else None
+
+
+def _pct(value: float | None, digits: int = 1) -> str:
+    return "–" if value is None else f"{value:+.{digits}f}%"
+
+
+def _latency_cell(record: Mapping[str, Any] | None) -> str:
+    if record is None:
+        return "–"
+    if record["overhead_pct"] is None:
+        return f"{record['median_ms']:.2f} ms"
+    return (f"{record['overhead_pct']:+.1f}% [{record['overhead_ci_low_pct']:+.1f}, "
+            f"{record['overhead_ci_high_pct']:+.1f}]")
+
+
+def _si(value: float, unit: str) -> str:
+    for scale, prefix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= scale:
+            return f"{value / scale:.3f} {prefix}{unit}"
+    return f"{value:.0f} {unit}"
+
+
+class LatencySection:
+    """Renders a :class:`~profiling.latency_audit.LatencyAudit`."""
+
+    key = "latency"
+    title = "Latency audit: parameter, FLOP and latency overhead of each block"
+
+    def __init__(self, audit: LatencyAudit) -> None:
+        self.audit = audit
+
+    def _columns(self, arch: ArchAudit) -> list[tuple[str, int]]:
+        """(series, batch) pairs measured for ``arch``: by batch, then in measurement order."""
+        pairs = list(dict.fromkeys((series(r), int(r["batch"])) for r in arch.records))
+        return sorted(pairs, key=lambda pair: pair[1])
+
+    def _lookup(self, arch: ArchAudit) -> dict[tuple[str, int, str], dict[str, Any]]:
+        return {(series(r), int(r["batch"]), r["model"]): r for r in arch.records}
+
+    def summary(self) -> list[str]:
+        a = self.audit
+        n_models = sum(len(arch.costs) for arch in a.archs)
+        lines = [f"{n_models} models on {len(a.archs)} architectures, timed on "
+                 f"{', '.join(t.name for t in a.targets)} at batch {', '.join(map(str, a.plan.batches))} "
+                 f"({a.seconds:.0f} s; {a.machine['cpu']}, {_threads(a)}, load average {a.machine['load_average_1_5_15']} at start)"]
+        for arch in a.archs:
+            lines += self._arch_summary(arch)
+        if a.skipped:
+            lines.append(f"skipped (not available here; the report says how to enable them): "
+                         f"{', '.join(a.skipped)}")
+        if a.failures:
+            lines.append(f"{len(a.failures)} measurements failed (see 'Not measured')")
+        return lines
+
+    def _arch_summary(self, arch: ArchAudit) -> list[str]:
+        """One line per block at the smallest batch: FLOP overheads, then each series' latency."""
+        base = _base_cost(arch)
+        batch = min(self.audit.plan.batches)
+        lookup, cols = self._lookup(arch), [s for s, b in self._columns(arch) if b == batch]
+        lines = []
+        for cost in arch.costs:
+            if cost.label == BASELINE or base is None:
+                continue
+            cells = [f"{s} {_pct(lookup[(s, batch, cost.label)]['overhead_pct'], 0)}"
+                     for s in cols if (s, batch, cost.label) in lookup]
+            lines.append(f"{arch.arch} + {cost.label}: FLOPs {_pct(overhead_pct(cost.macs, base.macs), 2)} "
+                         f"(mac) / {_pct(overhead_pct(cost.macs_all, base.macs_all), 2)} (all ops); "
+                         f"latency at batch {batch}: {', '.join(cells) or 'not measured'}")
+        return lines
+
+    def markdown(self) -> str:
+        out = [f"## {self.title}", "", self._method(), "", self._runtimes_md(), ""]
+        for arch in self.audit.archs:
+            out += [self._arch_md(arch), ""]
+        out += [f"![{caption}]({name})\n\n*{name}: {caption}.*\n" for name, caption in PLOTS.items()]
+        if self.audit.failures:
+            out += ["### Not measured", ""]
+            out += [f"- {f.arch}, {f.stage}, {f.what}: {f.error}" for f in self.audit.failures]
+        return "\n".join(out)
+
+    def _method(self) -> str:
+        a, m = self.audit, self.audit.machine
+        rounds = ", ".join(f"{a.plan.rounds(b)} ({a.plan.warmup_rounds(b)}) at batch {b}" for b in a.plan.batches)
+        versions = ", ".join(f"{k} {v}" for k, v in m["packages"].items() if v)
+        return (
+            "Random weights (seed 0) with batch-norm statistics from one batch of random inputs, eval "
+            "mode. *Params*: every learnable parameter. *FLOPs*: "
+            "multiply-adds at batch 1 of the model as built, as `mac` (convolutions and linear layers, "
+            "the papers' convention) and `mac-all` (also pooling, activations, element-wise work, resizes "
+            "and batch norm). *Latency*: median over timed rounds in which the models alternate "
+            "(A B C … A B C …) in one worker process per runtime, after a parity check against PyTorch; "
+            f"timed (and warm-up) rounds: {rounds}. The overhead is the ratio of medians against the plain "
+            "backbone timed in the same run (exported the same way), with a 95% paired-bootstrap interval. "
+            "ONNX runtimes run the verified export (`export.to_onnx`, folded); torch runtimes run "
+            "`recalib.fold(model)`, the same inference rewrite. Latency overheads from a busy machine "
+            "stay comparable within their run; absolute times do not.\n\n"
+            f"Machine: {m['cpu']}, {m['cores_available']} cores available, {_threads(a)} per model; "
+            f"load average {m['load_average_1_5_15']} at "
+            f"start, {a.load_end} at end; {versions}.")
+
+    def _runtimes_md(self) -> str:
+        a = self.audit
+        lines = [f"Runtimes measured: {', '.join(f'`{t.name}`' for t in a.targets) or 'none'}."]
+        lines += [f"- `{name}` skipped: {why}" for name, why in a.skipped.items()]
+        exports = ", ".join(f"`{v}`" for v in a.variants) or "none (no ONNX runtime)"
+        lines.append(f"\nONNX exports timed: {exports}."
+                     + "".join(f" `{v}`: {why}." for v, why in a.variant_notes.items()))
+        return "\n".join(lines)
+
+    def _arch_md(self, arch: ArchAudit) -> str:
+        c, h, w = arch.input_chw
+        head = f"### {arch.arch} ({c}×{h}×{w})"
+        base = _base_cost(arch)
+        if base is None:
+            return f"{head}\n\nThe plain backbone could not be built; see 'Not measured'."
+        cols = self._columns(arch)
+        lookup = self._lookup(arch)
+        names = ["block", "params", "Δ params", "Δ FLOPs (mac)", "Δ FLOPs (mac-all)", "ONNX nodes"]
+        names += [f"{s} b{b}" for s, b in cols]
+        rows = ["| " + " | ".join(names) + " |", "|" + "---|" * len(names)]
+        for cost in arch.costs:
+            cells = self._cost_cells(arch, cost, base)
+            cells += [_latency_cell(lookup.get((s, b, cost.label))) for s, b in cols]
+            rows.append("| " + " | ".join(cells) + " |")
+        note = ("Latency cells: overhead against the plain backbone [95% interval]; the plain row gives "
+                "its median. Plain model: "
+                f"{_si(base.params, '')} params, {_si(base.macs, 'MAC')} (mac), {_si(base.macs_all, 'MAC')} (mac-all).")
+        return "\n".join([head, "", note, "", *rows, "", self._absolute_md(arch, cols, lookup)])
+
+    def _cost_cells(self, arch: ArchAudit, cost: ModelCost, base: ModelCost) -> list[str]:
+        nodes = " → ".join(str(arch.exports[v][cost.label]["nodes"]) for v in self.audit.variants
+                           if cost.label in arch.exports.get(v, {})) or "–"
+        if cost is base:
+            return [f"`{BASELINE}` (plain)", f"{cost.params:,}", "", "", "", nodes]
+        return [f"`{cost.label}`", f"{cost.params:,}", _pct(overhead_pct(cost.params, base.params), 2),
+                _pct(overhead_pct(cost.macs, base.macs), 2), _pct(overhead_pct(cost.macs_all, base.macs_all), 2),
+                nodes]
+
+    def _absolute_md(self, arch: ArchAudit, cols: list[tuple[str, int]],
+                     lookup: Mapping[tuple[str, int, str], Mapping[str, Any]]) -> str:
+        """Median latency (p10–p90) per model and column."""
+        rows = ["Median latency in ms (p10–p90):", "",
+                "| model | " + " | ".join(f"{s} b{b}" for s, b in cols) + " |", "|" + "---|" * (len(cols) + 1)]
+        for cost in arch.costs:
+            cells = []
+            for s, b in cols:
+                r = lookup.get((s, b, cost.label))
+                cells.append("–" if r is None else f"{r['median_ms']:.2f} ({r['p10_ms']:.2f}–{r['p90_ms']:.2f})")
+            rows.append(f"| `{cost.label}` | " + " | ".join(cells) + " |")
+        return "\n".join(rows)
+
+    def to_json(self) -> dict[str, Any]:
+        a = self.audit
+        plan = {**asdict(a.plan), "targets": [t.name for t in a.plan.targets]}
+        return {"summary": self.summary(), "plan": plan, "machine": a.machine, "load_average_end": a.load_end,
+                "seconds": a.seconds, "targets": [t.name for t in a.targets], "skipped": a.skipped,
+                "exports": a.variants, "export_notes": a.variant_notes,
+                "failures": [asdict(f) for f in a.failures],
+                "archs": [{"arch": arch.arch, "input_chw": list(arch.input_chw),
+                           "costs": [asdict(c) for c in arch.costs], "exports": arch.exports,
+                           "records": arch.records} for arch in a.archs]}
+
+    def tables(self) -> Mapping[str, Sequence[Mapping[str, Any]]]:
+        return {"costs.csv": [row for arch in self.audit.archs for row in _cost_rows(arch, self.audit.variants)],
+                "latency.csv": [_latency_row(arch, r) for arch in self.audit.archs for r in arch.records]}
+
+    def files(self) -> Mapping[str, bytes]:
+        """The PNG plots (see :data:`PLOTS`)."""
+        from profiling.plots import latency_by_runtime, latency_vs_flops
+
+        return {"latency_vs_flops.png": latency_vs_flops(self.audit),
+                "latency_by_runtime.png": latency_by_runtime(self.audit)}
+
+
+def _threads(audit: LatencyAudit) -> str:
+    n = audit.plan.threads or audit.machine["cores_available"]
+    return f"{n} thread{'s' if n != 1 else ''}"
+
+
+def _base_cost(arch: ArchAudit) -> ModelCost | None:
+    return next((c for c in arch.costs if c.label == BASELINE), None)
+
+
+def _cost_row(arch: ArchAudit, cost: ModelCost) -> dict[str, Any]:
+    base = _base_cost(arch)
+    return {"arch": arch.arch, "model": cost.label, "params": cost.params,
+            "params_overhead_pct": overhead_pct(cost.params, base.params) if base else None,
+            "macs": cost.macs, "macs_overhead_pct": overhead_pct(cost.macs, base.macs) if base else None,
+            "macs_all": cost.macs_all,
+            "macs_all_overhead_pct": overhead_pct(cost.macs_all, base.macs_all) if base else None}
+
+
+def _cost_rows(arch: ArchAudit, variants: Sequence[str]) -> list[dict[str, Any]]:
+    return [{**_cost_row(arch, cost),
+             **{f"onnx_nodes_{v}": arch.exports.get(v, {}).get(cost.label, {}).get("nodes") for v in variants}}
+            for cost in arch.costs]
+
+
+def _latency_row(arch: ArchAudit, record: Mapping[str, Any]) -> dict[str, Any]:
+    """A latency record with its model's cost columns, for joins without a second file."""
+    cost = next(c for c in arch.costs if c.label == record["model"])
+    return {**record, **{k: v for k, v in _cost_row(arch, cost).items() if k not in ("arch", "model")}}

@@ -1,0 +1,134 @@
+"""PNG plots of the latency audit, rendered without pyplot (no global state, no display needed).
+
+* :func:`latency_vs_flops`: FLOP overhead (mac-all, log axis) against latency overhead per block
+  and series, one panel per architecture and batch, with the line where they would be equal.
+* :func:`latency_by_runtime`: median latency of each model per series (p10–p90 whiskers).
+"""
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from profiling.latency_audit import BASELINE, ArchAudit, LatencyAudit
+from profiling.latency_report import overhead_pct, series
+
+__all__ = ["latency_vs_flops", "latency_by_runtime"]
+
+_MARKERS = "os^Dv<>Ph*"
+
+
+def _panels(audit: LatencyAudit) -> list[tuple[ArchAudit, int]]:
+    return [(arch, batch) for arch in audit.archs for batch in audit.plan.batches]
+
+
+def _figure(audit: LatencyAudit, draw: Callable[[Axes, ArchAudit, int, list[str]], None],
+            width: float, height: float) -> bytes:
+    """One panel per architecture (rows) and batch (columns), drawn by ``draw``; PNG bytes."""
+    rows, cols = max(1, len(audit.archs)), len(audit.plan.batches)
+    fig = Figure(figsize=(width * cols, height * rows), layout="constrained")
+    names = list(dict.fromkeys(series(r) for arch in audit.archs for r in arch.records))
+    axes = fig.subplots(rows, cols, squeeze=False)
+    for (arch, batch), ax in zip(_panels(audit), axes.flat):
+        ax.set_title(f"{arch.arch}, batch {batch}", fontsize=10)
+        draw(ax, arch, batch, names)
+    if not audit.archs:
+        axes[0][0].text(0.5, 0.5, "nothing measured", ha="center", va="center")
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    return buffer.getvalue()
+
+
+def _overhead_points(arch: ArchAudit, batch: int, name: str) -> list[tuple[str, float, dict[str, Any]]]:
+    """(block, mac-all FLOP overhead %, record) for each block with a positive FLOP overhead."""
+    base = next((c for c in arch.costs if c.label == BASELINE), None)
+    costs = {c.label: c for c in arch.costs}
+    points = []
+    for r in arch.records:
+        if series(r) != name or int(r["batch"]) != batch or r["overhead_pct"] is None or base is None:
+            continue
+        flops = overhead_pct(costs[r["model"]].macs_all, base.macs_all)
+        if flops is not None and flops > 0:  # a log axis cannot show zero
+            points.append((str(r["model"]), flops, r))
+    return points
+
+
+def _draw_overheads(ax: Axes, arch: ArchAudit, batch: int, names: list[str]) -> None:
+    labelled: set[str] = set()
+    for index, name in enumerate(names):
+        points = _overhead_points(arch, batch, name)
+        if not points:
+            continue
+        x = [p[1] for p in points]
+        y = [p[2]["overhead_pct"] for p in points]
+        low = [p[2]["overhead_pct"] - p[2]["overhead_ci_low_pct"] for p in points]
+        high = [p[2]["overhead_ci_high_pct"] - p[2]["overhead_pct"] for p in points]
+        ax.errorbar(x, y, yerr=[low, high], fmt=_MARKERS[index % len(_MARKERS)], capsize=3, label=name)
+        for block, flops, record in points:
+            if block not in labelled:
+                labelled.add(block)
+                ax.annotate(block, (flops, record["overhead_pct"]), textcoords="offset points",
+                            xytext=(5, 5), fontsize=7)
+    _reference_line(ax)
+    ax.set_xscale("log")
+    ax.set_yscale("symlog", linthresh=1.0)
+    ax.set_xlabel("FLOP overhead, mac-all (%, log)")
+    ax.set_ylabel("latency overhead (%, symlog)")
+    ax.axhline(0.0, color="grey", linewidth=0.5)
+    ax.grid(True, which="major", alpha=0.3)
+    if labelled:
+        ax.legend(fontsize=7)
+
+
+def _reference_line(ax: Axes) -> None:
+    """Where latency overhead would equal FLOP overhead."""
+    low, high = ax.get_xlim()
+    if low > 0 and high > low:
+        ax.plot([low, high], [low, high], linestyle="--", color="grey", linewidth=0.8,
+                label="latency = FLOPs")
+        ax.set_xlim(low, high)
+
+
+def _draw_latency(ax: Axes, arch: ArchAudit, batch: int, names: list[str]) -> None:
+    models = [c.label for c in arch.costs]
+    lookup = {(series(r), r["model"]): r for r in arch.records if int(r["batch"]) == batch}
+    shown = [n for n in names if any((n, m) in lookup for m in models)]
+    height = 0.8 / max(1, len(shown))
+    for index, name in enumerate(shown):
+        ys, widths, errors = _bars(lookup, name, models, index, height)
+        ax.barh(ys, widths, height=height, xerr=errors, capsize=2, label=name)
+    ax.set_yticks(range(len(models)), labels=models, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("median latency (ms)")
+    ax.grid(True, axis="x", alpha=0.3)
+    if shown:
+        ax.legend(fontsize=7)
+
+
+def _bars(lookup: dict[tuple[str, str], dict[str, Any]], name: str, models: Sequence[str], index: int,
+          height: float) -> tuple[list[float], list[float], list[list[float]]]:
+    """Bar positions, medians and p10/p90 whiskers of one series."""
+    ys, widths, low, high = [], [], [], []
+    for position, model in enumerate(models):
+        r = lookup.get((name, model))
+        if r is None:
+            continue
+        ys.append(position - 0.4 + height * (index + 0.5))
+        widths.append(r["median_ms"])
+        low.append(r["median_ms"] - r["p10_ms"])
+        high.append(r["p90_ms"] - r["median_ms"])
+    return ys, widths, [low, high]
+
+
+def latency_vs_flops(audit: LatencyAudit) -> bytes:
+    """PNG: FLOP overhead (log) against latency overhead, per block, series and batch."""
+    return _figure(audit, _draw_overheads, 6.0, 4.5)
+
+
+def latency_by_runtime(audit: LatencyAudit) -> bytes:
+    """PNG: median latency per model and series (p10–p90 whiskers)."""
+    return _figure(audit, _draw_latency, 6.0, 0.35 * (1 + max((len(a.costs) for a in audit.archs),
+                                                              default=1)) + 1.5)
