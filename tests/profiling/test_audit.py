@@ -29,7 +29,8 @@ def test_official_code_figures_are_reproduced_and_the_layouts_named() -> None:
 
 def test_recalib_audit_writes_every_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "report"
-    assert main(["audit", "-o", str(out), "--claims", "--papers", "contextual-convolution", "--no-progress"]) == 0
+    assert main(["audit", "-o", str(out), "--sections", "claims", "--papers", "contextual-convolution",
+                 "--no-progress"]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["claims.csv", "report.json", "report.md"]
     report = json.loads((out / "report.json").read_text())
     claims = report["sections"]["claims"]
@@ -42,7 +43,7 @@ def test_recalib_audit_writes_every_file(tmp_path: Path, capsys: pytest.CaptureF
 
 
 def test_quick_audit_runs_end_to_end_with_sane_verdicts(tmp_path: Path) -> None:
-    assert main(["audit", "--quick", "-o", str(tmp_path), "--no-progress"]) == 0
+    assert main(["audit", "--quick", "--sections", "claims", "-o", str(tmp_path), "--no-progress"]) == 0
     claims = json.loads((tmp_path / "report.json").read_text())["sections"]["claims"]
     counts = claims["counts"]
     assert counts["not measured"] == 0 and sum(counts.values()) >= 20
