@@ -14,7 +14,8 @@ function with the block's own excitation modules, in an order that costs less at
 * **Averaging at low resolution.** Each scale's gate is copied to the ``K* × K*`` grid (nearest
   resize by ``K*/K``: with ``K | K*``, ``⌊⌊p·K*/n⌋·K/K*⌋ = ⌊p·K/n⌋``, so a position gets the
   same gate as spreading it directly), the gates are summed there in the block's order and
-  divided by ``L``; then one nearest resize spreads the mean to ``(H, W)`` and one Mul applies it.
+  divided by ``L``; then one spreading (:func:`spread`) puts the mean on ``(H, W)`` and one Mul
+  applies it.
   The division is a ``1 × 1`` depthwise convolution with weight ``1/L``: onnxruntime runs it in
   its blocked layout, where a ``Div`` would take the gate, and then the map, out of it.
 
@@ -28,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from export.decompose import torch_nearest_indices
 from recalib.blocks._common import check_feat_size, check_input
 from recalib.blocks.ms_sar import MSSAR
 from recalib.blocks.region_pooling import region_matrices
@@ -56,23 +58,40 @@ def region_pool(x: torch.Tensor, k: int) -> torch.Tensor:
     return rows.t().contiguous() @ x @ cols
 
 
-def spread(gate: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Nearest resize of a ``(N, C, K, K)`` region gate to ``size``: each position gets its region's value.
+def _spread_plan(n: int, k: int) -> tuple[int, int] | None:
+    """``(grow, crop)``: spreading ``k`` regions onto ``n`` positions as an integer resize to ``grow``
+    and dropping the last ``crop`` positions, if that is the partition exactly (PyTorch's
+    float32 resize indices included), else None."""
+    s = -(-n // k)
+    for grow in (n, k * s):
+        picked = torch_nearest_indices(k, grow)
+        if grow % k == 0 and grow >= n and all(picked[p] == p * k // n for p in range(n)):
+            return grow, grow - n
+    return None
 
-    Where the regions are ``s``-wide windows with a shorter last one (``7 = 4 + 3``), the gate
-    is resized by the integer ``s`` and the overhang dropped by a depthwise "valid" convolution
-    whose kernel is 1 at its origin and 0 elsewhere (exact: gates are finite). onnxruntime
-    runs both in its blocked layout; a resize to a size that is not a multiple is not.
+
+def spread(gate: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Each of ``size``'s positions gets its region's value from a ``(N, C, K, K)`` gate (a nearest resize).
+
+    onnxruntime keeps a nearest resize in its blocked layout only for integer scales. Where the
+    regions are ``s``-wide windows with a shorter last one (``7 = 2 + 2 + 2 + 1``), the gate is
+    resized by ``s`` and the overhang dropped by a depthwise "valid" convolution whose kernel is
+    1 at its origin and 0 elsewhere (it only copies: gates are finite). Other sizes (regions
+    ``4, 3, 4, 3`` of 14) use the block's own spreading matrices.
     """
     k = gate.shape[-1]
-    strides = (window_stride(size[0], k), window_stride(size[1], k))
-    if strides[0] is None or strides[1] is None or (k * strides[0], k * strides[1]) == size:
-        return F.interpolate(gate, size=size, mode="nearest")
-    grown = F.interpolate(gate, size=(k * strides[0], k * strides[1]), mode="nearest")
-    kernel = torch.zeros(gate.shape[1], 1, grown.shape[-2] - size[0] + 1, grown.shape[-1] - size[1] + 1,
-                         dtype=gate.dtype, device=gate.device)
-    kernel[:, :, 0, 0] = 1
-    return F.conv2d(grown, kernel, groups=gate.shape[1])
+    plan_h, plan_w = _spread_plan(size[0], k), _spread_plan(size[1], k)
+    if plan_h is None or plan_w is None:
+        _, rows = region_matrices(size[0], k, gate.dtype, gate.device)  # (k, H): g @ rows spreads
+        _, cols = region_matrices(size[1], k, gate.dtype, gate.device)
+        return rows.t().contiguous() @ gate @ cols
+    (grow_h, crop_h), (grow_w, crop_w) = plan_h, plan_w
+    out = F.interpolate(gate, size=(grow_h, grow_w), mode="nearest")
+    if crop_h or crop_w:
+        kernel = torch.zeros(gate.shape[1], 1, crop_h + 1, crop_w + 1, dtype=gate.dtype, device=gate.device)
+        kernel[:, :, 0, 0] = 1
+        out = F.conv2d(out, kernel, groups=gate.shape[1])
+    return out
 
 
 def padded_excitation(excite: nn.Module, multiple: int = 16) -> nn.Module:

@@ -44,11 +44,12 @@ def test_window_stride_marks_windows_with_a_short_last_one_only():
     assert window_stride(10, 4) is None  # regions 3, 2, 3, 2
 
 
-@pytest.mark.parametrize("size", [(7, 7), (14, 14), (13, 9), (8, 12), (4, 5)])
-def test_spread_equals_nearest_resize(size):
-    gate = torch.rand(2, 16, 4, 4, dtype=torch.float64)
-    expected = F.interpolate(gate, size=size, mode="nearest")
-    assert torch.equal(spread(gate, size), expected)
+@pytest.mark.parametrize("n", range(4, 60))
+def test_spread_puts_each_regions_gate_on_exactly_its_positions(n):
+    gate = torch.rand(2, 3, 4, 4, dtype=torch.float64)
+    _, rows = region_matrices(n, 4, torch.float64)
+    _, cols = region_matrices(n + 3, 4, torch.float64)
+    assert torch.equal(spread(gate, (n, n + 3)), rows.t() @ gate @ cols)
 
 
 def test_padded_excitation_keeps_the_function_and_pads_to_sixteen():
