@@ -122,7 +122,9 @@ class LatencySection:
             "backbone timed in the same run (exported the same way), with a 95% paired-bootstrap interval. "
             "ONNX runtimes run the verified export (`export.to_onnx`, folded); torch runtimes run "
             "`recalib.fold(model)`, the same inference rewrite. Latency overheads from a busy machine "
-            "stay comparable within their run; absolute times do not.\n\n"
+            "stay comparable within their run; absolute times do not. A few percent is within the "
+            "resolution of one run: compare a block with the intervals, and with a block that folds "
+            "away entirely (`cc-static-scalar`, the same graph as the plain model) where one is measured.\n\n"
             f"Machine: {m['cpu']}, {m['cores_available']} cores available, {_threads(a)} per model; "
             f"load average {m['load_average_1_5_15']} at "
             f"start, {a.load_end} at end; {versions}.")
@@ -144,7 +146,8 @@ class LatencySection:
             return f"{head}\n\nThe plain backbone could not be built; see 'Not measured'."
         cols = self._columns(arch)
         lookup = self._lookup(arch)
-        names = ["block", "params", "Δ params", "Δ FLOPs (mac)", "Δ FLOPs (mac-all)", "ONNX nodes"]
+        nodes = "ONNX nodes" + (f" ({' → '.join(self.audit.variants)})" if len(self.audit.variants) > 1 else "")
+        names = ["block", "params", "Δ params", "Δ FLOPs (mac)", "Δ FLOPs (mac-all)", nodes]
         names += [f"{s} b{b}" for s, b in cols]
         rows = ["| " + " | ".join(names) + " |", "|" + "---|" * len(names)]
         for cost in arch.costs:

@@ -12,6 +12,7 @@ from typing import Any
 
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from profiling.latency_audit import BASELINE, ArchAudit, LatencyAudit
 from profiling.latency_report import overhead_pct, series
@@ -57,6 +58,9 @@ def _overhead_points(arch: ArchAudit, batch: int, name: str) -> list[tuple[str, 
 
 
 def _draw_overheads(ax: Axes, arch: ArchAudit, batch: int, names: list[str]) -> None:
+    # Scales first: limits read afterwards (for the reference line) are then positive.
+    ax.set_xscale("log")
+    ax.set_yscale("symlog", linthresh=1.0)
     labelled: set[str] = set()
     for index, name in enumerate(names):
         points = _overhead_points(arch, batch, name)
@@ -69,14 +73,18 @@ def _draw_overheads(ax: Axes, arch: ArchAudit, batch: int, names: list[str]) -> 
         ax.errorbar(x, y, yerr=[low, high], fmt=_MARKERS[index % len(_MARKERS)], capsize=3, label=name)
         for block, flops, record in points:
             if block not in labelled:
-                labelled.add(block)
+                # Staggered vertically: blocks with similar costs would print over each other.
                 ax.annotate(block, (flops, record["overhead_pct"]), textcoords="offset points",
-                            xytext=(5, 5), fontsize=7)
+                            xytext=(5, 6 - 9 * (len(labelled) % 3)), fontsize=7)
+                labelled.add(block)
     _reference_line(ax)
-    ax.set_xscale("log")
-    ax.set_yscale("symlog", linthresh=1.0)
-    ax.set_xlabel("FLOP overhead, mac-all (%, log)")
-    ax.set_ylabel("latency overhead (%, symlog)")
+    percent = FuncFormatter(lambda value, _: f"{value:g}%")
+    ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(percent)
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.yaxis.set_major_formatter(percent)
+    ax.set_xlabel("FLOP overhead, mac-all (log)")
+    ax.set_ylabel("latency overhead (linear within ±1%, log beyond)")
     ax.axhline(0.0, color="grey", linewidth=0.5)
     ax.grid(True, which="major", alpha=0.3)
     if labelled:
@@ -85,6 +93,7 @@ def _draw_overheads(ax: Axes, arch: ArchAudit, batch: int, names: list[str]) -> 
 
 def _reference_line(ax: Axes) -> None:
     """Where latency overhead would equal FLOP overhead."""
+    ax.autoscale_view()
     low, high = ax.get_xlim()
     if low > 0 and high > low:
         ax.plot([low, high], [low, high], linestyle="--", color="grey", linewidth=0.8,
