@@ -189,13 +189,16 @@ class _Run:
 
         spec = model_spec(arch)
         result = ArchAudit(arch, (spec.in_channels, *spec.input_size))
+        done = self.bar.n
         models = self._models(result)
-        if BASELINE not in models:
-            return result
-        paths = {v: self._exports(result, models, v) for v in self.variants}
-        for target in self.targets:
-            for variant in (self.variants if target.runs_onnx else ["module"]):
-                self._time(result, target, variant, models, paths.get(variant, {}))
+        if BASELINE in models:
+            paths = {v: self._exports(result, models, v) for v in self.variants}
+            for target in self.targets:
+                for variant in (self.variants if target.runs_onnx else ["module"]):
+                    self._time(result, target, variant, models, paths.get(variant, {}))
+        # Models that failed to build leave their export steps undone: keep the bar honest.
+        self.bar.update(_steps(self.plan, self.targets, self.variants) // len(self.plan.archs)
+                        - (self.bar.n - done))
         return result
 
     def _models(self, result: ArchAudit) -> dict[str, tuple[nn.Module, nn.Module]]:

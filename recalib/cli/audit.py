@@ -40,6 +40,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="sections to run: claims, latency (default: both)")
     p.add_argument("--papers", default=None, type=_names, metavar="P1,P2",
                    help="claims: only these papers (names of profiling/claims/*.json)")
+    _latency_options(p)
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    p.set_defaults(handler=run)
+
+
+def _latency_options(p: argparse.ArgumentParser) -> None:
+    """The options of the latency section (``None`` means the plan's default)."""
     p.add_argument("--archs", default=None, type=_names, metavar="A1,A2",
                    help="latency: architectures, each at its nominal input size "
                         "(default: resnet50,cifar_resnet20)")
@@ -63,8 +70,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "disturbs least; all the work around the timing runs on 1 thread)")
     p.add_argument("--no-optimize", action="store_true",
                    help="latency: time only the plain ONNX exports, not the optimised ones")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
-    p.set_defaults(handler=run)
 
 
 def _names(text: str) -> list[str]:
