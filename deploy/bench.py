@@ -68,6 +68,7 @@ class BenchConfig:
     atol: float = 1e-5
     rtol: float = 1e-3
     isolate: bool = True
+    optimize: bool = True
     runtime_options: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -84,8 +85,12 @@ class BenchConfig:
 
 
 def export_candidates(candidates: Sequence[Candidate], input_shape: tuple[int, ...],
-                      out_dir: Path) -> list[Path]:
-    """Each candidate's ONNX file: its own, or a fresh dynamic-batch export to ``out_dir``."""
+                      out_dir: Path, *, optimize: bool = True) -> list[Path]:
+    """Each candidate's ONNX file: its own, or a fresh dynamic-batch export to ``out_dir``.
+
+    ``optimize`` selects :func:`export.to_onnx`'s exact runtime rewrites (on by default, as in
+    ``recalib export``); ``False`` times the plain export.
+    """
     paths = []
     for candidate in candidates:
         path = candidate.onnx_path
@@ -93,7 +98,7 @@ def export_candidates(candidates: Sequence[Candidate], input_shape: tuple[int, .
             from export import to_onnx
 
             path = out_dir / f"{candidate.label}.onnx"
-            to_onnx(candidate.module, input_shape, path, dynamic_batch=True)
+            to_onnx(candidate.module, input_shape, path, dynamic_batch=True, optimize=optimize)
         paths.append(Path(path))
     return paths
 
@@ -179,7 +184,8 @@ def compare(candidates: Sequence[Candidate], config: BenchConfig,
     with tempfile.TemporaryDirectory(prefix="recalib-bench-") as tmp:
         onnx_paths: list[Path] = []
         if any(r not in _TORCH_RUNTIMES for r in config.runtimes):
-            onnx_paths = export_candidates(candidates, (int(config.batches[0]), *config.input_chw), Path(tmp))
+            onnx_paths = export_candidates(candidates, (int(config.batches[0]), *config.input_chw), Path(tmp),
+                                           optimize=config.optimize)
         for runtime in config.runtimes:
             if progress is not None:
                 progress(f"{runtime}: timing {len(candidates)} models at batch {list(config.batches)}")

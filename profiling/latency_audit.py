@@ -14,7 +14,6 @@ the audit goes on (the command line exits non-zero afterwards).
 """
 from __future__ import annotations
 
-import inspect
 import os
 import tempfile
 import time
@@ -31,7 +30,7 @@ from profiling.measure import load_library
 from recalib.errors import BackendUnavailable, RecalibError
 
 __all__ = ["ModelCost", "Failure", "ArchAudit", "LatencyAudit", "audit_latency", "resolve_targets",
-           "export_variants", "optimize_supported"]
+           "export_variants"]
 
 BASELINE = "none"
 
@@ -84,21 +83,12 @@ class LatencyAudit:
     seconds: float
 
 
-def optimize_supported() -> bool:
-    """Whether this version of :func:`export.to_onnx` takes ``optimize=``."""
-    from export import to_onnx
-
-    return "optimize" in inspect.signature(to_onnx).parameters
-
-
 def export_variants(targets: Sequence[Target], optimize: bool) -> tuple[list[str], dict[str, str]]:
     """The ONNX exports to time (``plain``, and ``optimized`` when asked for and offered), with notes."""
     if not any(t.runs_onnx for t in targets):
         return [], {}
     if not optimize:
         return ["plain"], {"optimized": "not asked for (--no-optimize)"}
-    if not optimize_supported():
-        return ["plain"], {"optimized": "this version of export.to_onnx has no optimize option"}
     return ["plain", "optimized"], {}
 
 
@@ -227,7 +217,7 @@ class _Run:
         folder = self.workdir / result.arch / variant
         folder.mkdir(parents=True, exist_ok=True)
         # Named either way: the exporter's own default may be either.
-        options = {"optimize": variant == "optimized"} if optimize_supported() else {}
+        options = {"optimize": variant == "optimized"}
         paths, infos = {}, {}
         for index, (label, (model, _)) in enumerate(models.items()):
             try:

@@ -40,6 +40,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--rtol", type=float, default=None,
                    help="parity check: tolerance relative to the largest PyTorch output "
                         "(default: 1e-3, fp16: 2e-2)")
+    p.add_argument("--no-optimize", action="store_true",
+                   help="time the plain ONNX export, without export's exact runtime rewrites")
     p.add_argument("--json", default=None, metavar="PATH", help="write the full report as JSON")
     p.set_defaults(handler=run)
 
@@ -79,7 +81,8 @@ def run(args: argparse.Namespace) -> int:
                          iters=args.iters, threads=args.threads, device=args.device,
                          atol=atol if args.atol is None else args.atol,
                          rtol=rtol if args.rtol is None else args.rtol,
-                         runtime_options={r: dict(precision) for r in args.runtime})
+                         runtime_options={r: dict(precision) for r in args.runtime},
+                         optimize=not args.no_optimize)
     candidates = model_candidates(args.arch, args.block, input_size, parse_options(args.option, "--option"))
     report = compare(candidates, config, progress=lambda msg: print(f"[bench] {msg}", flush=True))
     report["model"] = {"arch": args.arch, "blocks": args.block, "options": args.option,

@@ -61,3 +61,21 @@ def test_block_specs_give_typed_options_and_label_the_candidates() -> None:
     assert [c.label for c in candidates] == ["none", "se:reduction=4"]
     params = [sum(p.numel() for p in c.module.parameters()) for c in candidates]
     assert params[1] > params[0]
+
+
+def test_bench_times_the_optimized_export_unless_told_not_to(tmp_path: Path) -> None:
+    import onnx
+
+    from deploy.bench import export_candidates
+    from deploy.candidates import model_candidates
+
+    se = model_candidates("cifar_resnet20", ["se"], (16, 16))[1:]
+    (tmp_path / "plain").mkdir(), (tmp_path / "optimized").mkdir()
+    plain = export_candidates(se, (1, 3, 16, 16), tmp_path / "plain", optimize=False)[0]
+    optimized = export_candidates(se, (1, 3, 16, 16), tmp_path / "optimized")[0]
+
+    def ops(path: Path) -> set[str]:
+        return {node.op_type for node in onnx.load(str(path)).graph.node}
+
+    # export.optimize squeezes with GlobalAveragePool (kept in onnxruntime's NCHWc layout)
+    assert "GlobalAveragePool" in ops(optimized) - ops(plain)
