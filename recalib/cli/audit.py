@@ -16,6 +16,8 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from recalib.cli._args import comma_ints, comma_names
+
 if TYPE_CHECKING:
     from profiling.latency_plan import LatencyPlan
     from profiling.report import Section
@@ -36,9 +38,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--quick", action="store_true",
                    help="a small audit: the claims on CIFAR nets and plain ResNet-50, two blocks "
                         "(se, ge-theta-minus:extent=8), fewer rounds")
-    p.add_argument("--sections", default=",".join(SECTIONS), type=_names, metavar="S1,S2",
+    p.add_argument("--sections", default=",".join(SECTIONS), type=comma_names, metavar="S1,S2",
                    help="sections to run: claims, latency (default: both)")
-    p.add_argument("--papers", default=None, type=_names, metavar="P1,P2",
+    p.add_argument("--papers", default=None, type=comma_names, metavar="P1,P2",
                    help="claims: only these papers (names of profiling/claims/*.json)")
     _latency_options(p)
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
@@ -47,18 +49,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _latency_options(p: argparse.ArgumentParser) -> None:
     """The options of the latency section (``None`` means the plan's default)."""
-    p.add_argument("--archs", default=None, type=_names, metavar="A1,A2",
+    p.add_argument("--archs", default=None, type=comma_names, metavar="A1,A2",
                    help="latency: architectures, each at its nominal input size "
                         "(default: resnet50,cifar_resnet20)")
-    p.add_argument("--blocks", default=None, type=_names, metavar="NAME[:KEY=VALUE],...",
+    p.add_argument("--blocks", default=None, type=comma_names, metavar="NAME[:KEY=VALUE],...",
                    help="latency: blocks, options after colons, e.g. se,ge-theta-minus:extent=8 "
                         "(default: se, ge-theta-minus:extent=8, ge-theta, ms-sar, cc-reduced, cc-static, "
                         "cc-static-scalar; --quick: the first two)")
-    p.add_argument("--runtimes", default=None, type=_names, metavar="R1,R2",
+    p.add_argument("--runtimes", default=None, type=comma_names, metavar="R1,R2",
                    help="latency: runtimes, RUNTIME[@cuda] for torch on the GPU; a named runtime that "
                         "cannot run here is an error (default: ort-cpu, torch-eager, and ort-cuda, "
                         "torch-eager@cuda where a GPU is visible, else listed as skipped)")
-    p.add_argument("--batches", default=None, type=_ints, metavar="B1,B2",
+    p.add_argument("--batches", default=None, type=comma_ints, metavar="B1,B2",
                    help="latency: batch sizes (default: 1; 1,8 adds about 3 minutes on 2 cores)")
     p.add_argument("--iters", type=int, default=None,
                    help="latency: timed rounds at batch 1, iters/batch (at least 8) at larger batches "
@@ -70,29 +72,6 @@ def _latency_options(p: argparse.ArgumentParser) -> None:
                         "disturbs least; all the work around the timing runs on 1 thread)")
     p.add_argument("--no-optimize", action="store_true",
                    help="latency: time only the plain ONNX exports, not the optimised ones")
-
-
-def _names(text: str) -> list[str]:
-    """Comma-separated names; commas inside brackets belong to a value (``scales=(1,2,4)``)."""
-    names, depth, current = [], 0, ""
-    for char in text:
-        depth += (char in "([{") - (char in ")]}")
-        if char == "," and depth == 0:
-            names.append(current.strip())
-            current = ""
-        else:
-            current += char
-    names = [n for n in (*names, current.strip()) if n]
-    if not names:
-        raise argparse.ArgumentTypeError("give at least one name")
-    return names
-
-
-def _ints(text: str) -> list[int]:
-    try:
-        return [int(t) for t in _names(text)]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
 
 
 def _plan(args: argparse.Namespace) -> LatencyPlan:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 
+from recalib.cli._args import comma_ints, comma_names
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -21,10 +23,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--block", action="append", default=[], metavar="NAME[:KEY=VALUE...]",
                    help="block to compare with the plain model; repeatable; options after colons, "
                         "e.g. ge-theta-minus:extent=8")
-    p.add_argument("--runtime", default="ort-cpu", type=_names,
+    p.add_argument("--runtime", default="ort-cpu", type=comma_names,
                    help="comma-separated runtimes: torch-eager, torch-compile, ort-cpu, ort-cuda, "
                         "ort-tensorrt, tensorrt (default: ort-cpu)")
-    p.add_argument("--batch", default=[1], type=_ints, help="comma-separated batch sizes (default: 1)")
+    p.add_argument("--batch", default=[1], type=comma_ints, help="comma-separated batch sizes (default: 1)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads (default: the cores available)")
     p.add_argument("--iters", type=int, default=50, help="timed rounds per batch (default: 50)")
     p.add_argument("--warmup", type=int, default=10, help="untimed rounds first (default: 10)")
@@ -44,20 +46,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="time the plain ONNX export, without export's exact runtime rewrites")
     p.add_argument("--json", default=None, metavar="PATH", help="write the full report as JSON")
     p.set_defaults(handler=run)
-
-
-def _names(text: str) -> list[str]:
-    names = [t.strip() for t in text.split(",") if t.strip()]
-    if not names:
-        raise argparse.ArgumentTypeError("give at least one name")
-    return names
-
-
-def _ints(text: str) -> list[int]:
-    try:
-        return [int(t) for t in _names(text)]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
 
 
 # fp16 keeps ~3 significant digits, so its outputs may differ from float32 PyTorch far more.
