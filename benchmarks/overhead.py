@@ -5,11 +5,14 @@
 
 For each block: ResNet-50 at 224 with the block, exported twice from the same module (dynamic
 batch, folded): *before* with ``optimize=False`` and *after* with ``optimize=True``; the plain
-ResNet-50 is exported both ways too. Each family is timed on onnxruntime CPU (2 threads,
-spinning off, one worker process) with :func:`deploy.bench.compare`, models alternated
-round by round, so each overhead is against the plain model exported the same way in the same
-run, with its 95% paired-bootstrap interval. torch eager then times the same modules, for the
-speedup of the exported model over the one users would otherwise run.
+ResNet-50 is exported both ways too. Per batch size, all these exports are timed in one
+onnxruntime CPU run (2 threads, spinning off, one worker process) with
+:func:`deploy.bench.compare`, every model once per round, so before and after meet the same
+load. Every overhead is against the optimised plain ResNet-50 of that run, with its 95%
+paired-bootstrap interval; its plain export, in the same run, differs from it only in the
+classifier's pooling op (its row shows the difference). torch eager then times the same
+modules at that batch, for the speedup of the exported model over the one users would
+otherwise run.
 
 Writes ``benchmarks/results/overhead-<machine>-<date>.json`` (every compare report, the export
 reports' rewrites and parity, onnxruntime's optimised-graph layout counts, load averages) and
@@ -39,6 +42,7 @@ TARGETS: dict[str, float] = {"se": 5, "ge-theta-minus:extent=8": 15, "ge-theta":
                              "ge-theta:extent=8": 15, "ms-sar": 35, "cc-reduced": 20, "cc-static": 3,
                              "cc-static-scalar": 0}
 QUICK_BLOCKS = ("se", "ge-theta-minus:extent=8", "ms-sar")
+PLAIN = " [plain export]"  # label suffix of a model exported with optimize=False
 Log = Callable[[str], None]
 
 
@@ -55,7 +59,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, default=RESULTS)
     args = p.parse_args(argv)
     if args.quick:
-        args.blocks, args.batch, args.warmup, args.iters, args.eager_iters = ",".join(QUICK_BLOCKS), "1", 3, 15, 5
+        args.blocks, args.batch = ",".join(QUICK_BLOCKS), "1"
+        args.warmup, args.iters, args.eager_iters = 3, 15, 5
     return args
 
 
@@ -77,7 +82,8 @@ def layout_counts(path: Path) -> dict[str, int]:
             "nodes": len(nodes)}
 
 
-def export_family(candidates: list[Candidate], optimize: bool, folder: Path, log: Log) -> tuple[list[Candidate], dict]:
+def export_family(candidates: list[Candidate], optimize: bool, folder: Path,
+                  log: Log) -> tuple[list[Candidate], dict[str, Any]]:
     """Export every candidate with ``optimize``; the candidates with their files, and what each export did."""
     from export import to_onnx
 
@@ -94,12 +100,13 @@ def export_family(candidates: list[Candidate], optimize: bool, folder: Path, log
     return exported, info
 
 
-def timed(candidates: list[Candidate], runtime: str, args: argparse.Namespace, iters: int,
+def timed(candidates: list[Candidate], runtime: str, batch: int, args: argparse.Namespace,
           log: Log) -> dict[str, Any]:
-    """One :func:`compare` run on ``runtime`` at every batch, with the load average before and after."""
-    config = BenchConfig(runtimes=[runtime], batches=[int(b) for b in args.batch.split(",")],
-                         input_chw=(3, 224, 224), warmup=args.warmup if runtime.startswith("ort") else 3,
-                         iters=iters, threads=args.threads)
+    """One :func:`compare` run on ``runtime`` at ``batch``, with the load average before and after."""
+    ort = runtime.startswith("ort")
+    config = BenchConfig(runtimes=[runtime], batches=[batch], input_chw=(3, 224, 224),
+                         warmup=args.warmup if ort else 3, iters=args.iters if ort else args.eager_iters,
+                         threads=args.threads)
     start = [round(v, 2) for v in os.getloadavg()]
     report = compare(candidates, config, progress=log)
     report["load_average_start"], report["load_average_end"] = start, [round(v, 2) for v in os.getloadavg()]
@@ -107,31 +114,29 @@ def timed(candidates: list[Candidate], runtime: str, args: argparse.Namespace, i
     return report
 
 
-def _overhead(report: dict[str, Any], label: str, batch: int) -> dict[str, float] | None:
-    for result in report["results"]:
-        if result["batch"] == batch:
-            ratio = result["ratios"].get(label)
-            return None if ratio is None else {k: (ratio[k] - 1) * 100 for k in ("ratio", "ci_low", "ci_high", "min_ratio")}
-    return None
+def _overhead(report: dict[str, Any], label: str) -> dict[str, float] | None:
+    """Percent overhead of ``label`` (median, interval, fastest rounds); None for the baseline."""
+    ratio = report["results"][0]["ratios"].get(label)
+    keys = ("ratio", "ci_low", "ci_high", "min_ratio")
+    return None if ratio is None else {k: (ratio[k] - 1) * 100 for k in keys}
 
 
-def _median(report: dict[str, Any], label: str, batch: int) -> float:
-    result = next(r for r in report["results"] if r["batch"] == batch)
-    return float(result["stats"][label]["median_ms"])
+def _median(report: dict[str, Any], label: str) -> float:
+    return float(report["results"][0]["stats"][label]["median_ms"])
 
 
 def summary_rows(runs: dict[str, dict], labels: list[str], batches: list[int]) -> list[dict[str, Any]]:
-    """One row per block and batch: overhead before/after, target, met, speedup over torch eager."""
+    """One row per model and batch: overhead before/after, target, met, speedup over torch eager."""
     rows = []
-    for label in labels:
-        for batch in batches:
-            after = _overhead(runs["after"], label, batch) if label != BASELINE else None
-            row = {"model": label, "batch": batch, "target_pct": TARGETS.get(label),
-                   "before": _overhead(runs["before"], label, batch) if label != BASELINE else None,
-                   "after": after, "ort_after_ms": _median(runs["after"], label, batch),
-                   "ort_before_ms": _median(runs["before"], label, batch),
-                   "eager_ms": _median(runs["eager"], label, batch) if "eager" in runs else None}
-            row["met"] = None if after is None or row["target_pct"] is None else after["ratio"] <= row["target_pct"]
+    for batch in batches:
+        ort, eager = runs[f"ort-b{batch}"], runs.get(f"eager-b{batch}")
+        for label in labels:
+            after, target = _overhead(ort, label), TARGETS.get(label)
+            row = {"model": label, "batch": batch, "target_pct": target, "after": after,
+                   "before": _overhead(ort, label + PLAIN), "ort_after_ms": _median(ort, label),
+                   "ort_before_ms": _median(ort, label + PLAIN),
+                   "eager_ms": None if eager is None else _median(eager, label)}
+            row["met"] = None if after is None or target is None else after["ratio"] <= target
             row["speedup"] = None if row["eager_ms"] is None else row["eager_ms"] / row["ort_after_ms"]
             rows.append(row)
     return rows
@@ -144,16 +149,21 @@ def _pct(o: dict[str, float] | None) -> str:
 def markdown(data: dict[str, Any]) -> str:
     """The result page: machine, runs, the before/after table against the targets, speedups."""
     m, runs = data["machine"], data["runs"]
-    lines = [f"# ResNet-50 latency overhead of recalibration blocks, before and after export.optimize",
-             "", f"- recorded: {data['recorded']}", f"- machine: {m['cpu']}, {m['cores_available']} cores "
-             f"available, {m['os']}", f"- packages: {', '.join(f'{k} {v}' for k, v in m['packages'].items() if v)}",
-             f"- input 224x224, onnxruntime CPU {data['threads']} threads (spinning off), models alternated per run"]
+    packages = ", ".join(f"{k} {v}" for k, v in m["packages"].items() if v)
+    lines = ["# ResNet-50 latency overhead of recalibration blocks, before and after export.optimize", "",
+             f"- recorded: {data['recorded']}",
+             f"- machine: {m['cpu']}, {m['cores_available']} cores available, {m['os']}",
+             f"- packages: {packages}",
+             f"- input 224x224, onnxruntime CPU {data['threads']} threads (spinning off), models alternated"]
     for name, run in runs.items():
         lines.append(f"- {name} run: {run['config']['runtimes'][0]}, {run['config']['warmup']} warm-up + "
                      f"{run['config']['iters']} rounds; load average {run['load_average_start']} -> "
                      f"{run['load_average_end']}")
-    lines += ["", "Overhead = median latency / median of the plain ResNet-50 exported the same way in the same "
-              "run, with the 95% paired-bootstrap interval; 'min' compares the fastest rounds.", "",
+    lines += ["", "Overhead = median latency / median of the plain ResNet-50 (optimize on) in the same run, "
+              "with the 95% paired-bootstrap interval; 'before' is the block's export with optimize off, "
+              "'after' with it on; row 'none' shows the plain model's own optimize-off export against the "
+              "baseline. 'min' compares the fastest rounds. Reorders: layout copies in onnxruntime's "
+              "optimised graph.", "",
               "| block | batch | target | before | after | after (min) | met | reorders before -> after | "
               "ORT after ms | torch eager ms | eager / ORT |", "|" + "---|" * 11]
     for r in data["summary"]:
@@ -164,9 +174,9 @@ def markdown(data: dict[str, Any]) -> str:
         amin = "" if r["after"] is None else f"{r['after']['min_ratio']:+.1f}%"
         eager = "" if r["eager_ms"] is None else f"{r['eager_ms']:.1f}"
         speed = "" if r["speedup"] is None else f"{r['speedup']:.2f}x"
+        copies = f"{lb['reorder_input'] + lb['reorder_output']} -> {la['reorder_input'] + la['reorder_output']}"
         lines.append(f"| {r['model']} | {r['batch']} | {target} | {_pct(r['before'])} | {_pct(r['after'])} | "
-                     f"{amin} | {met} | {lb['reorder_input'] + lb['reorder_output']} -> "
-                     f"{la['reorder_input'] + la['reorder_output']} | {r['ort_after_ms']:.1f} | {eager} | {speed} |")
+                     f"{amin} | {met} | {copies} | {r['ort_after_ms']:.1f} | {eager} | {speed} |")
     lines += ["", "## Runs", ""]
     for name, run in runs.items():
         lines += [f"### {name}", "", format_table(run, markdown=True), ""]
@@ -174,27 +184,32 @@ def markdown(data: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace, log: Log) -> dict[str, Any]:
-    """Export both families, time them and torch eager; everything the result files hold."""
+    """Export both ways, then per batch time all exports together on onnxruntime, then torch eager."""
     blocks = [b for b in args.blocks.split(",") if b]
     base = model_candidates("resnet50", blocks, (224, 224))
-    runs, layout, exports = {}, {}, {}
+    runs, exports = {}, {}
     with tempfile.TemporaryDirectory(prefix="recalib-overhead-") as tmp:
-        for name, optimize in (("before", False), ("after", True)):
-            family, exports[name] = export_family(base, optimize, Path(tmp) / name, log)
-            layout[name] = {label: e["layout"] for label, e in exports[name].items()}
-            runs[name] = timed(family, "ort-cpu", args, args.iters, log)
-    if args.eager_iters > 0:
-        runs["eager"] = timed(base, "torch-eager", args, args.eager_iters, log)
-    batches = [int(b) for b in args.batch.split(",")]
-    return {"machine": runs["after"]["machine"], "threads": args.threads, "runs": runs, "layout": layout,
-            "exports": exports, "summary": summary_rows(runs, [c.label for c in base], batches),
+        after, exports["after"] = export_family(base, True, Path(tmp) / "after", log)
+        before, exports["before"] = export_family(base, False, Path(tmp) / "before", log)
+        # the optimised plain model is the baseline of every ratio; both families alternate in each round
+        family = [c for pair in zip(after, before) for c in pair]
+        for c in family[1::2]:
+            c.label += PLAIN
+        batches = [int(b) for b in args.batch.split(",")]
+        for batch in batches:
+            runs[f"ort-b{batch}"] = timed(family, "ort-cpu", batch, args, log)
+            if args.eager_iters > 0:
+                runs[f"eager-b{batch}"] = timed(base, "torch-eager", batch, args, log)
+    layout = {name: {label: e["layout"] for label, e in info.items()} for name, info in exports.items()}
+    return {"machine": runs[f"ort-b{batches[0]}"]["machine"], "threads": args.threads, "runs": runs,
+            "layout": layout, "exports": exports, "summary": summary_rows(runs, [c.label for c in base], batches),
             "recorded": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     data = run(args, lambda msg: print(f"[overhead] {msg}", flush=True))
-    stem = f"overhead-{machine_slug(data['machine'])}-{data['recorded'][:10]}" + (f"-{args.tag}" if args.tag else "")
+    stem = f"overhead-{machine_slug(data['machine'])}-{data['recorded'][:10]}{'-' + args.tag if args.tag else ''}"
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{stem}.json").write_text(json.dumps(data, indent=2, default=str) + "\n")
     (args.out / f"{stem}.md").write_text(markdown(data))
