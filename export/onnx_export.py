@@ -138,7 +138,8 @@ def _save(program: torch.onnx.ONNXProgram, target: Path, module: nn.Module) -> b
 def to_onnx(model: nn.Module, input_shape: Sequence[int], path: str | Path, *,
             dynamic_batch: bool = True, batch_size: int = 1, fold: bool = True,
             optimize: bool = True, opset: int = DEFAULT_OPSET, force: bool = False,
-            strict_trt: bool = False, tolerance: float = 1e-4, write_report: bool = True, seed: int | None = None) -> ExportReport:
+            strict_trt: bool = False, tolerance: float = 1e-4, write_report: bool = True,
+            seed: int | None = None) -> ExportReport:
     """Export ``model`` (one ``(N, C, H, W)`` float32 input) to a verified ONNX file at ``path``.
 
     ``input_shape`` is ``(C, H, W)`` (or ``(N, C, H, W)``, whose N is the static batch); H and W

@@ -121,7 +121,9 @@ def _gate_operand(big: Traced, small: Traced) -> tuple[int, int] | None:
     if tuple(b[2:]) != (1, 1) or not _static(a[2:]) or tuple(a[2:]) == (1, 1):
         return None
     same_nc = all(x == y for x, y in zip(a[:2], b[:2]))  # symbolic dims compare by name
-    return (int(a[2]), int(a[3])) if same_nc and isinstance(a[1], int) else None
+    dtype = getattr(big, "dtype", None)
+    same_float = dtype is not None and dtype == getattr(small, "dtype", None) and dtype.is_floating_point()
+    return (int(a[2]), int(a[3])) if same_nc and same_float and isinstance(a[1], int) else None
 
 
 def _mul(self: Traced, other: Traced) -> Traced:

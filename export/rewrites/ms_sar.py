@@ -39,7 +39,7 @@ __all__ = ["RegionalMSSARInference", "window_stride", "region_pool", "spread", "
 
 
 def window_stride(n: int, k: int) -> int | None:
-    """``s`` if splitting ``n`` into ``k`` regions gives ``s``-wide windows (the last may be shorter), else None."""
+    """``s`` if MS-SAR's ``k`` regions of ``n`` are ``s``-wide windows (the last may be shorter), else None."""
     s = -(-n // k)
     starts_match = all(-(-(i * n) // k) == i * s for i in range(k))
     return s if starts_match and s * (k - 1) < n else None

@@ -51,7 +51,7 @@ def reorders(ops: Counter) -> int:
 
 
 def test_integer_scale_only_where_onnx_picks_pytorch_pixels():
-    assert [integer_scale(1, 56), integer_scale(7, 56), integer_scale(4, 28), integer_scale(3, 3)] == [56, 8, 7, 1]
+    assert [integer_scale(n, m) for n, m in ((1, 56), (7, 56), (4, 28), (3, 3))] == [56, 8, 7, 1]
     assert integer_scale(4, 14) is None and integer_scale(2, 7) is None and integer_scale(8, 4) is None
 
 
