@@ -13,17 +13,12 @@ from recalib.blocks import create_block
 from recalib.blocks.region_pooling import contract, region_matrices
 from recalib.folding import fold
 
+from export_helpers import randomize
+
 
 def _random(block: nn.Module) -> nn.Module:
     """Non-trivial BN statistics, so the excitation is not the identity at initialisation."""
-    with torch.no_grad():
-        for m in block.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                m.running_mean.uniform_(-0.5, 0.5)
-                m.running_var.uniform_(0.5, 2.0)
-                m.weight.uniform_(0.5, 1.5)
-                m.bias.uniform_(-0.5, 0.5)
-    return block.eval().double()
+    return randomize(block).double()
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 7, 9, 10, 13, 14, 16, 28])
