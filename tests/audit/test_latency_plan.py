@@ -8,7 +8,7 @@ import torch
 
 from profiling.latency_audit import export_variants, resolve_targets
 from profiling.latency_plan import LatencyPlan, Target, default_plan, parse_targets
-from recalib.cli.audit import _names
+from recalib.cli._args import comma_names
 from recalib.errors import BackendUnavailable, ConfigError
 
 
@@ -60,4 +60,4 @@ def test_torch_only_targets_export_nothing_and_no_optimize_is_noted() -> None:
 
 
 def test_block_lists_keep_commas_inside_brackets() -> None:
-    assert _names("se, ms-sar:scales=(1,2,4),ge-theta") == ["se", "ms-sar:scales=(1,2,4)", "ge-theta"]
+    assert comma_names("se, ms-sar:scales=(1,2,4),ge-theta") == ["se", "ms-sar:scales=(1,2,4)", "ge-theta"]
