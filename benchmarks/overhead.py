@@ -6,7 +6,7 @@
 For each block: ResNet-50 at 224 with the block, exported twice from the same module (dynamic
 batch, folded): *before* with ``optimize=False`` and *after* with ``optimize=True``; the plain
 ResNet-50 is exported both ways too. Per batch size, all these exports are timed in one
-onnxruntime CPU run (2 threads, spinning off, one worker process) with
+onnxruntime CPU run (2 threads, threads spinning only during a run, one worker process) with
 :func:`deploy.bench.compare`, every model once per round, so before and after meet the same
 load. Every overhead is against the optimised plain ResNet-50 of that run, with its 95%
 paired-bootstrap interval; its plain export, in the same run, differs from it only in the
@@ -51,6 +51,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--blocks", default=",".join(TARGETS), help="comma-separated block specs")
     p.add_argument("--batch", default="1,8", help="comma-separated batch sizes (default: 1,8)")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--no-spinning", dest="spinning", action="store_false",
+                   help="onnxruntime threads never spin (the default spins during a run only)")
     p.add_argument("--warmup", type=int, default=10)
     p.add_argument("--iters", type=int, default=100, help="timed onnxruntime rounds per batch")
     p.add_argument("--eager-iters", type=int, default=20, help="timed torch-eager rounds per batch")
@@ -108,7 +110,7 @@ def timed(candidates: list[Candidate], runtime: str, batch: int, args: argparse.
     ort = runtime.startswith("ort")
     config = BenchConfig(runtimes=[runtime], batches=[batch], input_chw=(3, 224, 224),
                          warmup=args.warmup if ort else 3, iters=args.iters if ort else args.eager_iters,
-                         threads=args.threads)
+                         threads=args.threads, runtime_options={"ort-cpu": {"spinning": args.spinning}})
     start = [round(v, 2) for v in os.getloadavg()]
     report = compare(candidates, config, progress=log)
     report["load_average_start"], report["load_average_end"] = start, [round(v, 2) for v in os.getloadavg()]
@@ -161,12 +163,14 @@ def _pct(o: dict[str, float] | None) -> str:
 def markdown(data: dict[str, Any]) -> str:
     """The result page: machine, runs, the before/after table against the targets, speedups."""
     m, runs = data["machine"], data["runs"]
+    # runs recorded before the spinning option never spun
+    spin = "spinning during a run" if data.get("spinning", False) else "spinning off"
     packages = ", ".join(f"{k} {v}" for k, v in m["packages"].items() if v)
     lines = ["# ResNet-50 latency overhead of recalibration blocks, before and after export.optimize", "",
              f"- recorded: {data['recorded']}",
              f"- machine: {m['cpu']}, {m['cores_available']} cores available, {m['os']}",
              f"- packages: {packages}",
-             f"- input 224x224, onnxruntime CPU {data['threads']} threads (spinning off), models alternated"]
+             f"- input 224x224, onnxruntime CPU {data['threads']} threads ({spin}), models alternated"]
     for name, run in runs.items():
         lines.append(f"- {name} run: {run['config']['runtimes'][0]}, {run['config']['warmup']} warm-up + "
                      f"{run['config']['iters']} rounds; load average {run['load_average_start']} -> "
@@ -213,7 +217,8 @@ def run(args: argparse.Namespace, log: Log) -> dict[str, Any]:
             if args.eager_iters > 0:
                 runs[f"eager-b{batch}"] = timed(base, "torch-eager", batch, args, log)
     layout = {name: {label: e["layout"] for label, e in info.items()} for name, info in exports.items()}
-    data = {"machine": runs[f"ort-b{batches[0]}"]["machine"], "threads": args.threads, "runs": runs,
+    data = {"machine": runs[f"ort-b{batches[0]}"]["machine"], "threads": args.threads,
+            "spinning": args.spinning, "runs": runs,
             "layout": layout, "exports": exports, "batches": batches, "labels": [c.label for c in base],
             "recorded": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
     data["summary"] = summary_rows(data, data["labels"], batches)

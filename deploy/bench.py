@@ -4,8 +4,9 @@
 with each block) on each runtime and batch size:
 
 - models alternate A B C A B C … after alternating warm-up rounds, so drift hits all alike;
-- thread counts are fixed (default: the cores this process may use) and onnxruntime's thread
-  spinning is off, since sessions of every model share the worker process;
+- thread counts are fixed (default: the cores this process may use); onnxruntime's threads
+  spin only while a run is in flight (:mod:`deploy.backends.ort`), since sessions of every
+  model share the worker process;
 - each runtime runs in a fresh worker process (``isolate=True``), so torch's and
   onnxruntime's thread pools never compete;
 - before timing, every runner's output is checked against PyTorch (``VerificationError``);

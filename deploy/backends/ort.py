@@ -1,9 +1,13 @@
 """``ort-cpu``, ``ort-cuda``, ``ort-tensorrt``: an ONNX file in onnxruntime with one execution provider.
 
 Sessions are configured for honest timing: a fixed intra-op thread count, one inter-op thread,
-and thread spinning off by default. Idle sessions' spinning threads steal the cores of the
-session being timed (in a trial here they more than doubled another session's latency), and
-a benchmark alternates several sessions in one process.
+and onnxruntime's default thread spinning *during* a run, stopped when the run returns
+(``session.force_spinning_stop``). A benchmark alternates several sessions in one process:
+without the stop, an idle session's spinning threads steal the cores of the session being
+timed (here they doubled a ResNet-50's latency, 25 -> 54 ms); without spinning at all, every
+small op pays a thread wake-up (ResNet-50 + SE, 2 threads: 28.0 ms and +27% overhead with
+spinning off, 25.2 ms and +23% with spinning stopped at run end). ``spinning=False`` turns it
+off entirely, for machines shared with other work.
 """
 from __future__ import annotations
 
@@ -24,9 +28,13 @@ _PROVIDER = {"ort-cpu": "CPUExecutionProvider", "ort-cuda": "CUDAExecutionProvid
 _ONNX_DTYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16}
 
 
-def session_options(threads: int | None, spinning: bool = False,
+def session_options(threads: int | None, spinning: bool = True,
                     optimized_model_path: str | Path | None = None) -> Any:
-    """Session options with fixed threads; ``optimized_model_path`` saves ORT's optimised graph."""
+    """Session options with fixed threads; ``optimized_model_path`` saves ORT's optimised graph.
+
+    ``spinning``: worker threads spin between the ops of a run (onnxruntime's default) and stop
+    when it returns, so idle sessions leave the cores alone; ``False`` never spins.
+    """
     import onnxruntime as ort
 
     so = ort.SessionOptions()
@@ -37,6 +45,7 @@ def session_options(threads: int | None, spinning: bool = False,
     flag = "1" if spinning else "0"
     so.add_session_config_entry("session.intra_op.allow_spinning", flag)
     so.add_session_config_entry("session.inter_op.allow_spinning", flag)
+    so.add_session_config_entry("session.force_spinning_stop", "1")
     if optimized_model_path is not None:
         so.optimized_model_filepath = str(optimized_model_path)
     return so
@@ -70,7 +79,7 @@ class OrtRunner(Runner):
     """
 
     def __init__(self, path: str | Path, *, backend: str = "ort-cpu", threads: int | None = None,
-                 spinning: bool = False, optimized_model_path: str | Path | None = None,
+                 spinning: bool = True, optimized_model_path: str | Path | None = None,
                  precision: str = "fp32", device_id: int = 0, cache_dir: str | Path | None = None) -> None:
         import onnxruntime as ort
 

@@ -53,12 +53,15 @@ def test_benchmark_returns_stats_of_the_requested_runs(tiny_models: Models) -> N
     assert stats.throughput == pytest.approx(4 / (stats.median_ms / 1e3))
 
 
-def test_ort_session_has_fixed_threads_and_no_spinning(tiny_models: Models) -> None:
+def test_ort_session_has_fixed_threads_and_spins_only_during_a_run(tiny_models: Models) -> None:
     _, path = tiny_models["plain"]
-    runner = OrtRunner(path, threads=1)
-    options = runner.session.get_session_options()
+    options = OrtRunner(path, threads=1).session.get_session_options()
     assert options.intra_op_num_threads == 1 and options.inter_op_num_threads == 1
-    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "1"
+    assert options.get_session_config_entry("session.force_spinning_stop") == "1"
+    quiet = OrtRunner(path, threads=1, spinning=False).session.get_session_options()
+    assert quiet.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    assert quiet.get_session_config_entry("session.inter_op.allow_spinning") == "0"
 
 
 def test_ort_refuses_an_input_of_another_size(tiny_models: Models) -> None:
