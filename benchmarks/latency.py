@@ -69,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     runtimes, batches = args.runtime.split(","), [int(b) for b in args.batch.split(",")]
     blocks = [b for b in args.blocks.split(",") if b]
-    size = tuple(args.input_size) if args.input_size else tuple(model_spec(args.arch).input_size)
+    h, w = args.input_size if args.input_size else model_spec(args.arch).input_size
+    size = (int(h), int(w))
     candidates = model_candidates(args.arch, blocks, size)
     config = BenchConfig(runtimes=runtimes, batches=batches, input_chw=(3, *size),
                          warmup=args.warmup, iters=args.iters, threads=args.threads)

@@ -146,13 +146,12 @@ def summary_rows(data: dict[str, Any], labels: list[str], batches: list[int]) ->
         ort, eager = runs[f"ort-b{batch}"], runs.get(f"eager-b{batch}")
         for label in labels:
             after, target = _overhead(ort, label), TARGETS.get(label)
-            row = {"model": label, "batch": batch, "target_pct": target, "after": after,
-                   "before": _overhead(ort, label + PLAIN), "ort_after_ms": _median(ort, label),
-                   "ort_before_ms": _median(ort, label + PLAIN),
-                   "eager_ms": None if eager is None else _median(eager, label),
-                   "met": _met(after, target, ops[label] == ops[BASELINE])}
-            row["speedup"] = None if row["eager_ms"] is None else row["eager_ms"] / row["ort_after_ms"]
-            rows.append(row)
+            ort_ms, eager_ms = _median(ort, label), None if eager is None else _median(eager, label)
+            rows.append({"model": label, "batch": batch, "target_pct": target, "after": after,
+                         "before": _overhead(ort, label + PLAIN), "ort_after_ms": ort_ms,
+                         "ort_before_ms": _median(ort, label + PLAIN), "eager_ms": eager_ms,
+                         "met": _met(after, target, ops[label] == ops[BASELINE]),
+                         "speedup": None if eager_ms is None else eager_ms / ort_ms})
     return rows
 
 
