@@ -44,12 +44,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "(default: 1e-3, fp16: 2e-2)")
     p.add_argument("--no-optimize", action="store_true",
                    help="time the plain ONNX export, without export's exact runtime rewrites")
+    p.add_argument("--no-spinning", dest="spinning", action="store_false",
+                   help="onnxruntime: threads never spin (default: they spin during a run and stop "
+                        "when it returns); for machines shared with other work")
     p.add_argument("--json", default=None, metavar="PATH", help="write the full report as JSON")
     p.set_defaults(handler=run)
 
 
 # fp16 keeps ~3 significant digits, so its outputs may differ from float32 PyTorch far more.
 _TOLERANCES = {"fp32": (1e-5, 1e-3), "fp16": (1e-3, 2e-2)}
+
+
+def _runtime_options(runtime: str, precision: dict[str, str], spinning: bool) -> dict[str, object]:
+    """The runner options of ``runtime``: the precision, and spinning for onnxruntime."""
+    return {**precision, **({"spinning": spinning} if runtime.startswith("ort-") else {})}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -69,7 +77,8 @@ def run(args: argparse.Namespace) -> int:
                          iters=args.iters, threads=args.threads, device=args.device,
                          atol=atol if args.atol is None else args.atol,
                          rtol=rtol if args.rtol is None else args.rtol,
-                         runtime_options={r: dict(precision) for r in args.runtime},
+                         runtime_options={r: _runtime_options(r, precision, args.spinning)
+                                          for r in args.runtime},
                          optimize=not args.no_optimize)
     candidates = model_candidates(args.arch, args.block, input_size, parse_options(args.option, "--option"))
     report = compare(candidates, config, progress=lambda msg: print(f"[bench] {msg}", flush=True))

@@ -27,6 +27,14 @@ def test_bench_prints_a_table_and_writes_json_with_machine_info(tmp_path: Path,
     assert [(r["runtime"], r["batch"]) for r in report["results"]] == [("ort-cpu", 1), ("ort-cpu", 2)]
     assert report["results"][0]["ratios"]["se"]["n"] == 5
     assert report["machine"]["cpu"] and report["machine"]["packages"]["onnxruntime"]
+    assert report["config"]["runtime_options"]["ort-cpu"] == {"spinning": True}
+
+
+def test_bench_no_spinning_goes_to_onnxruntime_runtimes_only(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    assert main([*TINY, "--runtime", "ort-cpu,torch-eager", "--no-spinning", "--json", str(out)]) == 0
+    options = json.loads(out.read_text())["config"]["runtime_options"]
+    assert options == {"ort-cpu": {"spinning": False}, "torch-eager": {}}
 
 
 def test_bad_usage_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
