@@ -120,6 +120,7 @@ class LatencySection:
             "(A B C … A B C …) in one worker process per runtime, after a parity check against PyTorch; "
             f"timed (and warm-up) rounds: {rounds}. The overhead is the ratio of medians against the plain "
             "backbone timed in the same run (exported the same way), with a 95% paired-bootstrap interval. "
+            "onnxruntime's threads spin while a run is in flight and stop when it returns. "
             "ONNX runtimes run the verified export (`export.to_onnx`, folded); torch runtimes run "
             "`recalib.fold(model)`, the same inference rewrite. Latency overheads from a busy machine "
             "stay comparable within their run; absolute times do not. A few percent is within the "
