@@ -6,7 +6,9 @@ the export's parity test against the original PyTorch model:
 
 * **Module rewrites** (:func:`optimize_model`, after folding): a block with a cheaper exact
   inference form is replaced by it, built from the block's own modules
-  (:mod:`export.rewrites.ms_sar`: regional MS-SAR pools once and gates at low resolution).
+  (:mod:`export.rewrites.ms_sar`: regional MS-SAR pools once and gates at low resolution;
+  :mod:`export.rewrites.contextual`: a CC-block picks its grid statically and renders its map
+  with batched products).
 * **Layout translations** (:func:`translation_table`, during export;
   :mod:`export.rewrites.layout`): spatial means, broadcast gates and integer nearest resizes
   are emitted as the ops onnxruntime keeps in its blocked NCHWc layout, so a block in a
@@ -26,7 +28,7 @@ from dataclasses import dataclass, field
 from torch import nn
 
 from export.decompose import translation_table as decompositions
-from export.rewrites import layout, ms_sar
+from export.rewrites import contextual, layout, ms_sar
 
 __all__ = ["OptimizeResult", "optimize_model", "translation_table", "recording", "describe_translations"]
 
@@ -34,6 +36,8 @@ __all__ = ["OptimizeResult", "optimize_model", "translation_table", "recording",
 _MODULE_REWRITES: list[tuple[str, str, Callable[[nn.Module], bool], Callable[..., nn.Module]]] = [
     ("ms-sar-low-res", "regional MS-SAR pools once, averages its gates at K*xK* and spreads once",
      ms_sar.applies, ms_sar.RegionalMSSARInference),
+    ("cc-static-picks", "CC-block: static grid picks, grid layer and bilinear EMP as MatMuls, the map as one product",
+     contextual.applies, contextual.ContextualConvInference),
 ]
 
 

@@ -1,0 +1,113 @@
+"""The CC-block inference form computes the block's function (export/rewrites/contextual.py)."""
+from __future__ import annotations
+
+from collections import Counter
+
+import onnx
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import export
+from export.decompose import torch_nearest_indices
+from export.optimize import optimize_model
+from export.rewrites.contextual import ContextualConvInference, applies, bilinear_bases, pick
+from recalib.blocks import create_block
+
+SIZES = [(56, 56), (28, 28), (14, 14), (7, 7), (13, 9), (5, 17), (1, 3), (30, 12)]
+
+
+def _random(name: str, size: tuple[int, int], channels: int = 8, **options) -> nn.Module:
+    """A float64 block with every parameter drawn from N(0, 1), so the squash is not near 0."""
+    torch.manual_seed(0)
+    block = create_block(name, channels, feat_size=size, **options).double().eval()
+    with torch.no_grad():
+        for parameter in block.parameters():
+            parameter.normal_()
+    return block
+
+
+def _assert_same(form: nn.Module, block: nn.Module, x: torch.Tensor) -> None:
+    with torch.no_grad():
+        torch.testing.assert_close(form(x), block(x), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("n, m", [(56, 11), (28, 11), (14, 11), (7, 7), (30, 11), (3, 3), (40, 11)])
+def test_pick_takes_the_pixels_a_nearest_resize_copies(n, m):
+    x = torch.randn(2, 3, n, 5, dtype=torch.float64)
+    expected = F.interpolate(x, size=(m, 5), mode="nearest")
+    assert torch.equal(pick(x, 2, torch_nearest_indices(n, m)), expected)
+
+
+def test_bilinear_bases_give_eq2s_profile_from_tanh():
+    z = torch.randn(3, 4, dtype=torch.float64)
+    basis_h, basis_w = bilinear_bases(6, 9, one=False, dtype=torch.float64)
+    p = torch.tanh(z) / 2 + 1
+    u = torch.arange(9, dtype=torch.float64) / 9
+    expected_w = p[:, :1] * (1 - u) + p[:, 1:2] * u
+    torch.testing.assert_close(torch.tanh(z) @ basis_w + 1, expected_w, rtol=1e-14, atol=1e-14)
+    assert basis_h.shape == (4, 6) and torch.equal(basis_h[:2], torch.zeros(2, 6))
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("emp", ["bilinear", "gaussian", "sine"])
+def test_reduced_form_equals_the_block(size, emp):
+    block = _random("cc-reduced", size, emp=emp)
+    x = torch.randn(3, 8, *size, dtype=torch.float64)
+    _assert_same(ContextualConvInference(block), block, x)
+
+
+@pytest.mark.parametrize("name", ["cc-no-mix", "cc-full", "cc-scalar"])
+@pytest.mark.parametrize("size", [(28, 28), (7, 7), (13, 9)])
+def test_other_per_channel_variants_equal_the_block(name, size):
+    block = _random(name, size)
+    x = torch.randn(2, 8, *size, dtype=torch.float64)
+    _assert_same(ContextualConvInference(block), block, x)
+
+
+def test_a_size_other_than_feat_size_with_the_same_grid_still_matches():
+    block = _random("cc-reduced", (28, 28))  # columns picked by zero weights at width 28
+    form = ContextualConvInference(block)
+    assert form.sized_width == 28
+    for size in ((28, 30), (14, 28), (12, 17)):
+        _assert_same(form, block, torch.randn(2, 8, *size, dtype=torch.float64))
+
+
+def test_the_saturated_output_is_exactly_one_in_float32():
+    assert torch.tanh(torch.tensor(30.0)).item() == 1.0
+    assert torch.tanh(torch.tensor(30.0, dtype=torch.float64)).item() == 1.0
+
+
+def test_optimize_model_swaps_per_channel_cc_blocks_only():
+    model = nn.Sequential(create_block("cc-reduced", 16, feat_size=14),
+                          create_block("cc-no-ch", 16, feat_size=14),
+                          create_block("cc-static", 16, feat_size=14))
+    keys = set(model[0].state_dict())
+    result = optimize_model(model)
+    assert isinstance(result.model[0], ContextualConvInference)
+    assert not applies(result.model[1]) and not isinstance(result.model[1], ContextualConvInference)
+    assert len(result.actions) == 1 and result.actions[0].startswith("0: cc-static-picks")
+    assert set(result.model[0].state_dict()) == {f"block.{key}" for key in keys}
+
+
+def _ops(path) -> Counter:
+    return Counter(node.op_type for node in onnx.load(str(path)).graph.node)
+
+
+def test_export_with_the_rewrite_passes_parity_with_static_shapes_and_no_grouped_grid_conv(host, tmp_path):
+    model = host("cc-reduced", size=(28, 28))
+    optimized, plain = tmp_path / "opt.onnx", tmp_path / "plain.onnx"
+    report = export.to_onnx(model, (3, 28, 28), optimized)  # raises if ORT differs from PyTorch
+    export.to_onnx(model, (3, 28, 28), plain, optimize=False)
+    assert any("cc-static-picks" in line for line in report.rewrites)
+    fast, slow = _ops(optimized), _ops(plain)
+    assert fast["Shape"] == 0 and fast["Resize"] == 0 and slow["Resize"] == 1
+    assert sum(fast.values()) < sum(slow.values())
+    graph = onnx.load(str(optimized)).graph
+    weights = {t.name: t.dims[0] for t in graph.initializer}
+    groups = [(next((a.i for a in n.attribute if a.name == "group"), 1), weights.get(n.input[1]))
+              for n in graph.node if n.op_type == "Conv"]
+    grouped = [(g, out) for g, out in groups if g > 1]
+    # the grid layer runs as depthwise convs (one output per group), never as the C -> 4C grouped conv
+    assert len(grouped) == 5 and all(out == g == 32 for g, out in grouped)
