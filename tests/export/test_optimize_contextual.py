@@ -87,7 +87,7 @@ def test_optimize_model_swaps_per_channel_cc_blocks_only():
     result = optimize_model(model)
     assert isinstance(result.model[0], ContextualConvInference)
     assert not applies(result.model[1]) and not isinstance(result.model[1], ContextualConvInference)
-    assert len(result.actions) == 1 and result.actions[0].startswith("0: cc-static-picks")
+    assert len(result.actions) == 1 and result.actions[0].startswith("0: cc-grid-picks")
     assert set(result.model[0].state_dict()) == {f"block.{key}" for key in keys}
 
 
@@ -100,7 +100,7 @@ def test_export_with_the_rewrite_passes_parity_with_static_shapes_and_no_grouped
     optimized, plain = tmp_path / "opt.onnx", tmp_path / "plain.onnx"
     report = export.to_onnx(model, (3, 28, 28), optimized)  # raises if ORT differs from PyTorch
     export.to_onnx(model, (3, 28, 28), plain, optimize=False)
-    assert any("cc-static-picks" in line for line in report.rewrites)
+    assert any("cc-grid-picks" in line for line in report.rewrites)
     fast, slow = _ops(optimized), _ops(plain)
     assert fast["Shape"] == 0 and fast["Resize"] == 0 and slow["Resize"] == 1
     assert sum(fast.values()) < sum(slow.values())
