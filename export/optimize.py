@@ -36,7 +36,8 @@ __all__ = ["OptimizeResult", "optimize_model", "translation_table", "recording",
 _MODULE_REWRITES: list[tuple[str, str, Callable[[nn.Module], bool], Callable[..., nn.Module]]] = [
     ("ms-sar-low-res", "regional MS-SAR pools once, averages its gates at K*xK* and spreads once",
      ms_sar.applies, ms_sar.RegionalMSSARInference),
-    ("cc-grid-picks", "CC-block: static grid picks, grid layer as depthwise convs, bilinear EMP as MatMuls, the map as one product",
+    ("cc-grid-picks", "CC-block: static grid picks, grid layer as depthwise convs, bilinear EMP as "
+                      "MatMuls, the map as one product",
      contextual.applies, contextual.ContextualConvInference),
 ]
 
