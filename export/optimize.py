@@ -10,13 +10,13 @@ the export's parity test against the original PyTorch model:
   :mod:`export.rewrites.contextual`: a CC-block picks its grid statically and renders its map
   with batched products).
 * **Layout translations** (:func:`translation_table`, during export;
-  :mod:`export.rewrites.layout`): spatial means, broadcast gates and integer nearest resizes
-  are emitted as the ops onnxruntime keeps in its blocked NCHWc layout, so a block in a
-  residual branch no longer forces layout copies around itself.
+  :mod:`export.rewrites.layout`): spatial means and integer nearest resizes are emitted as
+  the ops onnxruntime keeps in its blocked NCHWc layout, so a low-resolution gate no longer
+  forces layout copies around its block.
 
-Both target onnxruntime's CPU provider, which the latency audit measures; other runtimes
-(TensorRT) broadcast natively, where the explicit gate expansion is an extra copy: export
-with ``optimize=False`` for them if that copy shows up.
+Both target onnxruntime's CPU provider, which the latency audit measures. Being exact, they
+give other runtimes (TensorRT) the same function; export with ``optimize=False`` where a
+rewrite measures slower there.
 """
 from __future__ import annotations
 

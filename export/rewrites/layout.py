@@ -14,15 +14,20 @@ with explicit sizes each leave the layout.
 The translations here emit, where it is exact:
 
 * a spatial mean ``x.mean((2, 3), keepdim=True)`` as ``GlobalAveragePool``;
-* ``x * gate`` with a gate broadcast over H and W as ``x * Resize(gate, scales=[1, 1, H, W])``
-  (nearest: the resize only copies, so the product is the same, element by element);
 * a nearest upsample by an integer factor, whose source pixels are PyTorch's, as ``Resize``
-  with constant scales instead of sizes.
+  with constant scales instead of sizes (a low-resolution gate, GE-θ⁻'s, then stays in the
+  layout and its ``Mul`` has two equal shapes).
 
 The resize output gets its shape (with the symbolic batch) written on it: the layout pass
 only runs ``Mul`` in NCHWc when it can prove both shapes equal, and ONNX shape inference
 loses the symbolic batch through ``Resize``. Everything else goes to the default
 translations (torchlib's, or :mod:`export.decompose`'s).
+
+A ``(N, C, 1, 1)`` gate (SE, global GE) is left as a broadcasting ``Mul``, layout copies and
+all. Expanding it by a ``Resize(scales=[1, 1, H, W])`` removed the copies (67 -> 1 in SE-ResNet-50)
+but measured slower: onnxruntime runs the blocked ``Upsample`` on one thread, and the copies it
+saves run on all of them (ResNet-50 + SE at 224, 2 threads, same run: +20.6/+21.8% expanded vs
++18.7/+20.9% broadcast at batch 1, +24.7% vs +21.4% at batch 8).
 """
 from __future__ import annotations
 
@@ -47,8 +52,6 @@ Traced = Any  # the exporter's symbolic tensors (onnx_ir values with static shap
 
 REWRITES = {
     "global-average-pool": "spatial mean over (H, W) exported as GlobalAveragePool (was ReduceMean)",
-    "broadcast-gate": "x * gate with a (N, C, 1, 1) gate: gate expanded by a nearest Resize with "
-                      "integer scales, then a same-shape Mul (was a broadcasting Mul)",
     "integer-resize": "nearest upsample by an integer factor exported with constant scales (was sizes)",
 }
 
@@ -113,30 +116,6 @@ def _mean_dim(self: Traced, dim: Sequence[int] | None = None, keepdim: bool = Fa
     return core.aten_mean_dim(self, dim, keepdim)
 
 
-def _gate_operand(big: Traced, small: Traced) -> tuple[int, int] | None:
-    """``(H, W)`` when ``small`` is ``big``'s ``(N, C)`` with a broadcast ``1 × 1`` spatial size."""
-    a, b = _shape(big), _shape(small)
-    if a is None or b is None or len(a) != 4 or len(b) != 4:
-        return None
-    if tuple(b[2:]) != (1, 1) or not _static(a[2:]) or tuple(a[2:]) == (1, 1):
-        return None
-    same_nc = all(x == y for x, y in zip(a[:2], b[:2]))  # symbolic dims compare by name
-    dtype = getattr(big, "dtype", None)
-    same_float = dtype is not None and dtype == getattr(small, "dtype", None) and dtype.is_floating_point()
-    return (int(a[2]), int(a[3])) if same_nc and same_float and isinstance(a[1], int) else None
-
-
-def _mul(self: Traced, other: Traced) -> Traced:
-    """``aten.mul.Tensor``: a gate broadcast over H, W is expanded by an integer Resize first."""
-    for big, small, first in ((self, other, True), (other, self, False)):
-        out_hw = _gate_operand(big, small)
-        if out_hw is not None:
-            _note("broadcast-gate")
-            expanded = _resize(small, out_hw, out_hw)
-            return op.Mul(big, expanded) if first else op.Mul(expanded, big)
-    return core.aten_mul(self, other)
-
-
 def _upsample_vec(input: Traced, output_size: Sequence[int] | None = None,
                   scale_factors: Sequence[float] | None = None) -> Traced:
     """``aten.upsample_nearest2d.vec``: constant integer scales when exact, else the default."""
@@ -154,4 +133,4 @@ def _upsample_vec(input: Traced, output_size: Sequence[int] | None = None,
 def translation_table() -> dict[Callable, Callable]:
     """The aten overloads translated here, to merge over :func:`export.decompose.translation_table`."""
     aten = torch.ops.aten
-    return {aten.mean.dim: _mean_dim, aten.mul.Tensor: _mul, aten.upsample_nearest2d.vec: _upsample_vec}
+    return {aten.mean.dim: _mean_dim, aten.upsample_nearest2d.vec: _upsample_vec}
