@@ -195,8 +195,10 @@ class GatherExcite(nn.Module):
         if self.bound_size is not None:
             check_feat_size(x, self.bound_size, self.name)
         gate = torch.sigmoid(self.mlp(self.act(self.gather(x))))
-        if self.stride is not None:
-            # explicit size: ⌈H/e⌉·e overshoots H on non-divisible maps, so a scale factor cannot work
+        if self.stride is not None and gate.shape[-2:] != (1, 1):
+            # explicit size: ⌈H/e⌉·e overshoots H on non-divisible maps, so a scale factor cannot work.
+            # A 1×1 gate (extent ≥ map, e.g. e = 8 on 7×7) broadcasts instead: the same product,
+            # without materialising the resized map.
             gate = F.interpolate(gate, size=x.shape[-2:], mode="nearest")
         return x * gate
 

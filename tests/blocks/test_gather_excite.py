@@ -210,6 +210,18 @@ def test_extent_8_on_a_7x7_map_is_allowed_as_in_the_papers_resnet50_e8() -> None
     assert block.gather(torch.randn(2, 64, 7, 7)).shape[-2:] == (1, 1)
 
 
+@pytest.mark.parametrize("name", VARIANTS)
+def test_a_one_by_one_gate_broadcasts_instead_of_being_resized(name: str) -> None:
+    block = ge(name, 16, (7, 5), extent=8).eval()
+    x = torch.randn(2, 16, 7, 5)
+    gate = torch.sigmoid(block.mlp(block.act(block.gather(x))))
+    assert gate.shape == (2, 16, 1, 1)
+    torch.testing.assert_close(block(x), x * F.interpolate(gate, size=(7, 5), mode="nearest"),
+                               rtol=0, atol=0)
+    program = torch.onnx.export(block, (x,), dynamo=True)
+    assert program is not None and "Resize" not in {n.op_type for n in program.model_proto.graph.node}
+
+
 @pytest.mark.parametrize("name", ["ge-theta", "ge-theta-plus"])
 def test_global_extent_at_another_size_is_a_shape_error(name: str) -> None:
     block = ge(name, 64, (7, 7))
