@@ -32,6 +32,7 @@ from typing import Any
 
 from latency import machine_slug
 
+from deploy.backends.ort import optimized_graph
 from deploy.bench import BenchConfig, Candidate, compare
 from deploy.candidates import BASELINE, model_candidates
 from deploy.report import format_table
@@ -70,15 +71,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def layout_counts(path: Path) -> dict[str, int]:
     """Layout copies and fused convolutions in onnxruntime's optimised graph of ``path``."""
-    import onnx
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.optimized_model_filepath = str(path.with_suffix(".ort.onnx"))
-    options.log_severity_level = 3
-    ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    nodes = onnx.load(options.optimized_model_filepath).graph.node
+    nodes = optimized_graph(path).node
     ops = Counter(n.op_type for n in nodes if n.domain.endswith("nchwc"))
     return {"reorder_input": ops["ReorderInput"], "reorder_output": ops["ReorderOutput"],
             "nchwc_nodes": sum(ops.values()), "conv_sum_fused": sum(

@@ -21,7 +21,7 @@ from deploy.timing import Step
 from export import declared_inputs, validate_inputs
 from recalib.errors import BackendUnavailable, ConfigError
 
-__all__ = ["OrtRunner", "session_options", "provider_list"]
+__all__ = ["OrtRunner", "session_options", "provider_list", "optimized_graph"]
 
 _PROVIDER = {"ort-cpu": "CPUExecutionProvider", "ort-cuda": "CUDAExecutionProvider",
              "ort-tensorrt": "TensorrtExecutionProvider"}
@@ -49,6 +49,22 @@ def session_options(threads: int | None, spinning: bool = True,
     if optimized_model_path is not None:
         so.optimized_model_filepath = str(optimized_model_path)
     return so
+
+
+def optimized_graph(path: str | Path) -> Any:
+    """onnxruntime CPU's optimised graph of ``path`` (``ORT_ENABLE_ALL``, NCHWc layout included).
+
+    Saved beside the model as ``<stem>.ort.onnx`` and loaded back as an ``onnx.GraphProto``;
+    its ``com.microsoft.nchwc`` nodes show which ops stay in the blocked layout.
+    """
+    import onnx
+    import onnxruntime as ort
+
+    saved = Path(path).with_suffix(".ort.onnx")
+    options = session_options(1, optimized_model_path=saved)
+    options.log_severity_level = 3  # the "hardware specific" warning about saving an NCHWc graph
+    ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    return onnx.load(str(saved)).graph
 
 
 def provider_list(backend: str, precision: str = "fp32", device_id: int = 0,

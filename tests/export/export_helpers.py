@@ -1,6 +1,7 @@
 """Small host models and helpers for the export tests (kept tiny: export is slow-ish)."""
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import onnx
@@ -47,3 +48,11 @@ def randomize(model: nn.Module) -> nn.Module:
 def ops(path: Path) -> list[str]:
     """Op types of the graph at ``path``, in order."""
     return [n.op_type for n in onnx.load(str(path)).graph.node]
+
+
+def ort_ops(path: Path) -> Counter:
+    """Op types of onnxruntime's optimised graph of ``path``, NCHWc ops prefixed ``nchwc:``."""
+    from deploy.backends.ort import optimized_graph
+
+    return Counter(("nchwc:" if n.domain.endswith("nchwc") else "") + n.op_type
+                   for n in optimized_graph(path).node)

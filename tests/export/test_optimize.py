@@ -10,12 +10,11 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 import pytest
 
 import export
 from export.rewrites.layout import integer_scale
-from export_helpers import Host, randomize
+from export_helpers import Host, ort_ops, randomize
 from recalib.cli.main import main
 from recalib.models import create_model
 
@@ -33,17 +32,6 @@ def _initializer(model: onnx.ModelProto, name: str) -> np.ndarray | None:
         if node.op_type == "Constant" and node.output[0] == name:
             return onnx.numpy_helper.to_array(node.attribute[0].t)
     return None
-
-
-def ort_ops(path: Path) -> Counter:
-    """Op types of onnxruntime's optimised graph (ORT_ENABLE_ALL), NCHWc ops prefixed ``nchwc:``."""
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.optimized_model_filepath = str(path.with_suffix(".ort.onnx"))
-    options.log_severity_level = 3
-    ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    graph = onnx.load(options.optimized_model_filepath).graph
-    return Counter(("nchwc:" if n.domain.endswith("nchwc") else "") + n.op_type for n in graph.node)
 
 
 def reorders(ops: Counter) -> int:

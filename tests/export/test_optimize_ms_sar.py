@@ -1,11 +1,8 @@
 """The regional MS-SAR inference form computes the block's function (export/rewrites/ms_sar.py)."""
 from __future__ import annotations
 
-from collections import Counter
-from pathlib import Path
 
 import onnx
-import onnxruntime as ort
 import pytest
 import torch
 from torch import nn
@@ -18,7 +15,7 @@ from recalib.blocks import create_block
 from recalib.blocks.region_pooling import contract, region_matrices
 from recalib.folding import fold
 
-from export_helpers import Host, randomize, ops
+from export_helpers import Host, ops, ort_ops, randomize
 
 
 def _random(block: nn.Module) -> nn.Module:
@@ -137,17 +134,6 @@ def test_optimize_model_swaps_regional_blocks_only():
     assert isinstance(root.model, RegionalMSSARInference) and root.actions[0].startswith("<model>")
 
 
-def _ort_ops(path: Path) -> Counter:
-    """Op types of onnxruntime's optimised graph (ORT_ENABLE_ALL), NCHWc ops prefixed ``nchwc:``."""
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.optimized_model_filepath = str(path.with_suffix(".ort.onnx"))
-    options.log_severity_level = 3
-    ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    graph = onnx.load(options.optimized_model_filepath).graph
-    return Counter(("nchwc:" if n.domain.endswith("nchwc") else "") + n.op_type for n in graph.node)
-
-
 @pytest.mark.parametrize("size", [14, 7, 16])
 def test_export_pools_and_spreads_without_matmuls_and_fuses_the_residual_add(size, tmp_path):
     path = tmp_path / "ms_sar.onnx"
@@ -155,9 +141,9 @@ def test_export_pools_and_spreads_without_matmuls_and_fuses_the_residual_add(siz
     export.to_onnx(host, (3, size, size), path, write_report=False)  # checks ORT vs PyTorch parity
     graph = ops(path)
     assert "MatMul" not in graph and "Div" not in graph
-    ort_ops = _ort_ops(path)
-    if not ort_ops["nchwc:Conv"]:
+    optimized = ort_ops(path)
+    if not optimized["nchwc:Conv"]:
         pytest.skip("onnxruntime's NCHWc layout is not used on this CPU")
-    assert ort_ops["Add"] == 2  # the gate sums: the 1/L conv after the product absorbed the host's Add
+    assert optimized["Add"] == 2  # the gate sums: the 1/L conv after the product absorbed the host's Add
     # layout copies: the host's output, and one round trip for phase pooling's interleave (14: 4, 3, 4, 3)
-    assert ort_ops["nchwc:ReorderInput"] + ort_ops["nchwc:ReorderOutput"] == (3 if size == 14 else 1)
+    assert optimized["nchwc:ReorderInput"] + optimized["nchwc:ReorderOutput"] == (3 if size == 14 else 1)
