@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-__all__ = ["comma_names", "comma_ints"]
+__all__ = ["comma_names", "comma_ints", "add_input_size"]
 
 
 def comma_names(text: str) -> list[str]:
@@ -27,3 +27,9 @@ def comma_ints(text: str) -> list[int]:
         return [int(t) for t in comma_names(text)]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+
+
+def add_input_size(parser: argparse.ArgumentParser) -> None:
+    """The ``--input-size H W`` option (default None: the architecture's nominal size)."""
+    parser.add_argument("--input-size", type=int, nargs=2, metavar=("H", "W"), default=None,
+                        help="input height and width (default: the architecture's nominal size)")

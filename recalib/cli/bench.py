@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from recalib.cli._args import comma_ints, comma_names
+from recalib.cli._args import add_input_size, comma_ints, comma_names
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -30,8 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, default=None, help="CPU threads (default: the cores available)")
     p.add_argument("--iters", type=int, default=50, help="timed rounds per batch (default: 50)")
     p.add_argument("--warmup", type=int, default=10, help="untimed rounds first (default: 10)")
-    p.add_argument("--input-size", type=int, nargs=2, metavar=("H", "W"), default=None,
-                   help="input height and width (default: the architecture's nominal size)")
+    add_input_size(p)
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                    help="backbone option for every compared model, e.g. stride_in_1x1=True")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda for GPU runtimes)")

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+from recalib.cli._args import add_input_size
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -17,8 +19,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--block", default=None, help="block to insert (with ARCH; see `recalib blocks`)")
     p.add_argument("--batch", default="dynamic", help="'dynamic' (default) or a fixed batch size N")
     p.add_argument("--opset", type=int, default=None, help="ONNX opset (default 18; TensorRT 10.0 reads up to 20)")
-    p.add_argument("--input-size", type=int, nargs=2, metavar=("H", "W"), default=None,
-                   help="input resolution (default: the architecture's nominal size)")
+    add_input_size(p)
     p.add_argument("--no-fold", action="store_true", help="export without the inference rewrite")
     p.add_argument("--no-optimize", action="store_true",
                    help="export without the exact onnxruntime-layout rewrites of export.optimize")

@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from recalib.cli._args import add_input_size
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -16,8 +18,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--convention", default=None, metavar="NAME",
                    help="counting convention or paper preset (mac, flop, mac-all, se-ge-paper, …); "
                         "default: mac for FLOPs, params for parameters")
-    p.add_argument("--input-size", type=int, nargs=2, metavar=("H", "W"), default=None,
-                   help="input height and width (default: the architecture's nominal size)")
+    add_input_size(p)
     p.add_argument("--stages", default=None, metavar="1,2", help="insert the block in these stages only")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                    help="model or block option, e.g. reduction=8 or stride_in_1x1=true (repeatable)")
