@@ -6,18 +6,21 @@ One class, three unit types, three stages of widths ``(16, 32, 64) × widen`` at
   parameter-free option-A shortcuts (subsample + zero channels), as in the paper's CIFAR
   experiments; the MS-SAR paper's Table 1 backbones (0.27M / 0.46M / 0.85M);
 * pre-activation ResNet-20/32/56/110 (basic) and -164 (bottleneck, expansion 4)
-  (He et al., ECCV 2016): BN-ReLU-conv units with 1×1 projection shortcuts applied to the
-  pre-activated input where the shape changes, as in the official code; the CMPE-SE and GE
-  papers' ResNet-110/164 (1.7M);
+  (He et al., ECCV 2016; units in :mod:`recalib.models.preact_units`): BN-ReLU-conv units with
+  1×1 projection shortcuts applied to the pre-activated input where the shape changes, as in
+  the official code; the CMPE-SE and GE papers' ResNet-110/164 (1.7M);
 * Wide ResNets WRN-16-8, WRN-22-10, WRN-28-10 (Zagoruyko & Komodakis, BMVC 2016): pre-activation
-  basic units widened by k, (depth − 4) / 6 units per stage (11.0M, 26.8M, 36.5M). Dropout
-  between the convs is not built in (it has no parameters and the papers' tables do not use it).
+  basic units widened by k, (depth − 4) / 6 units per stage (11.0M, 26.8M, 36.5M); optional
+  ``dropout`` between the convs (no parameters; the papers' tables do not depend on it).
 
 Recalibration sits in the residual branch before the sum: after ``bn2`` of an original basic
 unit, after the last conv of a pre-activation unit. CMPE-SE receives the identity (after the
 projection, or after the option-A padding). Bottlenecks pass their inner width as ``width``.
 """
 from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
 
 import torch
 import torch.nn.functional as F
@@ -26,6 +29,7 @@ from torch import nn
 from recalib.errors import ConfigError
 from recalib.models._insertion import BlockFactory, recalibrate_residual
 from recalib.models._layers import Backbone, Size, batch_norm, check_input_size, conv2d, out_size, stage_factories
+from recalib.models.preact_units import PreActBottleneck, PreActUnit
 from recalib.registry import register_model
 
 __all__ = ["CifarResNet", "BasicUnit", "PreActUnit", "PreActBottleneck",
@@ -43,14 +47,6 @@ class PadShortcut(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.pad(x[:, :, ::self.stride, ::self.stride], (0, 0, 0, 0, 0, self.extra))
-
-
-def _projection(in_channels: int, out_channels: int, stride: int, with_bn: bool) -> nn.Module:
-    """1×1 projection where the shape changes; pre-activation nets use it without BN."""
-    if stride == 1 and in_channels == out_channels:
-        return nn.Identity()
-    conv = conv2d(in_channels, out_channels, 1, stride)
-    return nn.Sequential(conv, batch_norm(out_channels)) if with_bn else conv
 
 
 class BasicUnit(nn.Module):
@@ -73,52 +69,7 @@ class BasicUnit(nn.Module):
         return self.relu(recalibrate_residual(self.recal, self.takes_identity, out, self.shortcut(x)))
 
 
-class PreActUnit(nn.Module):
-    """Pre-activation basic unit (also WRN's): BN-ReLU-conv3×3-BN-ReLU-conv3×3, ``recal``, + shortcut."""
-
-    expansion = 1
-
-    def __init__(self, in_channels: int, channels: int, stride: int, feat_size: Size, block: BlockFactory) -> None:
-        super().__init__()
-        self.bn1, self.conv1 = batch_norm(in_channels), conv2d(in_channels, channels, 3, stride)
-        self.bn2, self.conv2 = batch_norm(channels), conv2d(channels, channels, 3)
-        self.relu = nn.ReLU(inplace=True)
-        self.shortcut = _projection(in_channels, channels, stride, with_bn=False)
-        self.recal = block(channels, feat_size=feat_size, width=channels)
-        self.takes_identity = block.takes_identity
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        pre = self.relu(self.bn1(x))
-        identity = x if isinstance(self.shortcut, nn.Identity) else self.shortcut(pre)
-        out = self.conv2(self.relu(self.bn2(self.conv1(pre))))
-        return recalibrate_residual(self.recal, self.takes_identity, out, identity)
-
-
-class PreActBottleneck(nn.Module):
-    """Pre-activation bottleneck: BN-ReLU-1×1(w)-BN-ReLU-3×3(w, stride)-BN-ReLU-1×1(4w), ``recal``, + shortcut."""
-
-    expansion = 4
-
-    def __init__(self, in_channels: int, width: int, stride: int, feat_size: Size, block: BlockFactory) -> None:
-        super().__init__()
-        out_channels = width * self.expansion
-        self.bn1, self.conv1 = batch_norm(in_channels), conv2d(in_channels, width, 1)
-        self.bn2, self.conv2 = batch_norm(width), conv2d(width, width, 3, stride)
-        self.bn3, self.conv3 = batch_norm(width), conv2d(width, out_channels, 1)
-        self.relu = nn.ReLU(inplace=True)
-        self.shortcut = _projection(in_channels, out_channels, stride, with_bn=False)
-        self.recal = block(out_channels, feat_size=feat_size, width=width)
-        self.takes_identity = block.takes_identity
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        pre = self.relu(self.bn1(x))
-        identity = x if isinstance(self.shortcut, nn.Identity) else self.shortcut(pre)
-        out = self.conv2(self.relu(self.bn2(self.conv1(pre))))
-        out = self.conv3(self.relu(self.bn3(out)))
-        return recalibrate_residual(self.recal, self.takes_identity, out, identity)
-
-
-Unit = type[BasicUnit] | type[PreActUnit] | type[PreActBottleneck]
+Unit = Callable[..., nn.Module]  # (in_channels, width, stride, feat_size, block) -> unit
 
 
 class CifarResNet(Backbone):
@@ -132,10 +83,9 @@ class CifarResNet(Backbone):
     layer2: nn.Sequential
     layer3: nn.Sequential
 
-    def __init__(self, unit: Unit, units_per_stage: int, widths: tuple[int, int, int],
-                 factories: list[BlockFactory], *, num_classes: int, input_size: Size) -> None:
+    def __init__(self, unit: Unit, expansion: int, units_per_stage: int, widths: tuple[int, int, int],
+                 factories: list[BlockFactory], *, num_classes: int, input_size: Size, preact: bool) -> None:
         super().__init__(input_size, in_channels=3)
-        preact = unit is not BasicUnit
         self.conv1 = conv2d(3, 16, 3)
         self.stem = nn.Identity() if preact else nn.Sequential(batch_norm(16), nn.ReLU(inplace=True))
         size, channels = input_size, 16
@@ -145,7 +95,7 @@ class CifarResNet(Backbone):
                 stride = 2 if index > 0 and u == 0 else 1
                 size = out_size(size, 3, stride, 1)
                 units.append(unit(channels, width, stride, size, factory))
-                channels = width * unit.expansion
+                channels = width * expansion
             setattr(self, f"layer{index + 1}", nn.Sequential(*units))
         self.head = nn.Sequential(batch_norm(channels), nn.ReLU(inplace=True)) if preact else nn.Identity()
         self.avgpool = nn.AdaptiveAvgPool2d(1)
@@ -158,11 +108,13 @@ class CifarResNet(Backbone):
         return self.fc(torch.flatten(self.avgpool(x), 1))
 
 
-def _build(arch: str, unit: Unit, units_per_stage: int, widths: tuple[int, int, int], block: BlockFactory,
-           stages: frozenset[int] | None, num_classes: int, input_size: Size) -> CifarResNet:
+def _build(arch: str, unit: type[BasicUnit] | type[PreActUnit] | type[PreActBottleneck], units_per_stage: int,
+           widths: tuple[int, int, int], block: BlockFactory, stages: frozenset[int] | None, num_classes: int,
+           input_size: Size, dropout: float = 0.0) -> CifarResNet:
     factories = stage_factories(block, stages, 3, arch)
-    model = CifarResNet(unit, units_per_stage, widths, factories, num_classes=num_classes,
-                        input_size=check_input_size(input_size, arch))
+    make: Unit = partial(PreActUnit, dropout=dropout) if unit is PreActUnit else unit
+    model = CifarResNet(make, unit.expansion, units_per_stage, widths, factories, num_classes=num_classes,
+                        input_size=check_input_size(input_size, arch), preact=unit is not BasicUnit)
     model.bind_if_blocks_fixed(block)
     return model
 
@@ -193,13 +145,18 @@ def build_preact_resnet(*, block: BlockFactory, stages: frozenset[int] | None, d
 
 
 def build_wrn(*, block: BlockFactory, stages: frozenset[int] | None, depth: int, widen: int,
-              num_classes: int = 10, input_size: Size = CIFAR_SIZE) -> CifarResNet:
-    """WRN-``depth``-``widen``: (depth − 4) / 6 pre-activation units per stage, widths 16k/32k/64k."""
+              num_classes: int = 10, input_size: Size = CIFAR_SIZE, dropout: float = 0.0) -> CifarResNet:
+    """WRN-``depth``-``widen``: (depth − 4) / 6 pre-activation units per stage, widths 16k/32k/64k.
+
+    ``dropout`` sits between each unit's two convs (the WRN paper's 0.3 for CIFAR); it has no
+    parameters and no FLOPs, and is off by default, as in the papers' tables.
+    """
     arch = f"wrn{depth}_{widen}"
     if not isinstance(widen, int) or widen < 1:
         raise ConfigError(f"{arch}: widen must be a positive int, got {widen!r}")
     n = _units(depth, 2, 4, arch, "6n + 4")
-    return _build(arch, PreActUnit, n, (16 * widen, 32 * widen, 64 * widen), block, stages, num_classes, input_size)
+    return _build(arch, PreActUnit, n, (16 * widen, 32 * widen, 64 * widen), block, stages, num_classes, input_size,
+                  dropout=dropout)
 
 
 _ORIGINAL = "He et al., Deep Residual Learning (CVPR 2016)"

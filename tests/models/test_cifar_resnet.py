@@ -6,6 +6,7 @@ import torch
 
 from model_testing import n_params
 from recalib import create_model
+from recalib.errors import ConfigError
 from recalib.models.cifar_resnet import BasicUnit, PreActBottleneck, PreActUnit
 
 # exact totals (10 classes), with the figure the papers print and the digits they round to
@@ -64,3 +65,28 @@ def test_wrn_blocks_see_the_wide_channels() -> None:
     with torch.device("meta"):
         model = create_model("wrn16_8", block="se")
     assert [b.channels for b in model.recalibration_blocks()] == [128] * 2 + [256] * 2 + [512] * 2
+
+
+def test_wrn_dropout_sits_between_the_convs_and_only_acts_in_training() -> None:
+    torch.manual_seed(0)
+    plain, dropped = create_model("wrn16_8"), create_model("wrn16_8", dropout=0.3)
+    dropped.load_state_dict(plain.state_dict())  # no parameters added
+    unit, seen = dropped.layer1[0], {}
+    unit.dropout.register_forward_pre_hook(lambda m, args: seen.__setitem__("in", args[0]))
+    unit.conv2.register_forward_pre_hook(lambda m, args: seen.__setitem__("conv2", args[0]))
+    x = torch.randn(2, 3, 32, 32)
+    plain.eval(), dropped.eval()
+    with torch.no_grad():
+        assert torch.equal(plain(x), dropped(x))
+        dropped.train()
+        dropped(x)
+    assert isinstance(unit.dropout, torch.nn.Dropout) and unit.dropout.p == 0.3
+    active = seen["in"] != 0
+    dropped_fraction = float((seen["conv2"][active] == 0).float().mean())
+    assert 0.25 < dropped_fraction < 0.35  # 30% of the ReLU's nonzero outputs, over ~130k of them
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.0, "0.3", True])
+def test_wrn_dropout_must_be_a_probability(bad: object) -> None:
+    with pytest.raises(ConfigError, match="dropout must be a probability"):
+        create_model("wrn16_8", dropout=bad)
