@@ -1,6 +1,9 @@
-"""ImageNet ResNet-18/34/50/101/152 (He et al., CVPR 2016) and ResNeXt-50 32×4d (Xie et al., CVPR 2017).
+"""ImageNet ResNet-18/34/50/101/152 (He et al., CVPR 2016), ResNeXt-50 32×4d (Xie et al., CVPR 2017)
+and the pre-activation ResNets of the same depths (He et al., ECCV 2016; the CMPE-SE paper's
+ImageNet backbone is the pre-activation ResNet-50, ``preact_resnet50_imagenet``).
 
-One class for all six: basic or bottleneck units, ``groups``/``width_per_group`` for ResNeXt.
+One class for all: basic or bottleneck units, ``groups``/``width_per_group`` for ResNeXt,
+pre-activation units with ``preact``.
 Module names follow torchvision (``conv1``, ``layer1.0.conv2``, ``downsample.0``, ``fc``), so
 torchvision's baseline weights load with ``strict=False`` (the blocks' keys are extra).
 
@@ -28,9 +31,10 @@ from torch import nn
 from recalib.errors import ConfigError
 from recalib.models._insertion import BlockFactory, recalibrate_residual
 from recalib.models._layers import Backbone, Size, batch_norm, check_input_size, conv2d, out_size, stage_factories
+from recalib.models.preact_units import PreActBottleneck, PreActUnit
 from recalib.registry import register_model
 
-__all__ = ["ResNet", "BasicBlock", "Bottleneck", "build_resnet"]
+__all__ = ["ResNet", "BasicBlock", "Bottleneck", "build_resnet", "build_preact_resnet_imagenet"]
 
 IMAGENET_SIZE: Size = (224, 224)
 _LAYERS = {18: ("basic", (2, 2, 2, 2)), 34: ("basic", (3, 4, 6, 3)), 50: ("bottleneck", (3, 4, 6, 3)),
@@ -97,10 +101,13 @@ class Bottleneck(nn.Module):
 
 
 class ResNet(Backbone):
-    """Stem (7×7/2 conv, 3×3/2 max-pool), four stages of units, global average pool, FC.
+    """Stem (7×7/2 conv-BN-ReLU, 3×3/2 max-pool), four stages of units, global average pool, FC.
 
-    ``(N, 3, H, W) → (N, num_classes)``. ``unit(in_channels, planes, stride, feat_size, block,
-    zero_init=...)`` builds one unit of ``expansion · planes`` output channels.
+    ``(N, 3, H, W) → (N, num_classes)``. ``unit(in_channels, planes, stride, feat_size, block)``
+    builds one unit of ``expansion · planes`` output channels. With ``preact`` (pre-activation
+    units) the net ends with BN-ReLU before the pooling, and the first unit is built with
+    ``preactivate=False``: the stem has just applied BN-ReLU (the official pre-activation
+    ImageNet nets' "no_preact" first unit).
     """
 
     layer1: nn.Sequential
@@ -110,7 +117,7 @@ class ResNet(Backbone):
 
     def __init__(self, unit: Callable[..., nn.Module], expansion: int, layers: tuple[int, ...],
                  factories: list[BlockFactory], *, num_classes: int, input_size: Size,
-                 zero_init_residual: bool = False) -> None:
+                 preact: bool = False) -> None:
         super().__init__(input_size, in_channels=3)
         self.conv1, self.bn1 = conv2d(3, 64, 7, 2), batch_norm(64)
         self.relu = nn.ReLU(inplace=True)
@@ -123,16 +130,18 @@ class ResNet(Backbone):
             for u in range(count):
                 stride = first_stride if u == 0 else 1
                 size = out_size(size, 3, stride, 1)  # 3×3/s pad 1 and 1×1/s pad 0 agree
-                units.append(unit(channels, planes, stride, size, factory, zero_init=zero_init_residual))
+                first = {"preactivate": False} if preact and index == 0 and u == 0 else {}
+                units.append(unit(channels, planes, stride, size, factory, **first))
                 channels = planes * expansion
             setattr(self, f"layer{index + 1}", nn.Sequential(*units))
+        self.head = nn.Sequential(batch_norm(channels), nn.ReLU(inplace=True)) if preact else nn.Identity()
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(channels, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        x = self.head(self.layer4(self.layer3(self.layer2(self.layer1(x)))))
         return self.fc(torch.flatten(self.avgpool(x), 1))
 
 
@@ -152,11 +161,31 @@ def build_resnet(*, block: BlockFactory, stages: frozenset[int] | None, depth: i
                           f"(ResNet-50 and deeper) only")
     input_size = check_input_size(input_size, arch)
     factories = stage_factories(block, stages, len(layers), arch)
-    unit: Callable[..., nn.Module] = BasicBlock if kind == "basic" else partial(
-        Bottleneck, groups=groups, width_per_group=width_per_group, stride_in_1x1=stride_in_1x1)
+    unit: Callable[..., nn.Module] = partial(BasicBlock, zero_init=zero_init_residual) if kind == "basic" else partial(
+        Bottleneck, zero_init=zero_init_residual, groups=groups, width_per_group=width_per_group,
+        stride_in_1x1=stride_in_1x1)
     expansion = BasicBlock.expansion if kind == "basic" else Bottleneck.expansion
-    model = ResNet(unit, expansion, layers, factories, num_classes=num_classes, input_size=input_size,
-                   zero_init_residual=zero_init_residual)
+    model = ResNet(unit, expansion, layers, factories, num_classes=num_classes, input_size=input_size)
+    model.bind_if_blocks_fixed(block)
+    return model
+
+
+def build_preact_resnet_imagenet(*, block: BlockFactory, stages: frozenset[int] | None, depth: int,
+                                 num_classes: int = 1000, input_size: Size = IMAGENET_SIZE) -> ResNet:
+    """ImageNet pre-activation ResNet-``depth`` (He et al., ECCV 2016), the CMPE-SE paper's Table 4 backbone.
+
+    The stages of :func:`build_resnet` with :mod:`~recalib.models.preact_units` (stride in the
+    3×3 conv, projection shortcuts without BN on the pre-activated input), a BN-ReLU head, and a
+    first unit that does not pre-activate again after the stem. Recalibration sits after each
+    unit's last conv, before the sum; CMPE-SE also receives the identity.
+    """
+    arch = f"preact_resnet{depth}_imagenet"
+    if depth not in _LAYERS:
+        raise ConfigError(f"no ImageNet pre-activation ResNet of depth {depth}; choose one of {sorted(_LAYERS)}")
+    kind, layers = _LAYERS[depth]
+    unit = PreActUnit if kind == "basic" else PreActBottleneck
+    model = ResNet(unit, unit.expansion, layers, stage_factories(block, stages, len(layers), arch),
+                   num_classes=num_classes, input_size=check_input_size(input_size, arch), preact=True)
     model.bind_if_blocks_fixed(block)
     return model
 
@@ -165,6 +194,10 @@ _PAPERS = "He et al., Deep Residual Learning (CVPR 2016)"
 for _depth in sorted(_LAYERS):
     register_model(f"resnet{_depth}", build_resnet, paper=_PAPERS, input_size=IMAGENET_SIZE,
                    summary=f"ImageNet ResNet-{_depth} ({_LAYERS[_depth][0]} units)", fixed={"depth": _depth})
+    register_model(f"preact_resnet{_depth}_imagenet", build_preact_resnet_imagenet,
+                   paper="He et al., Identity Mappings in Deep Residual Networks (ECCV 2016)",
+                   input_size=IMAGENET_SIZE, fixed={"depth": _depth},
+                   summary=f"ImageNet pre-activation ResNet-{_depth} ({_LAYERS[_depth][0]} units)")
 register_model("resnext50_32x4d", build_resnet, paper="Xie et al., Aggregated Residual Transformations (CVPR 2017)",
                input_size=IMAGENET_SIZE, summary="ImageNet ResNeXt-50, 32 groups x 4d",
                fixed={"depth": 50, "groups": 32, "width_per_group": 4})
