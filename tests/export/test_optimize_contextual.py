@@ -111,3 +111,14 @@ def test_export_with_the_rewrite_passes_parity_with_static_shapes_and_no_grouped
     grouped = [(g, out) for g, out in groups if g > 1]
     # the grid layer runs as depthwise convs (one output per group), never as the C -> 4C grouped conv
     assert len(grouped) == 5 and all(out == g == 32 for g, out in grouped)
+
+
+def test_the_map_is_a_k1_matmul_from_width_14_and_a_broadcast_mul_below(host, tmp_path):
+    """Both are the block's single products; which is faster on onnxruntime depends on the width."""
+    counts = {}
+    for size in ((7, 7), (14, 14)):
+        path = tmp_path / f"cc{size[0]}.onnx"
+        export.to_onnx(host("cc-reduced", size=size), (3, *size), path)  # parity-checked against PyTorch
+        counts[size] = _ops(path)
+    assert counts[(14, 14)]["MatMul"] == counts[(7, 7)]["MatMul"] + 1  # + the map; the two profile GEMMs in both
+    assert counts[(7, 7)]["Mul"] == counts[(14, 14)]["Mul"] + 1
