@@ -43,7 +43,7 @@ from torch import nn
 from export.decompose import torch_nearest_indices
 from recalib.blocks._common import check_input
 from recalib.blocks.contextual import ContextualConv, squash
-from recalib.blocks.emp import EMPS
+from recalib.blocks.emp import EMPS, coordinates
 from recalib.errors import ConfigError
 
 __all__ = ["ContextualConvInference", "DepthwiseGrid", "pick", "bilinear_bases", "applies", "MATMUL_MAP_MIN_WIDTH"]
@@ -91,7 +91,7 @@ def bilinear_bases(h: int, w: int, one: bool, dtype: torch.dtype) -> tuple[torch
     """
     bases = []
     for n, first in ((h, 2), (w, 0)):
-        u = torch.arange(n, dtype=dtype) / n
+        u = coordinates(n, dtype)
         basis = torch.zeros(4 + one, n, dtype=dtype)
         basis[first], basis[first + 1] = (1 - u) / 2, u / 2
         if one:
@@ -204,8 +204,8 @@ class ContextualConvInference(nn.Module):
             return (along_h, along_w) if self.one else (along_h + 1, along_w + 1)
         profile = EMPS[str(self.block.emp)]
         p = squash(z)
-        u_h = (torch.arange(h, dtype=z.dtype, device=z.device) / h).reshape(h, 1)
-        u_w = torch.arange(w, dtype=z.dtype, device=z.device) / w
+        u_h = coordinates(h, z.dtype, z.device).reshape(h, 1)
+        u_w = coordinates(w, z.dtype, z.device)
         return profile(p[..., 2:3], p[..., 3:4], u_h), profile(p[..., 0:1], p[..., 1:2], u_w)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -27,7 +27,7 @@ import torch
 
 from recalib.errors import UnknownNameError
 
-__all__ = ["EMPS", "check_emp", "excitation_map"]
+__all__ = ["EMPS", "check_emp", "coordinates", "excitation_map"]
 
 Profile = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -56,9 +56,9 @@ def check_emp(name: str) -> str:
     return name
 
 
-def _coordinates(size: int, like: torch.Tensor) -> torch.Tensor:
+def coordinates(size: int, dtype: torch.dtype, device: torch.device | None = None) -> torch.Tensor:
     """``x / size`` for ``x = 0 … size-1`` (equation 2's normalisation)."""
-    return torch.arange(size, dtype=like.dtype, device=like.device) / size
+    return torch.arange(size, dtype=dtype, device=device) / size
 
 
 def excitation_map(name: str, coefficients: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -67,8 +67,8 @@ def excitation_map(name: str, coefficients: torch.Tensor, size: tuple[int, int])
     ``coefficients[..., 0:2]`` drive the width profile and ``[..., 2:4]`` the height profile.
     """
     profile = EMPS[name]
-    u_h = _coordinates(size[0], coefficients)
-    u_w = _coordinates(size[1], coefficients)
+    u_h = coordinates(size[0], coefficients.dtype, coefficients.device)
+    u_w = coordinates(size[1], coefficients.dtype, coefficients.device)
     p = coefficients.unsqueeze(-1)  # (..., 4, 1) broadcasts against a coordinate row
     along_w = profile(p[..., 0, :], p[..., 1, :], u_w)  # (..., W)
     along_h = profile(p[..., 2, :], p[..., 3, :], u_h)  # (..., H)
