@@ -29,7 +29,7 @@ from recalib.errors import ConfigError
 from recalib.paper_configs import Figure, FittedOption, Paper, PaperConfig, load_paper, paper_names
 
 __all__ = ["Build", "ClaimReading", "ImpliedDelta", "Claim", "PaperClaims", "load_papers", "paper_names",
-           "tolerance", "matches", "within_one_percent", "model_option_names", "RELATIVE_KINDS"]
+           "tolerance", "matches", "within_one_percent", "relative_value", "model_option_names", "RELATIVE_KINDS"]
 
 RELATIVE_KINDS = ("overhead", "ratio", "difference")
 
@@ -126,9 +126,10 @@ class Claim:
     """One figure the paper prints (once, however many tables repeat it) and the network it is about.
 
     ``relative`` claims (overhead/ratio in %, difference in the figure's unit) compare ``build``
-    with ``baseline``, the network of row ``over``. Absolute claims on a network with a block carry ``removed``, the same
-    network without the block (the paper's baseline row when it prints one), and ``implied``,
-    the block's cost by the paper's own figures (or ``no_delta``, why there is none).
+    with ``baseline``, the network of row ``over``. Absolute claims on a network with a block
+    carry ``removed``, the same network without the block (the paper's baseline row when it
+    prints one), and ``implied``, the block's cost by the paper's own figures (or ``no_delta``,
+    why there is none).
     """
 
     id: str
@@ -163,17 +164,18 @@ class Claim:
 
 @dataclass(frozen=True)
 class PaperClaims:
-    """Everything the audit knows about one source of figures."""
+    """Everything the audit knows about one source of figures: its rows (``about``) and its claims."""
 
-    paper: str
-    title: str
-    source: str
-    kind: str
+    about: Paper
     counting_words: str
     claims: tuple[Claim, ...]
     readings: tuple[ClaimReading, ...]
     not_audited: tuple[Mapping[str, Any], ...]
-    unbuildable: tuple[Mapping[str, Any], ...]
+
+    @property
+    def paper(self) -> str:
+        """The source's key, e.g. ``ms-sar``."""
+        return self.about.key
 
 
 def tolerance(figure: Figure) -> float:
@@ -199,7 +201,17 @@ def matches(figure: Figure, measured: float) -> bool:
 
 def within_one_percent(figure: Figure, measured: float) -> bool:
     """The weaker test: a plain figure within 1% (only for ``=`` figures that are not percentages)."""
-    return figure.qualifier == "=" and figure.unit != "%" and abs(measured - float(figure.value)) <= 0.01 * abs(float(figure.value))
+    value = float(figure.value)
+    return figure.qualifier == "=" and figure.unit != "%" and abs(measured - value) <= 0.01 * abs(value)
+
+
+def relative_value(kind: str, total: float, base: float, scale: float) -> float:
+    """A relative figure from two totals: overhead and ratio in %, a difference in units of ``scale``."""
+    if kind == "overhead":
+        return 100.0 * (total - base) / base
+    if kind == "ratio":
+        return 100.0 * total / base
+    return (total - base) / scale
 
 
 def load_papers(papers: Iterable[str] | None = None) -> list[PaperClaims]:
@@ -226,11 +238,8 @@ def _load(name: str) -> PaperClaims:
     claims += [c for raw in data.get("claims", ()) for c in _text_claims(name, raw, configs)]
     claims = [replace(c, readings=_readings(c, configs, readings)) for c in claims]
     merged = _contradictions(_merge(claims), configs)
-    unbuildable = tuple({"where": f"{r.table}, {r.row}", "what": ", ".join(f"{m} {f}" for m, f in r.figures.items()),
-                         "reason": r.reason} for r in paper.unbuildable)
-    return PaperClaims(name, paper.title, paper.source, paper.kind, data.get("counting_words", ""),
-                       tuple(merged), tuple(r for r, _ in readings.values()),
-                       tuple(data.get("not_audited", ())), unbuildable)
+    return PaperClaims(paper, data.get("counting_words", ""), tuple(merged), tuple(r for r, _ in readings.values()),
+                       tuple(data.get("not_audited", ())))
 
 
 def _table_claims(config: PaperConfig, configs: Mapping[str, PaperConfig]) -> list[Claim]:
@@ -327,7 +336,7 @@ def _merge(claims: Sequence[Claim]) -> list[Claim]:
     """One claim per distinct figure on a network; repeats add their appearances and rows."""
     merged: dict[tuple[Any, ...], Claim] = {}
     for claim in claims:
-        key = (claim.build, claim.baseline, claim.metric, claim.relative, claim.figure)
+        key = (claim.build, claim.baseline, claim.metric, claim.relative, claim.printed)  # "36.9" ≠ "36.90"
         first = merged.get(key)
         if first is None:
             merged[key] = claim
@@ -366,8 +375,7 @@ def _implied_relative(claim: Claim, configs: Mapping[str, PaperConfig]) -> str:
     if base is None or claim.metric not in row.figures or claim.metric not in base.figures:
         return ""
     a, b = (float(f.figures[claim.metric].value) * f.figures[claim.metric].scale for f in (row, base))
-    implied = {"overhead": 100.0 * (a - b) / b, "ratio": 100.0 * a / b,
-               "difference": (a - b) / claim.figure.scale}[claim.relative or "difference"]
+    implied = relative_value(claim.relative or "difference", a, b, claim.figure.scale)
     if matches(claim.figure, implied):
         return ""
     unit = "%" if claim.figure.unit == "%" else f" {claim.figure.unit}".rstrip()

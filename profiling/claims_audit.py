@@ -15,14 +15,13 @@ import time
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from itertools import combinations
 
 from profiling.claims import Build, Claim, PaperClaims, load_papers
-from profiling.claims_candidates import Candidate, Outcome, builds, candidates, evaluate
+from profiling.claims_candidates import Candidate, Outcome, builds, candidates, evaluate, total
 from profiling.claims_derivation import derive
 from profiling.claims_method import Method, find_method
 from profiling.claims_verdicts import VERDICTS, ClaimResult, judge
-from profiling.conventions import CONVENTIONS, READINGS
+from profiling.conventions import READINGS
 from profiling.measure import Measurer
 
 __all__ = ["ClaimsAudit", "audit_claims", "resnet50_layouts", "QUICK_ARCHS", "VERDICTS"]
@@ -66,14 +65,12 @@ def _traced(claims: list[Claim]) -> set[Build]:
 
 def resnet50_layouts(measurer: Measurer) -> dict[str, float]:
     """ResNet-50 multiply-adds (G) in the torchvision and the Caffe layout: the headline check."""
-    out = {}
-    for name in ("default", "caffe-layout"):
-        build = Build.of("resnet50", options=dict(READINGS[name].options))
-        out[name] = CONVENTIONS["mac"].apply(measurer.get(build, flops=True).flops or {}) / 1e9
-    return out
+    return {name: (total(Build.of("resnet50", options=dict(READINGS[name].options)), "mac", measurer) or 0.0) / 1e9
+            for name in ("default", "caffe-layout")}
 
 
-def _outcomes(claims: list[Claim], measurer: Measurer, progress: bool) -> Iterator[tuple[Claim, dict[Candidate, Outcome]]]:
+def _outcomes(claims: list[Claim], measurer: Measurer,
+              progress: bool) -> Iterator[tuple[Claim, dict[Candidate, Outcome]]]:
     from tqdm import tqdm
     for claim in tqdm(claims, desc="auditing claims", unit="claim", disable=not progress):
         yield claim, {cand: evaluate(claim, cand, measurer) for cand in candidates(claim)}

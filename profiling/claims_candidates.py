@@ -13,11 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from itertools import combinations
 
-from profiling.claims import Build, Claim, ClaimReading, matches, model_option_names, within_one_percent
+from profiling.claims import (Build, Claim, ClaimReading, matches, model_option_names, relative_value,
+                             within_one_percent)
 from profiling.conventions import conventions_for, get_convention
 from profiling.measure import Measurer
 
-__all__ = ["Candidate", "Outcome", "candidates", "builds", "evaluate"]
+__all__ = ["Candidate", "Outcome", "candidates", "builds", "evaluate", "total"]
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,8 @@ def builds(claim: Claim, candidate: Candidate) -> tuple[Build, Build | None]:
     return build, other
 
 
-def _total(build: Build | None, convention: str, measurer: Measurer) -> float | None:
+def total(build: Build | None, convention: str, measurer: Measurer) -> float | None:
+    """The whole of ``build`` under ``convention`` (None if it failed to build or there is no build)."""
     if build is None:
         return None
     conv = get_convention(convention)
@@ -93,16 +95,15 @@ def _total(build: Build | None, convention: str, measurer: Measurer) -> float | 
 def evaluate(claim: Claim, candidate: Candidate, measurer: Measurer) -> Outcome:
     """The claim's quantity under ``candidate`` (claim units), with the block's delta where it has one."""
     build, other = builds(claim, candidate)
-    total, base = _total(build, candidate.convention, measurer), _total(other, candidate.convention, measurer)
+    whole, base = total(build, candidate.convention, measurer), total(other, candidate.convention, measurer)
     scale = claim.figure.scale
-    if total is None or (other is not None and base is None):
+    if whole is None or (other is not None and base is None):
         return Outcome(candidate, None)
     if claim.relative is not None:
         assert base is not None
-        value = {"overhead": 100.0 * (total - base) / base, "ratio": 100.0 * total / base,
-                 "difference": (total - base) / scale}[claim.relative]
+        value = relative_value(claim.relative, whole, base, scale)
         return Outcome(candidate, value, matches(claim.figure, value))
-    value = total / scale
+    value = whole / scale
     outcome = Outcome(candidate, value, matches(claim.figure, value), within_one_percent(claim.figure, value))
     if base is None:
         return outcome

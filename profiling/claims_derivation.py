@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter
 
 from profiling.claims import Build, Claim
-from profiling.claims_candidates import Outcome, builds
+from profiling.claims_candidates import Outcome, builds, total
 from profiling.conventions import Convention, get_convention
 from profiling.measure import Measurer
 from profiling.scopes import scoped
@@ -71,16 +71,15 @@ def derive(claim: Claim, outcome: Outcome, measurer: Measurer) -> tuple[str, ...
     scale, unit = claim.figure.scale, claim.figure.unit
     measured = measurer.get(build, flops=conv.metric == "flops")
     counts = (measured.flops if conv.metric == "flops" else measured.params) or Counter()
-    total = conv.apply(counts)
+    whole = conv.apply(counts)
     if claim.relative is not None and other is not None:
-        base = conv.apply((measurer.get(other, flops=conv.metric == "flops").flops if conv.metric == "flops"
-                           else measurer.get(other).params) or Counter())
-        unit_of = claim.figure.scale if claim.relative == "difference" else (1e9 if claim.metric == "flops" else 1e6)
+        base = total(other, conv.name, measurer) or 0.0
+        shown = claim.figure.scale if claim.relative == "difference" else (1e9 if claim.metric == "flops" else 1e6)
         suffix = "" if claim.relative == "difference" else (" G" if claim.metric == "flops" else " M")
-        lines.append(f"{conv.name}: {total / unit_of:,.6g}{suffix} vs `{other.describe()}` "
-                     f"{base / unit_of:,.6g}{suffix} → {outcome.value:.4g}{claim.figure.unit or ''}")
+        lines.append(f"{conv.name}: {whole / shown:,.6g}{suffix} vs `{other.describe()}` "
+                     f"{base / shown:,.6g}{suffix} → {outcome.value:.4g}{claim.figure.unit or ''}")
         return tuple(lines)
-    lines.append(f"{conv.name}: {_terms(counts, conv, scale, unit)} = {_si(total, scale, unit)}")
+    lines.append(f"{conv.name}: {_terms(counts, conv, scale, unit)} = {_si(whole, scale, unit)}")
     if claim.build.block is not None and outcome.removed is not None:
         formula = _formula(build)
         lines.append(f"= backbone without the block {_si(outcome.removed * scale, scale, unit)} + block part "

@@ -70,7 +70,9 @@ def _decided(r: ClaimResult) -> str:
         return r.problem
     text = f"{shown.candidate.label} → {_fmt(shown.value, c)}{_unit(c)}"
     if r.decided_by is None:
-        text = "nearest: " + text
+        value = float(c.figure.value)
+        gap = "" if c.figure.unit == "%" or not value else f" ({100.0 * (shown.value - value) / value:+.1f}%)"
+        text = f"nearest: {text}{gap}"
     note = text_reading_note(r)
     return f"{text}; {note}" if note and r.verdict == "chosen from this figure" else text
 
@@ -103,7 +105,7 @@ class ClaimsSection:
         results, audit = self.audit.results, self.audit
         printed = sum(len(r.claim.where) for r in results)
         counts = audit.counts()
-        sources = [p for p in audit.papers if p.kind == "paper"]
+        sources = [p for p in audit.papers if p.about.kind == "paper"]
         notes = len(audit.papers) - len(sources)
         lines = [f"{len(results)} distinct figures ({printed} as printed, repeats counted once) from {len(sources)} "
                  f"papers" + (f" and {notes} set of our notes on official code" if notes else "") + ": "
@@ -134,8 +136,9 @@ class ClaimsSection:
 
     def _paper_md(self, paper: PaperClaims) -> str:
         results, method = self.audit.of(paper.paper), self.audit.methods[paper.paper]
-        kind = "a paper" if paper.kind == "paper" else "our notes on the official code, not a paper"
-        out = [f"### {paper.title}", "", f"Source: `{paper.source}` ({kind}).", ""]
+        about = paper.about
+        kind = "a paper" if about.kind == "paper" else "our notes on the official code, not a paper"
+        out = [f"### {about.title}", "", f"Source: `{about.source}` ({kind}).", ""]
         out += [f"{i}. {line}" for i, line in enumerate(_five_lines(method, results), 1)] + [""]
         out += [f"What it says about counting: {paper.counting_words}", ""] if paper.counting_words else []
         out += ["| figure | row | paper | measured | verdict | decided by | block's own cost |",
@@ -145,7 +148,7 @@ class ClaimsSection:
                     "tried</summary>", ""]
         out += [line for r in results for line in _work_md(r)]
         out += ["</details>"]
-        skipped = list(paper.not_audited) + list(paper.unbuildable)
+        skipped = list(paper.not_audited) + _unbuildable(paper)
         if skipped:
             out += ["", "Not audited:", ""] + [f"- {s['where']}: {s['what']} — {s['reason']}" for s in skipped]
         return "\n".join(out)
@@ -157,17 +160,24 @@ class ClaimsSection:
 
     def _paper_json(self, paper: PaperClaims) -> dict[str, Any]:
         method = self.audit.methods[paper.paper]
-        return {"paper": paper.paper, "title": paper.title, "source": paper.source, "kind": paper.kind,
+        about = paper.about
+        return {"paper": paper.paper, "title": about.title, "source": about.source, "kind": about.kind,
                 "counting_words": paper.counting_words,
                 "method": {"readings": list(method.readings), "conventions": dict(method.conventions),
                            "explains": method.explained, "figures": method.total,
                            "per_metric": {m: {"explains": n, "figures": t} for m, (n, t) in method.per_metric.items()}},
                 "counts": self.audit.counts(paper.paper), "not_audited": list(paper.not_audited),
-                "not_buildable": list(paper.unbuildable),
+                "not_buildable": _unbuildable(paper),
                 "claims": [_result_json(r) for r in self.audit.of(paper.paper)]}
 
     def tables(self) -> Mapping[str, Sequence[Mapping[str, Any]]]:
         return {"claims.csv": [_result_row(r) for r in self.audit.results]}
+
+
+def _unbuildable(paper: PaperClaims) -> list[dict[str, str]]:
+    """The table rows that name a network the library does not build, as not-audited entries."""
+    return [{"where": f"{r.table}, {r.row}", "what": ", ".join(f"{m} {f}" for m, f in r.figures.items()),
+             "reason": r.reason} for r in paper.about.unbuildable]
 
 
 def _conventions_md() -> str:
@@ -200,7 +210,8 @@ def _five_lines(method: Method, results: Sequence[ClaimResult]) -> list[str]:
     row_specific = [r for r in results if r.verdict == "row-specific"]
     return [
         f"**How it counted**: {method.label}: explains {method.explained} of its {method.total} distinct figures"
-        + (f"; a row-specific choice explains {len(row_specific)} more ({_names(row_specific, 4)})" if row_specific else ""),
+        + (f"; a row-specific choice explains {len(row_specific)} more ({_names(row_specific, 4)})"
+           if row_specific else ""),
         "**Verdicts**: " + ", ".join(f"{counts[v]} {v}" for v in VERDICTS if counts[v]),
         (f"**The block's own cost holds** for {len(holds)} of the {len(block)} figures that test it ("
          + ", ".join(f"{n} {v}" for v, n in by.most_common()) + ")") if block else
@@ -242,7 +253,8 @@ def _work_md(r: ClaimResult) -> list[str]:
 def _outcome_json(o: Outcome | None) -> dict[str, Any] | None:
     if o is None:
         return None
-    return {"candidate": o.candidate.label, "readings": list(o.candidate.readings), "convention": o.candidate.convention,
+    return {"candidate": o.candidate.label, "readings": list(o.candidate.readings),
+            "convention": o.candidate.convention,
             "value": o.value, "matches": o.exact, "within_1pct": o.loose, "without_block": o.removed,
             "block_delta": o.delta, "block_delta_holds": o.delta_ok}
 

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("models", help="list every backbone, or every table row of a paper, with parameter counts",
+    p = subparsers.add_parser("models", help="list every backbone, or a paper's table rows, with parameter counts",
                               description="List every registered architecture, its paper, nominal input size and "
                                           "parameter count (optionally with a block); with --paper, every network of "
                                           "that paper's parameter/FLOP tables by the name that builds it.")
@@ -86,11 +86,13 @@ def _run_papers(args: argparse.Namespace) -> int:
 def _config_entry(config: PaperConfig) -> dict[str, Any]:
     """Everything shown about one configuration; the network is built to count and list its blocks."""
     from profiling.measure import block_groups
+    from recalib.models import model_spec
 
     model = config.create()
     groups = block_groups(model)
     return {"name": config.name, "table": config.table, "row": config.row, "arch": config.arch,
-            "block": config.block, "options": {k: list(v) if isinstance(v, tuple) else v for k, v in config.options.items()},
+            "summary": model_spec(config.arch).summary,
+            "block": config.block, "options": dict(config.options),
             "stages": None if config.stages is None else list(config.stages), "input_size": list(config.input_size),
             "insertion": config.insertion or None, "baseline": config.baseline,
             "blocks": [g.describe() for g in groups], "params": sum(p.numel() for p in model.parameters()),
@@ -100,8 +102,8 @@ def _config_entry(config: PaperConfig) -> dict[str, Any]:
 
 
 def _config_lines(entry: dict[str, Any]) -> list[str]:
-    options = ", ".join(f"{k}={tuple(v) if isinstance(v, list) else v}" for k, v in entry["options"].items())
-    build = entry["arch"] + (f" + {entry['block']}" if entry["block"] else "")
+    options = ", ".join(f"{k}={v}" for k, v in entry["options"].items())
+    build = f"{entry['arch']} ({entry['summary']})" + (f" + {entry['block']}" if entry["block"] else "")
     stages = "" if entry["stages"] is None else f"; stages {entry['stages']}"
     figures = ", ".join(f"{m} {f}" for m, f in entry["paper_figures"].items())
     lines = [f"{entry['name']}  ({entry['table']}, {entry['row']})",

@@ -26,7 +26,7 @@ def _claim(papers: dict[str, PaperClaims], paper: str, claim_id: str) -> Claim:
 def test_every_paper_has_configurations_and_claims(papers: dict[str, PaperClaims]) -> None:
     assert tuple(paper_names()) == PAPERS == tuple(papers)
     assert all(p.claims for p in papers.values())
-    assert papers["squeeze-excitation"].kind == "code notes" and papers["ms-sar"].kind == "paper"
+    assert papers["squeeze-excitation"].about.kind == "code notes" and papers["ms-sar"].about.kind == "paper"
 
 
 def test_the_audit_data_names_rows_and_never_restates_a_configuration() -> None:
@@ -43,7 +43,8 @@ def test_a_figure_repeated_for_the_same_network_is_one_claim_listing_every_table
         papers: dict[str, PaperClaims]) -> None:
     ms_sar = papers["ms-sar"]
     dn100 = _claim(papers, "ms-sar", "table-1/densenet-100:flops")
-    assert dn100.where == ("Table 1, DenseNet-100 (FLOPs row)", "Table 2, DN-100", "Table 3, DenseNet-100, no recalibration")
+    assert dn100.where == ("Table 1, DenseNet-100 (FLOPs row)", "Table 2, DN-100",
+                           "Table 3, DenseNet-100, no recalibration")
     assert len(dn100.configs) == 3
     printed = sum(len(c.where) for c in ms_sar.claims)
     assert printed - len(ms_sar.claims) == 12
