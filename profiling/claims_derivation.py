@@ -15,6 +15,9 @@ from profiling.claims_candidates import Outcome, builds, total
 from profiling.conventions import Convention, get_convention
 from profiling.measure import Measurer
 from profiling.scopes import scoped
+from recalib.models import model_spec
+from recalib.paper_configs import get_paper_config
+from recalib.registry import BLOCKS
 
 __all__ = ["derive", "configuration"]
 
@@ -47,8 +50,6 @@ def _terms(counts: Counter, conv: Convention, scale: float, unit: str, scope: st
 
 def configuration(claim: Claim, build: Build, measurer: Measurer) -> str:
     """The network as built: configuration row(s), options, blocks at every insertion point."""
-    from recalib.models import model_spec
-    from recalib.paper_configs import get_paper_config
     config = get_paper_config(claim.configs[0])
     options = ", ".join(f"{k}={v}" for k, v in build.options)
     text = f"`{build.arch}` ({model_spec(build.arch).summary}; {options})"
@@ -64,7 +65,8 @@ def configuration(claim: Claim, build: Build, measurer: Measurer) -> str:
 def derive(claim: Claim, outcome: Outcome, measurer: Measurer) -> tuple[str, ...]:
     """Configuration and derivation lines for ``claim`` under ``outcome``'s candidate."""
     build, other = builds(claim, outcome.candidate)
-    lines = [configuration(claim, build, measurer)]
+    readings = outcome.candidate.readings
+    lines = [configuration(claim, build, measurer) + (f"; read as {', '.join(readings)}" if readings else "")]
     if outcome.value is None:
         return tuple(lines)
     conv = get_convention(outcome.candidate.convention)
@@ -91,5 +93,4 @@ def derive(claim: Claim, outcome: Outcome, measurer: Measurer) -> tuple[str, ...
 
 
 def _formula(build: Build) -> str:
-    from recalib.registry import BLOCKS
     return f"`{BLOCKS.get(build.block).params}`" if build.block else ""
