@@ -16,7 +16,7 @@ from profiling.claims import Claim, PaperClaims, tolerance
 from profiling.claims_audit import ClaimsAudit
 from profiling.claims_candidates import Outcome
 from profiling.claims_method import Method
-from profiling.claims_verdicts import VERDICTS, ClaimResult, text_reading_note
+from profiling.claims_verdicts import VERDICTS, ClaimResult, explains, text_reading_note
 from profiling.conventions import CONVENTIONS, MODIFIERS, READINGS
 
 __all__ = ["ClaimsSection"]
@@ -208,8 +208,10 @@ def _five_lines(method: Method, results: Sequence[ClaimResult]) -> list[str]:
     contradicted = [r for r in results if r.verdict == "contradicts itself"]
     chosen = [r for r in results if r.verdict == "chosen from this figure"]
     row_specific = [r for r in results if r.verdict == "row-specific"]
+    fitted = [r for r in chosen if r.method is not None and explains(r.claim, r.method)]
     return [
         f"**How it counted**: {method.label}: explains {method.explained} of its {method.total} distinct figures"
+        + (f" ({len(fitted)} of them figures our settings were chosen from)" if fitted else "")
         + (f"; a row-specific choice explains {len(row_specific)} more ({_names(row_specific, 4)})"
            if row_specific else ""),
         "**Verdicts**: " + ", ".join(f"{counts[v]} {v}" for v in VERDICTS if counts[v]),
