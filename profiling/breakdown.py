@@ -2,7 +2,7 @@
 
 A recalibration block is any module whose class lives in ``recalib.blocks`` (the only place
 blocks are defined); only the outermost such module counts, so a block's own sub-layers are
-not listed twice.
+not listed twice (:func:`profiling.scopes.recalibration_modules`).
 """
 from __future__ import annotations
 
@@ -12,11 +12,9 @@ from torch import nn
 
 from profiling.conventions import Convention, get_convention
 from profiling.counting import Counts
+from profiling.scopes import recalibration_modules
 
 __all__ = ["BlockShare", "Breakdown", "recalibration_modules", "breakdown"]
-
-_BLOCKS_PACKAGE = "recalib.blocks"
-
 
 @dataclass(frozen=True)
 class BlockShare:
@@ -55,21 +53,6 @@ class Breakdown:
     def flop_share(self) -> float:
         """Fraction (0–1) of the model's FLOPs spent in recalibration."""
         return self.recal_flops / self.total_flops if self.total_flops else 0.0
-
-
-def _is_block(module: nn.Module) -> bool:
-    owner = type(module).__module__
-    return owner == _BLOCKS_PACKAGE or owner.startswith(_BLOCKS_PACKAGE + ".")
-
-
-def recalibration_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
-    """The outermost recalibration blocks of ``model``, in definition order."""
-    found: list[tuple[str, nn.Module]] = []
-    for name, module in model.named_modules():
-        inside = any(name.startswith(prefix + ".") for prefix, _ in found)
-        if not inside and _is_block(module):
-            found.append((name, module))
-    return found
 
 
 def breakdown(model: nn.Module, counts: Counts, flop_convention: Convention | str = "mac",

@@ -1,29 +1,54 @@
-"""The papers' parameter and FLOP claims, loaded from ``profiling/claims/*.json``.
+"""The papers' figures as claims to audit.
 
-One JSON file per paper holds every figure of its tables and text that a library model can
-be measured against (``claims``), plus the figures that name architectures the library does
-not build (``not_audited``, with the reason), so nothing is silently dropped.
+Which network a table row is, and the figures the row prints, come from the paper
+configurations (:mod:`recalib.paper_configs`, ``recalib/papers/*.json``): every printed
+``params``/``flops`` of a row is a claim on that row's network. ``profiling/claims/<paper>.json``
+adds only what the audit needs, naming rows by their configuration key:
 
-Figures keep the digits the paper printed (``"value": "0.80"``): the printed precision is
-part of the claim and sets the rounding tolerance of the audit.
+* ``claims``: the text's figures on rows (overheads, ratios, differences, bounds, ranges);
+* ``readings``: other ways to read an ambiguous row, as options layered on its configuration
+  (a configuration's options chosen to match figures bring their own reading: the text's
+  literal value, see :class:`recalib.paper_configs.FittedOption`);
+* ``counting_words`` (what the paper says about counting) and ``not_audited`` (figures that
+  name no buildable network).
+
+The same figure printed for the same network in several tables is one claim; ``where`` lists
+every appearance. Figures keep the digits the paper printed: they set the tolerance.
 """
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from importlib import resources
+from types import MappingProxyType
 from typing import Any
 
 from recalib.errors import ConfigError
+from recalib.paper_configs import Figure, FittedOption, Paper, PaperConfig, load_paper, paper_names
 
-__all__ = ["Build", "ClaimReading", "Claim", "PaperClaims", "load_papers", "paper_names",
-           "UNITS", "QUALIFIERS", "RELATIVE_KINDS"]
+__all__ = ["Build", "ClaimReading", "ImpliedDelta", "Claim", "PaperClaims", "load_papers", "paper_names",
+           "tolerance", "matches", "within_one_percent", "relative_value", "model_option_names", "RELATIVE_KINDS"]
 
-UNITS = {"": 1.0, "K": 1e3, "M": 1e6, "G": 1e9, "%": 1.0}
-QUALIFIERS = ("=", "~", "<=", "range", "exact")
 RELATIVE_KINDS = ("overhead", "ratio", "difference")
+
+
+def model_option_names(arch: str) -> set[str]:
+    """Option names the architecture's builder takes (the others configure its block)."""
+    import recalib.blocks  # noqa: F401  (registers every block)
+    from recalib.models import model_spec
+    from recalib.registry import keyword_names
+    return keyword_names(model_spec(arch).builder) or set()
+
+
+@lru_cache(maxsize=None)
+def _model_defaults(arch: str) -> Mapping[str, Any]:
+    import inspect
+
+    from recalib.models import model_spec
+    params = inspect.signature(model_spec(arch).builder).parameters.values()
+    return MappingProxyType({p.name: _hashable(p.default) for p in params if p.default is not inspect.Parameter.empty})
 
 
 @dataclass(frozen=True)
@@ -41,10 +66,29 @@ class Build:
         items = tuple(sorted((k, _hashable(v)) for k, v in (options or {}).items()))
         return cls(arch, block, items, None if stages is None else tuple(sorted(stages)))
 
+    @classmethod
+    def of_config(cls, config: PaperConfig) -> Build:
+        return cls.of(config.arch, config.block, config.options, config.stages)
+
     def with_options(self, extra: Mapping[str, Any], block: str | None = None) -> Build:
         """This build with ``extra`` options layered on (and ``block`` replaced if given)."""
-        merged = {**dict(self.options), **extra}
-        return Build.of(self.arch, block or self.block, merged, self.stages)
+        return Build.of(self.arch, block or self.block, {**dict(self.options), **extra}, self.stages)
+
+    def without_block(self) -> Build:
+        """The same backbone, built alike, without the block (block options and stages dropped)."""
+        accepted = model_option_names(self.arch)
+        return Build.of(self.arch, None, {k: v for k, v in self.options if k in accepted})
+
+    def canonical(self) -> Build:
+        """One name per network: a build without a block drops options set to the builder's defaults.
+
+        (With a block, defaults may depend on the backbone, so nothing is dropped.)
+        """
+        if self.block is not None:
+            return self
+        defaults = _model_defaults(self.arch)
+        return Build(self.arch, None, tuple((k, v) for k, v in self.options if defaults.get(k, object()) != v),
+                     self.stages)
 
     def describe(self) -> str:
         parts = [self.arch] + ([f"+{self.block}"] if self.block else [])
@@ -54,12 +98,12 @@ class Build:
 
 
 def _hashable(value: Any) -> Any:
-    return tuple(_hashable(v) for v in value) if isinstance(value, list) else value
+    return tuple(_hashable(v) for v in value) if isinstance(value, (list, tuple)) else value
 
 
 @dataclass(frozen=True)
 class ClaimReading:
-    """An alternative reading of an ambiguous row, named in the data file."""
+    """Another way to read an ambiguous row: options (and possibly a block) layered on it."""
 
     name: str
     summary: str
@@ -68,112 +112,272 @@ class ClaimReading:
 
 
 @dataclass(frozen=True)
+class ImpliedDelta:
+    """What the paper's own figures say the block adds: the row's figure minus its baseline row's."""
+
+    value: float
+    tolerance: float
+    baseline: str
+    baseline_figure: Figure
+
+
+@dataclass(frozen=True)
 class Claim:
-    """One figure printed in a paper, and the library model it describes."""
+    """One figure the paper prints (once, however many tables repeat it) and the network it is about.
+
+    ``relative`` claims (overhead/ratio in %, difference in the figure's unit) compare ``build``
+    with ``baseline``, the network of row ``over``. Absolute claims on a network with a block
+    carry ``removed``, the same network without the block (the paper's baseline row when it
+    prints one), and ``implied``, the block's cost by the paper's own figures (or ``no_delta``,
+    why there is none).
+    """
 
     id: str
     paper: str
-    table: str
-    row: str
+    where: tuple[str, ...]
+    configs: tuple[str, ...]
     build: Build
     metric: str
-    value: Decimal
-    unit: str
-    qualifier: str = "="
-    value_max: Decimal | None = None
+    figure: Figure
     relative: str | None = None
     baseline: Build | None = None
+    over: str | None = None
+    removed: Build | None = None
+    implied: ImpliedDelta | None = None
+    no_delta: str = ""
     words: str = ""
-    note: str = ""
+    notes: tuple[str, ...] = ()
+    fit: FittedOption | None = None
     readings: tuple[ClaimReading, ...] = ()
+    contradiction: str = ""
 
     @property
     def printed(self) -> str:
         """The figure as the paper printed it, e.g. ``"~0.3%"`` or ``"3.86 G"``."""
-        value = f"{self.value}–{self.value_max}" if self.qualifier == "range" else str(self.value)
-        prefix = {"=": "", "range": "", "exact": ""}.get(self.qualifier, self.qualifier)
-        return f"{prefix}{value}{self.unit if self.unit == '%' else (' ' + self.unit if self.unit else '')}"
+        return str(self.figure)
+
+    @property
+    def on_block(self) -> bool:
+        """Whether the claim is about a network with a recalibration block (absolute or relative)."""
+        return self.build.block is not None
 
 
 @dataclass(frozen=True)
 class PaperClaims:
-    """Everything one paper's data file says."""
+    """Everything the audit knows about one source of figures: its rows (``about``) and its claims."""
 
-    paper: str
-    title: str
-    source: str
-    preset: str | None
+    about: Paper
     counting_words: str
     claims: tuple[Claim, ...]
+    readings: tuple[ClaimReading, ...]
     not_audited: tuple[Mapping[str, Any], ...]
 
+    @property
+    def paper(self) -> str:
+        """The source's key, e.g. ``ms-sar``."""
+        return self.about.key
 
-def paper_names() -> list[str]:
-    """The papers with a claims file, sorted."""
-    folder = resources.files("profiling") / "claims"
-    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".json"))
+
+def tolerance(figure: Figure) -> float:
+    """Allowed |measured − figure| (figure's unit) for ``=`` and ``~`` figures.
+
+    ``=``: half a unit of the last printed digit (the figure's own rounding). ``~``: 10% of the
+    figure, or one unit of its last digit if that is more.
+    """
+    value, half = abs(float(figure.value)), Figure.half_unit(figure.value)
+    return max(0.10 * value, 2 * half) if figure.qualifier == "~" else half
+
+
+def matches(figure: Figure, measured: float) -> bool:
+    """Whether ``measured`` (in the figure's unit) agrees with the printed figure."""
+    value, half = float(figure.value), Figure.half_unit(figure.value)
+    if figure.qualifier == "<=":
+        return measured <= value + half
+    if figure.qualifier == "range":
+        assert figure.value_max is not None
+        return value - half <= measured <= float(figure.value_max) + Figure.half_unit(figure.value_max)
+    return abs(measured - value) <= tolerance(figure)
+
+
+def within_one_percent(figure: Figure, measured: float) -> bool:
+    """The weaker test: a plain figure within 1% (only for ``=`` figures that are not percentages)."""
+    value = float(figure.value)
+    return figure.qualifier == "=" and figure.unit != "%" and abs(measured - value) <= 0.01 * abs(value)
+
+
+def relative_value(kind: str, total: float, base: float, scale: float) -> float:
+    """A relative figure from two totals: overhead and ratio in %, a difference in units of ``scale``."""
+    if kind == "overhead":
+        return 100.0 * (total - base) / base
+    if kind == "ratio":
+        return 100.0 * total / base
+    return (total - base) / scale
 
 
 def load_papers(papers: Iterable[str] | None = None) -> list[PaperClaims]:
-    """Parse and validate the claims files of ``papers`` (default: all)."""
+    """The claims of ``papers`` (default: all), validated and de-duplicated."""
     known = paper_names()
     chosen = list(papers) if papers is not None else known
     unknown = sorted(set(chosen) - set(known))
     if unknown:
-        raise ConfigError(f"no claims file for paper(s) {', '.join(unknown)}; "
-                          f"choose from: {', '.join(known)}")
-    return [_load_file(name) for name in chosen]
+        raise ConfigError(f"no paper called {', '.join(unknown)}; choose from: {', '.join(known)}")
+    return [_load(name) for name in chosen]
 
 
-def _load_file(name: str) -> PaperClaims:
+def _load(name: str) -> PaperClaims:
+    paper = load_paper(name)
     path = resources.files("profiling") / "claims" / f"{name}.json"
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"claims file {name}.json is not valid JSON ({exc}); fix the file") from None
-    claims = tuple(_parse_claim(name, i, raw) for i, raw in enumerate(data["claims"]))
-    ids = [c.id for c in claims]
-    dupes = sorted({i for i in ids if ids.count(i) > 1})
-    if dupes:
-        raise ConfigError(f"{name}.json: duplicate claim id(s) {', '.join(dupes)}; ids must be unique")
-    return PaperClaims(data["paper"], data["title"], data["source"], data.get("preset"),
-                       data.get("counting_words", ""), claims, tuple(data.get("not_audited", ())))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"profiling/claims/{name}.json cannot be read ({exc}); fix the file") from None
+    readings = {r["name"]: (ClaimReading(r["name"], r["summary"], dict(r.get("options", {})), r.get("block")),
+                            r.get("applies", {})) for r in data.get("readings", ())}
+    configs = {c.name: c for c in paper.configs}
+    claims = [c for config in paper.configs for c in _table_claims(config, configs)]
+    claims += [c for raw in data.get("claims", ()) for c in _text_claims(name, raw, configs)]
+    claims = [replace(c, readings=_readings(c, configs, readings)) for c in claims]
+    merged = _contradictions(_merge(claims), configs)
+    return PaperClaims(paper, data.get("counting_words", ""), tuple(merged), tuple(r for r, _ in readings.values()),
+                       tuple(data.get("not_audited", ())))
 
 
-def _parse_claim(paper: str, index: int, raw: Mapping[str, Any]) -> Claim:
-    where = f"{paper}.json claim #{index} ({raw.get('id', 'no id')})"
-    missing = [k for k in ("id", "table", "row", "arch", "metric", "value", "unit") if k not in raw]
-    if missing:
-        raise ConfigError(f"{where}: missing field(s) {', '.join(missing)}")
-    _check_choice(where, "metric", raw["metric"], ("params", "flops"))
-    _check_choice(where, "unit", raw["unit"], tuple(UNITS))
-    _check_choice(where, "qualifier", raw.get("qualifier", "="), QUALIFIERS)
+def _table_claims(config: PaperConfig, configs: Mapping[str, PaperConfig]) -> list[Claim]:
+    """One claim per figure the row prints, with the block's implied delta where it has one."""
+    build = Build.of_config(config)
+    out = []
+    for metric, figure in config.figures.items():
+        claim = Claim(f"{config.key}:{metric}", config.paper, (f"{config.table}, {config.row}",), (config.name,),
+                      build, metric, figure, notes=config.notes,
+                      fit=next((f for f in config.fitted if f.metric == metric and config.name in f.figures), None))
+        if config.block is not None:
+            claim = _with_delta(claim, config, configs)
+        out.append(claim)
+    return out
+
+
+def _with_delta(claim: Claim, config: PaperConfig, configs: Mapping[str, PaperConfig]) -> Claim:
+    if config.baseline is None:
+        return replace(claim, removed=claim.build.without_block(),
+                       no_delta=f"the paper prints no {config.arch} row without the block")
+    base = configs[config.baseline]
+    removed = Build.of_config(base)
+    figure = base.figures.get(claim.metric)
+    if figure is None:
+        return replace(claim, removed=removed, no_delta=f"its baseline row ({base.table}, {base.row}) "
+                                                        f"prints no {claim.metric}")
+    scale = figure.scale / claim.figure.scale
+    implied = ImpliedDelta(float(claim.figure.value) - float(figure.value) * scale,
+                           Figure.half_unit(claim.figure.value) + Figure.half_unit(figure.value) * scale,
+                           base.name, figure)
+    return replace(claim, removed=removed, implied=implied)
+
+
+def _text_claims(paper: str, raw: Mapping[str, Any], configs: Mapping[str, PaperConfig]) -> list[Claim]:
+    """A text claim on each row it names (``[row, over]`` pairs compare with another row)."""
+    where = f"profiling/claims/{paper}.json claim {raw.get('id', '?')}"
     relative = raw.get("relative")
-    if relative is not None:
-        _check_choice(where, "relative.kind", relative.get("kind"), RELATIVE_KINDS)
-    if (raw["unit"] == "%") != (relative is not None and relative["kind"] != "difference"):
-        raise ConfigError(f"{where}: a '%' figure needs relative.kind overhead|ratio and only it; fix the unit")
-    build = Build.of(raw["arch"], raw.get("block"), raw.get("options"), raw.get("stages"))
-    baseline = None if relative is None else Build.of(
-        relative["arch"], relative.get("block"), relative.get("options"), relative.get("stages"))
-    return Claim(raw["id"], paper, raw["table"], raw["row"], build, raw["metric"],
-                 _decimal(where, raw["value"]), raw["unit"], raw.get("qualifier", "="),
-                 _decimal(where, raw["value_max"]) if "value_max" in raw else None,
-                 None if relative is None else relative["kind"], baseline,
-                 raw.get("words", ""), raw.get("note", ""),
-                 tuple(ClaimReading(r["name"], r["summary"], dict(r.get("options", {})), r.get("block"))
-                       for r in raw.get("readings", ())))
+    if relative not in RELATIVE_KINDS:
+        raise ConfigError(f"{where}: relative is {relative!r}; use one of {', '.join(RELATIVE_KINDS)}")
+    figure = Figure.parse(raw["figure"], where)
+    if (figure.unit == "%") != (relative != "difference"):
+        raise ConfigError(f"{where}: an overhead or ratio is a '%' figure and a difference is not; fix the unit")
+    out = []
+    for target in raw["on"]:
+        key, over = (target, None) if isinstance(target, str) else tuple(target)
+        config = _config(configs, f"{paper}/{key}", where)
+        over_name = f"{paper}/{over}" if over else config.baseline
+        if over_name is None:
+            raise ConfigError(f"{where}: row {key} has no baseline row; name the row to compare with as [row, over]")
+        base = _config(configs, over_name, where)
+        out.append(Claim(f"{raw['id']}@{key}", paper, (f"{raw['where']}, {config.row} vs {base.row}",), (config.name,),
+                         Build.of_config(config), raw["metric"], figure, relative, Build.of_config(base), base.name,
+                         words=raw.get("words", ""), notes=(raw["note"],) if "note" in raw else ()))
+    return out
 
 
-def _check_choice(where: str, what: str, value: Any, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ConfigError(f"{where}: {what} is {value!r}; use one of {', '.join(map(repr, choices))}")
+def _config(configs: Mapping[str, PaperConfig], name: str, where: str) -> PaperConfig:
+    if name not in configs:
+        raise ConfigError(f"{where}: no row {name}; rows are named in recalib/papers/*.json")
+    return configs[name]
 
 
-def _decimal(where: str, text: Any) -> Decimal:
-    if not isinstance(text, str):
-        raise ConfigError(f"{where}: write figures as strings with the paper's digits (\"0.80\"), got {text!r}")
-    try:
-        return Decimal(text)
-    except InvalidOperation:
-        raise ConfigError(f"{where}: {text!r} is not a number") from None
+def _readings(claim: Claim, configs: Mapping[str, PaperConfig],
+              declared: Mapping[str, tuple[ClaimReading, Mapping[str, Any]]]) -> tuple[ClaimReading, ...]:
+    """The readings that apply to the claim's row; a fitted option brings the text's literal value."""
+    config = configs[claim.configs[0]]
+    found = [reading for reading, applies in declared.values() if _applies(applies, config)]
+    for reading in found:
+        _check_reading(reading, config)
+    found += [ClaimReading(f"text: {fit.option}={fit.text_value}", f"{fit.words}; this row's {fit.option}="
+                           f"{fit.value} was chosen to match figures ({fit.why})", {fit.option: fit.text_value})
+              for fit in config.fitted]
+    return tuple(found)
+
+
+def _check_reading(reading: ClaimReading, config: PaperConfig) -> None:
+    """A reading may only set options the row's model or block takes (a typo would build nothing)."""
+    from recalib.registry import BLOCKS, keyword_names
+    block = reading.block or config.block
+    accepted = model_option_names(config.arch) | (keyword_names(BLOCKS.get(block).builder) or set() if block else set())
+    unknown = sorted(set(reading.options) - accepted)
+    if unknown:
+        raise ConfigError(f"{config.paper}: reading {reading.name!r} sets {', '.join(unknown)}, which row "
+                          f"{config.key} ({config.arch} + {block}) does not take")
+
+
+def _applies(applies: Mapping[str, Any], config: PaperConfig) -> bool:
+    return (config.arch in applies.get("arch", [config.arch])
+            and applies.get("block", config.block) == config.block
+            and config.key in applies.get("configs", [config.key]))
+
+
+def _merge(claims: Sequence[Claim]) -> list[Claim]:
+    """One claim per distinct figure on a network; repeats add their appearances and rows."""
+    merged: dict[tuple[Any, ...], Claim] = {}
+    for claim in claims:
+        key = (claim.build, claim.baseline, claim.metric, claim.relative, claim.printed)  # "36.9" ≠ "36.90"
+        first = merged.get(key)
+        if first is None:
+            merged[key] = claim
+            continue
+        merged[key] = replace(first, where=first.where + claim.where, configs=first.configs + claim.configs,
+                              notes=tuple(dict.fromkeys(first.notes + claim.notes)),
+                              implied=first.implied or claim.implied, fit=first.fit or claim.fit)
+    return list(merged.values())
+
+
+def _contradictions(claims: list[Claim], configs: Mapping[str, PaperConfig]) -> list[Claim]:
+    """Mark figures the paper's own other figures disagree with (at face value)."""
+    out = []
+    for claim in claims:
+        if claim.relative is None:
+            others = [o for o in claims if o is not claim and o.relative is None and o.build == claim.build
+                      and o.metric == claim.metric and _disagree(claim.figure, o.figure)]
+            text = "; ".join(f"{', '.join(o.where)} prints {o.printed} for the same network" for o in others)
+        else:
+            text = _implied_relative(claim, configs)
+        out.append(replace(claim, contradiction=text))
+    return out
+
+
+def _disagree(a: Figure, b: Figure) -> bool:
+    """Neither figure's value lies within the other's printed rounding."""
+    va, vb = float(a.value) * a.scale, float(b.value) * b.scale
+    return (abs(va - vb) > Figure.half_unit(a.value) * a.scale
+            and abs(vb - va) > Figure.half_unit(b.value) * b.scale)
+
+
+def _implied_relative(claim: Claim, configs: Mapping[str, PaperConfig]) -> str:
+    """The relative figure the paper's own table rows give, when it fails the claim."""
+    row = configs[claim.configs[0]]
+    base = configs[claim.over] if claim.over else None
+    if base is None or claim.metric not in row.figures or claim.metric not in base.figures:
+        return ""
+    a, b = (float(f.figures[claim.metric].value) * f.figures[claim.metric].scale for f in (row, base))
+    implied = relative_value(claim.relative or "difference", a, b, claim.figure.scale)
+    if matches(claim.figure, implied):
+        return ""
+    unit = "%" if claim.figure.unit == "%" else f" {claim.figure.unit}".rstrip()
+    return (f"{base.table} prints {base.row} {base.figures[claim.metric]} and {row.table} prints {row.row} "
+            f"{row.figures[claim.metric]}: {implied:+.2f}{unit}")

@@ -8,6 +8,11 @@ has a name, so every figure this package prints says how it was counted.
 * A :class:`Convention` weighs the per-category counts of one trace (see
   :mod:`profiling.handles` for the FLOP categories and :mod:`profiling.counting` for the
   parameter categories); switching convention never re-traces the model.
+* A :class:`Modifier` adjusts a FLOP convention inside one scope of the model
+  (:mod:`profiling.scopes`): ``+gates`` also counts the element-wise products inside the
+  recalibration blocks (the gate applied to the map, Caffe's Scale/Axpy layer),
+  ``+skip-transitions`` leaves DenseNet's transition layers out. ``mac+gates`` is ``mac`` with
+  the ``gates`` modifier; :func:`get_convention` and :func:`conventions_for` know every such name.
 * A :class:`Reading` is a way to build the architecture a paper names (a layout option such
   as ``stride_in_1x1=True``); it needs its own build.
 * A :class:`Preset` pairs a convention with a reading to reproduce how one paper counted.
@@ -21,8 +26,8 @@ from typing import Any
 
 from recalib.errors import UnknownNameError
 
-__all__ = ["Convention", "Reading", "Preset", "CONVENTIONS", "READINGS", "PRESETS",
-           "get_convention", "get_preset", "resolve", "DEFAULT_CONVENTION"]
+__all__ = ["Convention", "Modifier", "Reading", "Preset", "CONVENTIONS", "MODIFIERS", "READINGS", "PRESETS",
+           "get_convention", "get_preset", "resolve", "conventions_for", "DEFAULT_CONVENTION"]
 
 
 def _frozen(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -45,6 +50,33 @@ class Convention:
     def apply(self, counts: Mapping[str, float]) -> float:
         """Total of ``counts`` under this convention (categories it does not weigh count zero)."""
         return float(sum(self.weights.get(cat, 0.0) * n for cat, n in counts.items()))
+
+
+@dataclass(frozen=True)
+class Modifier:
+    """An adjustment of a FLOP convention inside one scope, named after what it counts.
+
+    ``extra`` are weights added for scoped categories (``"blocks.eltwise": 1``); with
+    ``skip`` the scope's work is subtracted at the base convention's own weights. A modifier
+    that would count something the base already counts (``requires_zero``) does not apply.
+    """
+
+    name: str
+    summary: str
+    extra: Mapping[str, float] = field(default_factory=dict)
+    skip: str | None = None
+    requires_zero: tuple[str, ...] = ()
+
+    def applies(self, base: Convention) -> bool:
+        return base.metric == "flops" and all(base.weights.get(cat, 0.0) == 0.0 for cat in self.requires_zero)
+
+    def apply(self, base: Convention) -> Convention:
+        """``base`` with this modifier: named ``base+name``."""
+        weights = {**base.weights, **self.extra}
+        if self.skip is not None:
+            weights.update({f"{self.skip}.{cat}": -w for cat, w in base.weights.items() if "." not in cat})
+        return Convention(f"{base.name}+{self.name}", base.metric, _frozen(weights),
+                          f"{base.summary}; {self.summary}")
 
 
 @dataclass(frozen=True)
@@ -101,6 +133,13 @@ CONVENTIONS: Mapping[str, Convention] = _frozen({c.name: c for c in (
 
 DEFAULT_CONVENTION = {"flops": "mac", "params": "params"}
 
+MODIFIERS: Mapping[str, Modifier] = _frozen({m.name: m for m in (
+    Modifier("gates", "plus one per element-wise product or sum inside the recalibration blocks (the "
+             "gate applied to the map: Caffe's Scale/Axpy layer)",
+             extra=_frozen({"blocks.eltwise": 1.0}), requires_zero=("eltwise",)),
+    Modifier("skip-transitions", "DenseNet transition layers left out", skip="transitions"),
+)})
+
 READINGS: Mapping[str, Reading] = _frozen({r.name: r for r in (
     Reading("default", _frozen({}), "the library's default build of the named architecture"),
     Reading("caffe-layout", _frozen({"stride_in_1x1": True}),
@@ -109,12 +148,14 @@ READINGS: Mapping[str, Reading] = _frozen({r.name: r for r in (
 )})
 
 PRESETS: Mapping[str, Preset] = _frozen({p.name: p for p in (
-    Preset("se-ge-paper", "gather-excite", "mac", READINGS["caffe-layout"],
-           "SE/GE papers (hujie-frank Caffe models): multiply-adds of conv and FC layers with the "
-           "stride in the first 1×1 conv (ResNet-50: 3.86 G)"),
-    Preset("ms-sar-paper", "ms-sar", "mac-learned", READINGS["default"],
-           "MS-SAR paper (Sec. 3.5): multiply-adds of convolutions and of the FC layers at the K² "
-           "regional positions (2K²DD'); its region averages are partial sums, not matrix products"),
+    Preset("se-ge-paper", "gather-excite", "mac+gates", READINGS["caffe-layout"],
+           "GE paper, as the claims audit finds it counted (hujie-frank Caffe models): multiply-adds "
+           "of conv and FC layers plus the gate's element-wise product, stride in the first 1×1 conv "
+           "(ResNet-50: 3.86 G, SE-ResNet-50: 3.87 G; its parameters: params+stats)"),
+    Preset("ms-sar-paper", "ms-sar", "mac-learned+skip-transitions", READINGS["default"],
+           "MS-SAR paper, as the claims audit finds it counted (Sec. 3.5): multiply-adds of "
+           "convolutions and of the FC layers at the K² regional positions (2K²DD'), region "
+           "averages (partial sums) and DenseNet transition layers left out (DenseNet-100: 252.5 M)"),
     Preset("cmpe-se-paper", "competitive-se", "params+stats", READINGS["default"],
            "CMPE-SE paper (official MXNet Gluon code): collect_params() lists batch-norm running "
            "statistics next to the learnable parameters"),
@@ -124,11 +165,33 @@ PRESETS: Mapping[str, Preset] = _frozen({p.name: p for p in (
 
 
 def get_convention(name: str) -> Convention:
-    """The convention called ``name`` (helpful error listing the valid names)."""
-    try:
-        return CONVENTIONS[name]
-    except KeyError:
-        raise UnknownNameError("convention", name, sorted(CONVENTIONS)) from None
+    """The convention called ``name``: a base name, then ``+modifier`` for each modifier (``mac+gates``)."""
+    base, mods = name, list[str]()
+    while base not in CONVENTIONS and "+" in base:  # base names may hold a "+" themselves
+        base, mod = base.rsplit("+", 1)
+        mods.insert(0, mod)
+    if base not in CONVENTIONS:
+        raise UnknownNameError("convention", name, sorted(CONVENTIONS))
+    convention = CONVENTIONS[base]
+    for mod in mods:
+        if mod not in MODIFIERS or not MODIFIERS[mod].applies(convention):
+            valid = [m for m, modifier in MODIFIERS.items() if modifier.applies(convention)]
+            raise UnknownNameError(f"modifier of convention {base!r}", mod, valid or ["none"])
+        convention = MODIFIERS[mod].apply(convention)
+    return convention
+
+
+def conventions_for(metric: str) -> list[Convention]:
+    """Every convention of ``metric``: the default first, then each base with each set of modifiers."""
+    bases = [c for c in CONVENTIONS.values() if c.metric == metric]
+    bases.sort(key=lambda c: c.name != DEFAULT_CONVENTION[metric])
+    found = []
+    for base in bases:
+        combos: list[Convention] = [base]
+        for modifier in MODIFIERS.values():
+            combos += [modifier.apply(c) for c in combos if modifier.applies(c)]
+        found += combos
+    return found
 
 
 def get_preset(name: str) -> Preset:
@@ -143,7 +206,8 @@ def resolve(name: str) -> tuple[Convention, Reading]:
     """A convention or preset name → (convention, reading); a bare convention reads the default build."""
     if name in PRESETS:
         preset = PRESETS[name]
-        return CONVENTIONS[preset.convention], preset.reading
-    if name in CONVENTIONS:
-        return CONVENTIONS[name], READINGS["default"]
-    raise UnknownNameError("convention or preset", name, sorted({*CONVENTIONS, *PRESETS}))
+        return get_convention(preset.convention), preset.reading
+    try:
+        return get_convention(name), READINGS["default"]
+    except UnknownNameError:
+        raise UnknownNameError("convention or preset", name, sorted({*CONVENTIONS, *PRESETS})) from None

@@ -3,6 +3,7 @@
 :func:`count_module` traces the module a single time with fvcore (using every handle of
 :mod:`profiling.handles`) and records, for every submodule, the work per category and the
 parameters per category. Conventions are applied afterwards, so one trace serves them all.
+Every counter also holds the scoped categories of :mod:`profiling.scopes` (``"blocks.fc"`` …).
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from torch import nn
 
 from profiling.conventions import Convention, get_convention
 from profiling.handles import FREE_OPS, make_handles
+from profiling.scopes import add_scopes, ancestors
 from recalib.errors import ConfigError
 
 __all__ = ["Counts", "count_module", "count_params", "make_analysis", "PARAM_CATEGORIES"]
@@ -49,8 +51,9 @@ class Counts:
         return conv.apply(table[module])
 
     def categories(self, metric: str, module: str = "") -> Counter:
-        """Raw per-category counts of ``module`` for ``metric`` (``flops`` or ``params``)."""
-        return Counter((self.flops if metric == "flops" else self.params).get(module, Counter()))
+        """Raw per-category counts of ``module`` for ``metric`` (``flops`` or ``params``), scopes left out."""
+        counts = (self.flops if metric == "flops" else self.params).get(module, Counter())
+        return Counter({cat: n for cat, n in counts.items() if "." not in cat})
 
 
 def make_analysis(model: nn.Module, inputs: tuple[torch.Tensor, ...]) -> FlopCountAnalysis:
@@ -87,15 +90,10 @@ def count_params(model: nn.Module) -> dict[str, Counter]:
         if isinstance(module, nn.modules.batchnorm._NormBase) and module.track_running_stats:
             own["norm_stats"] += sum(b.numel() for b in (module.running_mean, module.running_var)
                                      if b is not None)
-        for prefix in _ancestors(name):
+        for prefix in ancestors(name):
             table[prefix].update(own)
+    add_scopes(model, table)
     return table
-
-
-def _ancestors(name: str) -> list[str]:
-    """``"a.b.c"`` → ``["", "a", "a.b", "a.b.c"]``."""
-    parts = name.split(".") if name else []
-    return [".".join(parts[:k]) for k in range(len(parts) + 1)]
 
 
 def count_module(model: nn.Module, input_shape: Sequence[int] | None = None,
@@ -115,6 +113,7 @@ def count_module(model: nn.Module, input_shape: Sequence[int] | None = None,
             analysis = make_analysis(model, inputs)
             flops = {name: Counter(c) for name, c in analysis.by_module_and_operator().items()}
             unsupported = Counter(analysis.unsupported_ops())
+        add_scopes(model, flops)
     finally:
         model.train(was_training)
     return Counts(tuple(inputs[0].shape), flops, count_params(model), unsupported)

@@ -16,6 +16,8 @@ _LAZY = {
     "create_model": "recalib.models",
     "list_models": "recalib.models",
     "model_spec": "recalib.models",
+    "get_paper_config": "recalib.paper_configs",
+    "list_paper_configs": "recalib.paper_configs",
     "fold": "recalib.folding",
     "save_checkpoint": "recalib.checkpoint",
     "load_checkpoint": "recalib.checkpoint",

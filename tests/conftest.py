@@ -1,8 +1,13 @@
 """Shared test configuration: deterministic seeds and few threads (CI has 2 cores)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
 import torch
+
+if TYPE_CHECKING:
+    from profiling.measure import Measurer
 
 torch.set_num_threads(2)
 
@@ -10,3 +15,10 @@ torch.set_num_threads(2)
 @pytest.fixture(autouse=True)
 def _seed() -> None:
     torch.manual_seed(0)
+
+
+@pytest.fixture(scope="session")
+def paper_measurer() -> Measurer:
+    """One measurer for every test that builds the papers' networks: each is built once a session."""
+    from profiling.measure import Measurer
+    return Measurer()

@@ -6,10 +6,11 @@ from collections import Counter
 import pytest
 
 import recalib.blocks  # noqa: F401
-from profiling.conventions import CONVENTIONS, PRESETS, READINGS, get_convention, resolve
+from profiling.conventions import CONVENTIONS, PRESETS, READINGS, conventions_for, get_convention, resolve
 from profiling.counting import count_module
 from profiling.handles import CATEGORIES
-from recalib import create_block
+from profiling.scopes import scoped
+from recalib import create_block, create_model
 from recalib.errors import UnknownNameError
 
 FLOPS = Counter({cat: 10 ** i for i, cat in enumerate(CATEGORIES)})
@@ -60,11 +61,37 @@ def test_conventions_on_a_real_trace() -> None:
 
 def test_presets_name_a_convention_and_a_reading() -> None:
     for preset in PRESETS.values():
-        assert preset.convention in CONVENTIONS
+        assert get_convention(preset.convention).name == preset.convention
         assert preset.reading in READINGS.values()
     convention, reading = resolve("se-ge-paper")
-    assert convention.name == "mac" and dict(reading.options) == {"stride_in_1x1": True}
-    assert resolve("flop")[1].name == "default"
+    assert convention.name == "mac+gates" and dict(reading.options) == {"stride_in_1x1": True}
+    assert resolve("flop")[1].name == "default" and resolve("mac-learned+skip-transitions")[0].metric == "flops"
+
+
+def test_gates_count_the_element_wise_products_inside_the_blocks_only() -> None:
+    # SE on a CIFAR ResNet-20: the gate multiplies each block's map: 3 · (16·32² + 32·16² + 64·8²).
+    counts = count_module(create_model("cifar_resnet20", "se", reduction=4).eval(), (1, 3, 32, 32))
+    gates = counts.total("mac+gates") - counts.total("mac")
+    assert gates == 3 * (16 * 32 * 32 + 32 * 16 * 16 + 64 * 8 * 8) == scoped(counts.flops[""], "blocks")["eltwise"]
+    assert counts.categories("flops")["eltwise"] > gates  # the residual sums are not gates
+
+
+def test_skip_transitions_leaves_out_the_densenet_transition_convolutions() -> None:
+    counts = count_module(create_model("densenet_bc100").eval(), (1, 3, 32, 32))
+    # trans1: 1×1 conv 216 → 108 at 32×32; trans2: 300 → 150 at 16×16.
+    assert counts.total("mac") - counts.total("mac+skip-transitions") == 216 * 108 * 32 * 32 + 300 * 150 * 16 * 16
+    assert counts.total("mac-all") - counts.total("mac-all+skip-transitions") > 35_407_872  # BN, ReLU, pool too
+
+
+def test_every_convention_name_resolves_and_modifiers_apply_only_where_they_add_something() -> None:
+    names = [c.name for c in conventions_for("flops")]
+    assert names[0] == "mac" and len(names) == len(set(names)) == 18
+    assert all(get_convention(name).name == name for name in names)
+    assert [c.name for c in conventions_for("params")] == ["params", "params+stats", "weights"]
+    with pytest.raises(UnknownNameError, match="skip-transitions"):
+        get_convention("mac-all+gates")  # mac-all already counts every element-wise op
+    with pytest.raises(UnknownNameError, match="none"):
+        get_convention("params+stats+gates")
 
 
 def test_unknown_names_list_the_valid_ones() -> None:

@@ -14,8 +14,8 @@ from recalib import create_block
 def test_se_one_layer_on_a_4x4_map_counts_every_op() -> None:
     # C = 16, r = 4: mean reads 16·16, two 1×1 convs 16·4 each, ReLU 4 + sigmoid 16, scale 16·16.
     counts = count_module(create_block("se", 16, reduction=4), (1, 16, 4, 4))
-    assert counts.flops[""] == {"pool": 256, "conv": 128, "act": 20, "eltwise": 256}
-    assert counts.params[""] == {"weight": 128, "bias": 20}
+    assert counts.categories("flops") == {"pool": 256, "conv": 128, "act": 20, "eltwise": 256}
+    assert counts.categories("params") == {"weight": 128, "bias": 20}
     assert not counts.unsupported
 
 
@@ -23,7 +23,7 @@ def test_ge_theta_minus_extent_2_counts_the_clipped_windows() -> None:
     # avg_pool2d(3, stride 2, pad 1) on 4 → 2: windows cover 2 + 3 cells per axis, 25 per channel;
     # sigmoid on 2×2, nearest resize back to 4×4 (a copy), scale on 4×4.
     counts = count_module(create_block("ge-theta-minus", 8, extent=2), (1, 8, 4, 4))
-    assert counts.flops[""] == {"pool": 8 * 25, "act": 8 * 4, "move": 8 * 16, "eltwise": 8 * 16}
+    assert counts.categories("flops") == {"pool": 8 * 25, "act": 8 * 4, "move": 8 * 16, "eltwise": 8 * 16}
     assert counts.total("params") == 0
 
 
@@ -33,7 +33,7 @@ def test_ms_sar_k2_on_a_5x5_map_counts_pool_and_spread_products_as_fixed() -> No
     # convs 4·18·6·2 = 864, BN on 4·6 + 4·18 = 96, ReLU 24 + sigmoid 72, scale 18·25 = 450.
     block = create_block("ms-sar", 18, scales=(2,), feat_size=(5, 5))
     counts = count_module(block, (1, 18, 5, 5))
-    assert counts.flops[""] == {"fixed": 2520, "conv": 864, "bn": 96, "act": 96, "eltwise": 450}
+    assert counts.categories("flops") == {"fixed": 2520, "conv": 864, "bn": 96, "act": 96, "eltwise": 450}
     assert not counts.unsupported
 
 
@@ -81,7 +81,7 @@ def test_adaptive_and_max_pool_handles_match_hand_counts() -> None:
     model = nn.Sequential(nn.MaxPool2d(3, stride=2, padding=1), nn.AdaptiveAvgPool2d(3))
     counts = count_module(model, (1, 2, 8, 8))
     # max pool 8 → 4: per axis 2 + 3 + 3 + 3 = 11 cells; adaptive 4 → 3: 2 + 2 + 2 per axis.
-    assert counts.flops[""] == {"pool": 2 * 11 * 11 + 2 * 6 * 6}
+    assert counts.categories("flops") == {"pool": 2 * 11 * 11 + 2 * 6 * 6}
 
 
 def test_free_ops_and_handles_are_disjoint_aten_names() -> None:
