@@ -45,13 +45,19 @@ class BlockSpec:
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """How to build one named architecture (``input_size`` is its nominal (H, W))."""
+    """How to build one named architecture (``input_size`` is its nominal (H, W)).
+
+    ``dataset`` is what the papers train it on (``imagenet``, ``cifar``, ``mnist``): a paper's
+    block setting for a family of backbones is often a setting per dataset
+    (:mod:`recalib.models.block_defaults`).
+    """
 
     name: str
     builder: Callable[..., nn.Module]
     paper: str
     summary: str
     input_size: tuple[int, int]
+    dataset: str
     in_channels: int = 3
     fixed: Mapping[str, Any] = field(default_factory=dict)
 
@@ -103,10 +109,10 @@ def register_block(name: str, builder: Callable[..., nn.Module], *, paper: str, 
 
 
 def register_model(name: str, builder: Callable[..., nn.Module], *, paper: str, summary: str,
-                   input_size: tuple[int, int], in_channels: int = 3,
+                   input_size: tuple[int, int], dataset: str, in_channels: int = 3,
                    fixed: Mapping[str, Any] | None = None) -> ModelSpec:
-    """Register a backbone constructor under ``name`` with its nominal input size."""
-    return MODELS.add(ModelSpec(name, builder, paper, summary, input_size, in_channels,
+    """Register a backbone constructor under ``name`` with its nominal input size and dataset."""
+    return MODELS.add(ModelSpec(name, builder, paper, summary, input_size, dataset, in_channels,
                                 MappingProxyType(dict(fixed or {}))))
 
 
