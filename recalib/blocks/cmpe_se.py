@@ -299,15 +299,17 @@ register_block("cmpe-se-double-fc", CMPESEDoubleFC, paper=_PAPER, params="4·C·
                summary=f"both flows squeezed, embedded by separate FCs, joint excitation; {_TAKES}",
                takes_identity=True)
 register_block("cmpe-se-pair-2x1", CMPESEPairView, paper=_PAPER, fixed={"view": "2x1"},
-               params="4ε + 2·C·⌊C/r⌋ (average_filters=False: 4ε + (ε+1)·C·⌊C/r⌋), ε = max(1, ⌊width/t⌋)",
+               params="4ε + 2·C·⌊C/r⌋ (average_filters=False: 4ε + (ε+1)·C·⌊C/r⌋), "
+                      "ε = max(1, ⌊width/t⌋)",
                summary=f"pair-view inner imaging, ε (1,2) filters over the (C, 2) map; {_TAKES}",
                takes_identity=True, alternatives=_NO_AVERAGE)
 register_block("cmpe-se-pair-1x1", CMPESEPairView, paper=_PAPER, fixed={"view": "1x1"},
-               params="3ε + 3·C·⌊C/r⌋ (average_filters=False: 3ε + (2ε+1)·C·⌊C/r⌋), ε = max(1, ⌊width/t⌋)",
+               params="3ε + 3·C·⌊C/r⌋ (average_filters=False: 3ε + (2ε+1)·C·⌊C/r⌋), "
+                      "ε = max(1, ⌊width/t⌋)",
                summary=f"pair-view inner imaging, ε 1x1 filters, flattened 2C; {_TAKES}",
                takes_identity=True, alternatives=_NO_AVERAGE)
 register_block("cmpe-se-folded-3x3", CMPESEFolded, paper=_PAPER,
-               params="11ε + (F + C)·⌊C/r⌋, F = (n−2)(m−2) (average_filters=False: ε·(n−2)(m−2)), n·m = 2C, "
-                      "ε = max(1, ⌊width/t⌋)",
+               params="11ε + (F + C)·⌊C/r⌋, F = (n−2)(m−2) (average_filters=False: ε·(n−2)(m−2)), "
+                      "n·m = 2C, ε = max(1, ⌊width/t⌋)",
                summary=f"pair map folded to (n, m), alternating rows, ε 3x3 filters; {_TAKES}",
                takes_identity=True, alternatives=_NO_AVERAGE)

@@ -111,7 +111,7 @@ class _SlidingScale(_Scale):
 
 
 class _DiamondScale(_Scale):
-    """The text's window ``‖p − q‖₁ ≤ sqrt(H·W)/K`` (a clipped diamond) around every position; Eq. (1) at full size."""
+    """The text's window ``‖p − q‖₁ ≤ sqrt(H·W)/K`` (a clipped diamond) around every position; Eq. (1) there."""
 
     def build(self, size: Size, dtype: torch.dtype, device: torch.device | None) -> tuple[torch.Tensor, ...]:
         return (diamond_matrix(size[0], size[1], self.k, dtype, device),)

@@ -69,8 +69,8 @@ def test_reduced_form_follows_the_unit_reading_of_x(size, emp):
 
 
 @pytest.mark.parametrize("size", [(28, 28), (7, 7), (13, 9)])
-@pytest.mark.parametrize(("name", "emp"), [("cc-reduced", "bilinear"), ("cc-reduced", "sine"), ("cc-no-mix", "bilinear"),
-                                           ("cc-scalar", None), ("cc-full-scalar", None)])
+@pytest.mark.parametrize(("name", "emp"), [("cc-reduced", "bilinear"), ("cc-reduced", "sine"),
+                                           ("cc-no-mix", "bilinear"), ("cc-scalar", None), ("cc-full-scalar", None)])
 def test_forms_in_the_other_coefficient_range_equal_the_block(name, emp, size):
     block = _random(name, size, coefficient_range="-1..1", **({"emp": emp} if emp else {}))
     form = ContextualConvInference(block)

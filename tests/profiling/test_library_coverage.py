@@ -55,7 +55,8 @@ def test_every_backbone_bare_and_with_a_block_is_counted_completely(arch: str) -
 
 
 @pytest.mark.parametrize(("block", "options"), [(name, options) for name, _, options in block_variants()],
-                         ids=[name if label == "default" else f"{name}[{label}]" for name, label, _ in block_variants()])
+                         ids=[name if label == "default" else f"{name}[{label}]"
+                              for name, label, _ in block_variants()])
 def test_every_block_is_counted_completely(block: str, options: dict) -> None:
     """Each block with its defaults and with each alternative setting its paper describes."""
     for host in _HOSTS:
