@@ -354,15 +354,15 @@ _VARIANTS = {
                        "scalar recalibration read as CC-block-Full with |P_c|=1: CH + MIX -> one gate/channel"),
 }
 _RANGE = {"coefficients in {-1...1} (Sec. 3)": {"coefficient_range": "-1..1"}}
-_EMP_READINGS = {"Gaussian EMP (Table 2)": {"emp": "gaussian"}, "sine EMP (Table 2)": {"emp": "sine"},
-                 "sine EMP with x read as eq. 2's x/W": {"emp": "sine", "emp_coordinates": "unit"}}
-_ALTERNATIVES = {"cc-reduced": {**_EMP_READINGS, **_RANGE}, "cc-scalar": _RANGE}
+_EMPS = {"Gaussian EMP (Table 2)": {"emp": "gaussian"}, "sine EMP (Table 2)": {"emp": "sine"}}
+_UNIT = {"sine EMP with x read as eq. 2's x/W": {"emp": "sine", "emp_coordinates": "unit"}}
+_ALTERNATIVES = {"cc-reduced": {**_EMPS, **_RANGE}, "cc-scalar": _RANGE}
 for _name, (_fixed, _params, _summary) in _VARIANTS.items():
     # Parameters depend on the grid, which the paper's small maps (8x8, 4x4) shrink.
     register_block(_name, ContextualConv, paper=PAPER, params=_params, summary=_summary,
                    fixed=_fixed, needs_feat_size=True, alternatives=_ALTERNATIVES.get(_name))
 register_block("cc-static", StaticContextualConv, paper=PAPER, params="4C", needs_feat_size=True, summary=
                "input-independent CC-block: learned coefficients, constant map; emp=bilinear|gaussian|sine",
-               alternatives=_EMP_READINGS)
+               alternatives={**_EMPS, **_UNIT})
 register_block("cc-static-scalar", StaticChannelScale, paper=PAPER, params="C",
                summary="input-independent |P_c|=1: learned static per-channel weighting")

@@ -104,13 +104,13 @@ def test_the_spec_records_every_effective_option() -> None:
 
 
 def test_a_checkpoint_rebuilds_the_same_model_after_the_defaults_change(tmp_path, monkeypatch) -> None:
-    options: dict[str, Any] = {"stages": [3], "scales": (1, 2), "input_size": (16, 16), "num_classes": 3}
-    model = create_model("densenet_bc100", "ms-sar", **options)
-    path = recalib.save_checkpoint(model, tmp_path / "dn.safetensors")
+    options: dict[str, Any] = {"stages": [3], "scales": (1, 2), "input_size": (64, 64), "num_classes": 3}
+    model = create_model("shufflenet_v1_g3", "ms-sar", **options)  # an ImageNet backbone: r = 16
+    path = recalib.save_checkpoint(model, tmp_path / "shufflenet.safetensors")
     monkeypatch.setattr(block_defaults, "BLOCK_DEFAULTS", ())  # a later release without the rows
-    assert n_params(meta("densenet_bc100", "ms-sar", **options)) != n_params(model)
+    assert n_params(meta("shufflenet_v1_g3", "ms-sar", **options)) != n_params(model)
     loaded = recalib.load_checkpoint(path).eval()
-    x = torch.randn(2, 3, 16, 16)
+    x = torch.randn(2, 3, 64, 64)
     torch.testing.assert_close(loaded(x), model.eval()(x), rtol=0, atol=0)
 
 

@@ -50,7 +50,7 @@ def test_eval_mode_is_batch_independent() -> None:
 
 
 @pytest.mark.parametrize(("arch", "block", "options"), [
-    ("cifar_resnet20", "ms-sar", {}), ("resnet18", "ge-theta", {"input_size": (64, 64)}),
+    ("cifar_resnet20", "ms-sar", {}),
     ("shufflenet_v1_g3", "ge-theta-plus", {"input_size": (112, 112), "extent": 4})],  # 4x4 stage 3 -> 1x1
     ids=lambda v: v if isinstance(v, str) else "")
 def test_training_at_batch_one_is_refused_naming_the_block(arch: str, block: str, options: dict) -> None:
