@@ -16,7 +16,8 @@ from torch import nn
 
 from recalib.errors import ConfigError, UnknownNameError
 
-__all__ = ["BlockSpec", "ModelSpec", "Registry", "BLOCKS", "MODELS", "register_block", "register_model", "build", "keyword_names"]
+__all__ = ["BlockSpec", "ModelSpec", "Registry", "BLOCKS", "MODELS", "register_block", "register_model", "build",
+           "keyword_names", "keyword_defaults"]
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,9 @@ class BlockSpec:
     ``fixed`` are the options that define the variant (e.g. ``mode="param-free"`` for
     ``ge-theta-minus``); a caller may not override them. ``takes_identity`` marks blocks whose
     forward is ``(residual, identity)``; ``needs_feat_size`` marks blocks that must be told the
-    feature-map size ``feat_size=(H, W)`` at construction.
+    feature-map size ``feat_size=(H, W)`` at construction. ``alternatives`` names the other
+    settings the paper describes (``{"sliding-diamond": {"strategy": "sliding-diamond"}}``):
+    ``recalib blocks`` lists them and the contract tests build, export and count each one.
     """
 
     name: str
@@ -37,17 +40,24 @@ class BlockSpec:
     fixed: Mapping[str, Any] = field(default_factory=dict)
     takes_identity: bool = False
     needs_feat_size: bool = False
+    alternatives: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """How to build one named architecture (``input_size`` is its nominal (H, W))."""
+    """How to build one named architecture (``input_size`` is its nominal (H, W)).
+
+    ``dataset`` is what the papers train it on (``imagenet``, ``cifar``, ``mnist``): a paper's
+    block setting for a family of backbones is often a setting per dataset
+    (:mod:`recalib.models.block_defaults`).
+    """
 
     name: str
     builder: Callable[..., nn.Module]
     paper: str
     summary: str
     input_size: tuple[int, int]
+    dataset: str
     in_channels: int = 3
     fixed: Mapping[str, Any] = field(default_factory=dict)
 
@@ -90,17 +100,19 @@ MODELS: Registry[ModelSpec] = Registry("model")
 
 def register_block(name: str, builder: Callable[..., nn.Module], *, paper: str, params: str,
                    summary: str, fixed: Mapping[str, Any] | None = None,
-                   takes_identity: bool = False, needs_feat_size: bool = False) -> BlockSpec:
+                   takes_identity: bool = False, needs_feat_size: bool = False,
+                   alternatives: Mapping[str, Mapping[str, Any]] | None = None) -> BlockSpec:
     """Register ``builder`` (usually a block class) under ``name`` with the variant's fixed options."""
-    return BLOCKS.add(BlockSpec(name, builder, paper, params, summary,
-                                MappingProxyType(dict(fixed or {})), takes_identity, needs_feat_size))
+    frozen = {label: MappingProxyType(dict(options)) for label, options in (alternatives or {}).items()}
+    return BLOCKS.add(BlockSpec(name, builder, paper, params, summary, MappingProxyType(dict(fixed or {})),
+                                takes_identity, needs_feat_size, MappingProxyType(frozen)))
 
 
 def register_model(name: str, builder: Callable[..., nn.Module], *, paper: str, summary: str,
-                   input_size: tuple[int, int], in_channels: int = 3,
+                   input_size: tuple[int, int], dataset: str, in_channels: int = 3,
                    fixed: Mapping[str, Any] | None = None) -> ModelSpec:
-    """Register a backbone constructor under ``name`` with its nominal input size."""
-    return MODELS.add(ModelSpec(name, builder, paper, summary, input_size, in_channels,
+    """Register a backbone constructor under ``name`` with its nominal input size and dataset."""
+    return MODELS.add(ModelSpec(name, builder, paper, summary, input_size, dataset, in_channels,
                                 MappingProxyType(dict(fixed or {}))))
 
 
@@ -118,6 +130,13 @@ def build(spec: BlockSpec | ModelSpec, args: tuple[Any, ...], options: Mapping[s
             raise ConfigError(f"{spec.name!r} does not take option(s) {', '.join(unknown)}; "
                               f"valid options: {', '.join(valid) or 'none'}")
     return spec.builder(*args, **spec.fixed, **options)
+
+
+def keyword_defaults(fn: Callable[..., Any]) -> dict[str, Any]:
+    """The keyword parameters of ``fn`` that have a default, with that default."""
+    return {p.name: p.default for p in inspect.signature(fn).parameters.values()
+            if p.default is not inspect.Parameter.empty and p.kind in (inspect.Parameter.KEYWORD_ONLY,
+                                                                      inspect.Parameter.POSITIONAL_OR_KEYWORD)}
 
 
 def keyword_names(fn: Callable[..., Any]) -> set[str] | None:

@@ -18,12 +18,13 @@ on many small tensors. :class:`ContextualConvInference` computes the same functi
   picked and the columns weighted 0 instead (onnxruntime gathers the last axis element by
   element). Later layers (CH's second layer, MIX) run as the block's own modules; a dense
   first layer (MIX without CH) is not rewritten.
-* **A bilinear EMP as constant bases.** With ``P = tanh(z)/2 + 1`` and eq. 2's profile
-  ``a(1 - u) + b·u``, ``(1 - u) + u = 1`` gives ``P[0:2] @ B = tanh(z)[0:2] @ (B/2) + 1`` for the
-  ``(2, W)`` basis ``B = [1 - u; u]`` (halving is exact): one ``(N·C, k) @ (k, W)`` GEMM per
-  axis. The ``+ 1`` rides along as a fifth coefficient with weight 0 and bias 30, which
-  ``tanh`` turns into exactly 1 (float32 and float64; onnxruntime's from 9 on). Gaussian and
-  sine profiles keep the block's elementwise formulas, on the small profiles.
+* **A bilinear EMP as constant bases.** With ``P = s·tanh(z) + o`` (``s, o = ½, 1`` in the
+  paper's range, ``1, 0`` in {−1…1}) and eq. 2's profile ``a(1 - u) + b·u``, ``(1 - u) + u = 1``
+  gives ``P[0:2] @ B = tanh(z)[0:2] @ (s·B) + o`` for the ``(2, W)`` basis ``B = [1 - u; u]``
+  (halving is exact): one ``(N·C, k) @ (k, W)`` GEMM per axis. A ``+ 1`` rides along as a fifth
+  coefficient with weight 0 and bias 30, which ``tanh`` turns into exactly 1 (float32 and
+  float64; onnxruntime's from 9 on). Gaussian and sine profiles keep the block's elementwise
+  formulas and coordinates (:func:`recalib.blocks.emp.coordinates`), on the small profiles.
 * **The map as one product.** ``map = along_h (N, C, H, 1) @ along_w (N, C, 1, W)`` is a
   ``K = 1`` MatMul: every element is the single product the block's broadcast ``Mul`` forms,
   and onnxruntime's batched GEMM writes it faster than a broadcast along rows of 14 or more
@@ -42,7 +43,7 @@ from torch import nn
 
 from export.decompose import torch_nearest_indices
 from recalib.blocks._common import check_input
-from recalib.blocks.contextual import ContextualConv, squash
+from recalib.blocks.contextual import COEFFICIENT_RANGES, ContextualConv, squash
 from recalib.blocks.emp import EMPS, coordinates
 from recalib.errors import ConfigError
 
@@ -82,18 +83,20 @@ def _columns_by_weight(picks: list[int], width: int) -> bool:
     return _even_step(picks) is None and width <= 4 * len(picks)
 
 
-def bilinear_bases(h: int, w: int, one: bool, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+def bilinear_bases(h: int, w: int, one: bool, dtype: torch.dtype,
+                   scale: float = 0.5) -> tuple[torch.Tensor, torch.Tensor]:
     """``(B_h (k, H), B_w (k, W))``: ``tanh(z) @ B`` is eq. 2's bilinear profile, ``k = 4 + one``.
 
     Rows follow ``z``'s order ``(w0, w1, h0, h1[, one])``. With ``P = tanh(z)/2 + 1`` and
     ``(1 - u) + u = 1``: ``P0·(1 - u) + P1·u = tanh(z0)·(1 - u)/2 + tanh(z1)·u/2 + 1``; the
-    ``+ 1`` is the ``one`` row (``z`` then carries a 1), else the caller adds it.
+    ``+ 1`` is the ``one`` row (``z`` then carries a 1), else the caller adds it. ``scale`` is
+    the squash's factor on ``tanh`` (1 for the {−1…1} range, which adds nothing).
     """
     bases = []
     for n, first in ((h, 2), (w, 0)):
         u = coordinates(n, dtype)
         basis = torch.zeros(4 + one, n, dtype=dtype)
-        basis[first], basis[first + 1] = (1 - u) / 2, u / 2
+        basis[first], basis[first + 1] = (1 - u) * scale, u * scale
         if one:
             basis[4] = 1
         bases.append(basis)
@@ -148,7 +151,8 @@ class ContextualConvInference(nn.Module):
             raise ConfigError(f"ContextualConvInference needs a per-channel grid layer first; "
                               f"{block.label} starts with {type(first).__name__}")
         self.block, self.rest = block, nn.Sequential(*rest)
-        self.one = block.emp == "bilinear" and not rest
+        self.scale, self.offset = COEFFICIENT_RANGES[block.coefficient_range]
+        self.one = block.emp == "bilinear" and not rest and self.offset == 1
         weight, bias = self._grid_layer(first)  # (C, k', gh, gw), (C, 1, k')
         self.grid_convs = _depthwise(weight, bias)
         self.sized_width = self._sized_width()
@@ -198,14 +202,17 @@ class ContextualConvInference(nn.Module):
         """``(along_h (N, C, H, 1), along_w (N, C, 1, W))`` from raw coefficients ``(N, C, 1, k')``."""
         h, w = size
         if self.block.emp == "bilinear":
-            basis_h, basis_w = (b.to(z.device) for b in bilinear_bases(h, w, self.one, z.dtype))
+            basis_h, basis_w = (b.to(z.device) for b in bilinear_bases(h, w, self.one, z.dtype, self.scale))
             t = torch.tanh(z)
             along_h, along_w = (t @ basis_h).reshape(-1, z.shape[1], h, 1), t @ basis_w
-            return (along_h, along_w) if self.one else (along_h + 1, along_w + 1)
-        profile = EMPS[str(self.block.emp)]
-        p = squash(z)
-        u_h = coordinates(h, z.dtype, z.device).reshape(h, 1)
-        u_w = coordinates(w, z.dtype, z.device)
+            if self.one or self.offset == 0:
+                return along_h, along_w
+            return along_h + self.offset, along_w + self.offset
+        emp, reading = str(self.block.emp), str(self.block.reading)
+        profile = EMPS[emp]
+        p = squash(z, self.block.coefficient_range)
+        u_h = coordinates(h, z.dtype, z.device, emp=emp, reading=reading).reshape(h, 1)
+        u_w = coordinates(w, z.dtype, z.device, emp=emp, reading=reading)
         return profile(p[..., 2:3], p[..., 3:4], u_h), profile(p[..., 0:1], p[..., 1:2], u_w)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -213,7 +220,7 @@ class ContextualConvInference(nn.Module):
         self.block._check_size(x)
         z = self.coefficients(x)
         if self.block.emp is None:
-            return x * squash(z)  # (N, C, 1, 1)
+            return x * squash(z, self.block.coefficient_range)  # (N, C, 1, 1)
         along_h, along_w = self.profiles(z, (x.shape[-2], x.shape[-1]))
         if x.shape[-1] < MATMUL_MAP_MIN_WIDTH:
             return x * (along_h * along_w)

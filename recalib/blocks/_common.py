@@ -5,7 +5,8 @@ import torch
 
 from recalib.errors import ConfigError, ShapeError
 
-__all__ = ["positive_int", "check_channels", "reduced_channels", "check_input", "check_feat_size", "as_pair"]
+__all__ = ["positive_int", "check_channels", "reduced_channels", "check_input", "check_feat_size", "as_pair",
+           "check_batch_statistics"]
 
 
 def positive_int(value: object, what: str, name: str) -> int:
@@ -58,3 +59,15 @@ def as_pair(value: int | tuple[int, int] | list[int], what: str) -> tuple[int, i
     if len(pair) != 2 or not all(isinstance(v, int) and v > 0 for v in pair):
         raise ConfigError(f"{what} must be a positive int or an (H, W) pair of positive ints, got {value!r}")
     return pair
+
+
+def check_batch_statistics(values: int, training: bool, name: str, what: str) -> None:
+    """Raise :class:`ShapeError` when a training-mode BatchNorm would see one value per channel.
+
+    ``values`` is how many values per channel the block's smallest BatchNorm normalises
+    (batch × its spatial size); PyTorch's own error at 1 names no block.
+    """
+    if training and values <= 1:
+        raise ShapeError(f"{name}: in training mode BatchNorm normalises {what} over the batch, and "
+                         f"one sample gives it a single value per channel; train with a batch of at "
+                         f"least 2, or call .eval() to run one sample")

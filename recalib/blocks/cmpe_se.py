@@ -19,7 +19,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from recalib.blocks._common import check_input, reduced_channels
+from recalib.blocks._common import check_batch_statistics, check_input, reduced_channels
 from recalib.errors import ConfigError, ShapeError
 from recalib.registry import register_block
 
@@ -37,8 +37,12 @@ class _CompetitiveSE(nn.Module):
         self.hidden = reduced_channels(channels, reduction, name=name)
         self.channels, self.reduction = channels, reduction
 
-    def forward(self, residual: torch.Tensor, identity: torch.Tensor) -> torch.Tensor:
+    def forward(self, residual: torch.Tensor, identity: torch.Tensor | None = None) -> torch.Tensor:
         """``(N, C, H, W), (N, C, H, W) → (N, C, H, W)``: the gated residual ``s · U_r``."""
+        if identity is None:
+            raise ShapeError(f"{self.name} computes its gate from the residual and the identity (Eq. 9) "
+                             f"but was called with the residual only; call block(residual, identity) "
+                             f"with the shortcut's output, as the residual backbones do")
         self._check(residual, identity)
         # Eq. 2 and Eq. 6: both flows squeezed by global average pooling.
         gate = self.excite(residual.mean((2, 3)), identity.mean((2, 3)))
@@ -124,18 +128,28 @@ class _InnerImagingSE(_CompetitiveSE):
 
     ``image(u, x)`` stacks the squeezed vectors into a one-channel map ``(N, 1, H, W)``; then
     ε filters (conv, no bias, no padding) → BN(ε) → average over the ε filters → flatten to
-    ``(N, F)``, ``F = (H − kh + 1)(W − kw + 1)`` → ``Linear(F, h)`` → ReLU → ``Linear(h, C)`` →
-    sigmoid, no biases (Eq. 12/14). Parameters: ``ε·(kh·kw + 2) + (F + C)·h`` (the 2ε are BN's
-    affine weight and bias).
+    ``(N, F)``, ``F = R = (H − kh + 1)(W − kw + 1)`` → ``Linear(F, h)`` → ReLU → ``Linear(h, C)``
+    → sigmoid, no biases (Eq. 11-16). Parameters: ``ε·(kh·kw + 2) + (F + C)·h`` (the 2ε are
+    BN's affine weight and bias).
+
+    ``average_filters=False`` is the alternative Sec. 4.4 reports trying ("we average the
+    outputs of the pair-view convolution kernels … When attempting not to do so, we find that
+    the former can save numerous parameters"): the ε maps are flattened filter by filter
+    instead, ``F = ε·R``, so the embedding FC grows to ``ε·R·h`` weights.
     """
 
     def __init__(self, channels: int, *, reduction: int, width: int | None, t: int, name: str,
-                 map_size: tuple[int, int], kernel: tuple[int, int]) -> None:
+                 map_size: tuple[int, int], kernel: tuple[int, int], average_filters: bool) -> None:
         super().__init__(channels, reduction, name)
         self.width, self.t = _bottleneck_width(channels, width, name), t
         self.filters = _filter_count(self.width, t, name)
         self.map_size, self.kernel = map_size, kernel
-        self.flat = (map_size[0] - kernel[0] + 1) * (map_size[1] - kernel[1] + 1)
+        if not isinstance(average_filters, bool):
+            raise ConfigError(f"{name}: average_filters must be True (Eqs. 11-16) or False (Sec. 4.4's "
+                              f"alternative), got {average_filters!r}")
+        self.average_filters = average_filters
+        self.relation = (map_size[0] - kernel[0] + 1) * (map_size[1] - kernel[1] + 1)
+        self.flat = self.relation if average_filters else self.filters * self.relation
         self.reimage = nn.Conv2d(1, self.filters, kernel, bias=False)
         self.norm = nn.BatchNorm2d(self.filters)
         self.embed = nn.Linear(self.flat, self.hidden, bias=False)
@@ -146,8 +160,11 @@ class _InnerImagingSE(_CompetitiveSE):
         raise NotImplementedError
 
     def excite(self, u: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        # Averaging the ε filter responses keeps the FC input at F, independent of ε (Sec. 4.4).
-        relation = self.norm(self.reimage(self.image(u, x))).mean(1).flatten(1)
+        check_batch_statistics(u.shape[0] * self.relation, self.training, self.name,
+                               f"each of the {self.filters} one-value re-imaged maps")
+        maps = self.norm(self.reimage(self.image(u, x)))
+        # Averaging the ε filter responses keeps the FC input at R, independent of ε (Sec. 4.4).
+        relation = (maps.mean(1) if self.average_filters else maps).flatten(1)
         return torch.sigmoid(self.excitation(torch.relu(self.embed(relation))))
 
     def formula_params(self) -> int:
@@ -156,7 +173,8 @@ class _InnerImagingSE(_CompetitiveSE):
 
     def extra_repr(self) -> str:
         return (f"{super().extra_repr()}, width={self.width}, t={self.t}, filters={self.filters}, "
-                f"map={self.map_size[0]}x{self.map_size[1]}, kernel={self.kernel[0]}x{self.kernel[1]}")
+                f"map={self.map_size[0]}x{self.map_size[1]}, kernel={self.kernel[0]}x{self.kernel[1]}, "
+                f"average_filters={self.average_filters}")
 
 
 _PAIR_KERNELS = {"2x1": (1, 2), "1x1": (1, 1)}
@@ -177,6 +195,8 @@ class CMPESEPairView(_InnerImagingSE):
     Then ``s = σ(W2 · ReLU(W1 · v_c))``, ``W1 ∈ R^{h×F}``, ``W2 ∈ R^{C×h}``, ``h = ⌊C/r⌋``.
 
     Parameters: 2×1: ``4ε + 2·C·h``; 1×1: ``3ε + 3·C·h`` (conv ε·kh·kw, BN 2ε, FCs (F + C)·h).
+    With ``average_filters=False`` (Sec. 4.4's alternative, see :class:`_InnerImagingSE`)
+    ``F = ε·C`` (2×1) or ``ε·2C`` (1×1): ``4ε + (ε + 1)·C·h`` and ``3ε + (2ε + 1)·C·h``.
 
     Ambiguity decisions:
 
@@ -196,11 +216,11 @@ class CMPESEPairView(_InnerImagingSE):
     """
 
     def __init__(self, channels: int, *, view: Literal["2x1", "1x1"] = "2x1", reduction: int = 16,
-                 width: int | None = None, t: int = 16) -> None:
+                 width: int | None = None, t: int = 16, average_filters: bool = True) -> None:
         if not isinstance(view, str) or view not in _PAIR_KERNELS:
             raise ConfigError(f"cmpe-se pair view must be one of {', '.join(_PAIR_KERNELS)}, got {view!r}")
         super().__init__(channels, reduction=reduction, width=width, t=t, name=f"cmpe-se-pair-{view}",
-                         map_size=(channels, 2), kernel=_PAIR_KERNELS[view])
+                         map_size=(channels, 2), kernel=_PAIR_KERNELS[view], average_filters=average_filters)
 
     def image(self, u: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         return torch.stack((u, x), dim=-1).unsqueeze(1)
@@ -240,17 +260,19 @@ class CMPESEFolded(_InnerImagingSE):
     Fold shape, exactly one of (both fixed per network, so one option serves every stage):
 
     * ``fold_cols=m``: ``(n = 2C/m, m)``; the paper's pre-act ResNet setting is ``m = 16``
-      (the default; official ``reimage_k = 16``).
+      (the block's default; official ``reimage_k = 16``).
     * ``fold_rows=n``: ``(n, m = 2C/n)``; the paper's WRN setting is ``n = 20`` (official
-      ``reimage_k = 10``, the widening factor of WRN-28-10).
+      ``reimage_k = 10``, the widening factor of WRN-28-10). :func:`recalib.create_model`
+      defaults to it on WRN-22-10 and WRN-28-10 (:mod:`recalib.models.block_defaults`).
 
     ``m`` must divide C (``n/2`` must divide C) and the map must be at least 3×3, else
     :class:`ConfigError`. The paper's Table 5 lists ``n = 20`` for WRN-16-8 too, whose widths
     (128/256/512) are not multiples of 10: the official Python-2 ``C / 10`` floors and the
     reshape fails, so that setting cannot have run as written; ``fold_rows=16`` (k = 8, the
-    widening factor) is the working analogue.
+    widening factor) is the working analogue and WRN-16-8's default in ``create_model``.
 
-    Parameters: ``11ε + ((n−2)(m−2) + C)·h`` (conv 9ε, BN 2ε).
+    Parameters: ``11ε + ((n−2)(m−2) + C)·h`` (conv 9ε, BN 2ε); with ``average_filters=False``
+    ``11ε + (ε·(n−2)(m−2) + C)·h``.
 
     Ambiguity decisions: no padding (official ``Conv2D(kernel_size=(3, 3))`` has none; the tables
     put the folded view below the 1×1 view — 36.90M vs 36.92M on WRN-28-10, 1.99M vs 2.04M on
@@ -259,10 +281,10 @@ class CMPESEFolded(_InnerImagingSE):
     """
 
     def __init__(self, channels: int, *, fold_cols: int | None = None, fold_rows: int | None = None,
-                 reduction: int = 16, width: int | None = None, t: int = 16) -> None:
+                 reduction: int = 16, width: int | None = None, t: int = 16, average_filters: bool = True) -> None:
         map_size = _fold_shape(channels, fold_rows, fold_cols)
         super().__init__(channels, reduction=reduction, width=width, t=t, name="cmpe-se-folded-3x3",
-                         map_size=map_size, kernel=(3, 3))
+                         map_size=map_size, kernel=(3, 3), average_filters=average_filters)
 
     def image(self, u: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         rows, cols = self.map_size
@@ -271,19 +293,23 @@ class CMPESEFolded(_InnerImagingSE):
 
 
 _TAKES = "forward(residual, identity) returns s·residual; the host adds the identity"
+_NO_AVERAGE = {"the ε filter maps not averaged (Sec. 4.4)": {"average_filters": False}}
 
 register_block("cmpe-se-double-fc", CMPESEDoubleFC, paper=_PAPER, params="4·C·⌊C/r⌋",
                summary=f"both flows squeezed, embedded by separate FCs, joint excitation; {_TAKES}",
                takes_identity=True)
 register_block("cmpe-se-pair-2x1", CMPESEPairView, paper=_PAPER, fixed={"view": "2x1"},
-               params="4ε + 2·C·⌊C/r⌋, ε = max(1, ⌊width/t⌋)",
+               params="4ε + 2·C·⌊C/r⌋ (average_filters=False: 4ε + (ε+1)·C·⌊C/r⌋), "
+                      "ε = max(1, ⌊width/t⌋)",
                summary=f"pair-view inner imaging, ε (1,2) filters over the (C, 2) map; {_TAKES}",
-               takes_identity=True)
+               takes_identity=True, alternatives=_NO_AVERAGE)
 register_block("cmpe-se-pair-1x1", CMPESEPairView, paper=_PAPER, fixed={"view": "1x1"},
-               params="3ε + 3·C·⌊C/r⌋, ε = max(1, ⌊width/t⌋)",
+               params="3ε + 3·C·⌊C/r⌋ (average_filters=False: 3ε + (2ε+1)·C·⌊C/r⌋), "
+                      "ε = max(1, ⌊width/t⌋)",
                summary=f"pair-view inner imaging, ε 1x1 filters, flattened 2C; {_TAKES}",
-               takes_identity=True)
+               takes_identity=True, alternatives=_NO_AVERAGE)
 register_block("cmpe-se-folded-3x3", CMPESEFolded, paper=_PAPER,
-               params="11ε + ((n−2)(m−2) + C)·⌊C/r⌋, n·m = 2C, ε = max(1, ⌊width/t⌋)",
+               params="11ε + (F + C)·⌊C/r⌋, F = (n−2)(m−2) (average_filters=False: ε·(n−2)(m−2)), "
+                      "n·m = 2C, ε = max(1, ⌊width/t⌋)",
                summary=f"pair map folded to (n, m), alternating rows, ε 3x3 filters; {_TAKES}",
-               takes_identity=True)
+               takes_identity=True, alternatives=_NO_AVERAGE)

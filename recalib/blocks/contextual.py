@@ -7,8 +7,9 @@ Equation 1: ``CC-block(X) = S(X) × X`` with ``S = EMP ∘ MIX ∘ CH``. The inp
 downsampled to an 11×11 *context grid* (a side already ≤ 11 is kept), CH is two per-channel
 fully-connected hidden layers, MIX is one fully-connected layer across all channels producing
 ``|P| = |P_c|·C`` coefficients, the coefficients are squashed by ``tanh(P)/2 + 1`` into
-(0.5, 1.5) (Section 3), and an EMP (:mod:`recalib.blocks.emp`) renders each channel's
-``|P_c| = 4`` coefficients as an ``H×W`` map.
+(0.5, 1.5) (Section 3; ``coefficient_range="-1..1"`` is the other range it reports trying,
+``tanh(P)``), and an EMP (:mod:`recalib.blocks.emp`) renders each channel's ``|P_c| = 4``
+coefficients as an ``H×W`` map.
 
 Registered variants (Section 3's experiments, Figure 6's ablation, Section 2.1):
 
@@ -20,6 +21,7 @@ cc-no-mix           CH (g→h→4), per channel         C·h(g+1) + 4C(h+1)
 cc-no-ch            MIX over the grid (C·g → 4C)    4C(C·g+1)
 cc-reduced          per channel g → 4               4C(g+1)
 cc-scalar           per channel g → 1 (|P_c| = 1)   C(g+1)
+cc-full-scalar      CH + MIX (C·h → C), |P_c| = 1   C·h(g+1) + C·h(h+1) + C(C·h+1)
 cc-static           learned P, map constant         4C
 cc-static-scalar    learned per-channel scalar      C
 ==================  ==============================  ===========================================
@@ -52,11 +54,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from recalib.blocks._common import as_pair, check_channels, check_feat_size, check_input, positive_int
-from recalib.blocks.emp import check_emp, excitation_map
-from recalib.errors import ConfigError, ShapeError
+from recalib.blocks.emp import DEFAULT_READING, check_emp, check_reading, excitation_map
+from recalib.errors import ConfigError, ShapeError, UnknownNameError
 from recalib.registry import register_block
 
-__all__ = ["ContextualConv", "StaticContextualConv", "StaticChannelScale", "squash"]
+__all__ = ["ContextualConv", "StaticContextualConv", "StaticChannelScale", "squash", "COEFFICIENT_RANGES"]
 
 PAPER = "Marwood & Baluja, Contextual Convolution Blocks, BMVC 2021"
 GRID_SIZE = 11
@@ -64,9 +66,20 @@ HIDDEN = 4
 _EMP_COEFFICIENTS = 4
 
 
-def squash(p: torch.Tensor) -> torch.Tensor:
-    """``tanh(P)/2 + 1``: coefficients in (0.5, 1.5), centred on the pass-through gate 1.0 (Section 3)."""
-    return torch.tanh(p) / 2 + 1
+# coefficient range: (scale, offset) of P = scale·tanh(·) + offset
+COEFFICIENT_RANGES: dict[str, tuple[float, float]] = {"0.5..1.5": (0.5, 1.0), "-1..1": (1.0, 0.0)}
+DEFAULT_RANGE = "0.5..1.5"
+
+
+def squash(p: torch.Tensor, coefficient_range: str = DEFAULT_RANGE) -> torch.Tensor:
+    """``tanh(P)/2 + 1``: coefficients in (0.5, 1.5), centred on the pass-through gate 1.0 (Section 3).
+
+    ``coefficient_range="-1..1"``: ``tanh(P)``, the other range Section 3 reports ("Other ranges
+    were tried, including {−1...1}; … this range [0.5 … 1.5] performed best").
+    """
+    scale, offset = COEFFICIENT_RANGES[coefficient_range]
+    t = torch.tanh(p)
+    return t if offset == 0 and scale == 1 else t * scale + offset
 
 
 def _coefficient_net(channels: int, grid: tuple[int, int], *, ch: bool, mix: bool,
@@ -93,7 +106,7 @@ def _coefficient_net(channels: int, grid: tuple[int, int], *, ch: bool, mix: boo
 
 
 class ContextualConv(nn.Module):
-    """Input-dependent CC-block, ``y = S(x) ⊙ x`` (paper eq. 1; variants ``cc-full`` … ``cc-scalar``).
+    """Input-dependent CC-block, ``y = S(x) ⊙ x`` (paper eq. 1; variants ``cc-full`` … ``cc-full-scalar``).
 
     Shapes: ``x`` is ``(N, C, H, W)``; the context grid is ``(gh, gw) = (min(H, D), min(W, D))``
     with ``D = grid_size`` (11 in the paper); raw coefficients ``(N, C, k)``; the gate is
@@ -102,9 +115,17 @@ class ContextualConv(nn.Module):
 
     Options: ``ch`` / ``mix`` switch CH and MIX (Figure 6 ablation); ``coefficients`` is
     ``|P_c|`` (4, or 1 for the Scalar Recalibration of Figure 1 #2, which has no EMP);
-    ``emp`` picks the EMP (default bilinear; Table 3 tries the others); ``hidden`` is CH's
-    width (default 4; only with CH); ``feat_size`` is the feature-map size; ``grid_size`` the
-    downsample target ("other sizes yielded similar findings").
+    ``emp`` picks the EMP (default bilinear; Table 3 tries the others) and ``emp_coordinates``
+    the reading of Table 2's x (:mod:`recalib.blocks.emp`: ``"centred"``, default, or
+    ``"unit"``); ``coefficient_range`` is ``"0.5..1.5"`` (default, Section 3) or ``"-1..1"``
+    (the other range Section 3 reports; not with the Gaussian EMP, whose σ would reach 0);
+    ``hidden`` is CH's width (default 4; only with CH); ``feat_size`` is the feature-map size;
+    ``grid_size`` the downsample target ("other sizes yielded similar findings").
+
+    "Scalar Recalibration" (Section 3, experiment 2: ``|P_c| = 1``, "mimics the SE-block") is
+    read two ways: ``cc-scalar`` is the reduced block with one coefficient (no CH, no MIX),
+    ``cc-full-scalar`` CC-block-Full with one coefficient (CH and MIX, like SE's squeeze and
+    excitation), of which experiment 3 is "a direct extension".
 
     Parameters, ``g = gh·gw``, ``h = hidden``, ``k = coefficients``:
     CH+MIX ``C·h(g+1) + C·h(h+1) + k·C(C·h+1)``; CH only ``C·h(g+1) + k·C(h+1)``;
@@ -123,14 +144,16 @@ class ContextualConv(nn.Module):
     """
 
     def __init__(self, channels: int, *, ch: bool = True, mix: bool = True, coefficients: int = 4,
-                 emp: str | None = None, hidden: int | None = None,
+                 emp: str | None = None, emp_coordinates: str | None = None,
+                 coefficient_range: str = DEFAULT_RANGE, hidden: int | None = None,
                  feat_size: int | tuple[int, int] | None = None, grid_size: int = GRID_SIZE) -> None:
         super().__init__()
         check_channels(channels, type(self).__name__)
         self.channels, self.ch, self.mix = channels, bool(ch), bool(mix)
         self.k = self._check_coefficients(coefficients)
         self.label = self._variant_name()
-        self.emp = self._check_emp(emp)
+        self.emp, self.reading = self._check_emp(emp, emp_coordinates)
+        self.coefficient_range = self._check_range(coefficient_range)
         self.hidden = self._check_hidden(hidden)
         self.grid_size = positive_int(grid_size, "grid_size", self.label)
         self.feat_size = None if feat_size is None else as_pair(feat_size, f"{self.label}: feat_size")
@@ -145,13 +168,24 @@ class ContextualConv(nn.Module):
                               f"an EMP) or 1 (per-channel scalar), got {coefficients!r}")
         return coefficients
 
-    def _check_emp(self, emp: str | None) -> str | None:
+    def _check_emp(self, emp: str | None, reading: str | None) -> tuple[str | None, str | None]:
+        """The EMP and the reading of its x; neither applies to the scalar form."""
         if self.k == _EMP_COEFFICIENTS:
-            return check_emp(emp or "bilinear")
-        if emp is not None:
-            raise ConfigError(f"{self.label}: emp={emp!r} does not apply to the scalar form (|P_c| = 1 "
-                              f"has no excitation map); drop emp or use a 4-coefficient variant")
-        return None
+            return check_emp(emp or "bilinear"), check_reading(reading or DEFAULT_READING)
+        given = ", ".join(f"{k}={v!r}" for k, v in (("emp", emp), ("emp_coordinates", reading)) if v is not None)
+        if given:
+            raise ConfigError(f"{self.label}: {given} does not apply to the scalar form (|P_c| = 1 "
+                              f"has no excitation map); drop it or use a 4-coefficient variant")
+        return None, None
+
+    def _check_range(self, coefficient_range: str) -> str:
+        if coefficient_range not in COEFFICIENT_RANGES:
+            raise UnknownNameError("CC coefficient range", str(coefficient_range), list(COEFFICIENT_RANGES))
+        if self.emp == "gaussian" and COEFFICIENT_RANGES[coefficient_range][1] <= 0:
+            raise ConfigError(f"{self.label}: the Gaussian EMP divides by its σ coefficient, which the "
+                              f"{coefficient_range} range lets reach 0; use coefficient_range="
+                              f"{DEFAULT_RANGE!r} or the bilinear or sine EMP")
+        return coefficient_range
 
     def _variant_name(self) -> str:
         """The registered name these options build (for error messages), else the class name."""
@@ -187,10 +221,10 @@ class ContextualConv(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_input(x, self.channels, self.label)
         self._check_size(x)
-        p = squash(self.net(self.downsample(x))).reshape(-1, self.channels, self.k)
+        p = squash(self.net(self.downsample(x)), self.coefficient_range).reshape(-1, self.channels, self.k)
         if self.emp is None:
             return x * p.unsqueeze(-1)
-        return x * excitation_map(self.emp, p, (x.shape[-2], x.shape[-1]))
+        return x * excitation_map(self.emp, p, (x.shape[-2], x.shape[-1]), str(self.reading))
 
     def formula_params(self) -> int:
         """The docstring's formula, from the hyperparameters."""
@@ -202,8 +236,9 @@ class ContextualConv(nn.Module):
         return c * h * (g + 1) + c * h * (h + 1) + k * c * (c * h + 1)
 
     def extra_repr(self) -> str:
-        return (f"{self.channels}, variant={self.label!r}, ch={self.ch}, mix={self.mix}, "
-                f"coefficients={self.k}, emp={self.emp}, hidden={self.hidden or None}, grid={self.grid}")
+        return (f"{self.channels}, variant={self.label!r}, ch={self.ch}, mix={self.mix}, coefficients={self.k}, "
+                f"emp={self.emp}, emp_coordinates={self.reading}, coefficient_range={self.coefficient_range}, "
+                f"hidden={self.hidden or None}, grid={self.grid}")
 
 
 class _StaticGate(nn.Module):
@@ -228,19 +263,22 @@ class StaticContextualConv(_StaticGate):
 
     ``P`` is learned directly (no CH, no MIX, no dependence on ``x``): ``θ`` of shape ``(C, 4)``
     with coefficients ``P = tanh(θ)/2 + 1``, initialised at ``θ = 0`` (``P = 1``; the bilinear
-    map is then the identity gate). Shapes: ``x`` ``(N, C, H, W)`` with ``(H, W) = feat_size``
-    (ShapeError otherwise); gate ``(C, H, W)``. Parameters: ``4C``.
+    map is then the identity gate, the sine map averages exactly 1 over the map, the Gaussian
+    map is 1.91 … 2.25: :mod:`recalib.blocks.emp`). ``emp_coordinates`` is the reading of
+    Table 2's x (``"centred"``, default, or ``"unit"``). Shapes: ``x`` ``(N, C, H, W)`` with
+    ``(H, W) = feat_size`` (ShapeError otherwise); gate ``(C, H, W)``. Parameters: ``4C``.
 
     The squash: Section 3 names it for input-dependent blocks, but Section 3.1.2 says the
     Table 3 runs — input-independent bilinear, Gaussian and sine — "were offset to force the
-    coefficients into the range {0.5 … 1.5}", so it applies here too (same parameter count).
+    coefficients into the range {0.5 … 1.5}", so it applies here too (same parameter count);
+    the {−1 … 1} range is an option of the input-dependent blocks only, where Section 3 tried it.
 
     Export folding: ``constant_gate()`` returns the ``(C, H, W)`` map; in eval (and train)
     mode ``forward(x) == x * constant_gate()``, so ``recalib.fold`` may store it as a buffer.
     """
 
     def __init__(self, channels: int, *, feat_size: int | tuple[int, int] | None = None,
-                 emp: str = "bilinear") -> None:
+                 emp: str = "bilinear", emp_coordinates: str = DEFAULT_READING) -> None:
         super().__init__()
         check_channels(channels, "cc-static")
         if feat_size is None:
@@ -248,12 +286,12 @@ class StaticContextualConv(_StaticGate):
                               "feature-map size: pass feat_size=(H, W)")
         self.channels = channels
         self.feat_size = as_pair(feat_size, "cc-static: feat_size")
-        self.emp = check_emp(emp)
+        self.emp, self.reading = check_emp(emp), check_reading(emp_coordinates)
         self.theta = nn.Parameter(torch.zeros(channels, _EMP_COEFFICIENTS))
 
     def constant_gate(self) -> torch.Tensor:
         """The excitation map ``(C, H, W)``; ``forward(x) == x * constant_gate()``."""
-        return excitation_map(self.emp, squash(self.theta), self.feat_size)
+        return excitation_map(self.emp, squash(self.theta), self.feat_size, self.reading)
 
     def _check_size(self, x: torch.Tensor) -> None:
         check_feat_size(x, self.feat_size, "cc-static")
@@ -263,7 +301,7 @@ class StaticContextualConv(_StaticGate):
         return _EMP_COEFFICIENTS * self.channels
 
     def extra_repr(self) -> str:
-        return f"{self.channels}, feat_size={self.feat_size}, emp={self.emp}"
+        return f"{self.channels}, feat_size={self.feat_size}, emp={self.emp}, emp_coordinates={self.reading}"
 
 
 class StaticChannelScale(_StaticGate):
@@ -312,12 +350,19 @@ _VARIANTS = {
                    "per-channel FC from the 11x11 downsample to 4 coefficients -> EMP (Figure 2B)"),
     "cc-scalar": (dict(ch=False, mix=False, coefficients=1), f"C*(g+1); {_GRID}",
                   "scalar recalibration |P_c|=1: per-channel FC from the downsample to one gate"),
+    "cc-full-scalar": (dict(ch=True, mix=True, coefficients=1), f"C*h*(g+1) + C*h*(h+1) + C*(C*h+1); {_CH}",
+                       "scalar recalibration read as CC-block-Full with |P_c|=1: CH + MIX -> one gate/channel"),
 }
+_RANGE = {"coefficients in {-1...1} (Sec. 3)": {"coefficient_range": "-1..1"}}
+_EMPS = {"Gaussian EMP (Table 2)": {"emp": "gaussian"}, "sine EMP (Table 2)": {"emp": "sine"}}
+_UNIT = {"sine EMP with x read as eq. 2's x/W": {"emp": "sine", "emp_coordinates": "unit"}}
+_ALTERNATIVES = {"cc-reduced": {**_EMPS, **_RANGE}, "cc-scalar": _RANGE}
 for _name, (_fixed, _params, _summary) in _VARIANTS.items():
     # Parameters depend on the grid, which the paper's small maps (8x8, 4x4) shrink.
     register_block(_name, ContextualConv, paper=PAPER, params=_params, summary=_summary,
-                   fixed=_fixed, needs_feat_size=True)
+                   fixed=_fixed, needs_feat_size=True, alternatives=_ALTERNATIVES.get(_name))
 register_block("cc-static", StaticContextualConv, paper=PAPER, params="4C", needs_feat_size=True, summary=
-               "input-independent CC-block: learned coefficients, constant map; emp=bilinear|gaussian|sine")
+               "input-independent CC-block: learned coefficients, constant map; emp=bilinear|gaussian|sine",
+               alternatives={**_EMPS, **_UNIT})
 register_block("cc-static-scalar", StaticChannelScale, paper=PAPER, params="C",
                summary="input-independent |P_c|=1: learned static per-channel weighting")

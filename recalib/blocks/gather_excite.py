@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from recalib.blocks._common import as_pair, check_channels, check_feat_size, check_input
+from recalib.blocks._common import as_pair, check_batch_statistics, check_channels, check_feat_size, check_input
 from recalib.blocks.se import ExciteMLP, global_pool
 from recalib.errors import ConfigError
 from recalib.registry import register_block
@@ -139,7 +139,9 @@ class GatherExcite(nn.Module):
       all), GE-θ⁺ 8,080,560 (33,637,592). The paper's 31.2 M / 33.7 M (Tab. 1–2) are reproduced
       when BN running mean/var are counted, as Caffe stores them: 31,189,928 and 33,720,920,
       with the baseline 25,610,152 (25.6 M) and Tab. 1's per-stage 28.0 / 27.2 / 26.8 M.
-    * Global-extent BN normalises a 1×1 map, so training needs batches of at least 2.
+    * The gather's last BN normalises a 1×1 map at global extent (and at extent e on maps of at
+      most e×e, e.g. E8 on ResNet-50's 7×7), so training at batch 1 would fail inside torch;
+      it raises :class:`ShapeError` naming the block instead.
     """
 
     def __init__(self, channels: int, *, variant: Variant = "theta-minus", extent: Extent = GLOBAL,
@@ -194,6 +196,8 @@ class GatherExcite(nn.Module):
         check_input(x, self.channels, self.name)
         if self.bound_size is not None:
             check_feat_size(x, self.bound_size, self.name)
+        if self.variant != "theta-minus":
+            self._check_batch_statistics(x)
         gate = torch.sigmoid(self.mlp(self.act(self.gather(x))))
         if self.stride is not None and gate.shape[-2:] != (1, 1):
             # explicit size: ⌈H/e⌉·e overshoots H on non-divisible maps, so a scale factor cannot work.
@@ -201,6 +205,16 @@ class GatherExcite(nn.Module):
             # without materialising the resized map.
             gate = F.interpolate(gate, size=x.shape[-2:], mode="nearest")
         return x * gate
+
+    def _check_batch_statistics(self, x: torch.Tensor) -> None:
+        """The gather's last BN normalises the gathered map: ``N·⌈H/e⌉·⌈W/e⌉`` values (``N`` global)."""
+        if self.stride is None:
+            size, what = (1, 1), "the 1x1 map of the global gather"
+        else:
+            e = self.stride
+            size = (-(-int(x.shape[-2]) // e), -(-int(x.shape[-1]) // e))
+            what = f"the {size[0]}x{size[1]} map the extent-{e} gather leaves"
+        check_batch_statistics(x.shape[0] * size[0] * size[1], self.training, self.name, what)
 
     def formula_params(self) -> int:
         """The docstring's formula: gather (0, ``C·H·W + 2C`` or ``11·C·log2 e``) + MLP (θ⁺ only)."""

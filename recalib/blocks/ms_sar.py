@@ -13,15 +13,15 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from recalib.blocks._common import as_pair, check_feat_size, check_input, reduced_channels
-from recalib.blocks.region_pooling import box_matrix, contract, region_matrices, regions_fit
+from recalib.blocks._common import as_pair, check_batch_statistics, check_feat_size, check_input, reduced_channels
+from recalib.blocks.region_pooling import box_matrix, contract, diamond_matrix, region_matrices, regions_fit
 from recalib.errors import ConfigError, ShapeError, UnknownNameError
 from recalib.registry import register_block
 
 __all__ = ["MSSAR", "SCALES", "STRATEGIES"]
 
 SCALES: tuple[int, ...] = (1, 2, 4)
-STRATEGIES: tuple[str, ...] = ("regional", "sliding")
+STRATEGIES: tuple[str, ...] = ("regional", "sliding", "sliding-diamond")
 _NAME = "ms-sar"
 Size = tuple[int, int]
 
@@ -76,14 +76,19 @@ class _GlobalScale(_Scale):
         return self.excite(source.mean((2, 3), keepdim=True))
 
 
+def _check_regions(size: Size, k: int) -> None:
+    """Raise :class:`ShapeError` when a ``k × k`` partition of ``size`` would leave empty regions."""
+    if not regions_fit(size, k):
+        raise ShapeError(f"{_NAME}: regional scale K={k} splits the map into {k}x{k} regions but the "
+                         f"feature map is only {size[0]}x{size[1]} (K larger than the map); drop {k} "
+                         f"from scales or use strategy='sliding'")
+
+
 class _RegionalScale(_Scale):
     """``K × K`` partition: pool to ``K × K``, Eq. (1) there, spread each gate back onto its region."""
 
     def build(self, size: Size, dtype: torch.dtype, device: torch.device | None) -> tuple[torch.Tensor, ...]:
-        if not regions_fit(size, self.k):
-            raise ShapeError(f"{_NAME}: regional scale K={self.k} splits the map into {self.k}x{self.k} "
-                             f"regions but the feature map is only {size[0]}x{size[1]} (K larger than "
-                             f"the map); drop {self.k} from scales or use strategy='sliding'")
+        _check_regions(size, self.k)
         return (*region_matrices(size[0], self.k, dtype, device), *region_matrices(size[1], self.k, dtype, device))
 
     def forward(self, source: torch.Tensor) -> torch.Tensor:
@@ -105,7 +110,19 @@ class _SlidingScale(_Scale):
         return self.excite(contract(source, box_h, box_w)).transpose(-1, -2)
 
 
-_SCALE_TYPES: dict[str, type[_Scale]] = {"regional": _RegionalScale, "sliding": _SlidingScale}
+class _DiamondScale(_Scale):
+    """The text's window ``‖p − q‖₁ ≤ sqrt(H·W)/K`` (a clipped diamond) around every position; Eq. (1) there."""
+
+    def build(self, size: Size, dtype: torch.dtype, device: torch.device | None) -> tuple[torch.Tensor, ...]:
+        return (diamond_matrix(size[0], size[1], self.k, dtype, device),)
+
+    def forward(self, source: torch.Tensor) -> torch.Tensor:
+        (diamond,) = self.matrices(source)
+        return self.excite((source.flatten(2) @ diamond).unflatten(2, source.shape[-2:]))
+
+
+_SCALE_TYPES: dict[str, type[_Scale]] = {"regional": _RegionalScale, "sliding": _SlidingScale,
+                                         "sliding-diamond": _DiamondScale}
 
 
 class MSSAR(nn.Module):
@@ -123,6 +140,10 @@ class MSSAR(nn.Module):
       empty regions and is an error (ConfigError with ``feat_size``, ShapeError at run time).
     * ``"sliding"``: a square of radius ``T = sqrt(W·H)/K`` around each position, clipped at the
       borders; Eq. (1) runs at every position (cost ``2·W·H·C·h`` per scale, Sec. 3.5).
+    * ``"sliding-diamond"``: the window Sec. 3.2 writes, ``‖(w, h) − (w', h')‖₁ ≤ T``, clipped
+      at the borders; Eq. (1) at every position as for ``"sliding"``. Not separable, so its
+      averaging is one ``(H·W × H·W)`` constant matrix per scale (``(H·W)²`` multiply-adds per
+      channel and that many floats of buffer: 4 MB at 32×32, 39 MB at 56×56).
 
     Shapes: ``x`` ``(N, C, H, W)`` → ``(N, C, H, W)``. Multi-stage recalibration (Sec. 3.4, the
     DenseNet "main vector"): built with ``source_channels=S``, ``forward(x, source)`` computes the
@@ -147,7 +168,9 @@ class MSSAR(nn.Module):
       over scale sets, as Sec. 3.5 and Tables 3/5 ("same number of parameters") state, and
       ``scales=(1,)`` has SE's hidden width ``⌊C/r⌋``. ``reduction`` defaults to the paper's
       CIFAR ResNet value 3; Table 5's ResNeXt-50 (27.6M vs SE's 27.5M) needs r = 16, and
-      DenseNet-100's Table 3 FLOPs (+1.81M at ``{4}``, +0.79M at ``{1,2,4}``) fit r = 1.
+      DenseNet-100's Table 3 FLOPs (+1.81M at ``{4}``, +0.79M at ``{1,2,4}``) fit r = 1. So
+      :func:`recalib.create_model` defaults to r = 16 on ImageNet backbones and to r = 1 with
+      multi-stage recalibration on the DenseNets (:mod:`recalib.models.block_defaults`).
     * **Floor rounding.** ``round`` or ``ceil`` of ``16/9`` make RN-32* 0.486M/0.488M → 0.49M.
     * **No biases (each conv feeds a BN); the BN affine weights count.** Without them RN-56*
       is 0.883M (0.88M); biases on top of the BNs push RN-32* to 0.486M (0.49M).
@@ -159,12 +182,14 @@ class MSSAR(nn.Module):
       positions falling in the same region"), so that pooling and spreading are exact inverses
       and ``q ∈ S_p ⇔ p ∈ S_q`` as Sec. 3.2 requires. Overlapping adaptive-pool regions would
       break both when ``K`` does not divide the map.
-    * **Sliding windows are squares (L∞ ball), not the L1 diamond the formula writes:** the
-      paper's footnote 1 calls the set "a square region" and footnote 3 computes it with
+    * **``"sliding"`` windows are squares (L∞ ball), not the L1 diamond the formula writes:**
+      the paper's footnote 1 calls the set "a square region" and footnote 3 computes it with
       rectangle partial sums. A square is separable, so it is two constant matrix products
-      (standard MatMuls); a diamond is not.
+      (standard MatMuls); the diamond is the ``"sliding-diamond"`` option.
 
-    BN in training mode needs more than one value per channel: ``N·K² > 1`` (``N > 1`` for K=1).
+    BN in training mode needs more than one value per channel, i.e. ``N·K² > 1`` for the
+    smallest regional ``K`` (``N > 1`` with K = 1); a batch of one raises :class:`ShapeError`
+    naming the scale, after the check that every ``K`` fits the map.
     ``torch.compile`` works for both strategies at fixed sizes; training the sliding strategy
     with sizes that change between calls needs ``torch.compile(..., dynamic=False)``: Inductor
     (torch 2.13, CPU) fails on a 1×1 conv backward downstream of a matmul with symbolic H, W.
@@ -198,6 +223,7 @@ class MSSAR(nn.Module):
         if self.feat_size is not None:
             check_feat_size(x, self.feat_size, _NAME)
         context = self._context(x, source)
+        self._check_map(context)
         gates = [branch(context) for branch in self.branches.values()]
         gate = gates[0]
         for other in gates[1:]:
@@ -205,6 +231,22 @@ class MSSAR(nn.Module):
         if len(gates) > 1:  # Eq. (2): the average over scales
             gate = gate / len(gates)
         return x * gate
+
+    def _check_map(self, context: torch.Tensor) -> None:
+        """Every scale fits the map; in training, every BN sees more than one value per channel.
+
+        Checked before any branch runs, so that neither error surfaces from inside torch.
+        """
+        size = (int(context.shape[-2]), int(context.shape[-1]))
+        if self.strategy != "regional":
+            check_batch_statistics(context.shape[0] * size[0] * size[1], self.training, _NAME,
+                                   f"the {size[0]}x{size[1]} gate map")
+            return
+        for k in self.scales:
+            _check_regions(size, k)
+        k = self.scales[0]
+        what = "scale K=1's global average (SE's squeeze)" if k == 1 else f"scale K={k}'s {k}x{k} pooled map"
+        check_batch_statistics(context.shape[0] * k * k, self.training, _NAME, what)
 
     def _context(self, x: torch.Tensor, source: torch.Tensor | None) -> torch.Tensor:
         """The tensor the gates are computed from: ``source`` (multi-stage) or ``x``."""
@@ -267,7 +309,9 @@ register_block(
     paper="Wang, Xie, Qiao, Zhang, Zhang, Yuille. Multi-Scale Spatially-Asymmetric Recalibration "
           "for Image Classification. ECCV 2018",
     params="L*(S*h + h*C + 2*h + 2*C), h = C//(r*L), L = len(scales), S = source_channels or C",
-    summary="per scale K in {1,2,4}: average over KxK regions (or sliding squares) -> 1x1 conv C->h "
-            "-> BN -> ReLU -> 1x1 conv h->C -> BN -> sigmoid -> spread back; gates averaged over "
+    summary="per scale K in {1,2,4}: average over KxK regions (or sliding squares/diamonds) -> 1x1 conv "
+            "C->h -> BN -> ReLU -> 1x1 conv h->C -> BN -> sigmoid -> spread back; gates averaged over "
             "scales -> scale",
+    alternatives={"sliding squares (Sec. 3.2, footnotes 1 and 3)": {"strategy": "sliding"},
+                  "sliding L1 diamonds (Sec. 3.2's formula)": {"strategy": "sliding-diamond"}},
 )

@@ -23,13 +23,15 @@ regions overlap by one row, which the partition gives to the earlier region only
 divides ``n`` the two coincide.
 
 Sliding sets are squares (an L∞ ball) of radius ``T = sqrt(H·W)/K`` around each position, clipped
-at the borders and averaged over the positions inside the map only.
+at the borders and averaged over the positions inside the map only. The diamond (the L1 ball of
+the paper's formula) is not separable: :func:`diamond_matrix` averages over it with one
+``(H·W × H·W)`` matrix instead, applied to the flattened map.
 """
 from __future__ import annotations
 
 import torch
 
-__all__ = ["region_matrices", "box_matrix", "contract", "regions_fit"]
+__all__ = ["region_matrices", "box_matrix", "diamond_matrix", "contract", "regions_fit"]
 
 
 def regions_fit(size: tuple[int, int], k: int) -> bool:
@@ -60,6 +62,21 @@ def box_matrix(n: int, other: int, k: int, dtype: torch.dtype = torch.float32,
     pos = torch.arange(n, device=device)
     offset = pos.unsqueeze(1) - pos
     inside = (k * k * offset * offset <= n * other).to(dtype)  # symmetric
+    return inside / inside.sum(0)
+
+
+def diamond_matrix(h: int, w: int, k: int, dtype: torch.dtype = torch.float32,
+                   device: torch.device | None = None) -> torch.Tensor:
+    """``(H·W, H·W)`` clipped diamond average: ``x.flatten(2) @ D`` averages around every position.
+
+    Position ``q`` is in the window of ``p`` when ``‖p − q‖₁ ≤ T`` with ``T = sqrt(H·W)/k``, tested
+    exactly as ``k²·‖p − q‖₁² ≤ H·W``; positions are flattened row-major (``h·W + w``). Columns are
+    normalised by the number of window positions inside the map.
+    """
+    rows = torch.arange(h, device=device).repeat_interleave(w)
+    cols = torch.arange(w, device=device).repeat(h)
+    distance = (rows.unsqueeze(1) - rows).abs() + (cols.unsqueeze(1) - cols).abs()
+    inside = (k * k * distance * distance <= h * w).to(dtype)  # symmetric
     return inside / inside.sum(0)
 
 

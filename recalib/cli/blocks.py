@@ -1,32 +1,55 @@
-"""``recalib blocks``: every registered block with its paper and parameter formula."""
+"""``recalib blocks``: every registered block with its paper, parameter formula, alternatives and
+the defaults it takes on particular backbones."""
 from __future__ import annotations
 
 import argparse
+from collections.abc import Mapping
+from typing import Any
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("blocks", help="list every recalibration block variant",
-                              description="List every registered block with its paper and parameter formula.")
+                              description="List every registered block with its paper, parameter formula, "
+                                          "the alternative settings its paper describes, and the defaults "
+                                          "recalib.create_model gives it on particular backbones.")
     p.add_argument("--json", action="store_true", help="print machine-readable JSON")
     p.set_defaults(handler=run)
+
+
+def _options(options: Mapping[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in options.items())
+
+
+def _rows() -> list[dict[str, Any]]:
+    from recalib.models.block_defaults import BLOCK_DEFAULTS
+    from recalib.registry import BLOCKS
+    import recalib.models  # noqa: F401  (registers the block families and the backbones)
+
+    return [{"name": s.name, "paper": s.paper, "params": s.params, "summary": s.summary,
+             "takes_identity": s.takes_identity, "needs_feat_size": s.needs_feat_size, "fixed": dict(s.fixed),
+             "alternatives": {label: dict(options) for label, options in s.alternatives.items()},
+             "backbone_defaults": [{"options": dict(d.options), "backbones": d.backbones(), "source": d.source}
+                                   for d in BLOCK_DEFAULTS if d.block == s.name]}
+            for s in BLOCKS]
 
 
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from recalib.registry import BLOCKS
-    import recalib.blocks  # noqa: F401  (registers the families)
-
-    rows = [{"name": s.name, "paper": s.paper, "params": s.params, "summary": s.summary,
-             "takes_identity": s.takes_identity, "needs_feat_size": s.needs_feat_size,
-             "fixed": dict(s.fixed)} for s in BLOCKS]
+    rows = _rows()
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
+    pad = f"{'':<22} "
     for row in rows:
         flags = [f for f, on in (("forward(residual, identity)", row["takes_identity"]),
                                  ("needs feat_size", row["needs_feat_size"])) if on]
         print(f"{row['name']:<22} {row['paper']}" + (f"  [{', '.join(flags)}]" if flags else ""))
-        print(f"{'':<22} {row['summary']}")
-        print(f"{'':<22} params: {row['params']}")
+        print(f"{pad}{row['summary']}")
+        print(f"{pad}params: {row['params']}")
+        for label, options in row["alternatives"].items():
+            print(f"{pad}also: {_options(options)}  ({label})")
+        for default in row["backbone_defaults"]:
+            print(f"{pad}default on {', '.join(default['backbones'])}: {_options(default['options'])}")
+            print(f"{pad}  ({default['source']})")
     return 0

@@ -9,7 +9,7 @@ from torch import nn
 
 import recalib.blocks  # noqa: F401  (registers every block family before any lookup)
 from recalib.errors import ConfigError
-from recalib.registry import BLOCKS, BlockSpec, keyword_names, build
+from recalib.registry import BLOCKS, BlockSpec, build, keyword_defaults, keyword_names
 
 __all__ = ["BlockFactory", "recalibrate_residual"]
 
@@ -50,6 +50,17 @@ class BlockFactory:
         if self.takes_identity:
             raise ConfigError(f"{arch}: block {self.name!r} needs the residual identity, but {reason}; "
                               f"use a residual backbone (ResNet, pre-activation ResNet, WRN)")
+
+    def effective_options(self) -> dict[str, Any]:
+        """The user's options over the block constructor's own defaults (context and fixed options left out).
+
+        Recorded with the model, so it rebuilds the same block should a default change later.
+        """
+        if self.spec is None:
+            return {}
+        defaults = keyword_defaults(self.spec.builder)
+        own = {k: v for k, v in defaults.items() if k not in _CONTEXT and k not in self.spec.fixed}
+        return {**own, **self.options}
 
     def accepts(self, option: str) -> bool:
         """Whether the block's constructor takes ``option`` (e.g. ``source_channels``)."""

@@ -106,9 +106,9 @@ def build_cc_vgg_cifar100(*, block: BlockFactory, stages: frozenset[int] | None,
                   in_channels=3, n_stages=4, convs_per_stage=2, pool=2, growth=2)
 
 
-register_model("cc_vgg_mnist", build_cc_vgg_mnist, paper=_PAPER, input_size=(28, 28), in_channels=1,
+register_model("cc_vgg_mnist", build_cc_vgg_mnist, paper=_PAPER, input_size=(28, 28), in_channels=1, dataset="mnist",
                summary="CC paper's MNIST VGG-style net, first width 48")
-register_model("cc_vgg_cifar10", build_cc_vgg_cifar10, paper=_PAPER, input_size=(32, 32),
+register_model("cc_vgg_cifar10", build_cc_vgg_cifar10, paper=_PAPER, input_size=(32, 32), dataset="cifar",
                summary="CC paper's CIFAR-10 VGG-style net, first width 48")
-register_model("cc_vgg_cifar100", build_cc_vgg_cifar100, paper=_PAPER, input_size=(32, 32),
+register_model("cc_vgg_cifar100", build_cc_vgg_cifar100, paper=_PAPER, input_size=(32, 32), dataset="cifar",
                summary="CC paper's CIFAR-100 VGG-style net, first width 48")

@@ -11,7 +11,9 @@ One class, three unit types, three stages of widths ``(16, 32, 64) × widen`` at
   the official code; the CMPE-SE and GE papers' ResNet-110/164 (1.7M);
 * Wide ResNets WRN-16-8, WRN-22-10, WRN-28-10 (Zagoruyko & Komodakis, BMVC 2016): pre-activation
   basic units widened by k, (depth − 4) / 6 units per stage (11.0M, 26.8M, 36.5M); optional
-  ``dropout`` between the convs (no parameters; the papers' tables do not depend on it).
+  ``dropout`` between the convs (no parameters; the papers' tables do not depend on it). The
+  CMPE-SE folded view folds by rows on WRNs (``fold_rows=20``; 16 on WRN-16-8), the paper's WRN
+  setting (:mod:`recalib.models.block_defaults`).
 
 Recalibration sits in the residual branch before the sum: after ``bn2`` of an original basic
 unit, after the last conv of a pre-activation unit. CMPE-SE receives the identity (after the
@@ -163,16 +165,16 @@ _ORIGINAL = "He et al., Deep Residual Learning (CVPR 2016)"
 _PREACT = "He et al., Identity Mappings in Deep Residual Networks (ECCV 2016)"
 _WRN = "Zagoruyko & Komodakis, Wide Residual Networks (BMVC 2016)"
 for _depth in (20, 32, 56, 110):
-    register_model(f"cifar_resnet{_depth}", build_cifar_resnet, paper=_ORIGINAL, input_size=CIFAR_SIZE,
+    register_model(f"cifar_resnet{_depth}", build_cifar_resnet, paper=_ORIGINAL, input_size=CIFAR_SIZE, dataset="cifar",
                    summary=f"CIFAR ResNet-{_depth}, original post-activation, option-A shortcuts",
                    fixed={"depth": _depth})
-    register_model(f"preact_resnet{_depth}", build_preact_resnet, paper=_PREACT, input_size=CIFAR_SIZE,
+    register_model(f"preact_resnet{_depth}", build_preact_resnet, paper=_PREACT, input_size=CIFAR_SIZE, dataset="cifar",
                    summary=f"CIFAR pre-activation ResNet-{_depth}, basic units",
                    fixed={"depth": _depth, "bottleneck": False})
-register_model("preact_resnet164", build_preact_resnet, paper=_PREACT, input_size=CIFAR_SIZE,
+register_model("preact_resnet164", build_preact_resnet, paper=_PREACT, input_size=CIFAR_SIZE, dataset="cifar",
                summary="CIFAR pre-activation ResNet-164, bottleneck units",
                fixed={"depth": 164, "bottleneck": True})
 for _depth, _widen in ((16, 8), (22, 10), (28, 10)):
-    register_model(f"wrn{_depth}_{_widen}", build_wrn, paper=_WRN, input_size=CIFAR_SIZE,
+    register_model(f"wrn{_depth}_{_widen}", build_wrn, paper=_WRN, input_size=CIFAR_SIZE, dataset="cifar",
                    summary=f"CIFAR Wide ResNet-{_depth}-{_widen}, pre-activation",
                    fixed={"depth": _depth, "widen": _widen})

@@ -8,12 +8,14 @@ bottleneck layers (BN-ReLU-1×1 conv to 4k, BN-ReLU-3×3 conv to k) at 32, 16, 8
 Recalibration (MS-SAR paper §3.4, Fig. 2 right) is applied to each layer's k new channels
 before they are concatenated to the main vector:
 
-* ``recalibration="single-stage"`` (default; works with any block): the gate is computed from
-  the new channels themselves, ``block(new)``;
+* ``recalibration="single-stage"`` (the default for every block but MS-SAR; works with any
+  block): the gate is computed from the new channels themselves, ``block(new)``;
 * ``recalibration="multi-stage"``: the gate is computed from the layer's input, the main vector
   of ``C_in`` channels, ``block(new, source=x)``; the block is built with
   ``source_channels=C_in``. The paper's DN* rows use this mode (it reports 0.99M for DN-100*;
-  how much the block adds depends on its hidden width, see ``ms-sar``).
+  how much the block adds depends on its hidden width, see ``ms-sar``), so it is MS-SAR's
+  default here, with the paper's D' = D/3 (``reduction=1``): see
+  :mod:`recalib.models.block_defaults`.
 
 Stages 1–3 are the three dense blocks.
 """
@@ -116,6 +118,6 @@ def build_densenet(*, block: BlockFactory, stages: frozenset[int] | None, depth:
 
 _PAPER = "Huang et al., Densely Connected Convolutional Networks (CVPR 2017)"
 for _depth, _growth in ((100, 12), (190, 40)):
-    register_model(f"densenet_bc{_depth}", build_densenet, paper=_PAPER, input_size=CIFAR_SIZE,
+    register_model(f"densenet_bc{_depth}", build_densenet, paper=_PAPER, input_size=CIFAR_SIZE, dataset="cifar",
                    summary=f"CIFAR DenseNet-BC-{_depth}, growth {_growth}",
                    fixed={"depth": _depth, "growth": _growth})

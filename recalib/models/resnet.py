@@ -15,6 +15,9 @@ matches SE after the last 1×1 conv, 27.56M, not after the grouped 3×3, 25.7M.)
 conv2_x … conv5_x (the GE paper's Table 1 calls them "stage2" … "stage5"). Feature sizes at
 224×224: 56, 28, 14, 7.
 
+MS-SAR takes its ImageNet ratio ``reduction=16`` on all of these (MS-SAR Table 5;
+:mod:`recalib.models.block_defaults`).
+
 ``stride_in_1x1=True`` puts a downsampling bottleneck's stride in its first 1×1 conv, the
 original Caffe layout the SE and GE papers measured (3.86 GMACs for ResNet-50); the default is
 torchvision's (stride in the 3×3, 4.09 GMACs). Parameters are identical. Basic units have no
@@ -192,12 +195,12 @@ def build_preact_resnet_imagenet(*, block: BlockFactory, stages: frozenset[int] 
 
 _PAPERS = "He et al., Deep Residual Learning (CVPR 2016)"
 for _depth in sorted(_LAYERS):
-    register_model(f"resnet{_depth}", build_resnet, paper=_PAPERS, input_size=IMAGENET_SIZE,
+    register_model(f"resnet{_depth}", build_resnet, paper=_PAPERS, input_size=IMAGENET_SIZE, dataset="imagenet",
                    summary=f"ImageNet ResNet-{_depth} ({_LAYERS[_depth][0]} units)", fixed={"depth": _depth})
     register_model(f"preact_resnet{_depth}_imagenet", build_preact_resnet_imagenet,
                    paper="He et al., Identity Mappings in Deep Residual Networks (ECCV 2016)",
-                   input_size=IMAGENET_SIZE, fixed={"depth": _depth},
+                   input_size=IMAGENET_SIZE, dataset="imagenet", fixed={"depth": _depth},
                    summary=f"ImageNet pre-activation ResNet-{_depth} ({_LAYERS[_depth][0]} units)")
 register_model("resnext50_32x4d", build_resnet, paper="Xie et al., Aggregated Residual Transformations (CVPR 2017)",
-               input_size=IMAGENET_SIZE, summary="ImageNet ResNeXt-50, 32 groups x 4d",
+               input_size=IMAGENET_SIZE, dataset="imagenet", summary="ImageNet ResNeXt-50, 32 groups x 4d",
                fixed={"depth": 50, "groups": 32, "width_per_group": 4})

@@ -107,6 +107,6 @@ def build_shufflenet_v1(*, block: BlockFactory, stages: frozenset[int] | None, g
     return model
 
 
-register_model("shufflenet_v1_g3", build_shufflenet_v1, input_size=IMAGENET_SIZE,
+register_model("shufflenet_v1_g3", build_shufflenet_v1, input_size=IMAGENET_SIZE, dataset="imagenet",
                paper="Zhang et al., ShuffleNet (CVPR 2018)", summary="ImageNet ShuffleNet v1 1x, g = 3",
                fixed={"groups": 3})

@@ -126,6 +126,42 @@ def test_folded_3x3_matches_hand_written_reference() -> None:
     torch.testing.assert_close(block(r, i), r * _excite(block, v.flatten(1))[:, :, None, None])
 
 
+def test_pair_2x1_without_filter_averaging_flattens_filter_by_filter() -> None:
+    """Sec. 4.4's alternative: the ε maps are not averaged; the FC sees [map of filter 0, map of filter 1]."""
+    block = CMPESEPairView(32, view="2x1", width=32, t=16, average_filters=False).eval()  # ε = 2
+    _randomize_bn(block)
+    r, i = _pairs()
+    u, x = r.mean((2, 3)), i.mean((2, 3))
+    w = block.reimage.weight[:, 0, 0]
+    v = torch.cat([_bn_eval(w[e, 0] * u + w[e, 1] * x, block.norm, e) for e in range(2)], dim=1)
+    assert block.embed.in_features == 64
+    torch.testing.assert_close(block(r, i), r * _excite(block, v)[:, :, None, None])
+
+
+@pytest.mark.parametrize(("name", "options", "expected"), [
+    # C = 64, r = 16 (h = 4), width 64 -> ε = 4: conv ε·kh·kw + BN 2ε + FCs (F + C)·h
+    ("cmpe-se-pair-2x1", {}, 4 * 4 + (64 + 64) * 4),
+    ("cmpe-se-pair-2x1", {"average_filters": False}, 4 * 4 + (4 * 64 + 64) * 4),
+    ("cmpe-se-pair-1x1", {"average_filters": False}, 3 * 4 + (4 * 128 + 64) * 4),
+    ("cmpe-se-folded-3x3", {"average_filters": False}, 11 * 4 + (4 * 6 * 14 + 64) * 4),  # 8x16 map
+])
+def test_parameters_with_and_without_filter_averaging(name: str, options: dict, expected: int) -> None:
+    block = create_block(name, 64, width=64, **options)
+    assert sum(p.numel() for p in block.parameters()) == expected == block.formula_params()
+
+
+def test_average_filters_must_be_a_bool() -> None:
+    with pytest.raises(ConfigError, match="average_filters must be True.*or False.*got 'no'"):
+        create_block("cmpe-se-pair-1x1", 64, average_filters="no")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_calling_without_the_identity_names_the_block_and_the_fix(name: str) -> None:
+    with pytest.raises(ShapeError, match=rf"^{name} computes its gate from the residual and the identity.*"
+                                         rf"block\(residual, identity\)"):
+        create_block(name, 64)(torch.randn(2, 64, 4, 4))
+
+
 # --- behaviour -------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name", NAMES)

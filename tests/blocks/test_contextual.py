@@ -11,7 +11,7 @@ from recalib.blocks.contextual import ContextualConv, squash
 from recalib.blocks.emp import excitation_map
 from recalib.errors import ConfigError, ShapeError
 
-INPUT_DEPENDENT = ["cc-full", "cc-no-mix", "cc-no-ch", "cc-reduced", "cc-scalar"]
+INPUT_DEPENDENT = ["cc-full", "cc-no-mix", "cc-no-ch", "cc-reduced", "cc-scalar", "cc-full-scalar"]
 
 
 def coefficients(*values: float) -> torch.Tensor:
@@ -28,15 +28,17 @@ def test_bilinear_map_follows_equation_2() -> None:
 
 
 def test_gaussian_map_is_unnormalised_gaussian_plus_half() -> None:
-    # width: mu=0.5, sigma=0.5 at u = 0, 0.5 -> exp(-1/2)+.5, 1.5; height: mu=1, sigma=1 at u=0
+    # x = u = x/W (the "unit" reading); width: mu=0.5, sigma=0.5 at u = 0, 0.5 -> exp(-1/2)+.5, 1.5;
+    # height: mu=1, sigma=1 at u=0
     low = math.exp(-0.5) + 0.5
-    got = excitation_map("gaussian", coefficients(0.5, 0.5, 1.0, 1.0), (1, 2))[0]
+    got = excitation_map("gaussian", coefficients(0.5, 0.5, 1.0, 1.0), (1, 2), "unit")[0]
     torch.testing.assert_close(got, torch.tensor([[low * low, 1.5 * low]]))
 
 
 def test_sine_map_is_half_sine_plus_one() -> None:
-    # width: v=pi, phi=0 at u = 0, 0.5 -> 1, 1.5; height: v=0, phi=pi/2 -> 1.5 everywhere
-    got = excitation_map("sine", coefficients(math.pi, 0.0, 0.0, math.pi / 2), (2, 2))[0]
+    # x = u = x/W (the "unit" reading); width: v=pi, phi=0 at u = 0, 0.5 -> 1, 1.5;
+    # height: v=0, phi=pi/2 -> 1.5 everywhere
+    got = excitation_map("sine", coefficients(math.pi, 0.0, 0.0, math.pi / 2), (2, 2), "unit")[0]
     torch.testing.assert_close(got, torch.tensor([[1.5, 2.25], [1.5, 2.25]]))
 
 
@@ -48,12 +50,72 @@ def test_squash_keeps_coefficients_between_half_and_one_and_a_half() -> None:
     assert ((got[2:5] > 0.5) & (got[2:5] < 1.5)).all()
 
 
+def test_other_coefficient_range_is_tanh() -> None:
+    z = torch.tensor([-1e30, -3.0, 0.0, 0.5, 1e30])
+    torch.testing.assert_close(squash(z, "-1..1"), torch.tanh(z))
+    assert squash(z, "-1..1")[2].item() == 0.0
+
+
+def test_scalar_block_in_the_other_range_gates_by_tanh_of_its_layer() -> None:
+    """cc-scalar, one channel, 2x2 map (the grid): gate = tanh(w · x + b), in (-1, 1), by hand."""
+    block = create_block("cc-scalar", 1, feat_size=(2, 2), coefficient_range="-1..1")
+    weight, bias = torch.tensor([[0.5, -1.0], [2.0, 0.25]]), 0.3
+    with torch.no_grad():
+        block.net.project.weight.copy_(weight.reshape(1, 1, 2, 2))
+        block.net.project.bias.fill_(bias)
+    x = torch.tensor([[[[1.0, 2.0], [-0.5, 4.0]]]])
+    gate = math.tanh(0.5 * 1.0 - 1.0 * 2.0 + 2.0 * -0.5 + 0.25 * 4.0 + bias)  # tanh(-1.2)
+    torch.testing.assert_close(block(x), x * gate)
+
+
+def test_other_range_gives_the_bilinear_map_its_coefficients_unshifted() -> None:
+    block = create_block("cc-reduced", 1, feat_size=(1, 2), coefficient_range="-1..1")
+    with torch.no_grad():
+        block.net.project.weight.zero_()
+        block.net.project.bias.copy_(torch.tensor([0.2, -0.4, 0.6, 0.1]))
+    x = torch.ones(1, 1, 1, 2)
+    t = torch.tanh(torch.tensor([0.2, -0.4, 0.6, 0.1]))
+    # u = 0, 1/2 along W; u = 0 along H, so the height factor is its initial value t[2]
+    expected = t[2] * torch.stack((t[0], t[0] / 2 + t[1] / 2))
+    torch.testing.assert_close(block(x).flatten(), expected)
+
+
+def test_gaussian_refuses_the_range_that_reaches_sigma_zero() -> None:
+    with pytest.raises(ConfigError, match="σ.*reach 0"):
+        create_block("cc-reduced", 2, feat_size=(4, 4), emp="gaussian", coefficient_range="-1..1")
+    with pytest.raises(ConfigError, match=r"'0..1'.*0.5..1.5, -1..1"):
+        create_block("cc-reduced", 2, feat_size=(4, 4), coefficient_range="0..1")
+
+
+def test_full_scalar_parameters_follow_the_formula() -> None:
+    """C*h*(g+1) + C*h*(h+1) + C*(C*h+1), C = 8, h = 4, g = 6*6: 1184 + 160 + 264."""
+    block = create_block("cc-full-scalar", 8, feat_size=(6, 6))
+    assert sum(p.numel() for p in block.parameters()) == 1608 == block.formula_params()
+
+
+def test_full_scalar_gate_by_hand() -> None:
+    """Two channels, 1x1 map, hidden 1: CH is a·x + b -> ReLU -> c·y + d -> ReLU, MIX a dense 2 -> 2."""
+    block = create_block("cc-full-scalar", 2, feat_size=(1, 1), hidden=1)
+    params = {"ch1": ([0.5, -2.0], [0.1, 0.2]), "ch2": ([1.5, 0.5], [-0.2, 0.3])}
+    with torch.no_grad():
+        for layer, (weight, bias) in params.items():
+            getattr(block.net, layer).weight.copy_(torch.tensor(weight).reshape(2, 1, 1, 1))
+            getattr(block.net, layer).bias.copy_(torch.tensor(bias))
+        block.net.mix.weight.copy_(torch.tensor([[1.0, -1.0], [0.5, 2.0]]).reshape(2, 2, 1, 1))
+        block.net.mix.bias.copy_(torch.tensor([0.0, -0.5]))
+    x = torch.tensor([2.0, -1.0]).reshape(1, 2, 1, 1)
+    hidden = [max(0.0, 1.5 * max(0.0, 0.5 * 2.0 + 0.1) - 0.2), max(0.0, 0.5 * max(0.0, -2.0 * -1.0 + 0.2) + 0.3)]
+    z = [hidden[0] - hidden[1], 0.5 * hidden[0] + 2.0 * hidden[1] - 0.5]
+    gate = torch.tanh(torch.tensor(z)) / 2 + 1
+    torch.testing.assert_close(block(x).flatten(), x.flatten() * gate)
+
+
 @pytest.mark.parametrize("name", INPUT_DEPENDENT)
 def test_gate_stays_bounded_for_extreme_inputs(name: str) -> None:
     block = create_block(name, 4, feat_size=(12, 12))
     x = torch.randn(2, 4, 12, 12) * 1e6
     gate = block(x) / x
-    low, high = (0.5, 1.5) if name == "cc-scalar" else (0.25, 2.25)  # bilinear: product of two factors
+    low, high = (0.5, 1.5) if name.endswith("scalar") else (0.25, 2.25)  # bilinear: product of two factors
     assert torch.isfinite(gate).all()
     assert gate.min() >= low - 1e-6 and gate.max() <= high + 1e-6
 
@@ -138,7 +200,7 @@ def test_input_dependent_block_accepts_any_size_with_the_same_grid() -> None:
 @pytest.mark.parametrize("name", INPUT_DEPENDENT + ["cc-static"])
 @pytest.mark.parametrize("emp", ["gaussian", "sine"])
 def test_every_spatial_variant_takes_the_alternative_emps(name: str, emp: str) -> None:
-    if name == "cc-scalar":
+    if name.endswith("scalar"):
         with pytest.raises(ConfigError, match="emp"):
             create_block(name, 2, feat_size=(6, 6), emp=emp)
         return

@@ -260,3 +260,23 @@ def test_onnx_export_resizes_to_explicit_sizes_and_matches_onnxruntime() -> None
     session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     (out,) = session.run(None, {session.get_inputs()[0].name: x.numpy()})
     np.testing.assert_allclose(out, block(x).detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(("name", "options", "what"), [
+    ("ge-theta", {}, "the 1x1 map of the global gather"),
+    ("ge-theta-plus", {}, "the 1x1 map of the global gather"),
+    ("ge-theta", {"extent": 8}, "the 1x1 map the extent-8 gather leaves"),
+    ("ge-theta-plus", {"extent": 8}, "the 1x1 map the extent-8 gather leaves"),
+])
+def test_training_at_batch_one_names_the_block_and_the_fix(name: str, options: dict[str, object], what: str) -> None:
+    block = create_block(name, 16, feat_size=(7, 7), **options).train()
+    with pytest.raises(ShapeError, match=rf"^{name}: .*{what}.*batch of at least 2"):
+        block(torch.randn(1, 16, 7, 7))
+    assert block.eval()(torch.randn(1, 16, 7, 7)).shape == (1, 16, 7, 7)
+
+
+def test_batch_one_trains_where_the_gathered_map_keeps_several_positions() -> None:
+    block = create_block("ge-theta", 16, extent=2).train()  # 7x7 -> 4x4: 16 values per channel
+    x = torch.randn(1, 16, 7, 7, requires_grad=True)
+    block(x).sum().backward()
+    assert x.grad is not None and block(torch.randn(2, 16, 7, 7)).shape == (2, 16, 7, 7)

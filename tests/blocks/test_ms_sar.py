@@ -10,7 +10,7 @@ from torch import nn
 
 from recalib import create_block, create_model
 from recalib.blocks.ms_sar import MSSAR
-from recalib.blocks.region_pooling import box_matrix, region_matrices
+from recalib.blocks.region_pooling import box_matrix, diamond_matrix, region_matrices
 from recalib.errors import ConfigError, RecalibError, ShapeError
 
 C = 16
@@ -119,6 +119,55 @@ def test_sliding_gate_is_eq1_on_each_clipped_square() -> None:
             window = x[:, :, max(h - radius, 0):h + radius + 1, max(w - radius, 0):w + radius + 1]
             pooled[:, :, h, w] = window.mean((2, 3))
     torch.testing.assert_close(m(x), x * excitation(m, 2)(pooled))
+
+
+def test_diamond_matrix_averages_the_l1_ball_by_hand() -> None:
+    # 3x3 map, K=2: T = sqrt(9)/2 = 1.5, so ‖p - q‖₁ <= 1: each position and its 4-neighbours.
+    x = torch.arange(9.0).reshape(3, 3)
+    pooled = (x.reshape(1, 9) @ diamond_matrix(3, 3, 2)).reshape(3, 3)
+    expected = torch.tensor([[(0 + 1 + 3) / 3, (1 + 0 + 2 + 4) / 4, (2 + 1 + 5) / 3],
+                             [(3 + 0 + 6 + 4) / 4, (4 + 1 + 3 + 5 + 7) / 5, (5 + 2 + 8 + 4) / 4],
+                             [(6 + 3 + 7) / 3, (7 + 6 + 8 + 4) / 4, (8 + 5 + 7) / 3]])
+    torch.testing.assert_close(pooled, expected)
+
+
+def test_diamond_is_the_l1_ball_not_the_square() -> None:
+    # 5x5, K=2: T = 2.5, radius 2. Centre: the diamond holds 13 positions, the square 25.
+    assert int((diamond_matrix(5, 5, 2)[:, 12] > 0).sum()) == 13
+    assert int((box_matrix(5, 5, 2)[:, 2] > 0).sum()) ** 2 == 25
+    # 3x3, K=1: T = 3, so only the opposite corner (distance 4) is outside the corner's window.
+    assert (diamond_matrix(3, 3, 1)[:, 0] == 0).nonzero().flatten().tolist() == [8]
+
+
+@torch.no_grad()
+def test_sliding_diamond_gate_is_eq1_on_each_clipped_diamond() -> None:
+    m = block(scales=(2,), strategy="sliding-diamond").eval()
+    randomise_bns(m)
+    x = torch.randn(2, C, 5, 6)
+    radius = math.isqrt(5 * 6 // 4)  # T = sqrt(30)/2 = 2.74: integer distances up to 2
+    pooled = torch.empty_like(x)
+    for h in range(5):
+        for w in range(6):
+            window = [(a, b) for a in range(5) for b in range(6) if abs(a - h) + abs(b - w) <= radius]
+            pooled[:, :, h, w] = torch.stack([x[:, :, a, b] for a, b in window]).mean(0)
+    torch.testing.assert_close(m(x), x * excitation(m, 2)(pooled))
+
+
+def test_sliding_diamond_has_the_regional_parameter_count() -> None:
+    # L·(S·h + h·C + 2h + 2C), C = S = 16, r = 3, L = 3: h = 1 -> 3·(16 + 16 + 2 + 32) = 198
+    assert sum(p.numel() for p in block(strategy="sliding-diamond").parameters()) == 198
+
+
+def test_training_at_batch_one_names_the_scale_and_the_fix() -> None:
+    with pytest.raises(ShapeError, match=r"^ms-sar: .*scale K=1's global average.*batch of at least 2"):
+        block().train()(torch.randn(1, C, 8, 8))
+    assert block(scales=(2, 4)).train()(torch.randn(1, C, 8, 8)).shape == (1, C, 8, 8)  # 4 values per channel
+    assert block().eval()(torch.randn(1, C, 8, 8)).shape == (1, C, 8, 8)
+
+
+def test_a_scale_larger_than_the_map_is_reported_before_the_batch_of_one() -> None:
+    with pytest.raises(ShapeError, match="K=4 .*K larger than the map"):
+        block().train()(torch.randn(1, C, 3, 3))
 
 
 # --- L = {1} is SE ---------------------------------------------------------------------------

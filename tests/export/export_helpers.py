@@ -14,15 +14,16 @@ from recalib.blocks import block_spec, create_block
 class Host(nn.Module):
     """stem conv-BN-ReLU → conv-BN → block (→ + identity): the blocks' residual insertion point."""
 
-    def __init__(self, block: str, channels: int = 32, size: tuple[int, int] = (13, 13)) -> None:
+    def __init__(self, block: str, channels: int = 32, size: tuple[int, int] = (13, 13),
+                 options: dict | None = None) -> None:
         super().__init__()
         spec = block_spec(block)
         self.stem = nn.Sequential(nn.Conv2d(3, channels, 3, padding=1, bias=False),
                                   nn.BatchNorm2d(channels), nn.ReLU())
         self.conv = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
         self.bn = nn.BatchNorm2d(channels)
-        options = {"feat_size": size} if spec.needs_feat_size else {}
-        self.block = create_block(block, channels, **options)
+        context = {"feat_size": size} if spec.needs_feat_size else {}
+        self.block = create_block(block, channels, **context, **(options or {}))
         self.takes_identity = spec.takes_identity
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

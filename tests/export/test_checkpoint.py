@@ -22,7 +22,7 @@ def trained():
 
 def test_create_model_records_the_spec_that_rebuilds_it(trained):
     assert trained.recalib_spec == {"arch": "cc_vgg_mnist", "block": "cc-static", "stages": None,
-                                    "options": {"emp": "sine"}}
+                                    "options": {"emp": "sine", "emp_coordinates": "centred"}}
 
 
 def test_round_trip_save_load_export(trained, tmp_path):
@@ -32,7 +32,7 @@ def test_round_trip_save_load_export(trained, tmp_path):
     x = torch.randn(2, 1, 28, 28)
     torch.testing.assert_close(loaded(x), trained(x), rtol=0, atol=0)
     report = export.to_onnx(loaded, (1, 28, 28), tmp_path / "m.onnx")
-    assert report.max_rel_error < 1e-4 and report.source["recalib_spec"]["options"] == {"emp": "sine"}
+    assert report.max_rel_error < 1e-4 and report.source["recalib_spec"]["options"]["emp"] == "sine"
 
 
 def test_missing_file(tmp_path):

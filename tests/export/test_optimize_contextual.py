@@ -48,6 +48,9 @@ def test_bilinear_bases_give_eq2s_profile_from_tanh():
     expected_w = p[:, :1] * (1 - u) + p[:, 1:2] * u
     torch.testing.assert_close(torch.tanh(z) @ basis_w + 1, expected_w, rtol=1e-14, atol=1e-14)
     assert basis_h.shape == (4, 6) and torch.equal(basis_h[:2], torch.zeros(2, 6))
+    unscaled = bilinear_bases(6, 9, one=False, dtype=torch.float64, scale=1.0)[1]  # the {-1...1} range: P = tanh(z)
+    p = torch.tanh(z)
+    torch.testing.assert_close(p @ unscaled, p[:, :1] * (1 - u) + p[:, 1:2] * u, rtol=1e-14, atol=1e-14)
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -58,7 +61,24 @@ def test_reduced_form_equals_the_block(size, emp):
     _assert_same(ContextualConvInference(block), block, x)
 
 
-@pytest.mark.parametrize("name", ["cc-no-mix", "cc-full", "cc-scalar"])
+@pytest.mark.parametrize("size", [(28, 28), (7, 7), (13, 9)])
+@pytest.mark.parametrize("emp", ["gaussian", "sine"])
+def test_reduced_form_follows_the_unit_reading_of_x(size, emp):
+    block = _random("cc-reduced", size, emp=emp, emp_coordinates="unit")
+    _assert_same(ContextualConvInference(block), block, torch.randn(2, 8, *size, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("size", [(28, 28), (7, 7), (13, 9)])
+@pytest.mark.parametrize(("name", "emp"), [("cc-reduced", "bilinear"), ("cc-reduced", "sine"),
+                                           ("cc-no-mix", "bilinear"), ("cc-scalar", None), ("cc-full-scalar", None)])
+def test_forms_in_the_other_coefficient_range_equal_the_block(name, emp, size):
+    block = _random(name, size, coefficient_range="-1..1", **({"emp": emp} if emp else {}))
+    form = ContextualConvInference(block)
+    assert not form.one  # the saturated "+ 1" coefficient only serves the 0.5..1.5 range
+    _assert_same(form, block, torch.randn(2, 8, *size, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("name", ["cc-no-mix", "cc-full", "cc-scalar", "cc-full-scalar"])
 @pytest.mark.parametrize("size", [(28, 28), (7, 7), (13, 9)])
 def test_other_per_channel_variants_equal_the_block(name, size):
     block = _random(name, size)

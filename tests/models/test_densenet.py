@@ -33,7 +33,7 @@ def test_multi_stage_gates_come_from_the_main_vector() -> None:
 
 def test_single_stage_gates_come_from_the_new_channels() -> None:
     with torch.device("meta"):
-        model = create_model("densenet_bc100", block="ms-sar")
+        model = create_model("densenet_bc100", block="ms-sar", recalibration="single-stage")
     assert {b.source_channels for b in model.recalibration_blocks()} == {12}
 
 

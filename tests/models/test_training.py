@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from recalib import create_model
+from recalib.errors import ShapeError
 
 
 @pytest.mark.parametrize(("arch", "block", "options", "size"), [
@@ -46,3 +47,15 @@ def test_eval_mode_is_batch_independent() -> None:
     x = torch.randn(3, 3, 32, 32)
     with torch.inference_mode():
         torch.testing.assert_close(model(x[:1]), model(x)[:1], rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize(("arch", "block", "options"), [
+    ("cifar_resnet20", "ms-sar", {}),
+    ("shufflenet_v1_g3", "ge-theta-plus", {"input_size": (112, 112), "extent": 4})],  # 4x4 stage 3 -> 1x1
+    ids=lambda v: v if isinstance(v, str) else "")
+def test_training_at_batch_one_is_refused_naming_the_block(arch: str, block: str, options: dict) -> None:
+    """Not PyTorch's "Expected more than 1 value per channel when training", which names nothing."""
+    model = create_model(arch, block=block, **options).train()
+    with pytest.raises(ShapeError, match=rf"^{block}: .*batch of at least 2, or call .eval\(\)"):
+        model(torch.randn(1, 3, *model.input_size))
+    assert model.eval()(torch.randn(1, 3, *model.input_size)).shape == (1, model.fc.out_features)

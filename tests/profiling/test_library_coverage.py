@@ -13,7 +13,8 @@ import recalib.blocks  # noqa: F401
 import recalib.models  # noqa: F401
 from profiling.counting import count_module
 from profiling.crosscheck import crosscheck
-from recalib import create_model, list_blocks, list_models, model_spec
+from recalib import create_model, list_models, model_spec
+from recalib.blocks import block_variants
 from recalib.errors import RecalibError
 
 #: Blocks tried in turn on each backbone: the first that the backbone accepts at the test size.
@@ -53,11 +54,14 @@ def test_every_backbone_bare_and_with_a_block_is_counted_completely(arch: str) -
     _assert_complete(_first_block(arch, extra), arch)
 
 
-@pytest.mark.parametrize("block", list_blocks())
-def test_every_block_is_counted_completely(block: str) -> None:
+@pytest.mark.parametrize(("block", "options"), [(name, options) for name, _, options in block_variants()],
+                         ids=[name if label == "default" else f"{name}[{label}]"
+                              for name, label, _ in block_variants()])
+def test_every_block_is_counted_completely(block: str, options: dict) -> None:
+    """Each block with its defaults and with each alternative setting its paper describes."""
     for host in _HOSTS:
         try:
-            model = create_model(host, block)
+            model = create_model(host, block, **options)
         except RecalibError:
             continue
         _assert_complete(model, host)
