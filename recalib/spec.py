@@ -72,12 +72,14 @@ def parse_value(text: str) -> Any:
     """A literal: bool, None, int, float, a tuple in brackets, a quoted or bare string."""
     text = text.strip()
     if not text:
-        raise ConfigError("an option has an empty value; write KEY=VALUE")
+        raise ConfigError("an option or a list item has an empty value; write KEY=VALUE, lists as (1,2)")
     if text.lower() in _WORDS:
         return _WORDS[text.lower()]
     if text[0] in _OPEN and text[-1] == _CLOSE[_OPEN.index(text[0])]:
-        inner = text[1:-1].strip()
-        return tuple(parse_value(item) for item in split_top_level(inner)) if inner else ()
+        items = split_top_level(text[1:-1]) if text[1:-1].strip() else []
+        if len(items) > 1 and not items[-1]:
+            items.pop()  # a trailing comma, as in (3,)
+        return tuple(parse_value(item) for item in items)
     if text[0] in _QUOTES and text[-1] == text[0] and len(text) > 1:
         return text[1:-1]
     try:

@@ -26,7 +26,7 @@ def test_bench_of_two_exported_files_reports_the_overhead_with_its_interval(
     assert len(se_rows) == 2 and all("% [" in row for row in se_rows)
     result = json.loads(out.read_text())
     assert result["baseline"] == str(exported["base"])
-    assert [m["input_chw"] for m in result["models"]] == [[3, 16, 16], [3, 16, 16]]
+    assert [m["input_chw"] for m in result["models"]] == [[1, 28, 28], [1, 28, 28]]
     assert "at export (base.report.json)" in result["models"][0]["verified"]
     measured = [(m["batch"], m["model"]) for m in result["measurements"]]
     assert measured == [(1, str(exported["base"])), (1, str(exported["se"])),
@@ -43,7 +43,7 @@ def test_a_file_without_its_report_takes_its_shape_from_the_graph(
     shutil.copy(exported["se"], alone)
     assert main(["bench", str(alone), *FAST, "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert result["models"][0]["input_chw"] == [3, 16, 16]
+    assert result["models"][0]["input_chw"] == [1, 28, 28]
     assert "no export report" in result["models"][0]["verified"]
 
 
