@@ -20,7 +20,7 @@ from deploy.runner import Runner, Source, create_runner
 from deploy.stats import ratio, summarize
 from deploy.target import Target
 from deploy.timing import time_alternating
-from export.parity import ParityCheck, Reference, judge, require
+from export.parity import DEFAULT_TOLERANCE, ParityCheck, Reference, judge, require
 from recalib.errors import RecalibError
 
 __all__ = ["Job", "WorkerResult", "WorkerError", "measure", "run_job"]
@@ -44,7 +44,7 @@ class Job:
     threads: int | None
     options: dict[str, Any] = field(default_factory=dict)
     references: list[Reference | None] = field(default_factory=list)
-    tolerance: float = 1e-4
+    tolerance: float = DEFAULT_TOLERANCE
 
 
 @dataclass

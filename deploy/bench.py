@@ -34,12 +34,30 @@ from deploy.runner import Source, random_input
 from deploy.settings import BenchSettings
 from deploy.target import Target
 from export.parity import Reference, reference
-from export.prepare import Prepared
+from export.prepare import PrepareOptions, Prepared, build
 from recalib.errors import BenchmarkError, ConfigError, RecalibError
+from recalib.spec import Spec
 
-__all__ = ["compare", "check_targets", "check_models"]
+__all__ = ["compare", "check_targets", "check_models", "load_model"]
 
 Progress = Callable[[str], None]
+
+
+def load_model(spec: Spec, options: PrepareOptions = PrepareOptions()) -> Prepared:
+    """What ``spec`` names, ready to measure: prepared (:func:`export.prepare.build`), or a TensorRT
+    engine as it is, with the input shape of its header (its profile's optimum)."""
+    if spec.kind != "engine" or spec.path is None:
+        return build(spec, options)
+    from deploy.backends.tensorrt.engine_file import unpack
+
+    meta, _ = unpack(spec.path.read_bytes(), source=str(spec.path))
+    if len(meta.opt_shape) != 4:
+        raise ConfigError(f"{spec.path} takes input {meta.opt_shape}; recalib measures (N, C, H, W) models")
+    _, channels, height, width = meta.opt_shape
+    fixed = meta.min_shape[0] if meta.min_shape[0] == meta.max_shape[0] else None
+    return Prepared(spec.text, spec, (channels, height, width), file=spec.path, fixed_batch=fixed,
+                    verified=f"at engine build (TensorRT {meta.platform.tensorrt_version}, {meta.precision}); "
+                             f"not checked here")
 
 
 def _source(model: Prepared, target: Target) -> Source:
@@ -48,8 +66,6 @@ def _source(model: Prepared, target: Target) -> Source:
         if model.file is None:
             raise ConfigError(f"{model.label} has no exported file for {target.name}; export it first "
                               f"(export.prepare.export_all)")
-        if model.file.suffix == ".engine" and target.runtime != "tensorrt":
-            raise ConfigError(f"{model.label} is a TensorRT engine; only the tensorrt runtime runs it")
         return model.file
     return model.inference()
 
@@ -75,6 +91,8 @@ def check_models(models: Sequence[Prepared], settings: BenchSettings) -> None:
             if not target.runs_onnx and model.module is None:
                 raise ConfigError(f"{target.name} runs PyTorch models, but {model.label} is an exported "
                                   f"file; give its architecture or checkpoint, or time it on an ONNX runtime")
+            if model.spec.kind == "engine" and target.runtime != "tensorrt":
+                raise ConfigError(f"{model.label} is a TensorRT engine; only the tensorrt runtime runs it")
     check_targets(settings)
 
 

@@ -91,7 +91,8 @@ class LatencyRecord:
         """A flat row for ``latency.csv``."""
         return {"arch": self.arch, "target": self.target.name, "runtime": self.target.runtime,
                 "device": self.target.device, "export": self.export, **self.measurement.row(),
-                "threads": self.threads, "parity_error": None if self.parity is None else self.parity.error}
+                "threads": self.threads, "parity_error": None if self.parity is None else self.parity.error,
+                "parity_bound": None if self.parity is None else self.parity.bound}
 @dataclass(frozen=True)
 class Failure:
     """Something the audit could not measure, and why; ``exit_code`` is the error's."""

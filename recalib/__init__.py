@@ -18,6 +18,7 @@ _LAZY = {
     "model_spec": "recalib.models",
     "fold": "recalib.folding",
     "save_checkpoint": "recalib.checkpoint",
+    "parse_spec": "recalib.spec",
     "load_checkpoint": "recalib.checkpoint",
     "errors": "recalib.errors",
 }

@@ -85,22 +85,19 @@ def _settings(args: argparse.Namespace):  # -> BenchSettings
 
 
 def run(args: argparse.Namespace) -> int:
-    import json
     import tempfile
     from pathlib import Path
 
-    from deploy.bench import check_models, check_targets, compare
+    from deploy.bench import check_models, check_targets, compare, load_model
     from deploy.report import format_table
-    from export.prepare import build, export_all
-    from recalib.atomic import check_destinations, write_atomic
+    from export.prepare import export_all
+    from recalib.cli._output import check_output, emit
     from recalib.cli._specs import prepare_options, specs
-    from recalib.errors import ConfigError
 
     settings, options = _settings(args), prepare_options(args)
-    if args.output:
-        check_destinations([Path(args.output)], args.force, ConfigError)
+    check_output(args)
     check_targets(settings)
-    models = [build(spec, options) for spec in specs(args)]
+    models = [load_model(spec, options) for spec in specs(args)]
     models.insert(0, models.pop(_baseline([m.label for m in models], args.baseline)))
     check_models(models, settings)
     log = (lambda msg: None) if args.json else (lambda msg: print(f"[bench] {msg}", flush=True))
@@ -108,10 +105,5 @@ def run(args: argparse.Namespace) -> int:
         if any(t.runs_onnx for t in settings.targets):
             models = export_all(models, Path(tmp), options, progress=log)
         result = compare(models, settings, progress=log)
-    data = json.dumps(result.to_json(times=args.times), indent=2) + "\n"
-    print(data if args.json else format_table(result), end="" if args.json else "\n")
-    if args.output:
-        write_atomic(args.output, data, force=args.force, error=ConfigError)
-        if not args.json:
-            print(f"wrote {args.output}")
+    emit(args, result.to_json(times=args.times), format_table(result))
     return 0

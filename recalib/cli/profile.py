@@ -25,23 +25,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import json
-    from pathlib import Path
-
     from profiling.model_profile import profile_model
     from profiling.model_profile_text import render
-    from recalib.atomic import check_destinations, write_atomic
+    from recalib.cli._output import check_output, emit
     from recalib.cli._specs import one_spec
-    from recalib.errors import ConfigError
 
     spec = one_spec(args)
-    if args.output:
-        check_destinations([Path(args.output)], args.force, ConfigError)
+    check_output(args)
     result = profile_model(spec, convention=args.convention, check=args.crosscheck)
-    data = json.dumps(result.to_json(), indent=2) + "\n"
-    print(data if args.json else render(result), end="" if args.json else "\n")
-    if args.output:
-        write_atomic(args.output, data, force=args.force, error=ConfigError)
-        if not args.json:
-            print(f"json: {args.output}")
+    emit(args, result.to_json(), render(result))
     return 0

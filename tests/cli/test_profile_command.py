@@ -36,3 +36,20 @@ def test_the_profile_is_written_to_a_file_on_request(tmp_path: Path, capsys: pyt
     assert json.loads(out.read_text())["block"] == "se"
     assert main(["profile", "cc_vgg_mnist", "-o", str(out)]) == 2
     assert json.loads(out.read_text())["block"] == "se"  # not replaced without --force
+
+
+def test_a_convention_and_the_crosscheck_are_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "p.json"
+    argv = ["profile", "cifar_resnet20+se:reduction=4", "--convention", "mac-all", "--crosscheck", "-o", str(path)]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "recalibration blocks (9;" in text and "unsupported ops: none" in text and "agree" in text
+    data = json.loads(path.read_text())
+    assert data["flop_convention"] == "mac-all" and len(data["blocks"]) == 9 and data["options"] == {"reduction": 4}
+    assert data["crosscheck"]["agree"] and data["unsupported_ops"] == {}
+
+
+def test_bad_options_exit_with_the_usage_code(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["profile", "cifar_resnet20+se:reduction"]) == 2
+    assert main(["profile", "cifar_resnet20", "--convention", "gflops"]) == 2
+    assert "KEY=VALUE" in capsys.readouterr().err

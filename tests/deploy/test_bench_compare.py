@@ -98,3 +98,17 @@ def test_what_cannot_be_measured_is_refused_before_timing(tiny_models: Models) -
 def test_bad_settings_are_config_errors(overrides: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         _settings(["ort-cpu"], **overrides)
+
+
+def test_a_tensorrt_engine_is_measured_with_the_shape_of_its_header_and_only_by_tensorrt(tmp_path: Path) -> None:
+    from deploy.backends.tensorrt.engine_file import EngineMeta, Platform, save
+    from deploy.bench import load_model
+    from recalib.spec import parse_spec
+
+    meta = EngineMeta(Platform("10.13.0.35", "NVIDIA L4", "8.9"), "fp16", "input", "float32",
+                      (4, 3, 224, 224), (4, 3, 224, 224), (4, 3, 224, 224), "ab" * 32)
+    engine = load_model(parse_spec(str(save(tmp_path / "m.engine", meta, b"plan"))))
+    assert (engine.input_chw, engine.fixed_batch, engine.module) == ((3, 224, 224), 4, None)
+    assert "TensorRT 10.13.0.35, fp16" in engine.verified
+    with pytest.raises(ConfigError, match="only the tensorrt runtime runs it"):
+        compare([engine], _settings(["ort-cpu"], batches=(4,)))
