@@ -11,7 +11,7 @@ conditioning is to blame. Results go to ``benchmarks/results/export_zoo.json`` a
 (rewritten after every model, so a long run that is interrupted still leaves what it measured).
 
     python benchmarks/export_zoo.py                       # everything (about 10 minutes on 2 cores)
-    python benchmarks/export_zoo.py --archs resnet18 cifar_resnet20 --threads 2
+    python benchmarks/export_zoo.py --arch resnet18 --arch cifar_resnet20 --threads 2
 """
 from __future__ import annotations
 
@@ -133,7 +133,7 @@ def write(rows: list[dict[str, Any]], env: dict[str, Any]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--archs", nargs="*", default=None, help="architectures (default: all)")
+    parser.add_argument("--arch", action="append", default=None, help="an architecture, repeatable (default: all)")
     parser.add_argument("--plain-only", action="store_true", help="skip the paper block")
     parser.add_argument("--threads", type=int, default=1, help="torch/onnxruntime threads (default 1)")
     parser.add_argument("--tolerance", type=float, default=PrepareOptions.tolerance,
@@ -145,7 +145,7 @@ def main() -> None:
                            "tolerance": args.tolerance, "date": time.strftime("%Y-%m-%d %H:%M:%S")}
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as folder:
-        for arch in args.archs or list_models():
+        for arch in args.arch or list_models():
             paired = [] if args.plain_only or arch not in PAPER_BLOCK else [PAPER_BLOCK[arch]]
             for block in [None, *paired]:
                 rows.append(export_one(arch, block, Path(folder), options))

@@ -63,7 +63,8 @@ Log = Callable[[str], None]
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--blocks", default=",".join(TARGETS), help="comma-separated block specs")
+    p.add_argument("--block", action="append", default=None,
+                   help=f"a block spec, repeatable (default: {', '.join(TARGETS)})")
     p.add_argument("--batch", default="1,8", help="comma-separated batch sizes (default: 1,8)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--no-spinning", dest="spinning", action="store_false",
@@ -76,7 +77,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, default=RESULTS)
     args = p.parse_args(argv)
     if args.quick:
-        args.blocks, args.batch = ",".join(QUICK_BLOCKS), "1"
+        args.block, args.batch = list(QUICK_BLOCKS), "1"
         args.warmup, args.iters, args.eager_iters = 3, 15, 5
     return args
 
@@ -206,7 +207,7 @@ def markdown(data: dict[str, Any], runs: dict[str, BenchResult]) -> str:
 def run(args: argparse.Namespace, log: Log) -> tuple[dict[str, Any], dict[str, BenchResult]]:
     """Export both ways, then per batch time all exports together on onnxruntime, then torch eager."""
     base = parse_spec("resnet50")
-    blocks = [b for b in split_top_level(args.blocks) if b]
+    blocks = args.block or list(TARGETS)
     models = [build(base, label=BASELINE), *(build(base.with_block(b), label=b) for b in blocks)]
     runs, exports = {}, {}
     with tempfile.TemporaryDirectory(prefix="recalib-overhead-") as tmp:

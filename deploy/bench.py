@@ -30,10 +30,10 @@ from deploy import machine_info
 from deploy._worker import Job, WorkerError, WorkerResult, run_job
 from deploy.availability import require
 from deploy.results import BenchResult, ModelEntry
-from deploy.runner import Source, random_input
+from deploy.runner import Source
 from deploy.settings import BenchSettings
 from deploy.target import Target
-from export.parity import Reference, reference
+from export.parity import Reference
 from export.prepare import PrepareOptions, Prepared, build
 from recalib.errors import BenchmarkError, ConfigError, RecalibError
 from recalib.spec import Spec
@@ -98,8 +98,7 @@ def check_models(models: Sequence[Prepared], settings: BenchSettings) -> None:
 
 def _references(models: Sequence[Prepared], batch: int) -> list[Reference | None]:
     """Each model's float64 PyTorch reference on one fixed input (None for a file)."""
-    return [None if m.module is None else reference(m.module, random_input((batch, *m.input_chw), seed=1))
-            for m in models]
+    return [None if m.module is None else m.reference(batch) for m in models]
 
 
 def _job(models: Sequence[Prepared], target: Target, settings: BenchSettings,

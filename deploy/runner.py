@@ -17,6 +17,7 @@ import numpy as np
 from deploy.availability import Backend, backend, require
 from deploy.stats import LatencyStats, summarize
 from deploy.timing import Step, time_alternating
+from export.inputs import random_input
 from recalib.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -48,13 +49,6 @@ class Runner(ABC):
         """Latency of one inference at ``shape`` after ``warmup`` untimed runs (``iters`` timed)."""
         times = time_alternating([self.prepare(tuple(shape))], warmup, iters)[0]
         return summarize(times, batch=int(shape[0]))
-
-
-def random_input(shape: tuple[int, ...], dtype: np.dtype | type = np.float32, seed: int = 0) -> np.ndarray:
-    """A reproducible standard-normal input of ``shape``."""
-    if any(int(d) < 1 for d in shape):
-        raise ConfigError(f"input shape {tuple(shape)} has a dimension below 1; pass positive sizes")
-    return np.random.default_rng(seed).standard_normal(tuple(shape), dtype=np.float32).astype(dtype)
 
 
 def to_numpy(x: Any, dtype: np.dtype | type | None = None) -> np.ndarray:

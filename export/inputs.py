@@ -11,9 +11,9 @@ from typing import Any, Union
 import numpy as np
 import onnx
 
-from recalib.errors import ShapeError
+from recalib.errors import ConfigError, ShapeError
 
-__all__ = ["Dims", "dims_of", "declared_inputs", "validate_inputs", "shape_text"]
+__all__ = ["Dims", "dims_of", "declared_inputs", "validate_inputs", "shape_text", "random_input"]
 
 Dims = list[Union[int, str]]  # a static size, or the name of a symbolic dim
 
@@ -51,9 +51,15 @@ def validate_inputs(declared: Sequence[tuple[str, Dims]], inputs: Mapping[str, A
         bad = [i for i, d in enumerate(dims) if isinstance(d, int) and d != shape[i]]
         if bad and bad != [0]:
             raise ShapeError(f"input {name!r}: model exported for {shape_text(dims[1:])}, got "
-                             f"{shape_text(shape[1:])}; re-export at this size (recalib export --input-size H W) or resize the input")
+                             f"{shape_text(shape[1:])}; re-export at this size (recalib export "
+                             f"--input-size H W) or resize the input")
         if bad:
             raise ShapeError(f"input {name!r}: model exported for batch {dims[0]}, got batch {shape[0]}; "
                              f"re-export with a dynamic batch (recalib export without --fixed-batch)")
 
 
+def random_input(shape: tuple[int, ...], dtype: np.dtype | type = np.float32, seed: int = 0) -> np.ndarray:
+    """A reproducible standard-normal input of ``shape``."""
+    if any(int(d) < 1 for d in shape):
+        raise ConfigError(f"input shape {tuple(shape)} has a dimension below 1; pass positive sizes")
+    return np.random.default_rng(seed).standard_normal(tuple(shape), dtype=np.float32).astype(dtype)

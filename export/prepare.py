@@ -24,8 +24,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from export.inputs import random_input
 from export.onnx_export import DEFAULT_OPSET, check_opset, to_onnx
-from export.parity import DEFAULT_TOLERANCE, check_tolerance
+from export.parity import DEFAULT_TOLERANCE, Reference, check_tolerance, reference
 from export.report import ExportReport
 from recalib.atomic import check_destinations
 from recalib.errors import ConfigError, ExportError, RecalibError
@@ -82,6 +83,18 @@ class Prepared:
     weights: dict[str, Any] = field(default_factory=dict)
     verified: str = "against its float64 PyTorch model on every runtime, before timing"
     _folded: nn.Module | None = field(default=None, repr=False)
+    _references: dict[int, Reference] = field(default_factory=dict, repr=False)
+
+    def reference(self, batch: int) -> Reference:
+        """The float64 truth every runtime is judged against at ``batch``, computed once per model.
+
+        Copies made by :func:`export_all` share the cache: exports of one model share its truth.
+        """
+        if self.module is None:
+            raise ConfigError(f"{self.label} is an exported file: there is no PyTorch model to judge it by")
+        if batch not in self._references:
+            self._references[batch] = reference(self.module, random_input((batch, *self.input_chw), seed=1))
+        return self._references[batch]
 
     def inference(self) -> nn.Module:
         """The folded inference copy of ``module`` (what torch runtimes run), made once."""

@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 __all__ = ["Spec", "parse_spec", "parse_block", "parse_value", "split_top_level", "FILE_KINDS"]
 
 FILE_KINDS = {".onnx": "onnx", ".engine": "engine", ".safetensors": "checkpoint"}
+_KINDS = {"arch": "an architecture", "checkpoint": "a checkpoint", "onnx": "an exported ONNX file",
+          "engine": "a TensorRT engine"}
 _WORDS = {"true": True, "false": False, "none": None, "null": None}
 _OPEN, _CLOSE, _QUOTES = "([{", ")]}", "'\""
 # create_model's own arguments: written as +BLOCK and the block's stages=(...), not as options.
@@ -108,14 +110,25 @@ def _parse_part(part: str, what: str, whole: str) -> tuple[str, dict[str, Any]]:
     return name, options
 
 
-def parse_block(text: str) -> tuple[str, dict[str, Any]]:
-    """``"ge-theta-minus:extent=8"`` → ``("ge-theta-minus", {"extent": 8})``, names checked."""
+def _block_part(part: str, whole: str) -> tuple[str, dict[str, Any], tuple[int, ...] | None]:
+    """``BLOCK[:KEY=VALUE,...]`` → ``(name, options, stages)``, names checked; errors quote ``whole``."""
     from recalib.registry import BLOCKS
     import recalib.blocks  # noqa: F401  (registers the families)
 
-    name, options = _parse_part(text, "block", text)
-    _check_part(BLOCKS.get, name, options, "block", text)
-    return name, options
+    name, options = _parse_part(part, "block", whole)
+    stage_value = options.pop("stages", None)
+    stages = _stages(stage_value, whole) if stage_value is not None else None
+    _check_part(BLOCKS.get, name, options, "block", whole)
+    return name, options, stages
+
+
+def parse_block(text: str) -> tuple[str, dict[str, Any]]:
+    """``"ge-theta-minus:extent=8"`` → ``("ge-theta-minus", {"extent": 8})``, names checked.
+
+    ``stages=(…)`` stays among the options: :func:`recalib.create_model` takes it by that name.
+    """
+    name, options, stages = _block_part(text, text)
+    return name, options if stages is None else {**options, "stages": stages}
 
 
 def _check_part(lookup: Any, name: str, options: Mapping[str, Any], what: str, whole: str) -> None:
@@ -164,12 +177,11 @@ class Spec:
             raise ConfigError(f"{self.text} was saved with block {self.block!r}: a checkpoint fixes its "
                               f"block; drop --block {block}")
         if self.kind != "arch" or self.block is not None:
-            what = f"already has block {self.block!r}" if self.kind == "arch" else f"is an exported {self.kind} file"
+            what = f"has block {self.block!r} already" if self.kind == "arch" else f"is {_KINDS.get(self.kind)}"
             raise ConfigError(f"--block {block} needs a plain architecture, but {self.text!r} {what}")
-        name, options = parse_block(block)
-        stages = options.pop("stages", None)
+        name, options, stages = _block_part(block, block)
         return replace(self, text=f"{self.text}+{block}", block=name, options={**self.options, **options},
-                       stages=_stages(stages, self.text) if stages is not None else None)
+                       stages=stages)
 
     def with_input_size(self, size: tuple[int, int]) -> Spec:
         """Built for ``size`` (H, W) where the backbone takes ``input_size``.
@@ -236,16 +248,10 @@ def _arch_spec(text: str) -> Spec:
     arch_part, block_part = _split_block(text)
     arch, options = _parse_part(arch_part, "architecture", text)
     _check_part(model_spec, arch, options, "architecture", text)
-    block, stages = None, None
-    if block_part is not None:
-        block, block_options = _parse_part(block_part, "block", text)
-        stage_value = block_options.pop("stages", None)
-        stages = _stages(stage_value, text) if stage_value is not None else None
-        from recalib.registry import BLOCKS
-
-        _check_part(BLOCKS.get, block, block_options, "block", text)
-        options.update(block_options)
-    return Spec(text, "arch", arch, block, options, stages)
+    if block_part is None:
+        return Spec(text, "arch", arch, None, options)
+    block, block_options, stages = _block_part(block_part, text)
+    return Spec(text, "arch", arch, block, {**options, **block_options}, stages)
 
 
 def _checkpoint_spec(text: str, path: Path) -> Spec:

@@ -85,5 +85,5 @@ def test_block_and_size_are_added_through_the_same_parser() -> None:
     spec = parse_spec("cifar_resnet20").with_block("ge-theta-minus:extent=8").with_input_size((16, 16))
     assert spec.text == "cifar_resnet20+ge-theta-minus:extent=8"
     assert spec.options == {"extent": 8, "input_size": (16, 16)} and spec.input_chw() == (3, 16, 16)
-    with pytest.raises(ConfigError, match="already has block 'ge-theta-minus'"):
+    with pytest.raises(ConfigError, match="has block 'ge-theta-minus' already"):
         spec.with_block("se")

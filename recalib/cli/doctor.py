@@ -27,7 +27,8 @@ def run(args: argparse.Namespace) -> int:
     for name, version in machine.packages.items():
         print(f"{name:<16}{version or 'not installed'}")
     gpu = machine.gpu
-    print(f"{'GPU':<16}{gpu['name'] + ' (compute ' + gpu['compute_capability'] + ')' if gpu else 'none (torch sees no CUDA device)'}")
+    seen = f"{gpu['name']} (compute {gpu['compute_capability']})" if gpu else "none (torch sees no CUDA device)"
+    print(f"{'GPU':<16}{seen}")
     for row in backends:
         status = "available" if row["available"] else f"unavailable: {row['reason']} -> {row['hint']}"
         print(f"backend {row['name']:<14}{status}")
