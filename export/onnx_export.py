@@ -27,6 +27,7 @@ from torch.utils._pytree import tree_flatten
 
 from export import optimize as optimizing
 from export.decompose import translation_table
+from export.float64 import fast_float64
 from export.parity import DEFAULT_TOLERANCE, check_tolerance
 from export.report import ExportReport, op_histogram
 from export.trt_lint import lint
@@ -174,7 +175,8 @@ def _run(model: nn.Module, chw: tuple[int, ...], path: Path, report_path: Path |
          opts: _Options) -> ExportReport:
     """The export pipeline proper (see the module docstring for the order of work)."""
     start = time.perf_counter()
-    folded = fold_model(model, chw) if opts.fold else None
+    with fast_float64():  # folding is done and checked in float64
+        folded = fold_model(model, chw) if opts.fold else None
     module = folded.model if folded else model
     rewrites: list[str] = []
     if opts.optimize:

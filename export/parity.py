@@ -102,12 +102,15 @@ def reference(model: nn.Module, x: np.ndarray) -> Reference:
     """``model``'s float64 truth on ``x`` (float32) and how far float32 PyTorch is from it."""
     import torch
 
+    from export.float64 import fast_float64
+
     tensor = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
     with torch.no_grad():
         float32 = [o.detach().double().cpu().numpy() for o in _flat(model.eval()(tensor))]
         try:
             exact = copy.deepcopy(model).double()
-            truth = [o.detach().cpu().numpy() for o in _flat(exact(tensor.double()))]
+            with fast_float64():
+                truth = [o.detach().cpu().numpy() for o in _flat(exact(tensor.double()))]
         except (RuntimeError, TypeError):  # a block with float32-only arithmetic: no float64 truth
             return Reference(np.asarray(tensor.numpy()), float32, None, "float32")
     return Reference(np.asarray(tensor.numpy()), truth, relative_error(truth, float32)[0], "float64")
