@@ -65,8 +65,8 @@ def add_timing(parser: argparse.ArgumentParser, **defaults: str) -> None:
     """``--runtime``, ``--batch``, ``--iters``, ``--warmup``, ``--threads``; ``defaults`` describes each
     flag's default in its help (the values themselves are None: the caller's default applies)."""
     parser.add_argument("--runtime", action="extend", type=comma_list(), default=None, metavar="R[@DEVICE],...",
-                        help="runtimes: torch-eager, torch-compile, ort-cpu, ort-cuda, ort-tensorrt, tensorrt; "
-                             "@cuda puts a torch runtime on the GPU; comma-separated or repeated "
+                        help="runtimes as `recalib doctor` lists them (ort-cpu, torch-eager, …); @cuda puts "
+                             "a torch runtime on the GPU; comma-separated or repeated "
                              f"(default: {defaults['runtime']})")
     parser.add_argument("--batch", action="extend", type=comma_list(int, "integers"), default=None,
                         metavar="B,...", help=f"batch sizes to time (default: {defaults['batch']})")
