@@ -2,23 +2,21 @@
 
 Every registered architecture is exported plain and with the block its paper pairs it with
 (``PAPER_BLOCK``), at its nominal resolution, dynamic batch, opset 18, folding and the exact
-runtime rewrites on, random weights (seed 0). In the deepest nets random weights amplify
-float32 rounding past the 1e-4 parity tolerance (ResNet-152 + SE: PyTorch's own float32 output
-is 2.7e-3 off its float64 one); the export then refuses to write and says so. Setting BatchNorm
-statistics from random batches was tried: ResNet-152 + SE then passed, but ResNet-101,
-ResNet-101 + GE-θ and ResNet-152 failed (1.1-4.2e-4), so the zoo keeps the default statistics.
-Results go
-to ``benchmarks/results/export_zoo.json`` and ``.md`` (rewritten after every model, so a long
-run that is interrupted still leaves what it measured).
+runtime rewrites on, through the one preparation step (:mod:`export.prepare`): random weights
+from seed 0 with batch-norm statistics from random inputs, as ``recalib export`` makes them.
+Parity is :mod:`export.parity`'s: onnxruntime against the float64 PyTorch model at batch 1 and
+3, passing within the tolerance or no further from float64 than 2x float32 PyTorch is; each
+row records both distances, so a failure shows whether the runtime or the model's own
+conditioning is to blame. Results go to ``benchmarks/results/export_zoo.json`` and ``.md``
+(rewritten after every model, so a long run that is interrupted still leaves what it measured).
 
-    python benchmarks/export_zoo.py                       # everything (slow: tens of minutes)
-    python benchmarks/export_zoo.py --archs resnet18 cifar_resnet20 --threads 2
+    python benchmarks/export_zoo.py                       # everything (about 10 minutes on 2 cores)
+    python benchmarks/export_zoo.py --arch resnet18 --arch cifar_resnet20 --threads 2
 """
 from __future__ import annotations
 
 import argparse
 import json
-import platform
 import tempfile
 import time
 import traceback
@@ -26,14 +24,14 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import onnx
-import onnxruntime
 import torch
 
-import export
-import recalib
+from deploy import machine_info
+from export.prepare import PrepareOptions, build, export_prepared
+from recalib.atomic import write_atomic
 from recalib.errors import RecalibError
-from recalib.models import list_models, model_spec
+from recalib.models import list_models
+from recalib.spec import parse_spec
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -51,17 +49,25 @@ PAPER_BLOCK = {
 }
 
 
-def export_one(arch: str, block: str | None, folder: Path, tolerance: float) -> dict[str, Any]:
+def _parity(report: Any) -> dict[str, Any]:
+    """The worst parity check: the runtime's and float32 PyTorch's distance from float64, and the bound."""
+    worst = max(report.parity, key=lambda p: p.error / p.bound if p.bound else p.error)
+    return {"max_rel_error": worst.error, "pytorch_error": worst.pytorch_error, "bound": worst.bound,
+            "reference": worst.reference_dtype}
+
+
+def export_one(arch: str, block: str | None, folder: Path, options: PrepareOptions) -> dict[str, Any]:
     """Export one model; a row of the results table (with the error if it failed)."""
-    spec = model_spec(arch)
-    row: dict[str, Any] = {"arch": arch, "block": block, "input": [spec.in_channels, *spec.input_size]}
+    row: dict[str, Any] = {"arch": arch, "block": block}
     start = time.perf_counter()
     try:
-        torch.manual_seed(0)
-        model = recalib.create_model(arch, block)
-        row["params"] = sum(p.numel() for p in model.parameters())
-        report = export.to_onnx(model, tuple(row["input"]), folder / f"{arch}-{block}.onnx",
-                                write_report=False, force=True, tolerance=tolerance)
+        spec = parse_spec(arch if block is None else f"{arch}+{block}")
+        row["input"] = list(spec.input_chw())
+        prepared = build(spec, options)
+        assert prepared.module is not None
+        row["params"] = sum(p.numel() for p in prepared.module.parameters())
+        report = export_prepared(prepared, folder / "model.onnx", options, force=True, write_report=False).report
+        assert report is not None
     except RecalibError as exc:
         row.update(status="error", error=f"{type(exc).__name__}: {exc}")
     except Exception as exc:  # a bug, not a user error: keep the trace for the record
@@ -69,9 +75,8 @@ def export_one(arch: str, block: str | None, folder: Path, tolerance: float) -> 
     else:
         row.update(status="ok", export_s=round(report.export_seconds, 2),
                    verify_s=round(report.verify_seconds, 2), size_mb=round(report.size_bytes / 1e6, 2),
-                   nodes=sum(report.op_histogram.values()), max_rel_error=report.max_rel_error,
-                   trt_findings=len(report.trt_findings), folds=len(report.folding),
-                   rewrites=report.rewrites)
+                   nodes=sum(report.op_histogram.values()), **_parity(report),
+                   trt_findings=len(report.trt_findings), folds=len(report.folding), rewrites=report.rewrites)
     row["wall_s"] = round(time.perf_counter() - start, 2)
     return row
 
@@ -89,48 +94,63 @@ def _short(rewrites: list[str]) -> str:
     return ", ".join(f"{name} x{n}" for name, n in counts.items())
 
 
-def environment(threads: int) -> dict[str, Any]:
-    """What the timings depend on."""
-    return {"machine": platform.machine(), "processor": platform.processor(), "python": platform.python_version(),
-            "torch": torch.__version__, "onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__,
-            "torch_threads": threads, "date": time.strftime("%Y-%m-%d %H:%M:%S")}
+def _cell(value: float | None) -> str:
+    return "" if value is None else f"{value:.1e}"
+
+
+def markdown(rows: list[dict[str, Any]], env: dict[str, Any]) -> str:
+    """The results table with the machine and settings."""
+    ok = sum(r["status"] == "ok" for r in rows)
+    lines = ["# Export zoo", "",
+             f"- recorded: {env['date']}, {ok} of {len(rows)} exports verified",
+             f"- machine: {env['machine']['cpu']}, {env['machine']['cores_available']} cores available; load "
+             f"average {env['machine']['load_average']} at start, {env.get('load_average_end')} at end",
+             f"- settings: {env['torch_threads']} torch threads, tolerance {env['tolerance']:g}",
+             "", "Opset 18, dynamic batch, folding and export.optimize on; random weights (seed 0) with batch-norm "
+             "statistics from random inputs. Parity: onnxruntime CPU against the float64 PyTorch model at batch 1 "
+             "and 3; *error* is the runtime's distance from float64 relative to the largest output, *PyTorch "
+             "float32* the same distance for PyTorch's own float32 run, *bound* = max(tolerance, 2 x PyTorch "
+             "float32): an export passes when its error is within the bound. Folds: folding actions; rewrites: "
+             "export.optimize's rewrites that fired.", "",
+             "| arch | block | params | status | export s | verify s | MB | nodes | error | PyTorch float32 | bound "
+             "| TRT findings | folds | rewrites |",
+             "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for r in rows:
+        error = _cell(r.get("max_rel_error")) if r["status"] == "ok" else r.get("error", "")[:160]
+        lines.append(f"| {r['arch']} | {r['block'] or '-'} | {r.get('params', '')} | {r['status']} | "
+                     f"{r.get('export_s', '')} | {r.get('verify_s', '')} | {r.get('size_mb', '')} | "
+                     f"{r.get('nodes', '')} | {error} | {_cell(r.get('pytorch_error'))} | {_cell(r.get('bound'))} | "
+                     f"{r.get('trt_findings', '')} | {r.get('folds', '')} | {_short(r.get('rewrites', []))} |")
+    return "\n".join(lines) + "\n"
 
 
 def write(rows: list[dict[str, Any]], env: dict[str, Any]) -> None:
     """Rewrite the JSON and Markdown results."""
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "export_zoo.json").write_text(json.dumps({"environment": env, "rows": rows}, indent=2))
-    lines = ["# Export zoo", "", f"Environment: {json.dumps(env)}", "",
-             "Opset 18, dynamic batch, folding and export.optimize on; random weights (seed 0); parity = "
-             "onnxruntime CPU vs PyTorch at batch 1 and 3, max error relative to the largest output. "
-             "Folds: folding actions; rewrites: export.optimize's rewrites that fired.", "",
-             "| arch | block | params | status | export s | verify s | MB | nodes | max rel err | TRT findings "
-             "| folds | rewrites |",
-             "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---|"]
-    for r in rows:
-        err = f"{r['max_rel_error']:.1e}" if "max_rel_error" in r else r.get("error", "")[:80]
-        lines.append(f"| {r['arch']} | {r['block'] or '-'} | {r.get('params', '')} | {r['status']} | "
-                     f"{r.get('export_s', '')} | {r.get('verify_s', '')} | {r.get('size_mb', '')} | "
-                     f"{r.get('nodes', '')} | {err} | {r.get('trt_findings', '')} | {r.get('folds', '')} | "
-                     f"{_short(r.get('rewrites', []))} |")
-    (RESULTS / "export_zoo.md").write_text("\n".join(lines) + "\n")
+    write_atomic(RESULTS / "export_zoo.json", json.dumps({"environment": env, "rows": rows}, indent=2) + "\n")
+    write_atomic(RESULTS / "export_zoo.md", markdown(rows, env))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--archs", nargs="*", default=None, help="architectures (default: all)")
+    parser.add_argument("--arch", action="append", default=None, help="an architecture, repeatable (default: all)")
     parser.add_argument("--plain-only", action="store_true", help="skip the paper block")
     parser.add_argument("--threads", type=int, default=1, help="torch/onnxruntime threads (default 1)")
-    parser.add_argument("--tolerance", type=float, default=1e-4, help="parity tolerance (default 1e-4)")
+    parser.add_argument("--tolerance", type=float, default=PrepareOptions.tolerance,
+                        help=f"parity tolerance (default {PrepareOptions.tolerance:g})")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    env, rows = {**environment(args.threads), "tolerance": args.tolerance}, []
+    options = PrepareOptions(tolerance=args.tolerance)
+    env: dict[str, Any] = {"machine": machine_info.collect().to_dict(), "torch_threads": args.threads,
+                           "tolerance": args.tolerance, "date": time.strftime("%Y-%m-%d %H:%M:%S")}
+    rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as folder:
-        for arch in args.archs or list_models():
+        for arch in args.arch or list_models():
             paired = [] if args.plain_only or arch not in PAPER_BLOCK else [PAPER_BLOCK[arch]]
             for block in [None, *paired]:
-                rows.append(export_one(arch, block, Path(folder), args.tolerance))
+                rows.append(export_one(arch, block, Path(folder), options))
                 print(json.dumps(rows[-1]), flush=True)
+                env["load_average_end"] = machine_info.load_average()
                 write(rows, env)
 
 

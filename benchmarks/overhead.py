@@ -3,39 +3,45 @@
     python benchmarks/overhead.py                     # the issue-7 table (about 20-30 min on 2 cores)
     python benchmarks/overhead.py --quick             # a smoke run: few rounds, batch 1, three blocks
 
-For each block: ResNet-50 at 224 with the block, exported twice from the same module (dynamic
-batch, folded): *before* with ``optimize=False`` and *after* with ``optimize=True``; the plain
-ResNet-50 is exported both ways too. Per batch size, all these exports are timed in one
-onnxruntime CPU run (2 threads, threads spinning only during a run, one worker process) with
-:func:`deploy.bench.compare`, every model once per round, so before and after meet the same
-load. Every overhead is against the optimised plain ResNet-50 of that run, with its 95%
+For each block: ResNet-50 at 224 with the block, prepared once (:mod:`export.prepare`: seeded
+weights, batch-norm statistics from random inputs) and exported twice from the same module
+(dynamic batch, folded): *before* with ``optimize=False`` and *after* with ``optimize=True``;
+the plain ResNet-50 is exported both ways too. Per batch size, all these exports are timed in
+one onnxruntime CPU run (2 threads, threads spinning only during a run, one worker process)
+with :func:`deploy.bench.compare`, every model once per round, so before and after meet the
+same load. Every overhead is against the optimised plain ResNet-50 of that run, with its 95%
 paired-bootstrap interval; its plain export, in the same run, differs from it only in the
 classifier's pooling op (its row shows the difference). torch eager then times the same
 modules at that batch, for the speedup of the exported model over the one users would
 otherwise run.
 
-Writes ``benchmarks/results/overhead-<machine>-<date>.json`` (every compare report, the export
-reports' rewrites and parity, onnxruntime's optimised-graph layout counts, load averages) and
-``.md`` (the before/after table with the issue's targets, and the speedups).
+Writes ``benchmarks/results/overhead-<machine>-<date>.json`` (every comparison's result, the
+export reports' rewrites and parity, onnxruntime's optimised-graph layout counts) and ``.md``
+(the before/after table with the issue's targets, and the speedups).
 """
 from __future__ import annotations
 
 import argparse
 import datetime
 import json
-import os
 import tempfile
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from latency import machine_slug
 
 from deploy.backends.ort import optimized_graph
-from deploy.bench import BenchConfig, Candidate, compare
-from deploy.candidates import BASELINE, model_candidates
+from deploy.bench import compare
 from deploy.report import format_table
+from deploy.results import BenchResult
+from deploy.settings import BenchSettings
+from deploy.target import parse_targets
+from export.prepare import PrepareOptions, Prepared, build, export_all
+from recalib.atomic import write_atomic
+from recalib.spec import parse_spec, split_top_level
 
 RESULTS = Path(__file__).resolve().parent / "results"
 # block spec -> the issue's target (max overhead, percent)
@@ -50,13 +56,15 @@ BLOCK_NOTES: dict[str, str] = {
                            "parameters against SE's 27.5M): +2.6M parameters on ResNet-50",
 }
 QUICK_BLOCKS = ("se", "ge-theta-minus:extent=8", "ms-sar")
+BASELINE = "none"
 PLAIN = " [plain export]"  # label suffix of a model exported with optimize=False
 Log = Callable[[str], None]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--blocks", default=",".join(TARGETS), help="comma-separated block specs")
+    p.add_argument("--block", action="append", default=None,
+                   help=f"a block spec, repeatable (default: {', '.join(TARGETS)})")
     p.add_argument("--batch", default="1,8", help="comma-separated batch sizes (default: 1,8)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--no-spinning", dest="spinning", action="store_false",
@@ -67,11 +75,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="batch 1, three blocks, 15 rounds: a smoke run")
     p.add_argument("--tag", default="", help="suffix of the result file names")
     p.add_argument("--out", type=Path, default=RESULTS)
-    p.add_argument("--render", type=Path, default=None, metavar="JSON",
-                   help="rewrite the summary and .md of a recorded result instead of measuring")
     args = p.parse_args(argv)
     if args.quick:
-        args.blocks, args.batch = ",".join(QUICK_BLOCKS), "1"
+        args.block, args.batch = list(QUICK_BLOCKS), "1"
         args.warmup, args.iters, args.eager_iters = 3, 15, 5
     return args
 
@@ -86,47 +92,43 @@ def layout_counts(path: Path) -> dict[str, int]:
             "nodes": len(nodes)}
 
 
-def export_family(candidates: list[Candidate], optimize: bool, folder: Path,
-                  log: Log) -> tuple[list[Candidate], dict[str, Any]]:
-    """Export every candidate with ``optimize``; the candidates with their files, and what each export did."""
-    from export import to_onnx
-
+def export_family(models: list[Prepared], optimize: bool, folder: Path,
+                  log: Log) -> tuple[list[Prepared], dict[str, Any]]:
+    """Every model exported with ``optimize``; the exported models, and what each export did."""
     folder.mkdir(parents=True, exist_ok=True)
-    exported, info = [], {}
-    for c in candidates:
-        path = folder / f"{c.label.replace(':', '_').replace('=', '')}.onnx"
-        report = to_onnx(c.module, (3, 224, 224), path, dynamic_batch=True, optimize=optimize,
-                         write_report=False, seed=0)
-        info[c.label] = {"rewrites": report.rewrites, "max_rel_error": report.max_rel_error,
-                         "ops": report.op_histogram, "layout": layout_counts(path)}
-        log(f"exported {c.label} (optimize={optimize}): {info[c.label]['layout']}")
-        exported.append(Candidate(c.label, c.module, path))
+    exported = export_all(models, folder, PrepareOptions(optimize=optimize))
+    info = {}
+    for m in exported:
+        assert m.report is not None and m.file is not None
+        info[m.label] = {"rewrites": m.report.rewrites, "max_rel_error": m.report.max_rel_error,
+                         "ops": m.report.op_histogram, "layout": layout_counts(m.file)}
+        log(f"exported {m.label} (optimize={optimize}): {info[m.label]['layout']}")
     return exported, info
 
 
-def timed(candidates: list[Candidate], runtime: str, batch: int, args: argparse.Namespace,
-          log: Log) -> dict[str, Any]:
-    """One :func:`compare` run on ``runtime`` at ``batch``, with the load average before and after."""
+def timed(models: list[Prepared], runtime: str, batch: int, args: argparse.Namespace, log: Log) -> BenchResult:
+    """One :func:`compare` run on ``runtime`` at ``batch``."""
     ort = runtime.startswith("ort")
-    config = BenchConfig(runtimes=[runtime], batches=[batch], input_chw=(3, 224, 224),
-                         warmup=args.warmup if ort else 3, iters=args.iters if ort else args.eager_iters,
-                         threads=args.threads, runtime_options={"ort-cpu": {"spinning": args.spinning}})
-    start = [round(v, 2) for v in os.getloadavg()]
-    report = compare(candidates, config, progress=log)
-    report["load_average_start"], report["load_average_end"] = start, [round(v, 2) for v in os.getloadavg()]
-    log(format_table(report))
-    return report
+    settings = BenchSettings(parse_targets([runtime]), (batch,), warmup=args.warmup if ort else 3,
+                             iters=args.iters if ort else args.eager_iters, threads=args.threads,
+                             runtime_options={"ort-cpu": {"spinning": args.spinning}} if ort else {})
+    result = compare(models, settings, progress=log)
+    log(format_table(result))
+    return result
 
 
-def _overhead(report: dict[str, Any], label: str) -> dict[str, float] | None:
+def _overhead(result: BenchResult, label: str) -> dict[str, float] | None:
     """Percent overhead of ``label`` (median, interval, fastest rounds); None for the baseline."""
-    ratio = report["results"][0]["ratios"].get(label)
-    keys = ("ratio", "ci_low", "ci_high", "min_ratio")
-    return None if ratio is None else {k: (ratio[k] - 1) * 100 for k in keys}
+    m = result.measurements[[x.label for x in result.measurements].index(label)]
+    interval = m.interval_pct()
+    if m.ratio is None or interval is None:
+        return None
+    return {"ratio": m.ratio.overhead_pct, "ci_low": interval[0], "ci_high": interval[1],
+            "min_ratio": (m.ratio.min_ratio - 1) * 100}
 
 
-def _median(report: dict[str, Any], label: str) -> float:
-    return float(report["results"][0]["stats"][label]["median_ms"])
+def _median(result: BenchResult, label: str) -> float:
+    return next(m.stats.p50_ms for m in result.measurements if m.label == label)
 
 
 def _met(after: dict[str, float] | None, target: float | None, same_graph: bool) -> bool | None:
@@ -138,9 +140,9 @@ def _met(after: dict[str, float] | None, target: float | None, same_graph: bool)
     return after["ratio"] <= target
 
 
-def summary_rows(data: dict[str, Any], labels: list[str], batches: list[int]) -> list[dict[str, Any]]:
+def summary_rows(runs: dict[str, BenchResult], ops: dict[str, dict[str, int]], labels: list[str],
+                 batches: list[int]) -> list[dict[str, Any]]:
     """One row per model and batch: overhead before/after, target, met, speedup over torch eager."""
-    runs, ops = data["runs"], {k: v["ops"] for k, v in data["exports"]["after"].items()}
     rows = []
     for batch in batches:
         ort, eager = runs[f"ort-b{batch}"], runs.get(f"eager-b{batch}")
@@ -159,21 +161,22 @@ def _pct(o: dict[str, float] | None) -> str:
     return "baseline" if o is None else f"{o['ratio']:+.1f}% [{o['ci_low']:+.1f}, {o['ci_high']:+.1f}]"
 
 
-def markdown(data: dict[str, Any]) -> str:
+def _run_line(name: str, result: BenchResult) -> str:
+    s = result.settings
+    return (f"- {name} run: {s.targets[0].name}, {s.warmup} warm-up + {s.iters} rounds; load average "
+            f"{result.machine.load_average} -> {result.load_average_end}")
+
+
+def markdown(data: dict[str, Any], runs: dict[str, BenchResult]) -> str:
     """The result page: machine, runs, the before/after table against the targets, speedups."""
-    m, runs = data["machine"], data["runs"]
-    # runs recorded before the spinning option never spun
-    spin = "spinning during a run" if data.get("spinning", False) else "spinning off"
-    packages = ", ".join(f"{k} {v}" for k, v in m["packages"].items() if v)
+    machine = next(iter(runs.values())).machine
+    spin = "spinning during a run" if data["spinning"] else "spinning off"
     lines = ["# ResNet-50 latency overhead of recalibration blocks, before and after export.optimize", "",
              f"- recorded: {data['recorded']}",
-             f"- machine: {m['cpu']}, {m['cores_available']} cores available, {m['os']}",
-             f"- packages: {packages}",
-             f"- input 224x224, onnxruntime CPU {data['threads']} threads ({spin}), models alternated"]
-    for name, run in runs.items():
-        lines.append(f"- {name} run: {run['config']['runtimes'][0]}, {run['config']['warmup']} warm-up + "
-                     f"{run['config']['iters']} rounds; load average {run['load_average_start']} -> "
-                     f"{run['load_average_end']}")
+             f"- machine: {machine.cpu}, {machine.cores_available} cores available, {machine.os}",
+             f"- packages: {machine.versions()}",
+             f"- input 224x224, onnxruntime CPU {data['threads']} threads ({spin}), models alternated",
+             *(_run_line(name, run) for name, run in runs.items())]
     lines += ["", "Overhead = median latency / median of the plain ResNet-50 (optimize on) in the same run, "
               "with the 95% paired-bootstrap interval; 'before' is the block's export with optimize off, "
               "'after' with it on; row 'none' shows the plain model's own optimize-off export against the "
@@ -201,51 +204,42 @@ def markdown(data: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run(args: argparse.Namespace, log: Log) -> dict[str, Any]:
+def run(args: argparse.Namespace, log: Log) -> tuple[dict[str, Any], dict[str, BenchResult]]:
     """Export both ways, then per batch time all exports together on onnxruntime, then torch eager."""
-    blocks = [b for b in args.blocks.split(",") if b]
-    base = model_candidates("resnet50", blocks, (224, 224))
+    base = parse_spec("resnet50")
+    blocks = args.block or list(TARGETS)
+    models = [build(base, label=BASELINE), *(build(base.with_block(b), label=b) for b in blocks)]
     runs, exports = {}, {}
     with tempfile.TemporaryDirectory(prefix="recalib-overhead-") as tmp:
-        after, exports["after"] = export_family(base, True, Path(tmp) / "after", log)
-        before, exports["before"] = export_family(base, False, Path(tmp) / "before", log)
+        after, exports["after"] = export_family(models, True, Path(tmp) / "after", log)
+        before, exports["before"] = export_family(models, False, Path(tmp) / "before", log)
         # the optimised plain model is the baseline of every ratio; both families alternate in each round
-        family = [c for pair in zip(after, before) for c in pair]
-        for c in family[1::2]:
-            c.label += PLAIN
-        batches = [int(b) for b in args.batch.split(",")]
+        family = [m for pair in zip(after, [replace(b, label=b.label + PLAIN) for b in before]) for m in pair]
+        batches = [int(b) for b in split_top_level(args.batch)]
         for batch in batches:
             runs[f"ort-b{batch}"] = timed(family, "ort-cpu", batch, args, log)
             if args.eager_iters > 0:
-                runs[f"eager-b{batch}"] = timed(base, "torch-eager", batch, args, log)
-    layout = {name: {label: e["layout"] for label, e in info.items()} for name, info in exports.items()}
-    data = {"machine": runs[f"ort-b{batches[0]}"]["machine"], "threads": args.threads,
-            "spinning": args.spinning, "runs": runs,
-            "layout": layout, "exports": exports, "batches": batches, "labels": [c.label for c in base],
+                runs[f"eager-b{batch}"] = timed(models, "torch-eager", batch, args, log)
+    labels = [m.label for m in models]
+    ops = {label: e["ops"] for label, e in exports["after"].items()}
+    data = {"threads": args.threads, "spinning": args.spinning, "batches": batches, "labels": labels,
+            "layout": {name: {label: e["layout"] for label, e in info.items()} for name, info in exports.items()},
+            "exports": exports, "summary": summary_rows(runs, ops, labels, batches),
             "recorded": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
-    data["summary"] = summary_rows(data, data["labels"], batches)
-    return data
-
-
-def rerender(path: Path) -> dict[str, Any]:
-    """A recorded result with its summary recomputed (after a change to the table, not to the runs)."""
-    data = json.loads(path.read_text())
-    data["summary"] = summary_rows(data, data["labels"], data["batches"])
-    return data
+    return data, runs
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if args.render is not None:
-        data, stem = rerender(args.render), args.render.stem
-        args.out = args.render.parent
-    else:
-        data = run(args, lambda msg: print(f"[overhead] {msg}", flush=True))
-        stem = f"overhead-{machine_slug(data['machine'])}-{data['recorded'][:10]}{'-' + args.tag if args.tag else ''}"
+    data, runs = run(args, lambda msg: print(f"[overhead] {msg}", flush=True))
+    machine = next(iter(runs.values())).machine
+    stem = f"overhead-{machine_slug(machine)}-{data['recorded'][:10]}{'-' + args.tag if args.tag else ''}"
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / f"{stem}.json").write_text(json.dumps(data, indent=2, default=str) + "\n")
-    (args.out / f"{stem}.md").write_text(markdown(data))
-    print(markdown(data).split("## Runs")[0])
+    recorded = {**data, "runs": {name: result.to_json(times=True) for name, result in runs.items()}}
+    write_atomic(args.out / f"{stem}.json", json.dumps(recorded, indent=2, default=str) + "\n")
+    page = markdown(data, runs)
+    write_atomic(args.out / f"{stem}.md", page)
+    print(page.split("## Runs")[0])
     print(f"wrote {args.out / stem}.json and .md")
     return 0
 

@@ -1,117 +1,131 @@
-"""The measurement that runs inside a worker process: one runtime, every batch, candidates alternated.
+"""The measurement that runs inside a worker process: one target, every batch, models alternated.
 
-Kept apart from :mod:`deploy.bench` so a worker imports only what its runtime needs: an
-onnxruntime worker never runs torch (torch's idle OpenMP threads would compete with
-onnxruntime's), and each runtime gets a fresh process with its own thread settings.
-``python -m deploy._worker JOB RESULT`` reads a pickled :class:`Job` and writes the result as
-JSON; errors travel back as data (recalib errors do not all pickle). A plain subprocess rather
-than ``multiprocessing`` because spawn re-runs the caller's main script, which breaks scripts
-without an ``if __name__ == "__main__"`` guard.
+Kept apart from :mod:`deploy.bench` so a worker loads only what its runtime needs, and each
+target gets a fresh process with its own thread settings (torch's and onnxruntime's thread
+pools never compete). ``python -m deploy._worker JOB RESULT`` reads a pickled :class:`Job`
+and writes a pickled :class:`WorkerResult` or :class:`WorkerError` (recalib errors do not all
+pickle, so they travel as data). A plain subprocess rather than ``multiprocessing`` because
+spawn re-runs the caller's main script, which breaks scripts without an ``if __name__ ==
+"__main__"`` guard.
 """
 from __future__ import annotations
 
-import json
 import pickle
 import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
+from deploy.results import Measurement
 from deploy.runner import Runner, Source, create_runner
 from deploy.stats import ratio, summarize
+from deploy.target import Target
 from deploy.timing import time_alternating
-from recalib.errors import RecalibError, VerificationError
+from export.parity import DEFAULT_TOLERANCE, ParityCheck, Reference, judge, require
+from recalib.errors import RecalibError
 
-__all__ = ["Job", "measure", "run_job", "check_parity"]
+__all__ = ["Job", "WorkerResult", "WorkerError", "measure", "run_job"]
 
 
 @dataclass
 class Job:
-    """Everything a worker needs: sources in candidate order (first = baseline) and settings."""
+    """Everything a worker needs: sources in model order (first = baseline) and settings.
 
-    runtime: str
+    ``references[i]`` is model ``i``'s PyTorch reference for the parity check (None: a file
+    with no PyTorch model, not checked here).
+    """
+
+    target: Target
     labels: list[str]
     sources: list[Source]
+    input_chws: list[tuple[int, ...]]
     batches: list[int]
-    input_chw: tuple[int, ...]
     warmup: int
     iters: int
     threads: int | None
-    device: str | None
     options: dict[str, Any] = field(default_factory=dict)
-    parity_input: np.ndarray | None = None
-    expected: list[np.ndarray] = field(default_factory=list)
-    atol: float = 1e-5
-    rtol: float = 1e-3
+    references: list[Reference | None] = field(default_factory=list)
+    tolerance: float = DEFAULT_TOLERANCE
 
 
-def check_parity(runner: Runner, label: str, x: np.ndarray, expected: np.ndarray,
-                 atol: float, rtol: float) -> float:
-    """Max abs error of ``runner`` against PyTorch's output; raises beyond ``atol + rtol * max|expected|``."""
-    got: np.ndarray = runner.run(x).astype(np.float64)
-    if got.shape != expected.shape:
-        raise VerificationError(f"{runner.backend} output of {label!r} has shape {got.shape}, PyTorch "
-                                f"gives {expected.shape}; the exported model is not the PyTorch model")
-    error = float(np.max(np.abs(got - expected))) if got.size else 0.0
-    bound = atol + rtol * float(np.max(np.abs(expected), initial=0.0))
-    if not error <= bound:
-        raise VerificationError(f"{runner.backend} output of {label!r} differs from PyTorch by {error:.3g} "
-                                f"(max abs), beyond the tolerance {bound:.3g} (atol={atol:g}, rtol={rtol:g} "
-                                f"of the largest output); check the export's parity report or the runtime")
-    return error
+@dataclass
+class WorkerResult:
+    """What a worker measured."""
+
+    measurements: list[Measurement]
+    parity: list[ParityCheck]
+
+
+@dataclass
+class WorkerError:
+    """A recalib error raised in the worker, as data: its class and state."""
+
+    module: str
+    name: str
+    message: str
+    state: dict[str, Any]
 
 
 def _runner_options(job: Job, batch: int) -> dict[str, Any]:
     """TensorRT engines are tuned for one batch: build each batch's engine for exactly that batch."""
-    if job.runtime == "tensorrt":
+    if job.target.runtime == "tensorrt":
         return {**job.options, "batches": (batch, batch, batch)}
     return dict(job.options)
 
 
-def _measure_batch(job: Job, batch: int, errors: dict[str, float]) -> dict[str, Any]:
+def _check_parity(job: Job, runners: list[Runner]) -> list[ParityCheck]:
+    checks = []
+    for runner, label, ref in zip(runners, job.labels, job.references):
+        if ref is not None:
+            got = [runner.run(ref.input)]
+            check = judge(ref, got, runtime=job.target.name, label=label, tolerance=job.tolerance)
+            checks.append(require(check, "it was not timed"))
+    return checks
+
+
+def _measure_batch(job: Job, batch: int, parity: list[ParityCheck]) -> list[Measurement]:
     options = _runner_options(job, batch)
-    runners = [create_runner(job.runtime, source, device=job.device, threads=job.threads, **options)
-               for source in job.sources]
-    if job.parity_input is not None and not errors:
-        for runner, label, expected in zip(runners, job.labels, job.expected):
-            errors[label] = check_parity(runner, label, job.parity_input, expected, job.atol, job.rtol)
-    shape = (batch, *job.input_chw)
-    steps = [runner.prepare(shape) for runner in runners]
+    runners = [create_runner(job.target.runtime, source, device=job.target.device, threads=job.threads,
+                             **options) for source in job.sources]
+    if not parity:
+        parity.extend(_check_parity(job, runners))
+    steps = [runner.prepare((batch, *chw)) for runner, chw in zip(runners, job.input_chws)]
     times = time_alternating(steps, job.warmup, job.iters)
-    base = times[0]
-    return {"runtime": job.runtime, "batch": batch,
-            "stats": {label: summarize(t, batch).to_dict() for label, t in zip(job.labels, times)},
-            "ratios": {label: ratio(t, base).to_dict() for label, t in zip(job.labels[1:], times[1:])}}
+    return [Measurement(job.target.name, batch, label, summarize(t, batch),
+                        None if index == 0 else ratio(t, times[0]), tuple(float(v) / 1e6 for v in t))
+            for index, (label, t) in enumerate(zip(job.labels, times))]
 
 
-def measure(job: Job) -> dict[str, Any]:
-    """Measure every batch of ``job``; returns ``{"results": [...], "max_abs_error": {...}}``."""
-    errors: dict[str, float] = {}
-    results = [_measure_batch(job, batch, errors) for batch in job.batches]
-    return {"results": results, "max_abs_error": errors}
+def measure(job: Job) -> WorkerResult:
+    """Check parity once, then time every batch of ``job``."""
+    parity: list[ParityCheck] = []
+    measurements = [m for batch in job.batches for m in _measure_batch(job, batch, parity)]
+    return WorkerResult(measurements, parity)
 
 
-def run_job(job: Job) -> dict[str, Any]:
+def run_job(job: Job) -> WorkerResult | WorkerError:
     """:func:`measure`, with a recalib error returned as data for the parent to raise again."""
     try:
         return measure(job)
     except RecalibError as exc:
         cls = type(exc)
-        return {"error": {"module": cls.__module__, "name": cls.__qualname__, "message": str(exc),
-                          "state": {k: v for k, v in vars(exc).items() if isinstance(v, (str, int, float))}}}
+        return WorkerError(cls.__module__, cls.__qualname__, str(exc),
+                           {k: v for k, v in vars(exc).items() if isinstance(v, (str, int, float))})
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the worker process: ``JOB_PICKLE RESULT_JSON``."""
+    """Entry point of the worker process: ``JOB_PICKLE RESULT_PICKLE``."""
     job_path, result_path = argv if argv is not None else sys.argv[1:3]
     with open(job_path, "rb") as handle:
         job = pickle.load(handle)
-    result = run_job(job)
-    with open(result_path, "w", encoding="utf-8") as handle:
-        json.dump(result, handle)
+    outcome = run_job(job)
+    with open(result_path, "wb") as handle:
+        pickle.dump(outcome, handle)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run the imported module's main, so the pickled outcome names deploy._worker's classes,
+    # which the parent can load, rather than __main__'s.
+    from deploy._worker import main as _imported_main
+
+    sys.exit(_imported_main())

@@ -1,33 +1,51 @@
-"""Which runtime backends can run here, and what to install when one cannot.
+"""The runtime backends: one table entry each, saying what it runs, where, and how to get it.
 
-Each probe is cheap (imports and provider lists, no model is run) so ``recalib doctor`` can show
-the whole matrix. :func:`require` is what every runner calls first: it raises
-:class:`BackendUnavailable` with the reason and the exact install command.
+Adding a backend is one :class:`Backend` entry in :data:`_TABLE` plus its module under
+``deploy/backends/``. Each probe is cheap (imports and provider lists, no model is run) so
+``recalib doctor`` can show the whole matrix. :func:`require` is what every runner calls
+first: it raises :class:`BackendUnavailable` with the reason and the exact install command.
+The factory is named by a string (``module:callable``) and imported only when a runner is
+built, so neither this module nor :mod:`deploy.runner` imports any backend.
 """
 from __future__ import annotations
 
 import importlib
 import shutil
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 from recalib.errors import BackendUnavailable, ConfigError
 
-__all__ = ["BACKENDS", "HINTS", "require", "unavailable_reason", "backend_matrix", "cuda_available",
-           "tensorrt_module"]
-
-BACKENDS = ("torch-eager", "torch-compile", "ort-cpu", "ort-cuda", "ort-tensorrt", "tensorrt")
+__all__ = ["Backend", "BACKENDS", "backend", "require", "unavailable_reason", "backend_matrix",
+           "cuda_available", "tensorrt_module"]
 
 _GPU = "an NVIDIA GPU with its driver, and a CUDA build of torch (https://pytorch.org/get-started)"
-# onnxruntime and onnxruntime-gpu install the same module and break each other, so the GPU
-# hints remove the CPU wheel first.
-HINTS = {
-    "torch-eager": 'pip install "torch==2.13.0" -e ".[cpu]"',
-    "torch-compile": "install a C++ compiler for TorchInductor (e.g. apt-get install g++)",
-    "ort-cpu": 'pip install -e ".[cpu]"',
-    "ort-cuda": f'pip uninstall -y onnxruntime && pip install -e ".[gpu]" (not ".[cpu]": they conflict), and {_GPU}',
-    "ort-tensorrt": f'pip uninstall -y onnxruntime && pip install -e ".[gpu,tensorrt]", and {_GPU}',
-    "tensorrt": f'pip install -e ".[tensorrt]", and {_GPU}',
-}
+
+
+@dataclass(frozen=True)
+class Backend:
+    """One runtime: ``runs`` ``"onnx"`` files or PyTorch ``"module"``s, on ``device`` by default.
+
+    ``factory`` (``"module:callable"``) is called as ``factory(source, device=..., threads=...,
+    **fixed, **options)`` and returns a :class:`deploy.runner.Runner`; ``devices`` are the
+    other devices it can be put on (``RUNTIME@DEVICE``).
+    """
+
+    name: str
+    runs: str
+    device: str
+    probe: Callable[[], str | None]
+    hint: str
+    factory: str
+    fixed: tuple[tuple[str, Any], ...] = ()
+    devices: tuple[str, ...] = ()
+
+    def create(self, source: Any, *, device: str, threads: int | None, **options: Any) -> Any:
+        """The runner of ``source`` (the factory's module is imported now, not before)."""
+        module, _, name = self.factory.partition(":")
+        factory = getattr(importlib.import_module(module), name)
+        return factory(source, device=device, threads=threads, **dict(self.fixed), **options)
 
 
 def cuda_available() -> bool:
@@ -94,39 +112,60 @@ def _probe_tensorrt() -> str | None:
     return None
 
 
-_PROBES: dict[str, Callable[[], str | None]] = {
-    "torch-eager": lambda: None,
-    "torch-compile": _probe_torch_compile,
-    "ort-cpu": lambda: _probe_ort("CPUExecutionProvider"),
-    "ort-cuda": lambda: _probe_ort("CUDAExecutionProvider"),
-    "ort-tensorrt": _probe_ort_tensorrt,
-    "tensorrt": _probe_tensorrt,
-}
+# onnxruntime and onnxruntime-gpu install the same module and break each other, so the GPU
+# hints remove the CPU wheel first.
+_TABLE = {b.name: b for b in (
+    Backend("torch-eager", "module", "cpu", lambda: None, 'pip install "torch==2.13.0" -e ".[cpu]"',
+            "deploy.backends.torch_eager:TorchRunner", devices=("cuda",)),
+    Backend("torch-compile", "module", "cpu", _probe_torch_compile,
+            "install a C++ compiler for TorchInductor (e.g. apt-get install g++)",
+            "deploy.backends.torch_compile:TorchCompileRunner", devices=("cuda",)),
+    Backend("ort-cpu", "onnx", "cpu", lambda: _probe_ort("CPUExecutionProvider"), 'pip install -e ".[cpu]"',
+            "deploy.backends.ort:OrtRunner", (("backend", "ort-cpu"),)),
+    Backend("ort-cuda", "onnx", "cuda", lambda: _probe_ort("CUDAExecutionProvider"),
+            f'pip uninstall -y onnxruntime && pip install -e ".[gpu]" (not ".[cpu]": they conflict), and {_GPU}',
+            "deploy.backends.ort:OrtRunner", (("backend", "ort-cuda"),)),
+    Backend("ort-tensorrt", "onnx", "cuda", _probe_ort_tensorrt,
+            f'pip uninstall -y onnxruntime && pip install -e ".[gpu,tensorrt]", and {_GPU}',
+            "deploy.backends.ort:OrtRunner", (("backend", "ort-tensorrt"),)),
+    Backend("tensorrt", "onnx", "cuda", _probe_tensorrt, f'pip install -e ".[tensorrt]", and {_GPU}',
+            "deploy.backends.tensorrt:create_tensorrt_runner"),
+)}
+BACKENDS = tuple(_TABLE)
 
 
-def unavailable_reason(backend: str, device: str = "cpu") -> str | None:
-    """Why ``backend`` cannot run on ``device`` here, or None when it can."""
-    if backend not in _PROBES:
-        raise ConfigError(f"unknown runtime {backend!r}; choose one of: {', '.join(BACKENDS)}")
-    reason = _PROBES[backend]()
+def backend(name: str) -> Backend:
+    """The table entry of runtime ``name``, or a ConfigError listing the runtimes."""
+    if name not in _TABLE:
+        raise ConfigError(f"unknown runtime {name!r}; choose one of: {', '.join(BACKENDS)}")
+    return _TABLE[name]
+
+
+def unavailable_reason(name: str, device: str | None = None) -> str | None:
+    """Why runtime ``name`` cannot run on ``device`` (default: its own) here, or None when it can."""
+    entry = backend(name)
+    if device not in (None, entry.device, *entry.devices):
+        raise ConfigError(f"runtime {name!r} cannot run on {device!r}; it runs on "
+                          f"{', '.join((entry.device, *entry.devices))}")
+    reason = entry.probe()
     if reason is None and device == "cuda" and not cuda_available():
         reason = "device 'cuda' was asked for but no CUDA device is visible"
     return reason
 
 
-def require(backend: str, device: str = "cpu") -> None:
-    """Raise :class:`BackendUnavailable` (with the install hint) unless ``backend`` can run here."""
-    reason = unavailable_reason(backend, device)
+def require(name: str, device: str | None = None) -> None:
+    """Raise :class:`BackendUnavailable` (with the install hint) unless ``name`` can run here."""
+    reason = unavailable_reason(name, device)
     if reason is not None:
-        hint = _GPU if backend.startswith("torch") and device == "cuda" else HINTS[backend]
-        raise BackendUnavailable(backend, reason, hint)
+        entry = backend(name)
+        raise BackendUnavailable(name, reason, _GPU if device not in (None, entry.device) else entry.hint)
 
 
 def backend_matrix() -> list[dict[str, object]]:
     """One row per backend: ``{name, available, reason, hint}`` (reason and hint None when available)."""
     rows: list[dict[str, object]] = []
-    for name in BACKENDS:
-        reason = unavailable_reason(name)
-        rows.append({"name": name, "available": reason is None, "reason": reason,
-                     "hint": None if reason is None else HINTS[name]})
+    for entry in _TABLE.values():
+        reason = unavailable_reason(entry.name)
+        rows.append({"name": entry.name, "available": reason is None, "reason": reason,
+                     "hint": None if reason is None else entry.hint})
     return rows

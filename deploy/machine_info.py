@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import os
 import platform
+from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-__all__ = ["cpu_model", "available_cores", "package_versions", "gpu_info", "collect"]
+__all__ = ["MachineInfo", "cpu_model", "available_cores", "load_average", "package_versions", "gpu_info",
+           "collect"]
 
 _PACKAGES = ("torch", "onnx", "onnxscript", "onnxruntime", "onnxruntime-gpu", "tensorrt", "fvcore", "numpy",
              "recalib")
@@ -60,10 +62,42 @@ def gpu_info() -> dict[str, Any] | None:
             "count": torch.cuda.device_count()}
 
 
-def collect() -> dict[str, Any]:
-    """Everything above plus the OS, Python, logical core count and the current load average."""
-    load = os.getloadavg() if hasattr(os, "getloadavg") else None
-    return {"cpu": cpu_model(), "cores_available": available_cores(), "cpu_count": os.cpu_count(),
-            "load_average_1_5_15": None if load is None else [round(v, 2) for v in load],
-            "os": platform.platform(), "python": platform.python_version(),
-            "packages": package_versions(), "gpu": gpu_info()}
+def load_average() -> tuple[float, float, float] | None:
+    """The 1, 5 and 15 minute load averages, rounded (None where the OS has none)."""
+    if not hasattr(os, "getloadavg"):
+        return None
+    one, five, fifteen = (round(v, 2) for v in os.getloadavg())
+    return one, five, fifteen
+
+
+@dataclass(frozen=True)
+class MachineInfo:
+    """The machine a measurement was taken on (``load_average`` at collection time)."""
+
+    cpu: str
+    cores_available: int
+    cpu_count: int | None
+    load_average: tuple[float, float, float] | None
+    os: str
+    python: str
+    packages: dict[str, str | None] = field(default_factory=dict)
+    gpu: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def describe(self) -> str:
+        """One line: CPU, cores, GPU and the load average."""
+        gpu = f", GPU {self.gpu['name']}" if self.gpu else ""
+        return f"{self.cpu}, {self.cores_available} cores available{gpu}; load average {self.load_average}"
+
+    def versions(self) -> str:
+        """``torch 2.13.0, onnx 1.19.0, …`` for the installed packages."""
+        return ", ".join(f"{name} {version}" for name, version in self.packages.items() if version)
+
+
+def collect() -> MachineInfo:
+    """Everything above, with the OS, Python and logical core count: the one machine-info collector."""
+    return MachineInfo(cpu=cpu_model(), cores_available=available_cores(), cpu_count=os.cpu_count(),
+                       load_average=load_average(), os=platform.platform(), python=platform.python_version(),
+                       packages=package_versions(), gpu=gpu_info())

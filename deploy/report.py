@@ -1,75 +1,53 @@
-"""Tables of a :func:`deploy.bench.compare` report, as aligned text or Markdown."""
+"""A :class:`~deploy.results.BenchResult` as text or Markdown, in trtexec's and benchmark_app's terms."""
 from __future__ import annotations
 
-from typing import Any
+from deploy.results import BenchResult, Measurement
 
-__all__ = ["rows", "records", "format_table", "machine_line"]
+__all__ = ["format_table", "settings_lines"]
 
-_HEADER = ("runtime", "batch", "model", "median ms", "p10 ms", "p90 ms", "min ms", "n", "spread",
-           "samples/s", "overhead [95% CI]", "overhead of min")
+_HEADER = ("runtime", "batch", "model", "p50 ms", "p90 ms", "p95 ms", "p99 ms", "mean ms", "min ms",
+           "max ms", "n", "samples/s", "overhead [95% CI]", "overhead of min")
 
 
-def _overhead(ratio: dict[str, float] | None) -> str:
-    if ratio is None:
+def _overhead(m: Measurement) -> str:
+    interval = m.interval_pct()
+    if m.ratio is None or interval is None:
         return "baseline"
-    low, high = (ratio["ci_low"] - 1) * 100, (ratio["ci_high"] - 1) * 100
-    return f"{ratio['overhead_pct']:+.1f}% [{low:+.1f}, {high:+.1f}]"
+    return f"{m.ratio.overhead_pct:+.1f}% [{interval[0]:+.1f}, {interval[1]:+.1f}]"
 
 
-def _min_overhead(ratio: dict[str, float] | None) -> str:
-    return "" if ratio is None else f"{(ratio['min_ratio'] - 1) * 100:+.1f}%"
+def _row(m: Measurement) -> tuple[str, ...]:
+    s = m.stats
+    times = (s.p50_ms, s.p90_ms, s.p95_ms, s.p99_ms, s.mean_ms, s.min_ms, s.max_ms)
+    min_overhead = "" if m.ratio is None else f"{(m.ratio.min_ratio - 1) * 100:+.1f}%"
+    return (m.target, str(m.batch), m.label, *(f"{t:.3f}" for t in times), str(s.n), f"{s.throughput:.1f}",
+            _overhead(m), min_overhead)
 
 
-def rows(report: dict[str, Any]) -> list[tuple[str, ...]]:
-    """One row per runtime, batch and model, in the report's order (baseline first)."""
-    out: list[tuple[str, ...]] = []
-    for result in report["results"]:
-        for label in report["labels"]:
-            s = result["stats"][label]
-            out.append((result["runtime"], str(result["batch"]), label, f"{s['median_ms']:.3f}",
-                        f"{s['p10_ms']:.3f}", f"{s['p90_ms']:.3f}", f"{s['min_ms']:.3f}", str(s["n"]),
-                        f"{s['spread']:.3f}", f"{s['throughput']:.1f}",
-                        _overhead(result["ratios"].get(label)), _min_overhead(result["ratios"].get(label))))
-    return out
+def settings_lines(result: BenchResult) -> list[str]:
+    """The machine, the settings, the models and the parity checks the numbers belong to."""
+    s = result.settings
+    options = "; ".join(f"{k}: {dict(v)}" for k, v in s.runtime_options.items() if v)
+    lines = [f"machine: {result.machine.describe()} at start, {result.load_average_end} at end",
+             f"settings: {s.threads} threads, {s.warmup} warm-up + {s.iters} timed rounds per batch, models "
+             f"alternated{', one worker process per runtime' if s.isolate else ''}; baseline {result.baseline}"
+             + (f"; {options}" if options else "")]
+    for model in result.models:
+        made = f" ({model.source})" if model.source != model.label else ""
+        lines.append(f"model {model.label}{made}: input {'x'.join(map(str, model.input_chw))}, "
+                     f"verified {model.verified}")
+    lines += [f"parity {p.describe()}" for p in result.parity]
+    return lines
 
 
-def _pct(ratio: dict[str, float] | None, key: str) -> float | None:
-    return None if ratio is None else (ratio[key] - 1) * 100
-
-
-def records(report: dict[str, Any]) -> list[dict[str, Any]]:
-    """Flat records (one per runtime, batch and model) for CSV files and joins with FLOP counts.
-
-    Overheads are in percent against the baseline (None for the baseline itself).
-    """
-    out = []
-    for result in report["results"]:
-        for label in report["labels"]:
-            ratio = result["ratios"].get(label)
-            out.append({"runtime": result["runtime"], "batch": result["batch"], "model": label,
-                        **{k: v for k, v in result["stats"][label].items() if k != "batch"},
-                        "overhead_pct": _pct(ratio, "ratio"), "overhead_ci_low_pct": _pct(ratio, "ci_low"),
-                        "overhead_ci_high_pct": _pct(ratio, "ci_high"),
-                        "min_overhead_pct": _pct(ratio, "min_ratio")})
-    return out
-
-
-def machine_line(report: dict[str, Any]) -> str:
-    """The machine and settings the numbers belong to, in one line."""
-    m, c = report["machine"], report["config"]
-    gpu = f", GPU {m['gpu']['name']}" if m.get("gpu") else ""
-    return (f"{m['cpu']}, {m['cores_available']} cores available{gpu}; {c['threads']} threads, "
-            f"{c['warmup']} warm-up + {c['iters']} timed rounds, models alternated; load average "
-            f"{m['load_average_1_5_15']} at start")
-
-
-def format_table(report: dict[str, Any], markdown: bool = False) -> str:
-    """The report as an aligned text table (or a Markdown table) preceded by the machine line."""
-    body = rows(report)
+def format_table(result: BenchResult, markdown: bool = False) -> str:
+    """The settings lines, then one row per target, batch and model (baseline first)."""
+    body = [_row(m) for m in result.measurements]
+    head = settings_lines(result)
     if markdown:
         lines = ["| " + " | ".join(_HEADER) + " |", "|" + "---|" * len(_HEADER)]
-        lines += ["| " + " | ".join(row) + " |" for row in body]
-        return machine_line(report) + "\n\n" + "\n".join(lines)
+        return "\n".join(f"- {line}" for line in head) + "\n\n" + "\n".join(
+            lines + ["| " + " | ".join(row) + " |" for row in body])
     widths = [max(len(r[i]) for r in [_HEADER, *body]) for i in range(len(_HEADER))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in [_HEADER, *body]]
-    return machine_line(report) + "\n" + "\n".join(lines)
+    rows = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in [_HEADER, *body]]
+    return "\n".join(head + [""] + rows)

@@ -1,10 +1,10 @@
 """Latency statistics: robust summaries of one series and ratios of two alternating series.
 
 Timings are skewed (a few slow outliers from other processes, page faults, frequency changes), so
-every summary is built on order statistics: the median is the headline number, p10/p90 show the
-spread, and the ratio of two models is the ratio of their medians with a paired bootstrap
+every summary is built on order statistics: the median (p50) is the headline number, p90/p95/p99
+and the maximum show the tail, and the ratio of two models is the ratio of their medians with a paired bootstrap
 interval. Percentiles use linear interpolation between order statistics (numpy's default
-``method="linear"``), so ``[1, 2, …, 10]`` has p10 = 1.9 and median 5.5.
+``method="linear"``), so ``[1, 2, …, 10]`` has p90 = 9.1 and median 5.5.
 """
 from __future__ import annotations
 
@@ -22,20 +22,29 @@ _BOOTSTRAP_RESAMPLES = 2000
 
 @dataclass(frozen=True)
 class LatencyStats:
-    """Summary of ``n`` timed runs at one batch size; times in milliseconds.
+    """Summary of ``n`` timed runs at one batch size, in the vocabulary of trtexec and
+    benchmark_app; times in milliseconds.
 
     ``spread`` is the interquartile range divided by the median (0.05 = the middle half of the
-    runs lies within 5% of the median); ``throughput`` is samples per second at the median.
+    runs lies within 5% of the median); ``throughput`` is samples per second over the timed
+    runs (``batch / mean``).
     """
 
-    median_ms: float
-    p10_ms: float
+    p50_ms: float
     p90_ms: float
+    p95_ms: float
+    p99_ms: float
+    mean_ms: float
     min_ms: float
+    max_ms: float
     n: int
     spread: float
     batch: int
     throughput: float
+
+    @property
+    def median_ms(self) -> float:
+        return self.p50_ms
 
     def to_dict(self) -> dict[str, float | int]:
         return asdict(self)
@@ -85,11 +94,11 @@ def _as_times(times_ns: Sequence[float] | np.ndarray, what: str) -> np.ndarray:
 def summarize(times_ns: Sequence[float] | np.ndarray, batch: int = 1) -> LatencyStats:
     """Summarize durations of single runs (nanoseconds) measured at batch size ``batch``."""
     ms = _as_times(times_ns, "summarize")
-    p10, p25, median, p75, p90 = np.percentile(ms, [10, 25, 50, 75, 90])
-    return LatencyStats(median_ms=float(median), p10_ms=float(p10), p90_ms=float(p90),
-                        min_ms=float(ms.min()), n=int(ms.size),
-                        spread=float((p75 - p25) / median), batch=batch,
-                        throughput=float(batch / (median / 1e3)))
+    p25, p50, p75, p90, p95, p99 = (float(v) for v in np.percentile(ms, [25, 50, 75, 90, 95, 99]))
+    mean = float(ms.mean())
+    return LatencyStats(p50_ms=p50, p90_ms=p90, p95_ms=p95, p99_ms=p99, mean_ms=mean, min_ms=float(ms.min()),
+                        max_ms=float(ms.max()), n=int(ms.size), spread=(p75 - p25) / p50, batch=batch,
+                        throughput=batch / (mean / 1e3))
 
 
 def ratio(candidate_ns: Sequence[float] | np.ndarray, baseline_ns: Sequence[float] | np.ndarray,

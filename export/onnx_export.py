@@ -15,9 +15,10 @@ import logging
 import secrets
 import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import onnx
 import torch
@@ -25,11 +26,13 @@ from torch import nn
 from torch.utils._pytree import tree_flatten
 
 from export import optimize as optimizing
-from export.atomic import check_destinations, staging
 from export.decompose import translation_table
+from export.float64 import fast_float64
+from export.parity import DEFAULT_TOLERANCE, check_tolerance
 from export.report import ExportReport, op_histogram
 from export.trt_lint import lint
 from export.verify import check_structure, parity
+from recalib.atomic import check_destinations, staging
 from recalib.errors import ConfigError, ExportError, RecalibError
 from recalib.folding import FoldResult, fold_model, run_model
 
@@ -55,6 +58,7 @@ class _Options:
     strict_trt: bool
     tolerance: float
     seed: int
+    provenance: dict[str, Any]
 
 
 def check_opset(opset: int) -> int:
@@ -138,8 +142,8 @@ def _save(program: torch.onnx.ONNXProgram, target: Path, module: nn.Module) -> b
 def to_onnx(model: nn.Module, input_shape: Sequence[int], path: str | Path, *,
             dynamic_batch: bool = True, batch_size: int = 1, fold: bool = True,
             optimize: bool = True, opset: int = DEFAULT_OPSET, force: bool = False,
-            strict_trt: bool = False, tolerance: float = 1e-4, write_report: bool = True,
-            seed: int | None = None) -> ExportReport:
+            strict_trt: bool = False, tolerance: float = DEFAULT_TOLERANCE, write_report: bool = True,
+            seed: int | None = None, provenance: Mapping[str, Any] | None = None) -> ExportReport:
     """Export ``model`` (one ``(N, C, H, W)`` float32 input) to a verified ONNX file at ``path``.
 
     ``input_shape`` is ``(C, H, W)`` (or ``(N, C, H, W)``, whose N is the static batch); H and W
@@ -147,20 +151,22 @@ def to_onnx(model: nn.Module, input_shape: Sequence[int], path: str | Path, *,
     inference rewrites of :mod:`export.optimize` (listed in the report's ``rewrites``), which
     make blocks cheap on onnxruntime CPU. The report (also written as
     ``<stem>.report.json`` when ``write_report``) holds the parity errors, op histogram and
-    TensorRT findings. Raises ExportError / VerificationError / ShapeError; on any error no
-    file is left behind, and existing files are replaced only with ``force``.
+    TensorRT findings; ``provenance`` (where the weights came from) is recorded in its
+    ``source``. Raises ExportError / VerificationError / ShapeError; on any error no file is
+    left behind, and existing files are replaced only with ``force``.
     """
-    opset = check_opset(opset)
+    opset, tolerance = check_opset(opset), check_tolerance(tolerance)
     chw, batch_size = _normalize_shape(input_shape, batch_size)
     path = Path(path)
     report_path = path.with_suffix(".report.json")
-    check_destinations([path, report_path] if write_report else [path], force)
+    check_destinations([path, report_path] if write_report else [path], force, ExportError)
     was_training = model.training
     model.eval()
     try:
         return _run(model, chw, path, report_path if write_report else None,
                     _Options(dynamic_batch, batch_size, fold, optimize, opset, force, strict_trt,
-                             tolerance, secrets.randbits(31) if seed is None else seed))
+                             tolerance, secrets.randbits(31) if seed is None else seed,
+                             dict(provenance or {})))
     finally:
         model.train(was_training)
 
@@ -169,7 +175,8 @@ def _run(model: nn.Module, chw: tuple[int, ...], path: Path, report_path: Path |
          opts: _Options) -> ExportReport:
     """The export pipeline proper (see the module docstring for the order of work)."""
     start = time.perf_counter()
-    folded = fold_model(model, chw) if opts.fold else None
+    with fast_float64():  # folding is done and checked in float64
+        folded = fold_model(model, chw) if opts.fold else None
     module = folded.model if folded else model
     rewrites: list[str] = []
     if opts.optimize:
@@ -184,7 +191,7 @@ def _run(model: nn.Module, chw: tuple[int, ...], path: Path, report_path: Path |
         program = _export(module, example, opts, names)
     rewrites += optimizing.describe_translations(fired)
     export_seconds = time.perf_counter() - start
-    with staging(path.parent) as stage:
+    with staging(path.parent, ExportError) as stage:
         onnx_file = stage.file(path)
         data_file = stage.file(path.with_name(path.name + ".data"))
         external = _save(program, onnx_file, module)
@@ -220,4 +227,4 @@ def _report(proto: onnx.ModelProto, path: Path, staged: Path, results: list, fol
         fold_max_rel_error=folded.max_rel_error if folded else None,
         fold_check_dtype=folded.check_dtype if folded else None,
         source={"class": type(model).__name__, "recalib_spec": getattr(model, "recalib_spec", None),
-                "seed": opts.seed, "dynamic_batch": opts.dynamic_batch})
+                "seed": opts.seed, "dynamic_batch": opts.dynamic_batch, **opts.provenance})

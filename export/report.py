@@ -9,7 +9,7 @@ from typing import Any
 import onnx
 
 from export.trt_lint import TRT_VERSION, Finding
-from export.verify import ParityResult
+from export.parity import PYTORCH_MARGIN, ParityCheck
 
 __all__ = ["ExportReport", "op_histogram"]
 
@@ -23,8 +23,9 @@ def op_histogram(model: onnx.ModelProto) -> dict[str, int]:
 class ExportReport:
     """Everything :func:`export.to_onnx` established about one exported file.
 
-    ``parity`` errors compare onnxruntime with the original (unfolded) PyTorch model, so they
-    cover both folding and export; ``fold_max_rel_error`` isolates the folding step.
+    ``parity`` judges onnxruntime against the original (unfolded) PyTorch model in float64
+    (:mod:`export.parity`), so it covers both folding and export; ``fold_max_rel_error``
+    isolates the folding step.
     """
 
     path: str
@@ -34,7 +35,7 @@ class ExportReport:
     input_dims: list[int | str]
     output_dims: list[list[int | str]]
     op_histogram: dict[str, int]
-    parity: list[ParityResult]
+    parity: list[ParityCheck]
     tolerance: float
     trt_findings: list[Finding]
     folding: list[str] = field(default_factory=list)
@@ -49,11 +50,13 @@ class ExportReport:
 
     @property
     def max_rel_error(self) -> float:
-        return max(p.max_rel for p in self.parity)
+        """The largest parity error (relative to the largest true output)."""
+        return max(p.error for p in self.parity)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["max_rel_error"] = self.max_rel_error
+        data["pytorch_margin"] = PYTORCH_MARGIN
         data["trt_version"] = TRT_VERSION
         return data
 
@@ -68,9 +71,10 @@ class ExportReport:
                  f"input {self.input_name!r} {dims}, {sum(self.op_histogram.values())} nodes",
                  f"  ops: {ops}",
                  f"  exported in {self.export_seconds:.1f} s, verified in {self.verify_seconds:.1f} s"]
-        for p in self.parity:
-            lines.append(f"  parity vs PyTorch at {'x'.join(map(str, p.shape))}: max abs "
-                         f"{p.max_abs:.2e}, max rel {p.max_rel:.2e} (tolerance {self.tolerance:.0e})")
+        weights = self.source.get("weights")
+        if weights:
+            lines.append("  weights: " + ", ".join(f"{k} {v}" for k, v in weights.items()))
+        lines += [f"  parity: {p.describe()}" for p in self.parity]
         if self.folding:
             lines.append(f"  folding ({len(self.folding)} rewrites, max rel change "
                          f"{self.fold_max_rel_error or 0:.1e} checked in {self.fold_check_dtype}):")

@@ -1,12 +1,13 @@
 """The latency audit: what each block costs in parameters, FLOPs and latency, side by side.
 
-For each architecture the audit builds the plain backbone and the backbone with each block
-(random weights, seed 0, batch-norm statistics set from random inputs, eval mode), counts parameters and FLOPs once per model (fvcore at
-batch 1, :mod:`profiling.counting`), exports each model to ONNX (verified against PyTorch;
-plain and, where the exporter offers it, optimised), and times every model on every runtime
-and batch with :func:`deploy.bench.compare`: the models alternate in one worker process per
-runtime, and each latency overhead is a ratio of medians against the plain backbone timed
-in the same run (and exported the same way), with a paired-bootstrap 95% interval.
+For each architecture the audit prepares the plain backbone and the backbone with each block
+through the one preparation step (:mod:`export.prepare`: random weights from seed 0, batch-norm
+statistics from random inputs, eval mode), counts parameters and FLOPs once per model (fvcore
+at batch 1, :mod:`profiling.counting`), exports each model (verified against its float64
+PyTorch model; plain and, where asked, optimised), and times every model on every runtime and
+batch with :func:`deploy.bench.compare`: the models alternate in one worker process per
+runtime, and each latency overhead is a ratio of medians against the plain backbone timed in
+the same run (and exported the same way), with a paired-bootstrap 95% interval.
 
 A failure is a result, not a crash: a block that cannot be built on an architecture, an
 export that fails verification, a timing job that fails are recorded with their error and
@@ -14,7 +15,6 @@ the audit goes on (the command line exits non-zero afterwards).
 """
 from __future__ import annotations
 
-import os
 import tempfile
 import time
 from collections.abc import Sequence
@@ -22,17 +22,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from torch import nn
-
 from deploy.availability import require
-from profiling.latency_plan import LatencyPlan, Target
+from deploy.machine_info import MachineInfo
+from deploy.results import Measurement
+from deploy.target import Target
+from export.parity import ParityCheck
+from export.prepare import Prepared
+from profiling.latency_plan import LatencyPlan
 from profiling.measure import load_library
 from recalib.errors import BackendUnavailable, RecalibError
 
-__all__ = ["ModelCost", "Failure", "ArchAudit", "LatencyAudit", "audit_latency", "resolve_targets",
-           "export_variants"]
+__all__ = ["ModelCost", "ExportSummary", "LatencyRecord", "Failure", "ArchAudit", "LatencyAudit",
+           "audit_latency", "resolve_targets", "export_variants", "overhead_pct", "BASELINE"]
 
 BASELINE = "none"
+
+
+def overhead_pct(value: float, base: float) -> float | None:
+    """``value`` over ``base`` in percent (None when the base is zero)."""
+    return 100.0 * (value - base) / base if base else None
 
 
 @dataclass(frozen=True)
@@ -45,6 +53,46 @@ class ModelCost:
     macs_all: float
 
 
+@dataclass(frozen=True)
+class ExportSummary:
+    """What one export of one model produced: its size in nodes, its ops, parity and time."""
+
+    nodes: int
+    ops: dict[str, int]
+    max_rel_error: float
+    seconds: float
+
+
+@dataclass(frozen=True)
+class LatencyRecord:
+    """One model timed on one target, export variant (``plain``, ``optimized``, ``module``) and batch."""
+
+    arch: str
+    target: Target
+    export: str
+    measurement: Measurement
+    parity: ParityCheck | None
+    threads: int | None
+
+    @property
+    def model(self) -> str:
+        return self.measurement.label
+
+    @property
+    def batch(self) -> int:
+        return self.measurement.batch
+
+    @property
+    def series(self) -> str:
+        """The column the record belongs to: its target, plus ``optimized`` for optimised exports."""
+        return f"{self.target.name} optimized" if self.export == "optimized" else self.target.name
+
+    def row(self) -> dict[str, Any]:
+        """A flat row for ``latency.csv``."""
+        return {"arch": self.arch, "target": self.target.name, "runtime": self.target.runtime,
+                "device": self.target.device, "export": self.export, **self.measurement.row(),
+                "threads": self.threads, "parity_error": None if self.parity is None else self.parity.error,
+                "parity_bound": None if self.parity is None else self.parity.bound}
 @dataclass(frozen=True)
 class Failure:
     """Something the audit could not measure, and why; ``exit_code`` is the error's."""
@@ -63,8 +111,8 @@ class ArchAudit:
     arch: str
     input_chw: tuple[int, ...]
     costs: list[ModelCost] = field(default_factory=list)
-    exports: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
-    records: list[dict[str, Any]] = field(default_factory=list)
+    exports: dict[str, dict[str, ExportSummary]] = field(default_factory=dict)
+    records: list[LatencyRecord] = field(default_factory=list)
 
 
 @dataclass
@@ -78,8 +126,8 @@ class LatencyAudit:
     variant_notes: dict[str, str]
     archs: list[ArchAudit]
     failures: list[Failure]
-    machine: dict[str, Any]
-    load_end: list[float] | None
+    machine: MachineInfo
+    load_end: tuple[float, float, float] | None
     seconds: float
 
 
@@ -112,49 +160,18 @@ def resolve_targets(plan: LatencyPlan) -> tuple[list[Target], dict[str, str]]:
     return usable, skipped
 
 
-def _build(arch: str, spec: str, chw: tuple[int, ...]) -> nn.Module:
-    """``arch`` plain (``spec`` ``none``) or with the block ``spec``, calibrated, in eval mode."""
-    from deploy.candidates import parse_block
-    from recalib.models import create_model
-
-    size = tuple(chw[1:])
-    if spec == BASELINE:
-        model = create_model(arch, input_size=size)
-    else:
-        name, options = parse_block(spec)
-        model = create_model(arch, block=name, input_size=size, **options)
-    return _calibrate(model, chw)
-
-
-def _calibrate(model: nn.Module, chw: tuple[int, ...]) -> nn.Module:
-    """Set every batch norm's statistics from one batch of random inputs; return the model in eval mode.
-
-    With fresh statistics (mean 0, variance 1) a random deep net's activations grow stage by
-    stage (CIFAR ResNet-56 + CC-Reduced reached outputs of 7e4, where float32 rounding alone
-    moved them by 10% between batch sizes), so parity checks would test the random model's
-    conditioning instead of the export. Normalised like a trained net's, outputs stay near 1
-    and the exports verify to 1e-5. Latency and counts do not depend on these values.
-    """
-    import torch
-
-    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    momenta = [bn.momentum for bn in norms]
-    for bn in norms:
-        bn.reset_running_stats()
-        bn.momentum = None  # a cumulative average: after one batch, exactly that batch's statistics
-    model.train()
-    with torch.no_grad():
-        model(torch.randn(4, *chw))
-    for bn, momentum in zip(norms, momenta):
-        bn.momentum = momentum
-    return model.eval()
-
-
-def _cost(label: str, model: nn.Module, chw: tuple[int, ...]) -> ModelCost:
+def _cost(label: str, model: Any, chw: tuple[int, ...]) -> ModelCost:
     from profiling.counting import count_module
 
     counts = count_module(model, (1, *chw))
     return ModelCost(label, int(counts.total("params")), counts.total("mac"), counts.total("mac-all"))
+
+
+def _summary(model: Prepared) -> ExportSummary:
+    report = model.report
+    assert report is not None  # export_all returns exported models only
+    return ExportSummary(sum(report.op_histogram.values()), dict(report.op_histogram), report.max_rel_error,
+                         report.export_seconds)
 
 
 class _Run:
@@ -175,104 +192,71 @@ class _Run:
 
     def arch(self, arch: str) -> ArchAudit:
         """Build, count, export and time every model of ``arch``."""
-        from recalib.models import model_spec
+        from recalib.spec import parse_spec
 
-        spec = model_spec(arch)
-        result = ArchAudit(arch, (spec.in_channels, *spec.input_size))
+        spec = parse_spec(arch)
+        result = ArchAudit(arch, spec.input_chw())
         done = self.bar.n
         models = self._models(result)
         if BASELINE in models:
-            paths = {v: self._exports(result, models, v) for v in self.variants}
+            exported = {v: self._exports(result, models, v) for v in self.variants}
             for target in self.targets:
                 for variant in (self.variants if target.runs_onnx else ["module"]):
-                    self._time(result, target, variant, models, paths.get(variant, {}))
+                    self._time(result, target, variant, exported.get(variant, models))
         # Models that failed to build leave their export steps undone: keep the bar honest.
         self.bar.update(_steps(self.plan, self.targets, self.variants) // len(self.plan.archs)
                         - (self.bar.n - done))
         return result
 
-    def _models(self, result: ArchAudit) -> dict[str, tuple[nn.Module, nn.Module]]:
-        """Label → (model as built, folded inference copy); costs recorded as a side effect."""
-        import torch
+    def _models(self, result: ArchAudit) -> dict[str, Prepared]:
+        """Label → the prepared model (seed 0, calibrated); costs recorded as a side effect."""
+        from export.prepare import build
+        from recalib.spec import parse_spec
 
-        from recalib.folding import fold
-
-        models: dict[str, tuple[nn.Module, nn.Module]] = {}
-        for spec in (BASELINE, *self.plan.blocks):
-            torch.manual_seed(0)  # the same weights in every run of the audit
+        base, models = parse_spec(result.arch), {}
+        for label in (BASELINE, *self.plan.blocks):
             try:
-                model = _build(result.arch, spec, result.input_chw)
-                result.costs.append(_cost(spec, model, result.input_chw))
-                models[spec] = (model, fold(model, result.input_chw))
+                model = build(base if label == BASELINE else base.with_block(label), label=label)
+                assert model.module is not None
+                result.costs.append(_cost(label, model.module, result.input_chw))
+                models[label] = model
             except RecalibError as exc:
-                self.fail(result.arch, "build", spec, exc)
-            self.step(f"{result.arch}: built {spec}")
+                self.fail(result.arch, "build", label, exc)
+            self.step(f"{result.arch}: built {label}")
         return models
 
-    def _exports(self, result: ArchAudit, models: dict[str, tuple[nn.Module, nn.Module]],
-                 variant: str) -> dict[str, Path]:
-        """Export every model of ``result.arch`` the ``variant`` way; label → ONNX path."""
-        from export import to_onnx
+    def _exports(self, result: ArchAudit, models: dict[str, Prepared], variant: str) -> dict[str, Prepared]:
+        """Every model of ``result.arch`` exported the ``variant`` way; label → exported model."""
+        from export.prepare import PrepareOptions, export_all
 
         folder = self.workdir / result.arch / variant
         folder.mkdir(parents=True, exist_ok=True)
-        # Named either way: the exporter's own default may be either.
-        options = {"optimize": variant == "optimized"}
-        paths, infos = {}, {}
-        for index, (label, (model, _)) in enumerate(models.items()):
-            try:
-                report = to_onnx(model, result.input_chw, folder / f"model{index}.onnx", seed=0,
-                                 write_report=False, **options)
-                paths[label] = Path(report.path)
-                infos[label] = {"nodes": sum(report.op_histogram.values()), "ops": report.op_histogram,
-                                "max_rel_error": report.max_rel_error, "seconds": report.export_seconds}
-            except RecalibError as exc:
-                self.fail(result.arch, f"export ({variant})", label, exc)
-            self.step(f"{result.arch}: exported {label} ({variant})")
-        result.exports[variant] = infos
-        return paths
+        options = PrepareOptions(optimize=variant == "optimized", tolerance=self.plan.tolerance)
+        exported = export_all(list(models.values()), folder, options,
+                              on_error=lambda m, exc: self.fail(result.arch, f"export ({variant})", m.label, exc),
+                              progress=lambda msg: self.step(f"{result.arch}: {msg} ({variant})"))
+        result.exports[variant] = {m.label: _summary(m) for m in exported}
+        return {m.label: m for m in exported}
 
-    def _time(self, result: ArchAudit, target: Target, variant: str,
-              models: dict[str, tuple[nn.Module, nn.Module]], paths: dict[str, Path]) -> None:
+    def _time(self, result: ArchAudit, target: Target, variant: str, models: dict[str, Prepared]) -> None:
         """Time the models of one target and export variant at every batch."""
-        from deploy.bench import Candidate
+        from deploy.bench import compare
+        from deploy.settings import BenchSettings
 
-        labels = [label for label in models if not target.runs_onnx or label in paths]
         for batch in self.plan.batches:
             self.step(f"{result.arch}: {target.name} {variant} batch {batch}")
-            if BASELINE not in labels:
+            if BASELINE not in models:
                 continue  # the baseline's export failed: already recorded, nothing to compare with
-            candidates = [Candidate(label, models[label][1], paths.get(label)) for label in labels]
+            settings = BenchSettings((target,), (batch,), warmup=self.plan.warmup_rounds(batch),
+                                     iters=self.plan.rounds(batch), threads=self.plan.threads,
+                                     tolerance=self.plan.tolerance)
             try:
-                report = _compare(candidates, target, batch, result.input_chw, self.plan)
+                bench = compare(list(models.values()), settings)
             except RecalibError as exc:
                 self.fail(result.arch, "timing", f"{target.name} {variant} batch {batch}", exc)
                 continue
-            result.records += [_record(row, result.arch, target, variant, report) for row in _rows(report)]
-
-
-def _compare(candidates: list[Any], target: Target, batch: int, chw: tuple[int, ...],
-             plan: LatencyPlan) -> dict[str, Any]:
-    from deploy.bench import BenchConfig, compare
-
-    config = BenchConfig(runtimes=[target.runtime], batches=[batch], input_chw=chw,
-                         warmup=plan.warmup_rounds(batch),
-                         iters=plan.rounds(batch), threads=plan.threads, device=target.device)
-    return compare(candidates, config)
-
-
-def _rows(report: dict[str, Any]) -> list[dict[str, Any]]:
-    from deploy.report import records
-
-    return records(report)
-
-
-def _record(row: dict[str, Any], arch: str, target: Target, variant: str,
-            report: dict[str, Any]) -> dict[str, Any]:
-    """A deploy record with the architecture, target and export variant in front."""
-    error = report["max_abs_error"].get(target.runtime, {}).get(row["model"])
-    return {"arch": arch, "target": target.name, "runtime": target.runtime, "device": target.device,
-            "export": variant, **row, "threads": report["config"]["threads"], "max_abs_error": error}
+            result.records += [LatencyRecord(result.arch, target, variant, m, bench.parity_of(target.name, m.label),
+                                             bench.settings.threads) for m in bench.measurements]
 
 
 def _steps(plan: LatencyPlan, targets: Sequence[Target], variants: Sequence[str]) -> int:
@@ -307,7 +291,5 @@ def audit_latency(plan: LatencyPlan, progress: bool = False) -> LatencyAudit:
             archs = [run.arch(arch) for arch in plan.archs]
     finally:
         torch.set_num_threads(threads)
-    load = [round(v, 2) for v in os.getloadavg()] if hasattr(os, "getloadavg") else None
-    return LatencyAudit(plan, targets, skipped, variants, notes, archs, run.failures, machine, load,
-                        time.perf_counter() - start)
-
+    return LatencyAudit(plan, targets, skipped, variants, notes, archs, run.failures, machine,
+                        machine_info.load_average(), time.perf_counter() - start)

@@ -1,4 +1,4 @@
-"""What the latency audit measures: architectures, blocks, runtime targets, batches, rounds.
+"""What the latency audit measures: architectures, blocks, runtime targets, batches, rounds, tolerance.
 
 The defaults are sized for the product's promise: the whole ``recalib audit`` (claims and
 latency) finishes in under 10 minutes on a 2-core CPU machine with other load, and
@@ -14,12 +14,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
-from deploy.availability import BACKENDS
-from deploy.runner import default_device
+from deploy.settings import check_timing
+from deploy.target import Target, parse_targets
+from export.parity import DEFAULT_TOLERANCE, check_tolerance
 from recalib.errors import ConfigError
 
-__all__ = ["Target", "LatencyPlan", "default_plan", "parse_targets", "check_names", "DEFAULT_ARCHS",
-           "DEFAULT_BLOCKS", "QUICK_BLOCKS", "DEFAULT_TARGETS", "MIN_ROUNDS"]
+__all__ = ["LatencyPlan", "default_plan", "check_names", "DEFAULT_ARCHS", "DEFAULT_BLOCKS", "QUICK_BLOCKS",
+           "DEFAULT_TARGETS", "MIN_ROUNDS"]
 
 DEFAULT_ARCHS = ("resnet50", "cifar_resnet20")
 DEFAULT_BLOCKS = ("se", "ge-theta-minus:extent=8", "ge-theta", "ms-sar", "cc-reduced", "cc-static",
@@ -30,45 +31,6 @@ QUICK_BLOCKS = ("se", "ge-theta-minus:extent=8")
 # compile every model for minutes, which the time budget cannot hold: ask for them by name.
 DEFAULT_TARGETS = ("ort-cpu", "torch-eager", "ort-cuda", "torch-eager@cuda")
 MIN_ROUNDS = 8
-_DEVICES = ("cpu", "cuda")
-_TORCH = ("torch-eager", "torch-compile")
-
-
-@dataclass(frozen=True)
-class Target:
-    """A runtime on a device, written ``RUNTIME[@DEVICE]`` (``torch-eager@cuda``)."""
-
-    runtime: str
-    device: str
-
-    @classmethod
-    def parse(cls, text: str) -> Target:
-        runtime, _, device = text.strip().partition("@")
-        if runtime not in BACKENDS:
-            raise ConfigError(f"unknown runtime {runtime!r}; choose from {', '.join(BACKENDS)} "
-                              f"(torch runtimes take @cuda for the GPU)")
-        device = device or default_device(runtime)
-        if device not in _DEVICES or (runtime not in _TORCH and device != default_device(runtime)):
-            raise ConfigError(f"runtime {runtime!r} cannot run on device {device!r}; only torch-eager "
-                              f"and torch-compile take @cpu or @cuda")
-        return cls(runtime, device)
-
-    @property
-    def name(self) -> str:
-        return self.runtime if self.device == default_device(self.runtime) else f"{self.runtime}@{self.device}"
-
-    @property
-    def runs_onnx(self) -> bool:
-        """Whether the target runs exported ONNX files (else the PyTorch module)."""
-        return self.runtime not in _TORCH
-
-
-def parse_targets(names: list[str]) -> tuple[Target, ...]:
-    """``["ort-cpu", "torch-eager@cuda"]`` → targets, duplicates removed."""
-    targets = tuple(dict.fromkeys(Target.parse(n) for n in names))
-    if not targets:
-        raise ConfigError("choose at least one runtime")
-    return targets
 
 
 @dataclass(frozen=True)
@@ -87,22 +49,20 @@ class LatencyPlan:
 
     archs: tuple[str, ...] = DEFAULT_ARCHS
     blocks: tuple[str, ...] = DEFAULT_BLOCKS
-    targets: tuple[Target, ...] = tuple(Target.parse(n) for n in DEFAULT_TARGETS)
+    targets: tuple[Target, ...] = parse_targets(DEFAULT_TARGETS)
     batches: tuple[int, ...] = (1,)
     iters: int = 30
     warmup: int = 3
     threads: int | None = 1
     optimize: bool = True
     strict: bool = False
+    tolerance: float = DEFAULT_TOLERANCE
 
     def __post_init__(self) -> None:
-        if not self.archs or not self.targets or not self.batches:
-            raise ConfigError("choose at least one architecture, runtime and batch size")
-        if min(self.batches) < 1 or self.iters < 1 or self.warmup < 0:
-            raise ConfigError(f"need batches >= 1, iters >= 1 and warmup >= 0; got batches "
-                              f"{list(self.batches)}, iters {self.iters}, warmup {self.warmup}")
-        if self.threads is not None and self.threads < 1:
-            raise ConfigError(f"threads must be at least 1, got {self.threads}")
+        if not self.archs or not self.targets:
+            raise ConfigError("choose at least one architecture and runtime")
+        check_timing(self.batches, self.iters, self.warmup, self.threads)
+        check_tolerance(self.tolerance)
 
     def rounds(self, batch: int) -> int:
         """Timed rounds at ``batch``."""
@@ -120,16 +80,13 @@ def default_plan(quick: bool = False) -> LatencyPlan:
 
 
 def check_names(plan: LatencyPlan) -> None:
-    """Fail fast, before minutes of work, on an unknown architecture or block name."""
-    from deploy.candidates import parse_block
-    from profiling.measure import load_library
-    from recalib.errors import UnknownNameError
-    from recalib.models import list_models
-    from recalib.registry import BLOCKS
+    """Fail fast, before minutes of work, on a bad architecture or block specification."""
+    from recalib.spec import parse_block, parse_spec
 
-    load_library()
     for arch in plan.archs:
-        if arch not in list_models():
-            raise UnknownNameError("architecture", arch, list_models())
-    for spec in plan.blocks:
-        BLOCKS.get(parse_block(spec)[0])
+        spec = parse_spec(arch)
+        if spec.kind != "arch" or spec.block is not None:
+            raise ConfigError(f"--arch {arch}: the audit inserts each --block into plain architectures; "
+                              f"give ARCH[:OPTIONS] without a block")
+    for block in plan.blocks:
+        parse_block(block)

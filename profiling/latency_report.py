@@ -11,35 +11,25 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
 
-from profiling.latency_audit import BASELINE, ArchAudit, LatencyAudit, ModelCost
+from profiling.latency_audit import BASELINE, ArchAudit, LatencyAudit, LatencyRecord, ModelCost, overhead_pct
 
-__all__ = ["LatencySection", "series", "overhead_pct", "PLOTS"]
+__all__ = ["LatencySection", "PLOTS"]
 
 PLOTS = {"latency_vs_flops.png": "FLOP overhead against latency overhead, per block",
-         "latency_by_runtime.png": "median latency per runtime (p10–p90 whiskers)"}
-
-
-def series(record: Mapping[str, Any]) -> str:
-    """The column a latency record belongs to: its target, plus ``optimized`` for optimised exports."""
-    return f"{record['target']} optimized" if record["export"] == "optimized" else str(record["target"])
-
-
-def overhead_pct(value: float, base: float) -> float | None:
-    """``value`` over ``base`` in percent (None when the base is zero)."""
-    return 100.0 * (value - base) / base if base else None
+         "latency_by_runtime.png": "median latency per runtime (min–p90 whiskers)"}
 
 
 def _pct(value: float | None, digits: int = 1) -> str:
     return "–" if value is None else f"{value:+.{digits}f}%"
 
 
-def _latency_cell(record: Mapping[str, Any] | None) -> str:
+def _latency_cell(record: LatencyRecord | None) -> str:
     if record is None:
         return "–"
-    if record["overhead_pct"] is None:
-        return f"{record['median_ms']:.2f} ms"
-    return (f"{record['overhead_pct']:+.1f}% [{record['overhead_ci_low_pct']:+.1f}, "
-            f"{record['overhead_ci_high_pct']:+.1f}]")
+    interval = record.measurement.interval_pct()
+    if record.measurement.overhead_pct is None or interval is None:
+        return f"{record.measurement.stats.p50_ms:.2f} ms"
+    return f"{record.measurement.overhead_pct:+.1f}% [{interval[0]:+.1f}, {interval[1]:+.1f}]"
 
 
 def _si(value: float, unit: str) -> str:
@@ -60,18 +50,18 @@ class LatencySection:
 
     def _columns(self, arch: ArchAudit) -> list[tuple[str, int]]:
         """(series, batch) pairs measured for ``arch``: by batch, then in measurement order."""
-        pairs = list(dict.fromkeys((series(r), int(r["batch"])) for r in arch.records))
+        pairs = list(dict.fromkeys((r.series, r.batch) for r in arch.records))
         return sorted(pairs, key=lambda pair: pair[1])
 
-    def _lookup(self, arch: ArchAudit) -> dict[tuple[str, int, str], dict[str, Any]]:
-        return {(series(r), int(r["batch"]), r["model"]): r for r in arch.records}
+    def _lookup(self, arch: ArchAudit) -> dict[tuple[str, int, str], LatencyRecord]:
+        return {(r.series, r.batch, r.model): r for r in arch.records}
 
     def summary(self) -> list[str]:
         a = self.audit
         n_models = sum(len(arch.costs) for arch in a.archs)
         lines = [f"{n_models} models on {len(a.archs)} architectures, timed on "
                  f"{', '.join(t.name for t in a.targets)} at batch {', '.join(map(str, a.plan.batches))} "
-                 f"({a.seconds:.0f} s; {a.machine['cpu']}, {_threads(a)}, load average {a.machine['load_average_1_5_15']} at start)"]
+                 f"({a.seconds:.0f} s; {a.machine.cpu}, {_threads(a)}, load average {a.machine.load_average} at start)"]
         for arch in a.archs:
             lines += self._arch_summary(arch)
         if a.skipped:
@@ -90,7 +80,7 @@ class LatencySection:
         for cost in arch.costs:
             if cost.label == BASELINE or base is None:
                 continue
-            cells = [f"{s} {_pct(lookup[(s, batch, cost.label)]['overhead_pct'], 0)}"
+            cells = [f"{s} {_pct(lookup[(s, batch, cost.label)].measurement.overhead_pct, 0)}"
                      for s in cols if (s, batch, cost.label) in lookup]
             lines.append(f"{arch.arch} + {cost.label}: FLOPs {_pct(overhead_pct(cost.macs, base.macs), 2)} "
                          f"(mac) / {_pct(overhead_pct(cost.macs_all, base.macs_all), 2)} (all ops); "
@@ -110,14 +100,15 @@ class LatencySection:
     def _method(self) -> str:
         a, m = self.audit, self.audit.machine
         rounds = ", ".join(f"{a.plan.rounds(b)} ({a.plan.warmup_rounds(b)}) at batch {b}" for b in a.plan.batches)
-        versions = ", ".join(f"{k} {v}" for k, v in m["packages"].items() if v)
         return (
             "Random weights (seed 0) with batch-norm statistics from one batch of random inputs, eval "
             "mode. *Params*: every learnable parameter. *FLOPs*: "
             "multiply-adds at batch 1 of the model as built, as `mac` (convolutions and linear layers, "
             "the papers' convention) and `mac-all` (also pooling, activations, element-wise work, resizes "
             "and batch norm). *Latency*: median over timed rounds in which the models alternate "
-            "(A B C … A B C …) in one worker process per runtime, after a parity check against PyTorch; "
+            "(A B C … A B C …) in one worker process per runtime, after each runtime's output was judged "
+            f"against the float64 PyTorch model (tolerance {a.plan.tolerance:g}, or no further than 2x "
+            "float32 PyTorch); "
             f"timed (and warm-up) rounds: {rounds}. The overhead is the ratio of medians against the plain "
             "backbone timed in the same run (exported the same way), with a 95% paired-bootstrap interval. "
             "onnxruntime's threads spin while a run is in flight and stop when it returns. "
@@ -126,9 +117,8 @@ class LatencySection:
             "stay comparable within their run; absolute times do not. A few percent is within the "
             "resolution of one run: compare a block with the intervals, and with a block that folds "
             "away entirely (`cc-static-scalar`, the same graph as the plain model) where one is measured.\n\n"
-            f"Machine: {m['cpu']}, {m['cores_available']} cores available, {_threads(a)} per model; "
-            f"load average {m['load_average_1_5_15']} at "
-            f"start, {a.load_end} at end; {versions}.")
+            f"Machine: {m.cpu}, {m.cores_available} cores available, {_threads(a)} per model; "
+            f"load average {m.load_average} at start, {a.load_end} at end; {m.versions()}.")
 
     def _runtimes_md(self) -> str:
         a = self.audit
@@ -161,7 +151,7 @@ class LatencySection:
         return "\n".join([head, "", note, "", *rows, "", self._absolute_md(arch, cols, lookup)])
 
     def _cost_cells(self, arch: ArchAudit, cost: ModelCost, base: ModelCost) -> list[str]:
-        nodes = " → ".join(str(arch.exports[v][cost.label]["nodes"]) for v in self.audit.variants
+        nodes = " → ".join(str(arch.exports[v][cost.label].nodes) for v in self.audit.variants
                            if cost.label in arch.exports.get(v, {})) or "–"
         if cost is base:
             return [f"`{BASELINE}` (plain)", f"{cost.params:,}", "", "", "", nodes]
@@ -170,28 +160,31 @@ class LatencySection:
                 nodes]
 
     def _absolute_md(self, arch: ArchAudit, cols: list[tuple[str, int]],
-                     lookup: Mapping[tuple[str, int, str], Mapping[str, Any]]) -> str:
-        """Median latency (p10–p90) per model and column."""
-        rows = ["Median latency in ms (p10–p90):", "",
+                     lookup: Mapping[tuple[str, int, str], LatencyRecord]) -> str:
+        """Median latency (min–p90) per model and column."""
+        rows = ["Median latency in ms (min–p90):", "",
                 "| model | " + " | ".join(f"{s} b{b}" for s, b in cols) + " |", "|" + "---|" * (len(cols) + 1)]
         for cost in arch.costs:
             cells = []
             for s, b in cols:
                 r = lookup.get((s, b, cost.label))
-                cells.append("–" if r is None else f"{r['median_ms']:.2f} ({r['p10_ms']:.2f}–{r['p90_ms']:.2f})")
+                t = None if r is None else r.measurement.stats
+                cells.append("–" if t is None else f"{t.p50_ms:.2f} ({t.min_ms:.2f}–{t.p90_ms:.2f})")
             rows.append(f"| `{cost.label}` | " + " | ".join(cells) + " |")
         return "\n".join(rows)
 
     def to_json(self) -> dict[str, Any]:
         a = self.audit
         plan = {**asdict(a.plan), "targets": [t.name for t in a.plan.targets]}
-        return {"summary": self.summary(), "plan": plan, "machine": a.machine, "load_average_end": a.load_end,
+        return {"summary": self.summary(), "plan": plan, "machine": a.machine.to_dict(), "load_average_end": a.load_end,
                 "seconds": a.seconds, "targets": [t.name for t in a.targets], "skipped": a.skipped,
                 "exports": a.variants, "export_notes": a.variant_notes,
                 "failures": [asdict(f) for f in a.failures],
                 "archs": [{"arch": arch.arch, "input_chw": list(arch.input_chw),
-                           "costs": [asdict(c) for c in arch.costs], "exports": arch.exports,
-                           "records": arch.records} for arch in a.archs]}
+                           "costs": [asdict(c) for c in arch.costs],
+                           "exports": {v: {label: asdict(e) for label, e in infos.items()}
+                                       for v, infos in arch.exports.items()},
+                           "records": [r.row() for r in arch.records]} for arch in a.archs]}
 
     def tables(self) -> Mapping[str, Sequence[Mapping[str, Any]]]:
         return {"costs.csv": [row for arch in self.audit.archs for row in _cost_rows(arch, self.audit.variants)],
@@ -206,7 +199,7 @@ class LatencySection:
 
 
 def _threads(audit: LatencyAudit) -> str:
-    n = audit.plan.threads or audit.machine["cores_available"]
+    n = audit.plan.threads or audit.machine.cores_available
     return f"{n} thread{'s' if n != 1 else ''}"
 
 
@@ -225,11 +218,16 @@ def _cost_row(arch: ArchAudit, cost: ModelCost) -> dict[str, Any]:
 
 def _cost_rows(arch: ArchAudit, variants: Sequence[str]) -> list[dict[str, Any]]:
     return [{**_cost_row(arch, cost),
-             **{f"onnx_nodes_{v}": arch.exports.get(v, {}).get(cost.label, {}).get("nodes") for v in variants}}
+             **{f"onnx_nodes_{v}": _nodes(arch, v, cost.label) for v in variants}}
             for cost in arch.costs]
 
 
-def _latency_row(arch: ArchAudit, record: Mapping[str, Any]) -> dict[str, Any]:
+def _nodes(arch: ArchAudit, variant: str, label: str) -> int | None:
+    summary = arch.exports.get(variant, {}).get(label)
+    return None if summary is None else summary.nodes
+
+
+def _latency_row(arch: ArchAudit, record: LatencyRecord) -> dict[str, Any]:
     """A latency record with its model's cost columns, for joins without a second file."""
-    cost = next(c for c in arch.costs if c.label == record["model"])
-    return {**record, **{k: v for k, v in _cost_row(arch, cost).items() if k not in ("arch", "model")}}
+    cost = next(c for c in arch.costs if c.label == record.model)
+    return {**record.row(), **{k: v for k, v in _cost_row(arch, cost).items() if k not in ("arch", "model")}}

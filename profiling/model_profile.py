@@ -1,7 +1,6 @@
 """Profile one library model: totals under every convention, work by category, block by block."""
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,6 +10,8 @@ from profiling.conventions import CONVENTIONS, DEFAULT_CONVENTION, Convention, R
 from profiling.counting import Counts, count_module
 from profiling.crosscheck import CrossCheck, crosscheck
 from profiling.measure import build_model, input_shape
+from recalib.errors import ConfigError
+from recalib.spec import Spec, parse_spec
 
 __all__ = ["Profile", "profile_model"]
 
@@ -64,17 +65,20 @@ def _conventions(name: str | None) -> tuple[Convention, Convention, Reading]:
     return flops, chosen, reading
 
 
-def profile_model(arch: str, block: str | None = None, *, convention: str | None = None,
-                  stages: list[int] | None = None, options: Mapping[str, Any] | None = None,
-                  check: bool = False) -> Profile:
-    """Build ``arch`` (with ``block``), trace it once at its input size and summarise it.
+def profile_model(spec: Spec | str, *, convention: str | None = None, check: bool = False) -> Profile:
+    """Build the model ``spec`` names, trace it once at its input size and summarise it.
 
-    ``convention`` is a convention or paper-preset name (a preset also sets its layout);
-    ``options`` go to :func:`recalib.create_model` (``input_size``, ``reduction`` …);
-    ``check`` adds the cross-check against ``torch.utils.flop_counter``.
+    ``spec`` is a :mod:`recalib.spec` specification (``"resnet50:stride_in_1x1=true+se:reduction=8"``,
+    or a checkpoint, whose stored architecture is counted); ``convention`` is a convention or
+    paper-preset name (a preset also sets its layout); ``check`` adds the cross-check against
+    ``torch.utils.flop_counter``.
     """
+    spec = parse_spec(spec) if isinstance(spec, str) else spec
+    if not spec.builds or spec.arch is None:
+        raise ConfigError(f"{spec.text} is an exported file; profile counts PyTorch models (give its "
+                          f"architecture or checkpoint)")
     flop_conv, param_conv, reading = _conventions(convention)
-    build = Build.of(arch, block, {**dict(options or {}), **dict(reading.options)}, stages)
+    build = Build.of(spec.arch, spec.block, {**dict(spec.options), **dict(reading.options)}, spec.stages)
     model = build_model(build)
     counts = count_module(model, input_shape(build))
     split = breakdown(model, counts, flop_conv, param_conv)

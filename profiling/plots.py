@@ -2,20 +2,18 @@
 
 * :func:`latency_vs_flops`: FLOP overhead (mac-all, log axis) against latency overhead per block
   and series, one panel per architecture and batch, with the line where they would be equal.
-* :func:`latency_by_runtime`: median latency of each model per series (p10–p90 whiskers).
+* :func:`latency_by_runtime`: median latency of each model per series (min–p90 whiskers).
 """
 from __future__ import annotations
 
 import io
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from profiling.latency_audit import BASELINE, ArchAudit, LatencyAudit
-from profiling.latency_report import overhead_pct, series
+from profiling.latency_audit import BASELINE, ArchAudit, LatencyAudit, LatencyRecord, overhead_pct
 
 __all__ = ["latency_vs_flops", "latency_by_runtime"]
 
@@ -31,7 +29,7 @@ def _figure(audit: LatencyAudit, draw: Callable[[Axes, ArchAudit, int, list[str]
     """One panel per architecture (rows) and batch (columns), drawn by ``draw``; PNG bytes."""
     rows, cols = max(1, len(audit.archs)), len(audit.plan.batches)
     fig = Figure(figsize=(width * cols, height * rows), layout="constrained")
-    names = list(dict.fromkeys(series(r) for arch in audit.archs for r in arch.records))
+    names = list(dict.fromkeys(r.series for arch in audit.archs for r in arch.records))
     axes = fig.subplots(rows, cols, squeeze=False)
     for (arch, batch), ax in zip(_panels(audit), axes.flat):
         ax.set_title(f"{arch.arch}, batch {batch}", fontsize=10)
@@ -43,17 +41,18 @@ def _figure(audit: LatencyAudit, draw: Callable[[Axes, ArchAudit, int, list[str]
     return buffer.getvalue()
 
 
-def _overhead_points(arch: ArchAudit, batch: int, name: str) -> list[tuple[str, float, dict[str, Any]]]:
-    """(block, mac-all FLOP overhead %, record) for each block with a positive FLOP overhead."""
+def _overhead_points(arch: ArchAudit, batch: int, name: str) -> list[tuple[str, float, float, float, float]]:
+    """(block, mac-all FLOP overhead %, latency overhead %, interval low, high) per block with more FLOPs."""
     base = next((c for c in arch.costs if c.label == BASELINE), None)
     costs = {c.label: c for c in arch.costs}
     points = []
     for r in arch.records:
-        if series(r) != name or int(r["batch"]) != batch or r["overhead_pct"] is None or base is None:
+        latency, interval = r.measurement.overhead_pct, r.measurement.interval_pct()
+        if r.series != name or r.batch != batch or latency is None or interval is None or base is None:
             continue
-        flops = overhead_pct(costs[r["model"]].macs_all, base.macs_all)
+        flops = overhead_pct(costs[r.model].macs_all, base.macs_all)
         if flops is not None and flops > 0:  # a log axis cannot show zero
-            points.append((str(r["model"]), flops, r))
+            points.append((r.model, flops, latency, *interval))
     return points
 
 
@@ -67,14 +66,14 @@ def _draw_overheads(ax: Axes, arch: ArchAudit, batch: int, names: list[str]) -> 
         if not points:
             continue
         x = [p[1] for p in points]
-        y = [p[2]["overhead_pct"] for p in points]
-        low = [p[2]["overhead_pct"] - p[2]["overhead_ci_low_pct"] for p in points]
-        high = [p[2]["overhead_ci_high_pct"] - p[2]["overhead_pct"] for p in points]
+        y = [p[2] for p in points]
+        low = [p[2] - p[3] for p in points]
+        high = [p[4] - p[2] for p in points]
         ax.errorbar(x, y, yerr=[low, high], fmt=_MARKERS[index % len(_MARKERS)], capsize=3, label=name)
-        for block, flops, record in points:
+        for block, flops, latency, _, _ in points:
             if block not in labelled:
                 # Staggered vertically: blocks with similar costs would print over each other.
-                ax.annotate(block, (flops, record["overhead_pct"]), textcoords="offset points",
+                ax.annotate(block, (flops, latency), textcoords="offset points",
                             xytext=(5, 6 - 9 * (len(labelled) % 3)), fontsize=7)
                 labelled.add(block)
     _reference_line(ax)
@@ -103,7 +102,7 @@ def _reference_line(ax: Axes) -> None:
 
 def _draw_latency(ax: Axes, arch: ArchAudit, batch: int, names: list[str]) -> None:
     models = [c.label for c in arch.costs]
-    lookup = {(series(r), r["model"]): r for r in arch.records if int(r["batch"]) == batch}
+    lookup = {(r.series, r.model): r for r in arch.records if r.batch == batch}
     shown = [n for n in names if any((n, m) in lookup for m in models)]
     height = 0.8 / max(1, len(shown))
     for index, name in enumerate(shown):
@@ -117,18 +116,19 @@ def _draw_latency(ax: Axes, arch: ArchAudit, batch: int, names: list[str]) -> No
         ax.legend(fontsize=7)
 
 
-def _bars(lookup: dict[tuple[str, str], dict[str, Any]], name: str, models: Sequence[str], index: int,
+def _bars(lookup: dict[tuple[str, str], LatencyRecord], name: str, models: Sequence[str], index: int,
           height: float) -> tuple[list[float], list[float], list[list[float]]]:
-    """Bar positions, medians and p10/p90 whiskers of one series."""
+    """Bar positions, medians and min/p90 whiskers of one series."""
     ys, widths, low, high = [], [], [], []
     for position, model in enumerate(models):
         r = lookup.get((name, model))
         if r is None:
             continue
+        stats = r.measurement.stats
         ys.append(position - 0.4 + height * (index + 0.5))
-        widths.append(r["median_ms"])
-        low.append(r["median_ms"] - r["p10_ms"])
-        high.append(r["p90_ms"] - r["median_ms"])
+        widths.append(stats.p50_ms)
+        low.append(stats.p50_ms - stats.min_ms)
+        high.append(stats.p90_ms - stats.p50_ms)
     return ys, widths, [low, high]
 
 
@@ -138,6 +138,6 @@ def latency_vs_flops(audit: LatencyAudit) -> bytes:
 
 
 def latency_by_runtime(audit: LatencyAudit) -> bytes:
-    """PNG: median latency per model and series (p10–p90 whiskers)."""
+    """PNG: median latency per model and series (min–p90 whiskers)."""
     return _figure(audit, _draw_latency, 6.0, 0.35 * (1 + max((len(a.costs) for a in audit.archs),
                                                               default=1)) + 1.5)

@@ -3,8 +3,8 @@
 The audit is a list of :class:`Section` objects (the claims audit, the latency audit). Each
 section renders its own Markdown, JSON and CSV tables, and may add binary files (plots) with
 a ``files()`` method returning ``{name: bytes}``; this module puts the summaries of all
-sections at the top of ``report.md`` and writes every file atomically (a temporary file
-renamed into place), so a report folder never holds a half-written file.
+sections at the top of ``report.md`` and writes every file atomically
+(:func:`recalib.atomic.write_atomic`), so a report folder never holds a half-written file.
 
 A report folder may be written again: the report's own files are replaced, files an earlier
 report wrote and this one does not (listed in the old ``report.json``) are removed, and
@@ -16,16 +16,15 @@ import csv
 import io
 import json
 import os
-import platform
-import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from recalib.atomic import write_atomic
 from recalib.errors import ConfigError
 
-__all__ = ["Section", "write_report", "write_atomic", "environment", "check_folder"]
+__all__ = ["Section", "write_report", "environment", "check_folder"]
 
 
 class Section(Protocol):
@@ -47,23 +46,6 @@ class Section(Protocol):
         """CSV files to write: file name → rows (dicts with the same keys)."""
 
 
-def write_atomic(path: Path, content: str | bytes) -> None:
-    """Write ``content`` to ``path`` through a temporary file in the same folder, then rename."""
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    data = content.encode("utf-8") if isinstance(content, str) else content
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-        # mkstemp creates the file private (0600); a report is an ordinary file (umask applies).
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _csv_text(rows: Sequence[Mapping[str, Any]]) -> str:
     buffer = io.StringIO()
     if rows:
@@ -73,20 +55,21 @@ def _csv_text(rows: Sequence[Mapping[str, Any]]) -> str:
     return buffer.getvalue()
 
 
-def environment() -> dict[str, str]:
-    """Versions and machine facts that make a report reproducible."""
-    import fvcore
+def environment() -> dict[str, Any]:
+    """The machine, versions and torch's thread count that make a report reproducible."""
     import torch
 
-    from recalib import __version__
-    return {"recalib": __version__, "torch": torch.__version__,
-            "fvcore": getattr(fvcore, "__version__", "unknown"), "python": platform.python_version(),
-            "machine": platform.platform(), "threads": str(torch.get_num_threads())}
+    from deploy.machine_info import collect
+
+    return {**collect().to_dict(), "torch_threads": torch.get_num_threads()}
 
 
-def _markdown(title: str, sections: Sequence[Section], env: Mapping[str, str]) -> str:
-    lines = [f"# {title}", "", f"Generated {time.strftime('%Y-%m-%d %H:%M:%S %Z')} · "
-             + " · ".join(f"{k} {v}" for k, v in env.items()), "", "## Summary", ""]
+def _markdown(title: str, sections: Sequence[Section], env: Mapping[str, Any]) -> str:
+    versions = ", ".join(f"{k} {v}" for k, v in env["packages"].items() if v)
+    lines = [f"# {title}", "", f"Generated {time.strftime('%Y-%m-%d %H:%M:%S %Z')} on {env['cpu']} "
+             f"({env['cores_available']} cores available, load average {env['load_average']}, "
+             f"{env['torch_threads']} torch threads) · {env['os']} · Python {env['python']} · {versions}",
+             "", "## Summary", ""]
     for section in sections:
         lines += [f"**{section.title}**", ""] + [f"- {line}" for line in section.summary()] + [""]
     body = "\n\n".join(section.markdown().rstrip() for section in sections)
@@ -150,7 +133,7 @@ def write_report(out_dir: str | Path, sections: Sequence[Section],
     stale = _previous_files(folder) - set(files)
     written = []
     for name, content in files.items():
-        write_atomic(folder / name, content)
+        write_atomic(folder / name, content, error=ConfigError)
         written.append(folder / name)
     for name in stale:
         (folder / name).unlink(missing_ok=True)

@@ -20,6 +20,7 @@ _LAZY = {
     "list_paper_configs": "recalib.paper_configs",
     "fold": "recalib.folding",
     "save_checkpoint": "recalib.checkpoint",
+    "parse_spec": "recalib.spec",
     "load_checkpoint": "recalib.checkpoint",
     "errors": "recalib.errors",
 }

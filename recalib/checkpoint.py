@@ -10,14 +10,13 @@ and strings, so loading never executes code from the file (unlike pickle-based `
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
+from recalib.atomic import check_destinations, staging
 from recalib.errors import CheckpointError, RecalibError
 
 __all__ = ["save_checkpoint", "load_checkpoint", "read_spec", "FORMAT"]
@@ -57,17 +56,13 @@ def save_checkpoint(model: nn.Module, path: str | Path, *, spec: dict[str, Any] 
     metadata = {"format": FORMAT, "recalib_version": __version__, "spec": _spec_json(model, spec)}
     # safetensors refuses tensors that share storage (tied weights); a copy of each is exact.
     tensors = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
-    if not path.parent.is_dir():
-        raise CheckpointError(f"cannot save {path}: the folder {path.parent} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata=metadata)
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise CheckpointError(f"cannot save {path}: {exc}") from exc
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    check_destinations([path], True, CheckpointError)
+    with staging(path.parent, CheckpointError) as stage:
+        try:
+            save_file(tensors, str(stage.file(path)), metadata=metadata)
+        except OSError as exc:
+            raise CheckpointError(f"cannot save {path}: {exc}") from exc
+        stage.commit()
     return path
 
 

@@ -17,7 +17,7 @@ from torch import nn
 from recalib.errors import ConfigError, UnknownNameError
 
 __all__ = ["BlockSpec", "ModelSpec", "Registry", "BLOCKS", "MODELS", "register_block", "register_model", "build",
-           "keyword_names", "keyword_defaults"]
+           "check_options", "keyword_names", "keyword_defaults"]
 
 
 @dataclass(frozen=True)
@@ -118,6 +118,12 @@ def register_model(name: str, builder: Callable[..., nn.Module], *, paper: str, 
 
 def build(spec: BlockSpec | ModelSpec, args: tuple[Any, ...], options: Mapping[str, Any]) -> nn.Module:
     """Call ``spec.builder(*args, **fixed, **options)`` after validating the option names."""
+    check_options(spec, options)
+    return spec.builder(*args, **spec.fixed, **options)
+
+
+def check_options(spec: BlockSpec | ModelSpec, options: Mapping[str, Any]) -> None:
+    """Raise :class:`ConfigError` for an option ``spec`` fixes or its constructor does not take."""
     clash = sorted(set(options) & set(spec.fixed))
     if clash:
         raise ConfigError(f"{spec.name!r} fixes {', '.join(f'{k}={spec.fixed[k]!r}' for k in clash)}; "
@@ -129,7 +135,6 @@ def build(spec: BlockSpec | ModelSpec, args: tuple[Any, ...], options: Mapping[s
             valid = sorted(accepted - set(spec.fixed))
             raise ConfigError(f"{spec.name!r} does not take option(s) {', '.join(unknown)}; "
                               f"valid options: {', '.join(valid) or 'none'}")
-    return spec.builder(*args, **spec.fixed, **options)
 
 
 def keyword_defaults(fn: Callable[..., Any]) -> dict[str, Any]:

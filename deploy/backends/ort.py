@@ -18,7 +18,7 @@ import numpy as np
 
 from deploy.runner import Runner, random_input, to_numpy
 from deploy.timing import Step
-from export import declared_inputs, validate_inputs
+from export.inputs import declared_inputs, validate_inputs
 from recalib.errors import BackendUnavailable, ConfigError
 
 __all__ = ["OrtRunner", "session_options", "provider_list", "optimized_graph"]
@@ -94,15 +94,18 @@ class OrtRunner(Runner):
     so the timed step is the inference, not host-device copies.
     """
 
-    def __init__(self, path: str | Path, *, backend: str = "ort-cpu", threads: int | None = None,
-                 spinning: bool = True, optimized_model_path: str | Path | None = None,
-                 precision: str = "fp32", device_id: int = 0, cache_dir: str | Path | None = None) -> None:
+    def __init__(self, path: str | Path, *, backend: str = "ort-cpu", device: str | None = None,
+                 threads: int | None = None, spinning: bool = True,
+                 optimized_model_path: str | Path | None = None, precision: str = "fp32", device_id: int = 0,
+                 cache_dir: str | Path | None = None) -> None:
         import onnxruntime as ort
 
         if backend not in _PROVIDER:
             raise ConfigError(f"OrtRunner runs {', '.join(_PROVIDER)}, not {backend!r}")
-        self.backend, self.path, self.device_id = backend, Path(path), device_id
-        self.device = "cpu" if backend == "ort-cpu" else "cuda"
+        own = "cpu" if backend == "ort-cpu" else "cuda"
+        if device not in (None, own):
+            raise ConfigError(f"{backend} runs on {own}, not on {device!r}")
+        self.backend, self.path, self.device_id, self.device = backend, Path(path), device_id, own
         self.session = ort.InferenceSession(
             str(path), session_options(threads, spinning, optimized_model_path),
             providers=provider_list(backend, precision, device_id, cache_dir))

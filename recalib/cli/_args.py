@@ -1,35 +1,93 @@
-"""Argument types shared by the subcommands (argparse only: these modules load before torch)."""
+"""The flags the subcommands share, defined once so every subcommand spells them alike.
+
+- a model is one specification (:mod:`recalib.spec`): ``ARCH[:K=V,...][+BLOCK[:K=V,...]]``, a
+  checkpoint, or an exported file; ``--block BLOCK[:K=V,...]`` is the same block part, given
+  apart (repeatable where models are compared; specs hold commas, so they are never
+  comma-joined);
+- lists of plain names or numbers (``--runtime``, ``--batch``, ``--sections``) take commas, and
+  may be repeated;
+- ``--runtime RUNTIME[@DEVICE]``, ``--batch``, ``--iters``, ``--warmup``, ``--threads`` for
+  timing; ``--tolerance`` wherever outputs are verified; ``--json`` prints JSON instead of
+  text; ``-o``/``--output`` names what is written, ``--force`` lets it replace a file.
+
+Only argparse is imported here: these modules load before torch.
+"""
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
+from typing import Any
 
-__all__ = ["comma_names", "comma_ints", "add_input_size"]
-
-
-def comma_names(text: str) -> list[str]:
-    """Comma-separated names; commas inside brackets belong to a value (``scales=(1,2,4)``)."""
-    names, depth, current = [], 0, ""
-    for char in text:
-        depth += (char in "([{") - (char in ")]}")
-        if char == "," and depth == 0:
-            names.append(current.strip())
-            current = ""
-        else:
-            current += char
-    names = [n for n in (*names, current.strip()) if n]
-    if not names:
-        raise argparse.ArgumentTypeError("give at least one name")
-    return names
+__all__ = ["comma_list", "add_model", "add_blocks", "add_input_size", "add_timing", "add_verification",
+           "add_output"]
 
 
-def comma_ints(text: str) -> list[int]:
-    try:
-        return [int(t) for t in comma_names(text)]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+def comma_list(convert: Callable[[str], Any] = str, what: str = "names") -> Callable[[str], list[Any]]:
+    """An argparse type: ``"a,b"`` → ``[convert("a"), convert("b")]`` (with ``action="extend"``)."""
+    def parse(text: str) -> list[Any]:
+        from recalib.spec import split_top_level
+
+        items = [item for item in split_top_level(text) if item]
+        try:
+            values = [convert(item) for item in items]
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected comma-separated {what}, got {text!r}") from None
+        if not values:
+            raise argparse.ArgumentTypeError(f"give at least one of the {what}")
+        return values
+    return parse
+
+
+def add_model(parser: argparse.ArgumentParser, several: bool = False, files: bool = False) -> None:
+    """The positional model specification(s)."""
+    kinds = "ARCH[:K=V,...][+BLOCK[:K=V,...]], a checkpoint (.safetensors)" + (
+        ", or an exported .onnx file (TensorRT: .engine)" if files else "")
+    parser.add_argument("model", nargs="+" if several else None, metavar="MODEL",
+                        help=f"{kinds}; e.g. resnet50:stride_in_1x1=false+se:reduction=8 "
+                             f"(see `recalib models` and `recalib blocks`)")
+
+
+def add_blocks(parser: argparse.ArgumentParser, several: bool = False, extra: str = "") -> None:
+    """``--block BLOCK[:K=V,...]``: the ``+BLOCK`` part of a spec, given apart."""
+    parser.add_argument("--block", action="append" if several else "store", default=[] if several else None,
+                        metavar="BLOCK[:K=V,...]",
+                        help=f"insert this block, e.g. ge-theta-minus:extent=8 or ms-sar:scales=(1,2) "
+                             f"(the same as MODEL+BLOCK){extra}")
 
 
 def add_input_size(parser: argparse.ArgumentParser) -> None:
     """The ``--input-size H W`` option (default None: the architecture's nominal size)."""
     parser.add_argument("--input-size", type=int, nargs=2, metavar=("H", "W"), default=None,
                         help="input height and width (default: the architecture's nominal size)")
+
+
+def add_timing(parser: argparse.ArgumentParser, **defaults: str) -> None:
+    """``--runtime``, ``--batch``, ``--iters``, ``--warmup``, ``--threads``; ``defaults`` describes each
+    flag's default in its help (the values themselves are None: the caller's default applies)."""
+    parser.add_argument("--runtime", action="extend", type=comma_list(), default=None, metavar="R[@DEVICE],...",
+                        help="runtimes as `recalib doctor` lists them (ort-cpu, torch-eager, …); @cuda puts "
+                             "a torch runtime on the GPU; comma-separated or repeated "
+                             f"(default: {defaults['runtime']})")
+    parser.add_argument("--batch", action="extend", type=comma_list(int, "integers"), default=None,
+                        metavar="B,...", help=f"batch sizes to time (default: {defaults['batch']})")
+    parser.add_argument("--iters", type=int, default=None, help=f"timed rounds (default: {defaults['iters']})")
+    parser.add_argument("--warmup", type=int, default=None,
+                        help=f"untimed rounds first (default: {defaults['warmup']})")
+    parser.add_argument("--threads", type=int, default=None,
+                        help=f"CPU threads of each timed model (default: {defaults['threads']})")
+
+
+def add_verification(parser: argparse.ArgumentParser, optimize_help: str) -> None:
+    """``--tolerance`` and ``--no-optimize``: how exports are made and verified."""
+    from_float64 = ("parity: largest error allowed relative to the largest output of the float64 PyTorch model "
+                    "(default 1e-4); a runtime also passes when it is no further from float64 than 2x float32 "
+                    "PyTorch is")
+    parser.add_argument("--tolerance", type=float, default=None, help=from_float64)
+    parser.add_argument("--no-optimize", action="store_true", help=optimize_help)
+
+
+def add_output(parser: argparse.ArgumentParser, what: str, required: bool = False) -> None:
+    """``-o/--output PATH``, ``--force`` and ``--json``."""
+    parser.add_argument("-o", "--output", required=required, default=None, metavar="PATH", help=what)
+    parser.add_argument("--force", action="store_true", help="replace an existing output file")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of text")

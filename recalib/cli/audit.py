@@ -6,7 +6,7 @@ block's parameter, FLOP and latency overhead on ResNet-50 and a CIFAR ResNet, pe
 and batch). Writes ``report.md``, ``report.json``, CSVs and PNG plots into one folder.
 
 Exit status: 0 when everything was measured; 2 for bad usage (checked before any slow work,
-including a ``-o`` that is not a folder); 3 when a runtime named with ``--runtimes`` cannot
+including a ``-o`` that is not a folder); 3 when a runtime named with ``--runtime`` cannot
 run here; otherwise the report is still written and the status is that of the first failed
 measurement (4: an export or runtime disagreed with PyTorch).
 """
@@ -16,7 +16,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from recalib.cli._args import comma_ints, comma_names
+from recalib.cli._args import add_blocks, add_timing, add_verification, comma_list
 
 if TYPE_CHECKING:
     from profiling.latency_plan import LatencyPlan
@@ -38,9 +38,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--quick", action="store_true",
                    help="a small audit: the claims on CIFAR nets and plain ResNet-50, two blocks "
                         "(se, ge-theta-minus:extent=8), fewer rounds")
-    p.add_argument("--sections", default=",".join(SECTIONS), type=comma_names, metavar="S1,S2",
+    p.add_argument("--sections", action="extend", default=None, type=comma_list(), metavar="S1,S2",
                    help="sections to run: claims, latency (default: both)")
-    p.add_argument("--papers", default=None, type=comma_names, metavar="P1,P2",
+    p.add_argument("--papers", action="extend", default=None, type=comma_list(), metavar="P1,P2",
                    help="claims: only these papers (names of profiling/claims/*.json)")
     _latency_options(p)
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
@@ -49,55 +49,46 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _latency_options(p: argparse.ArgumentParser) -> None:
     """The options of the latency section (``None`` means the plan's default)."""
-    p.add_argument("--archs", default=None, type=comma_names, metavar="A1,A2",
-                   help="latency: architectures, each at its nominal input size "
-                        "(default: resnet50,cifar_resnet20)")
-    p.add_argument("--blocks", default=None, type=comma_names, metavar="NAME[:KEY=VALUE],...",
-                   help="latency: blocks, options after colons, e.g. se,ge-theta-minus:extent=8 "
-                        "(default: se, ge-theta-minus:extent=8, ge-theta, ms-sar, cc-reduced, cc-static, "
-                        "cc-static-scalar; --quick: the first two)")
-    p.add_argument("--runtimes", default=None, type=comma_names, metavar="R1,R2",
-                   help="latency: runtimes, RUNTIME[@cuda] for torch on the GPU; a named runtime that "
-                        "cannot run here is an error (default: ort-cpu, torch-eager, and ort-cuda, "
-                        "torch-eager@cuda where a GPU is visible, else listed as skipped)")
-    p.add_argument("--batches", default=None, type=comma_ints, metavar="B1,B2",
-                   help="latency: batch sizes (default: 1; 1,8 adds about 3 minutes on 2 cores)")
-    p.add_argument("--iters", type=int, default=None,
-                   help="latency: timed rounds at batch 1, iters/batch (at least 8) at larger batches "
-                        "(default: 30; --quick: 20)")
-    p.add_argument("--warmup", type=int, default=None,
-                   help="latency: untimed rounds first at batch 1, warmup/batch at larger batches (default: 3)")
-    p.add_argument("--threads", type=int, default=None,
-                   help="latency: CPU threads of each timed model (default: 1, the setting other load "
-                        "disturbs least; all the work around the timing runs on 1 thread)")
-    p.add_argument("--no-optimize", action="store_true",
-                   help="latency: time only the plain ONNX exports, not the optimised ones")
+    p.add_argument("--arch", action="append", default=None, metavar="ARCH[:K=V,...]",
+                   help="latency: an architecture at its nominal input size; repeatable "
+                        "(default: resnet50, cifar_resnet20)")
+    add_blocks(p, several=True, extra="; repeatable (default: se, ge-theta-minus:extent=8, ge-theta, ms-sar, "
+                                      "cc-reduced, cc-static, cc-static-scalar; --quick: the first two)")
+    add_timing(p, runtime="ort-cpu, torch-eager, and ort-cuda, torch-eager@cuda where a GPU is visible, else "
+                          "listed as skipped; a runtime named here that cannot run is an error",
+               batch="1; 1,8 adds about 3 minutes on 2 cores",
+               iters="30, --quick 20, at batch 1; iters/batch (at least 8) at larger batches",
+               warmup="3, divided by the batch like iters",
+               threads="1, the setting other load disturbs least; all work around the timing runs on 1 thread")
+    add_verification(p, "latency: time only the plain ONNX exports, not the optimised ones")
 
 
 def _plan(args: argparse.Namespace) -> LatencyPlan:
     """The latency plan: ``--quick`` or the default, with every option given on the command line."""
     from dataclasses import replace
 
-    from profiling.latency_plan import default_plan, parse_targets
+    from deploy.target import parse_targets
+    from profiling.latency_plan import default_plan
 
     plan = default_plan(args.quick)
-    given = {"archs": args.archs, "blocks": args.blocks, "batches": args.batches, "iters": args.iters,
-             "warmup": args.warmup, "threads": args.threads}
+    given = {"archs": args.arch, "blocks": args.block or None, "batches": args.batch, "iters": args.iters,
+             "warmup": args.warmup, "threads": args.threads, "tolerance": args.tolerance}
     overrides: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in given.items()
                                  if v is not None}
     plan = replace(plan, optimize=not args.no_optimize, **overrides)
-    if args.runtimes is not None:
-        plan = replace(plan, targets=parse_targets(args.runtimes), strict=True)
+    if args.runtime is not None:
+        plan = replace(plan, targets=parse_targets(args.runtime), strict=True)
     return plan
 
 
 def _sections(args: argparse.Namespace) -> list[str]:
     from recalib.errors import ConfigError
 
-    unknown = [s for s in args.sections if s not in SECTIONS]
+    chosen = args.sections or list(SECTIONS)
+    unknown = [s for s in chosen if s not in SECTIONS]
     if unknown:
         raise ConfigError(f"unknown section(s) {', '.join(unknown)}; choose from {', '.join(SECTIONS)}")
-    return [s for s in SECTIONS if s in args.sections]
+    return [s for s in SECTIONS if s in chosen]
 
 
 def run(args: argparse.Namespace) -> int:

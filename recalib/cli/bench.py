@@ -1,91 +1,109 @@
-"""``recalib bench``: latency of a backbone with and without blocks, alternated in the same run.
+"""``recalib bench``: time exported files or model specifications against each other, alternated.
 
-Example: ``recalib bench resnet50 --block se --block ge-theta-minus:extent=8 --runtime ort-cpu
---batch 1,8 --threads 2 --json bench.json`` times the plain ResNet-50 and both variants
-A B C A B C …, and prints median, p10/p90, min, spread, throughput, and each variant's latency
-overhead over the plain model with its 95% interval.
+Examples::
+
+    recalib export resnet50+se -o se.onnx && recalib bench se.onnx
+    recalib bench base.onnx se.onnx                     # the overhead of se.onnx over base.onnx
+    recalib bench resnet50 --block se --block ge-theta-minus:extent=8 --runtime ort-cpu,torch-eager --batch 1,8
+
+Models alternate A B C A B C … in one worker process per runtime; the first is the baseline
+(``--baseline`` picks another). Output as trtexec and benchmark_app print it: p50/p90/p95/p99,
+mean, min, max, throughput, with the settings, each model's overhead over the baseline with
+its 95% interval, and, for models built here, each runtime's parity with the float64 model.
 """
 from __future__ import annotations
 
 import argparse
 
-from recalib.cli._args import add_input_size, comma_ints, comma_names
+from recalib.cli._args import add_blocks, add_input_size, add_model, add_output, add_timing, add_verification
+
+RUNTIME, BATCH, ITERS, WARMUP = "ort-cpu", 1, 50, 10
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
-        "bench", help="time a backbone with and without blocks on a runtime",
-        description="Time the plain backbone and the backbone with each --block in alternation "
-                    "(same run, fixed threads, warm-up, one worker process per runtime), after "
-                    "checking each runtime's output against PyTorch. Prints a table and can write "
-                    "JSON with machine information.")
-    p.add_argument("arch", help="architecture name (see `recalib models`)")
-    p.add_argument("--block", action="append", default=[], metavar="NAME[:KEY=VALUE...]",
-                   help="block to compare with the plain model; repeatable; options after colons, "
-                        "e.g. ge-theta-minus:extent=8")
-    p.add_argument("--runtime", default="ort-cpu", type=comma_names,
-                   help="comma-separated runtimes: torch-eager, torch-compile, ort-cpu, ort-cuda, "
-                        "ort-tensorrt, tensorrt (default: ort-cpu)")
-    p.add_argument("--batch", default=[1], type=comma_ints, help="comma-separated batch sizes (default: 1)")
-    p.add_argument("--threads", type=int, default=None, help="CPU threads (default: the cores available)")
-    p.add_argument("--iters", type=int, default=50, help="timed rounds per batch (default: 50)")
-    p.add_argument("--warmup", type=int, default=10, help="untimed rounds first (default: 10)")
+        "bench", help="time exported models or model specs against each other, alternated",
+        description="Time each MODEL (an exported .onnx file, or a spec built here with seeded, calibrated "
+                    "weights and exported like `recalib export`) on each runtime, alternating the models "
+                    "round by round, after checking each runtime's output against the float64 PyTorch model "
+                    "where there is one. The first model is the baseline of the overheads.")
+    add_model(p, several=True, files=True)
+    add_blocks(p, several=True, extra="; repeatable: compares MODEL with MODEL+BLOCK for each")
+    p.add_argument("--baseline", default=None, metavar="MODEL",
+                   help="the model the others are compared with: its position (1 = first) or its text "
+                        "(default: the first)")
+    add_timing(p, runtime=RUNTIME, batch=str(BATCH), iters=str(ITERS), warmup=str(WARMUP),
+               threads="the cores available")
     add_input_size(p)
-    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
-                   help="backbone option for every compared model, e.g. stride_in_1x1=True")
-    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda for GPU runtimes)")
+    p.add_argument("--seed", type=int, default=0, help="seed of random weights of specs (default 0)")
     p.add_argument("--precision", default="fp32", choices=("fp32", "fp16"),
                    help="torch and TensorRT runtimes: compute precision (default: fp32)")
-    p.add_argument("--atol", type=float, default=None,
-                   help="parity check: absolute tolerance (default: 1e-5, fp16: 1e-3)")
-    p.add_argument("--rtol", type=float, default=None,
-                   help="parity check: tolerance relative to the largest PyTorch output "
-                        "(default: 1e-3, fp16: 2e-2)")
-    p.add_argument("--no-optimize", action="store_true",
-                   help="time the plain ONNX export, without export's exact runtime rewrites")
+    add_verification(p, "export specs without export.optimize's exact onnxruntime-layout rewrites")
     p.add_argument("--no-spinning", dest="spinning", action="store_false",
                    help="onnxruntime: threads never spin (default: they spin during a run and stop "
                         "when it returns); for machines shared with other work")
-    p.add_argument("--json", default=None, metavar="PATH", help="write the full report as JSON")
+    add_output(p, "also write the full result as JSON to PATH")
+    p.add_argument("--times", action="store_true", help="include every timed round in the JSON")
     p.set_defaults(handler=run)
 
 
-# fp16 keeps ~3 significant digits, so its outputs may differ from float32 PyTorch far more.
-_TOLERANCES = {"fp32": (1e-5, 1e-3), "fp16": (1e-3, 2e-2)}
+def _runtime_options(runtimes: list[str], precision: str, spinning: bool) -> dict[str, dict[str, object]]:
+    """The runner options of each runtime: the precision where asked, spinning for onnxruntime."""
+    options: dict[str, dict[str, object]] = {}
+    for runtime in {r.partition("@")[0] for r in runtimes}:
+        chosen: dict[str, object] = {} if precision == "fp32" else {"precision": precision}
+        if runtime.startswith("ort-"):
+            chosen["spinning"] = spinning
+        options[runtime] = chosen
+    return options
 
 
-def _runtime_options(runtime: str, precision: dict[str, str], spinning: bool) -> dict[str, object]:
-    """The runner options of ``runtime``: the precision, and spinning for onnxruntime."""
-    return {**precision, **({"spinning": spinning} if runtime.startswith("ort-") else {})}
+def _baseline(labels: list[str], choice: str | None) -> int:
+    from recalib.errors import ConfigError
+
+    if choice is None:
+        return 0
+    if choice.isdigit() and 1 <= int(choice) <= len(labels):
+        return int(choice) - 1
+    if choice in labels:
+        return labels.index(choice)
+    raise ConfigError(f"--baseline {choice}: not one of the models ({', '.join(labels)}) nor a position "
+                      f"1..{len(labels)}")
+
+
+def _settings(args: argparse.Namespace):  # -> BenchSettings
+    from deploy.settings import BenchSettings
+    from deploy.target import parse_targets
+    from export.parity import DEFAULT_TOLERANCE
+
+    runtimes: list[str] = args.runtime or [RUNTIME]
+    return BenchSettings(targets=parse_targets(runtimes), batches=tuple(args.batch or [BATCH]),
+                         warmup=WARMUP if args.warmup is None else args.warmup,
+                         iters=ITERS if args.iters is None else args.iters, threads=args.threads,
+                         tolerance=DEFAULT_TOLERANCE if args.tolerance is None else args.tolerance,
+                         runtime_options=_runtime_options(runtimes, args.precision, args.spinning))
 
 
 def run(args: argparse.Namespace) -> int:
-    import json
+    import tempfile
+    from pathlib import Path
 
-    from deploy.bench import BenchConfig, compare
-    from deploy.candidates import model_candidates, parse_options
+    from deploy.bench import check_models, check_targets, compare, load_model
     from deploy.report import format_table
-    from recalib.models import model_spec
+    from export.prepare import export_all
+    from recalib.cli._output import check_output, emit
+    from recalib.cli._specs import prepare_options, specs
 
-    spec = model_spec(args.arch)
-    input_size = (args.input_size[0], args.input_size[1]) if args.input_size else spec.input_size
-    precision = {} if args.precision == "fp32" else {"precision": args.precision}
-    atol, rtol = _TOLERANCES[args.precision]
-    config = BenchConfig(runtimes=args.runtime, batches=args.batch,
-                         input_chw=(spec.in_channels, *input_size), warmup=args.warmup,
-                         iters=args.iters, threads=args.threads, device=args.device,
-                         atol=atol if args.atol is None else args.atol,
-                         rtol=rtol if args.rtol is None else args.rtol,
-                         runtime_options={r: _runtime_options(r, precision, args.spinning)
-                                          for r in args.runtime},
-                         optimize=not args.no_optimize)
-    candidates = model_candidates(args.arch, args.block, input_size, parse_options(args.option, "--option"))
-    report = compare(candidates, config, progress=lambda msg: print(f"[bench] {msg}", flush=True))
-    report["model"] = {"arch": args.arch, "blocks": args.block, "options": args.option,
-                       "input_size": list(input_size)}
-    print(format_table(report))
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as handle:
-            json.dump(report, handle, indent=2)
-        print(f"wrote {args.json}")
+    settings, options = _settings(args), prepare_options(args)
+    check_output(args)
+    check_targets(settings)
+    models = [load_model(spec, options) for spec in specs(args)]
+    models.insert(0, models.pop(_baseline([m.label for m in models], args.baseline)))
+    check_models(models, settings)
+    log = (lambda msg: None) if args.json else (lambda msg: print(f"[bench] {msg}", flush=True))
+    with tempfile.TemporaryDirectory(prefix="recalib-bench-") as tmp:
+        if any(t.runs_onnx for t in settings.targets):
+            models = export_all(models, Path(tmp), options, progress=log)
+        result = compare(models, settings, progress=log)
+    emit(args, result.to_json(times=args.times), format_table(result))
     return 0

@@ -18,17 +18,18 @@ def run(args: argparse.Namespace) -> int:
     from deploy.availability import backend_matrix
     from deploy.machine_info import collect
 
-    report = {**collect(), "backends": backend_matrix()}
+    machine, backends = collect(), backend_matrix()
     if args.json:
-        print(json.dumps(report, indent=2))
+        print(json.dumps({**machine.to_dict(), "backends": backends}, indent=2))
         return 0
-    print(f"{'python':<16}{report['python']}  ({report['os']})")
-    print(f"{'cpu':<16}{report['cpu']}, {report['cores_available']} cores available")
-    for name, version in report["packages"].items():
+    print(f"{'python':<16}{machine.python}  ({machine.os})")
+    print(f"{'cpu':<16}{machine.cpu}, {machine.cores_available} cores available")
+    for name, version in machine.packages.items():
         print(f"{name:<16}{version or 'not installed'}")
-    gpu = report["gpu"]
-    print(f"{'GPU':<16}{gpu['name'] + ' (compute ' + gpu['compute_capability'] + ')' if gpu else 'none (torch sees no CUDA device)'}")
-    for row in report["backends"]:
+    gpu = machine.gpu
+    seen = f"{gpu['name']} (compute {gpu['compute_capability']})" if gpu else "none (torch sees no CUDA device)"
+    print(f"{'GPU':<16}{seen}")
+    for row in backends:
         status = "available" if row["available"] else f"unavailable: {row['reason']} -> {row['hint']}"
         print(f"backend {row['name']:<14}{status}")
     return 0

@@ -19,7 +19,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                               description="List every registered architecture, its paper, nominal input size and "
                                           "parameter count (optionally with a block); with --paper, every network of "
                                           "that paper's parameter/FLOP tables by the name that builds it.")
-    p.add_argument("--block", default=None, help="count parameters with this block inserted")
+    p.add_argument("--block", default=None, metavar="BLOCK[:K=V,...]",
+                   help="count parameters with this block inserted, e.g. ms-sar:scales=(1,2)")
     p.add_argument("--paper", default=None, metavar="P",
                    help="list the paper configurations of P (ms-sar, gather-excite, competitive-se, "
                         "contextual-convolution, squeeze-excitation; 'all' for every paper)")
@@ -35,13 +36,15 @@ def run(args: argparse.Namespace) -> int:
     from recalib.errors import ConfigError
     from recalib.models import create_model
     from recalib.registry import MODELS
+    from recalib.spec import parse_block
 
+    block, options = parse_block(args.block) if args.block else (None, {})
     rows = []
     for spec in MODELS:
         row: dict[str, Any] = {"name": spec.name, "paper": spec.paper, "input_size": list(spec.input_size),
                "params": None, "summary": spec.summary}
         try:
-            model = create_model(spec.name, block=args.block)
+            model = create_model(spec.name, block, **options)
         except ConfigError as exc:  # e.g. r=16 on DenseNet's 12 new channels: report, keep listing
             row["summary"] = f"cannot take block {args.block!r}: {exc}"
         else:

@@ -6,9 +6,9 @@ from dataclasses import replace
 import pytest
 import torch
 
+from deploy.target import Target, parse_targets
 from profiling.latency_audit import export_variants, resolve_targets
-from profiling.latency_plan import LatencyPlan, Target, default_plan, parse_targets
-from recalib.cli._args import comma_names
+from profiling.latency_plan import LatencyPlan, check_names, default_plan
 from recalib.errors import BackendUnavailable, ConfigError
 
 
@@ -36,7 +36,7 @@ def test_quick_plan_is_a_subset_of_the_default() -> None:
 
 
 @pytest.mark.parametrize("kwargs", [{"batches": (0,)}, {"iters": 0}, {"warmup": -1}, {"threads": 0},
-                                    {"archs": ()}])
+                                    {"archs": ()}, {"tolerance": float("nan")}])
 def test_invalid_plans_are_config_errors(kwargs: dict[str, object]) -> None:
     with pytest.raises(ConfigError):
         LatencyPlan(**kwargs)  # type: ignore[arg-type]
@@ -59,5 +59,9 @@ def test_torch_only_targets_export_nothing_and_no_optimize_is_noted() -> None:
     assert variants == ["plain"] and "--no-optimize" in notes["optimized"]
 
 
-def test_block_lists_keep_commas_inside_brackets() -> None:
-    assert comma_names("se, ms-sar:scales=(1,2,4),ge-theta") == ["se", "ms-sar:scales=(1,2,4)", "ge-theta"]
+def test_names_are_checked_as_specs_before_any_work() -> None:
+    check_names(LatencyPlan(archs=("resnet50:stride_in_1x1=true",), blocks=("ms-sar:scales=(1,2)",)))
+    with pytest.raises(ConfigError, match="without a block"):
+        check_names(LatencyPlan(archs=("resnet50+se",)))
+    with pytest.raises(ConfigError, match="'se' does not take option"):
+        check_names(LatencyPlan(blocks=("se:extent=8",)))

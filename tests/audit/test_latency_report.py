@@ -4,23 +4,33 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 from matplotlib.image import imread
 
-from profiling.latency_audit import ArchAudit, Failure, LatencyAudit, ModelCost
-from profiling.latency_plan import LatencyPlan, parse_targets
-from profiling.latency_report import LatencySection, series
+from deploy.machine_info import MachineInfo
+from deploy.results import Measurement
+from deploy.stats import LatencyStats, RatioStats
+from deploy.target import Target, parse_targets
+from profiling.latency_audit import ArchAudit, ExportSummary, Failure, LatencyAudit, LatencyRecord, ModelCost
+from profiling.latency_plan import LatencyPlan
+from profiling.latency_report import LatencySection
 from profiling.report import write_report
 
 
-def _record(model: str, target: str, export: str, median: float, overhead: float | None) -> dict[str, Any]:
-    ci = {} if overhead is None else {"overhead_ci_low_pct": overhead - 2, "overhead_ci_high_pct": overhead + 3}
-    return {"arch": "net", "target": target, "runtime": target, "device": "cpu", "export": export, "batch": 1,
-            "model": model, "median_ms": median, "p10_ms": median * 0.9, "p90_ms": median * 1.2,
-            "min_ms": median * 0.8, "n": 5, "overhead_pct": overhead, "overhead_ci_low_pct": None,
-            "overhead_ci_high_pct": None, **ci}
+def _record(model: str, target: str, export: str, median: float, overhead: float | None) -> LatencyRecord:
+    """A record whose overhead (percent) has the interval [overhead - 2, overhead + 3]."""
+    stats = LatencyStats(p50_ms=median, p90_ms=median * 1.2, p95_ms=median * 1.3, p99_ms=median * 1.4,
+                         mean_ms=median * 1.05, min_ms=median * 0.8, max_ms=median * 1.5, n=5, spread=0.1,
+                         batch=1, throughput=1e3 / median)
+    ratio = None if overhead is None else RatioStats(
+        1 + overhead / 100, 1 + (overhead - 2) / 100, 1 + (overhead + 3) / 100, 1.0, 1.0, 1.0, 1.0, 5)
+    measurement = Measurement(target, 1, model, stats, ratio, (median,) * 5)
+    return LatencyRecord("net", Target.parse(target), export, measurement, None, 1)
+
+
+def _nodes(**counts: int) -> dict[str, ExportSummary]:
+    return {label: ExportSummary(n, {"Conv": n}, 1e-7, 0.1) for label, n in counts.items()}
 
 
 def _audit() -> LatencyAudit:
@@ -30,21 +40,19 @@ def _audit() -> LatencyAudit:
                _record("gate", "ort-cpu", "plain", 1.9, -5.0),
                _record("none", "ort-cpu", "optimized", 1.8, None), _record("se", "ort-cpu", "optimized", 1.9, 5.0),
                _record("none", "torch-eager", "module", 4.0, None), _record("se", "torch-eager", "module", 4.4, 10.0)]
-    exports = {"plain": {"none": {"nodes": 10}, "se": {"nodes": 16}, "gate": {"nodes": 10}},
-               "optimized": {"none": {"nodes": 10}, "se": {"nodes": 12}}}
+    exports = {"plain": _nodes(none=10, se=16, gate=10), "optimized": _nodes(none=10, se=12)}
     arch = ArchAudit("net", (3, 8, 8), costs, exports, records)
-    machine = {"cpu": "Test CPU", "cores_available": 2, "load_average_1_5_15": [0.5, 0.5, 0.5],
-               "packages": {"torch": "2.13"}}
+    machine = MachineInfo("Test CPU", 2, 2, (0.5, 0.5, 0.5), "Linux", "3.11", {"torch": "2.13"})
     failure = Failure("net", "export (optimized)", "gate", "VerificationError: off by 1", 4)
     plan = LatencyPlan(archs=("net",), blocks=("se", "gate"), targets=parse_targets(["ort-cpu", "torch-eager"]),
                        batches=(1,), iters=5)
     return LatencyAudit(plan, list(plan.targets), {"ort-cuda": "no GPU; to enable it: buy one"},
-                        ["plain", "optimized"], {}, [arch], [failure], machine, [0.6, 0.5, 0.5], 12.0)
+                        ["plain", "optimized"], {}, [arch], [failure], machine, (0.6, 0.5, 0.5), 12.0)
 
 
 def test_series_separates_optimized_exports() -> None:
-    assert series({"target": "ort-cpu", "export": "optimized"}) == "ort-cpu optimized"
-    assert series({"target": "torch-eager", "export": "module"}) == "torch-eager"
+    assert _record("se", "ort-cpu", "optimized", 1.0, 1.0).series == "ort-cpu optimized"
+    assert _record("se", "torch-eager", "module", 1.0, 1.0).series == "torch-eager"
 
 
 def test_markdown_sets_costs_beside_latency_per_series() -> None:

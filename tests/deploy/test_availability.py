@@ -1,12 +1,10 @@
 """Which backends run here, and the errors (with install hints) for those that cannot."""
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from deploy.availability import BACKENDS, HINTS, backend_matrix, require, tensorrt_module, unavailable_reason
-from recalib.cli.main import main
+from deploy.availability import BACKENDS, backend, backend_matrix, require, tensorrt_module, unavailable_reason
+from deploy.runner import create_runner
 from recalib.errors import BackendUnavailable, ConfigError
 
 
@@ -29,13 +27,13 @@ def test_cpu_backends_are_available_here() -> None:
     require("ort-cpu")
 
 
-@pytest.mark.parametrize("backend", ["ort-cuda", "ort-tensorrt"])
-def test_gpu_onnxruntime_providers_raise_with_the_gpu_extra_hint(backend: str) -> None:
-    _skip_if_available(backend)
+@pytest.mark.parametrize("runtime", ["ort-cuda", "ort-tensorrt"])
+def test_gpu_onnxruntime_providers_raise_with_the_gpu_extra_hint(runtime: str) -> None:
+    _skip_if_available(runtime)
     with pytest.raises(BackendUnavailable) as info:
-        require(backend)
-    assert info.value.backend == backend and info.value.exit_code == 3
-    assert '.[gpu' in info.value.hint and "conflict" in HINTS["ort-cuda"]
+        require(runtime)
+    assert info.value.backend == runtime and info.value.exit_code == 3
+    assert '.[gpu' in info.value.hint and "conflict" in backend("ort-cuda").hint
     assert "pip uninstall -y onnxruntime" in str(info.value)
 
 
@@ -66,7 +64,23 @@ def test_unknown_runtime_is_a_config_error_listing_the_choices() -> None:
         require("onnx-magic")
 
 
-def test_doctor_shows_the_backend_matrix(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["doctor", "--json"]) == 0
-    report = json.loads(capsys.readouterr().out)
-    assert [r["name"] for r in report["backends"]] == list(BACKENDS)
+def test_every_backend_says_what_it_runs_where_and_builds_lazily() -> None:
+    import subprocess
+    import sys
+
+    for name in BACKENDS:
+        entry = backend(name)
+        assert entry.runs in ("onnx", "module") and entry.device in ("cpu", "cuda")
+        module, _, factory = entry.factory.partition(":")
+        assert module.startswith("deploy.backends.") and factory
+    # The table names its factories: the runner module and the table import no backend (no import circle).
+    probe = "import deploy.runner, sys; print(sorted(m for m in sys.modules if m.startswith('deploy.backends.')))"
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "[]"
+
+
+def test_a_runtime_put_on_a_device_it_cannot_use_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="cannot run on 'cuda'"):
+        require("ort-cpu", "cuda")
+    with pytest.raises(ConfigError, match="unknown runtime"):
+        create_runner("onnx-magic", "m.onnx")

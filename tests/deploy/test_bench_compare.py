@@ -1,88 +1,114 @@
-"""``deploy.bench.compare``: alternating comparisons, parity before timing, worker processes."""
+"""``deploy.bench.compare``: alternating comparisons, parity before timing, worker processes, typed results."""
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from torch import nn
 
-from deploy._worker import Job, run_job
-from deploy.bench import BenchConfig, Candidate, _raise_from, compare
-from deploy.report import records
+from deploy._worker import Job, WorkerError, run_job
+from deploy.bench import _raise_from, compare
+from deploy.settings import BenchSettings
+from deploy.target import parse_targets
+from export.prepare import Prepared
 from recalib.errors import BackendUnavailable, ConfigError, VerificationError
+from recalib.spec import Spec
 
 from deploy_testing import INPUT_CHW
 
 Models = dict[str, tuple[nn.Module, Path]]
 
 
-def _candidates(models: Models) -> list[Candidate]:
-    return [Candidate(label, module, path) for label, (module, path) in models.items()]
+def _prepared(models: Models) -> list[Prepared]:
+    return [Prepared(label, Spec(label, "arch"), INPUT_CHW, module, file=path)
+            for label, (module, path) in models.items()]
 
 
-def _config(runtimes: list[str], **overrides: object) -> BenchConfig:
-    settings: dict = dict(runtimes=runtimes, batches=[1, 2], input_chw=INPUT_CHW, warmup=1, iters=5,
-                          threads=1, isolate=False)
+def _settings(runtimes: list[str], **overrides: object) -> BenchSettings:
+    settings: dict = dict(targets=parse_targets(runtimes), batches=(1, 2), warmup=1, iters=5, threads=1,
+                          isolate=False)
     settings.update(overrides)
-    return BenchConfig(**settings)
+    return BenchSettings(**settings)
 
 
-def test_report_has_stats_per_model_and_ratios_against_the_baseline(tiny_models: Models) -> None:
-    report = compare(_candidates(tiny_models), _config(["ort-cpu"]))
-    assert report["labels"] == ["plain", "gated"]
-    assert [(r["runtime"], r["batch"]) for r in report["results"]] == [("ort-cpu", 1), ("ort-cpu", 2)]
-    for result in report["results"]:
-        assert set(result["stats"]) == {"plain", "gated"} and set(result["ratios"]) == {"gated"}
-        assert result["stats"]["gated"]["n"] == 5 and result["stats"]["gated"]["batch"] == result["batch"]
-        ratio = result["ratios"]["gated"]
-        assert ratio["ci_low"] <= ratio["ratio"] <= ratio["ci_high"]
-    assert set(report["max_abs_error"]["ort-cpu"]) == {"plain", "gated"}
-    assert max(report["max_abs_error"]["ort-cpu"].values()) < 1e-4
-    assert report["machine"]["cores_available"] >= 1 and report["config"]["threads"] == 1
-    flat = records(report)
-    assert [(r["batch"], r["model"]) for r in flat] == [(1, "plain"), (1, "gated"), (2, "plain"), (2, "gated")]
-    assert flat[0]["overhead_pct"] is None
-    assert flat[1]["overhead_pct"] == pytest.approx((report["results"][0]["ratios"]["gated"]["ratio"] - 1) * 100)
+def test_result_has_typed_stats_per_model_and_ratios_against_the_baseline(tiny_models: Models) -> None:
+    result = compare(_prepared(tiny_models), _settings(["ort-cpu"]))
+    assert result.baseline == "plain" and [m.label for m in result.models] == ["plain", "gated"]
+    assert [(m.target, m.batch, m.label) for m in result.measurements] == [
+        ("ort-cpu", 1, "plain"), ("ort-cpu", 1, "gated"), ("ort-cpu", 2, "plain"), ("ort-cpu", 2, "gated")]
+    for m in result.measurements:
+        assert m.stats.n == 5 and m.stats.batch == m.batch and len(m.times_ms) == 5
+        assert m.stats.min_ms <= m.stats.p50_ms <= m.stats.p90_ms <= m.stats.p95_ms <= m.stats.p99_ms <= m.stats.max_ms
+        assert (m.ratio is None) == (m.label == "plain")
+    gated = result.get("ort-cpu", 1, "gated")
+    assert gated.ratio is not None and gated.ratio.ci_low <= gated.ratio.ratio <= gated.ratio.ci_high
+    assert gated.row()["overhead_pct"] == pytest.approx((gated.ratio.ratio - 1) * 100)
+    assert {p.label for p in result.parity} == {"plain", "gated"}
+    assert all(p.passed and p.runtime == "ort-cpu" and p.reference_dtype == "float64" for p in result.parity)
+    assert result.machine.cores_available >= 1 and result.settings.threads == 1
 
 
 def test_each_runtime_runs_in_its_own_worker_process(tiny_models: Models) -> None:
-    report = compare(_candidates(tiny_models), _config(["torch-eager", "ort-cpu"], batches=[2],
-                                                       isolate=True))
-    assert [r["runtime"] for r in report["results"]] == ["torch-eager", "ort-cpu"]
-    assert report["max_abs_error"]["torch-eager"] == {"plain": 0.0, "gated": 0.0}
+    result = compare(_prepared(tiny_models), _settings(["torch-eager", "ort-cpu"], batches=(2,), isolate=True))
+    assert [m.target for m in result.measurements] == ["torch-eager"] * 2 + ["ort-cpu"] * 2
+    # torch-eager runs the folded module: float32 rounding away from the float64 truth, within the bound
+    eager = [p for p in result.parity if p.runtime == "torch-eager"]
+    assert len(eager) == 2 and all(0 < p.error <= p.bound for p in eager)
 
 
 def test_an_onnx_file_that_is_not_the_module_fails_verification_before_timing(tiny_models: Models) -> None:
-    wrong = [Candidate("plain", tiny_models["gated"][0], tiny_models["plain"][1])]
-    with pytest.raises(VerificationError, match="differs from PyTorch") as info:
-        compare(wrong, _config(["ort-cpu"]))
+    gated_module, plain_file = tiny_models["gated"][0], tiny_models["plain"][1]
+    wrong = [Prepared("plain", Spec("plain", "arch"), INPUT_CHW, gated_module, file=plain_file)]
+    with pytest.raises(VerificationError, match="further from the float64 truth") as info:
+        compare(wrong, _settings(["ort-cpu"]))
     assert info.value.exit_code == 4
-
-
-def test_a_verification_failure_in_a_worker_process_reaches_the_caller(tiny_models: Models) -> None:
-    wrong = [Candidate("plain", tiny_models["gated"][0], tiny_models["plain"][1])]
-    with pytest.raises(VerificationError, match="ort-cpu output of 'plain'"):
-        compare(wrong, _config(["ort-cpu"], batches=[1], isolate=True))
+    with pytest.raises(VerificationError, match="plain on ort-cpu"):
+        compare(wrong, _settings(["ort-cpu"], batches=(1,), isolate=True))
 
 
 def test_worker_errors_are_raised_again_with_their_class_and_fields(tiny_models: Models) -> None:
     from deploy.availability import unavailable_reason
 
-    if unavailable_reason("ort-cuda", "cuda") is None:
+    if unavailable_reason("ort-cuda") is None:
         pytest.skip("ort-cuda is available on this machine")
-    job = Job(runtime="ort-cuda", labels=["plain"], sources=[tiny_models["plain"][1]], batches=[1],
-              input_chw=INPUT_CHW, warmup=0, iters=1, threads=1, device="cuda")
-    result = run_job(job)
+    job = Job(target=parse_targets(["ort-cuda"])[0], labels=["plain"], sources=[tiny_models["plain"][1]],
+              input_chws=[INPUT_CHW], batches=[1], warmup=0, iters=1, threads=1)
+    outcome = run_job(job)
+    assert isinstance(outcome, WorkerError)
     with pytest.raises(BackendUnavailable) as info:
-        _raise_from(result["error"])
+        _raise_from(outcome)
     assert info.value.backend == "ort-cuda" and ".[gpu]" in info.value.hint
 
 
-def test_bad_settings_are_config_errors(tiny_models: Models) -> None:
-    with pytest.raises(ConfigError, match="batch"):
-        _config(["ort-cpu"], batches=[0])
-    with pytest.raises(ConfigError, match="iters"):
-        _config(["ort-cpu"], iters=0)
-    twins = [Candidate("x", *tiny_models["plain"]), Candidate("x", *tiny_models["gated"])]
-    with pytest.raises(ConfigError, match="unique"):
-        compare(twins, _config(["ort-cpu"]))
+def test_what_cannot_be_measured_is_refused_before_timing(tiny_models: Models) -> None:
+    plain, gated = _prepared(tiny_models)
+    with pytest.raises(ConfigError, match="own label"):
+        compare([plain, replace(gated, label="plain")], _settings(["ort-cpu"]))
+    file_only = replace(plain, module=None)
+    with pytest.raises(ConfigError, match="runs PyTorch models"):
+        compare([file_only], _settings(["torch-eager"]))
+    with pytest.raises(ConfigError, match="exported for batch 4 only"):
+        compare([replace(plain, fixed_batch=4)], _settings(["ort-cpu"]))
+
+
+@pytest.mark.parametrize("overrides, message", [({"batches": (0,)}, "batch"), ({"iters": 0}, "iters"),
+                                                ({"threads": 0}, "threads"), ({"tolerance": -1.0}, "tolerance"),
+                                                ({"runtime_options": {"tensorrt": {}}}, "not measured")])
+def test_bad_settings_are_config_errors(overrides: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        _settings(["ort-cpu"], **overrides)
+
+
+def test_a_tensorrt_engine_is_measured_with_the_shape_of_its_header_and_only_by_tensorrt(tmp_path: Path) -> None:
+    from deploy.backends.tensorrt.engine_file import EngineMeta, Platform, save
+    from deploy.bench import load_model
+    from recalib.spec import parse_spec
+
+    meta = EngineMeta(Platform("10.13.0.35", "NVIDIA L4", "8.9"), "fp16", "input", "float32",
+                      (4, 3, 224, 224), (4, 3, 224, 224), (4, 3, 224, 224), "ab" * 32)
+    engine = load_model(parse_spec(str(save(tmp_path / "m.engine", meta, b"plan"))))
+    assert (engine.input_chw, engine.fixed_batch, engine.module) == ((3, 224, 224), 4, None)
+    assert "TensorRT 10.13.0.35, fp16" in engine.verified
+    with pytest.raises(ConfigError, match="only the tensorrt runtime runs it"):
+        compare([engine], _settings(["ort-cpu"], batches=(4,)))

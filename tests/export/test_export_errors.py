@@ -10,6 +10,7 @@ from onnx import TensorProto, helper
 from torch import nn
 
 import export
+from export.onnx_export import to_onnx  # imported here, so the timing below measures the check, not the import
 from export.verify import _check_declared, check_structure
 from recalib.errors import ExportError, ShapeError, VerificationError
 
@@ -26,7 +27,7 @@ def _leftovers(folder) -> list:
 def test_unsupported_opset_is_refused_before_any_work(opset, tmp_path):
     start = time.perf_counter()
     with pytest.raises(ExportError, match=f"opset {opset} is not supported"):
-        export.to_onnx(_small(), (3, 8, 8), tmp_path / "m.onnx", opset=opset)
+        to_onnx(_small(), (3, 8, 8), tmp_path / "m.onnx", opset=opset)
     assert time.perf_counter() - start < 1.0 and _leftovers(tmp_path) == []
 
 
@@ -57,7 +58,8 @@ class LiesUnderExport(nn.Module):
 
 
 def test_parity_failure_raises_and_deletes_the_output(tmp_path):
-    with pytest.raises(VerificationError, match="disagrees with PyTorch.*this is a real mismatch"):
+    with pytest.raises(VerificationError, match="the output was not written.*further from the float64 truth "
+                                                "than float32 PyTorch is"):
         export.to_onnx(LiesUnderExport(), (3, 8, 8), tmp_path / "m.onnx")
     assert _leftovers(tmp_path) == []
 
@@ -123,22 +125,3 @@ def test_ops_outside_the_default_domain_are_refused(tmp_path):
     path = _save_model(tmp_path, node, [helper.make_opsetid("", 18), helper.make_opsetid("com.microsoft", 1)])
     with pytest.raises(ExportError, match="com.microsoft::FastGelu"):
         check_structure(path, 18, ["batch", 3])
-
-
-class Cancels(nn.Module):
-    """The difference of two nearly equal convs: 1e-4 of their size, so rounding dominates it."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.a, self.b = nn.Conv2d(8, 8, 3, bias=False), nn.Conv2d(8, 8, 3, bias=False)
-        with torch.no_grad():
-            self.b.weight.copy_(self.a.weight * (1 + 1e-4 * torch.randn_like(self.a.weight)))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.a(x) - self.b(x)
-
-
-def test_parity_failure_on_an_ill_conditioned_model_says_so(tmp_path):
-    with pytest.raises(VerificationError, match="PyTorch itself is off by .* between float32 and float64"):
-        export.to_onnx(Cancels().eval(), (8, 6, 6), tmp_path / "m.onnx", seed=0)
-    assert _leftovers(tmp_path) == []

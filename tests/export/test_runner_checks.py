@@ -43,5 +43,5 @@ def test_wrong_rank_and_static_batch_are_refused(exported_224, tmp_path):
     static = tmp_path / "static.onnx"
     export.to_onnx(model, (2, 3, 224, 224), static, dynamic_batch=False)
     assert export.declared_inputs(static) == [("input", [2, 3, 224, 224])]
-    with pytest.raises(ShapeError, match="exported for batch 2, got batch 1.*--batch dynamic"):
+    with pytest.raises(ShapeError, match="exported for batch 2, got batch 1.*without --fixed-batch"):
         export.run_onnx(static, np.zeros((1, 3, 224, 224), np.float32))

@@ -1,4 +1,4 @@
-"""The claims audit and the report run end to end on small subsets; `recalib profile` works."""
+"""The claims audit and the report run end to end on small subsets."""
 from __future__ import annotations
 
 import csv
@@ -126,20 +126,3 @@ def test_report_refuses_clashing_csv_names_and_a_file_as_folder(tmp_path: Path) 
     (tmp_path / "file").write_text("x")
     with pytest.raises(ConfigError, match="not a folder"):
         write_report(tmp_path / "file", [_Section()])
-
-
-def test_recalib_profile_prints_a_table_and_writes_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = tmp_path / "p.json"
-    argv = ["profile", "cifar_resnet20", "--block", "se", "--option", "reduction=4",
-            "--convention", "mac-all", "--crosscheck", "--json", str(path)]
-    assert main(argv) == 0
-    text = capsys.readouterr().out
-    assert "recalibration blocks (9;" in text and "unsupported ops: none" in text and "agree" in text
-    data = json.loads(path.read_text())
-    assert data["flop_convention"] == "mac-all" and len(data["blocks"]) == 9
-    assert data["crosscheck"]["agree"] and data["unsupported_ops"] == {}
-
-
-def test_recalib_profile_rejects_bad_options_with_usage_exit_code() -> None:
-    assert main(["profile", "cifar_resnet20", "--option", "reduction"]) == 2
-    assert main(["profile", "cifar_resnet20", "--convention", "gflops"]) == 2

@@ -48,14 +48,17 @@ def _matches(meta: EngineMeta, onnx_path: Path, precision: str, batches: tuple[i
             and (meta.min_shape[0], meta.opt_shape[0], meta.max_shape[0]) == batches)
 
 
-def create_tensorrt_runner(path: str | Path, *, device: str = "cuda", precision: str = "fp32",
-                           batches: tuple[int, int, int] = (1, 1, 1), cache_dir: str | Path | None = None,
+def create_tensorrt_runner(path: str | Path, *, device: str = "cuda", threads: int | None = None,
+                           precision: str = "fp32", batches: tuple[int, int, int] = (1, 1, 1),
+                           cache_dir: str | Path | None = None,
                            workspace_bytes: int | None = None) -> TensorRTRunner:
     """A runner for an ``.engine`` file (checked against this platform) or an ``.onnx`` file.
 
     From ONNX, builds an engine for ``precision`` whose profile covers batches
     ``(min, opt, max) = batches``. With ``cache_dir``, engines and the timing cache are kept
     there and an engine built earlier from the same ONNX file with the same settings is reused.
+    ``threads`` (host CPU threads) is accepted like every runtime's and has nothing to set:
+    the engine runs on the GPU.
     """
     require("tensorrt", device)
     from deploy.backends.tensorrt.build import BuildOptions, build_engine

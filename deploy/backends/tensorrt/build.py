@@ -12,6 +12,7 @@ import tensorrt as trt
 
 from deploy.backends.tensorrt._compat import configure_precision, network_flags, plan_precision
 from deploy.backends.tensorrt.engine_file import EngineMeta, Platform, file_sha256
+from recalib.atomic import write_atomic
 from recalib.errors import ConfigError, ExportError
 
 __all__ = ["BuildOptions", "build_engine", "onnx_input_dtype", "make_logger"]
@@ -99,7 +100,7 @@ def _save_timing_cache(config: trt.IBuilderConfig, path: Path | None) -> None:
     if path is None:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(bytes(config.get_timing_cache().serialize()))
+    write_atomic(path, bytes(config.get_timing_cache().serialize()), error=ExportError)
 
 
 def build_engine(onnx_path: Path, platform: Platform, options: BuildOptions) -> tuple[EngineMeta, bytes]:

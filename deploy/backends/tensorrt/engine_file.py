@@ -17,6 +17,7 @@ import struct
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from recalib.atomic import write_atomic
 from recalib.errors import CheckpointError
 
 __all__ = ["EngineFileError", "EngineMeta", "Platform", "pack", "unpack", "check_compatible",
@@ -114,11 +115,10 @@ def check_compatible(meta: EngineMeta, here: Platform, source: str = "engine") -
 
 
 def save(path: str | Path, meta: EngineMeta, plan: bytes) -> Path:
-    """Write an engine file (header + plan) to ``path``."""
+    """Write an engine file (header + plan) to ``path``, whole or not at all."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(pack(meta, plan))
-    return path
+    return write_atomic(path, pack(meta, plan), error=EngineFileError)
 
 
 def load(path: str | Path, here: Platform) -> tuple[EngineMeta, bytes]:

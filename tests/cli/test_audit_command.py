@@ -15,8 +15,8 @@ from matplotlib.image import imread
 from recalib.cli.main import main
 from recalib.errors import VerificationError
 
-TINY = ["--archs", "cifar_resnet20", "--blocks", "se", "--runtimes", "ort-cpu,torch-eager",
-        "--batches", "1", "--iters", "3", "--warmup", "1", "--no-progress"]
+TINY = ["--arch", "cifar_resnet20", "--block", "se", "--runtime", "ort-cpu,torch-eager",
+        "--batch", "1", "--iters", "3", "--warmup", "1", "--no-progress"]
 FILES = ["claims.csv", "costs.csv", "latency.csv", "latency_by_runtime.png", "latency_vs_flops.png",
          "report.json", "report.md"]
 
@@ -54,7 +54,8 @@ def test_latency_rows_pair_each_model_with_its_costs(tiny_report: tuple[Path, in
     for row in rows:
         baseline = row["model"] == "none"
         assert (row["overhead_pct"] == "") == baseline
-        assert float(row["median_ms"]) > 0 and int(row["n"]) == 3
+        assert float(row["p50_ms"]) > 0 and int(row["n"]) == 3
+        assert 0 <= float(row["parity_error"]) < 1e-4  # judged against float64 PyTorch before timing
     se = next(r for r in rows if r["model"] == "se")
     assert float(se["params_overhead_pct"]) > 0 and float(se["macs_all_overhead_pct"]) > 0
     costs = {r["model"]: r for r in csv.DictReader((tiny_report[0] / "costs.csv").open())}
@@ -73,14 +74,15 @@ def test_report_json_holds_both_sections(tiny_report: tuple[Path, int]) -> None:
 def test_a_runtime_named_but_unavailable_exits_3_before_any_work(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "report"
-    assert main(["audit", "-o", str(out), "--runtimes", "ort-cpu,tensorrt", "--no-progress"]) == 3
+    assert main(["audit", "-o", str(out), "--runtime", "ort-cpu,tensorrt", "--no-progress"]) == 3
     assert "pip install" in capsys.readouterr().err
     assert not out.exists()
 
 
-@pytest.mark.parametrize("bad", [["--batches", "0"], ["--archs", "nope"], ["--blocks", "nope"],
-                                 ["--sections", "claims,speed"], ["--runtimes", "onnx"],
-                                 ["--runtimes", "ort-cpu@cuda"], ["--threads", "0"]])
+@pytest.mark.parametrize("bad", [["--batch", "0"], ["--arch", "nope"], ["--block", "nope"],
+                                 ["--block", "se:reduction"], ["--arch", "resnet50+se"],
+                                 ["--sections", "claims,speed"], ["--runtime", "onnx"],
+                                 ["--runtime", "ort-cpu@cuda"], ["--threads", "0"], ["--tolerance", "-1"]])
 def test_bad_usage_exits_2_before_any_work(tmp_path: Path, bad: list[str]) -> None:
     out = tmp_path / "report"
     assert main(["audit", "-o", str(out), "--no-progress", *bad]) == 2
@@ -89,7 +91,7 @@ def test_bad_usage_exits_2_before_any_work(tmp_path: Path, bad: list[str]) -> No
 
 def test_unparsable_options_are_argparse_usage_errors() -> None:
     with pytest.raises(SystemExit) as exc:
-        main(["audit", "--batches", "one"])
+        main(["audit", "--batch", "one"])
     assert exc.value.code == 2
 
 
@@ -105,15 +107,15 @@ def test_output_pointing_at_a_file_is_refused_and_leaves_nothing(tmp_path: Path,
 
 def test_failed_verification_exits_4_and_still_writes_the_report(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import export
+    import export.prepare
 
     def disagree(*args: object, **kwargs: object) -> None:
         raise VerificationError("onnxruntime disagrees with PyTorch (simulated)")
 
-    monkeypatch.setattr(export, "to_onnx", disagree)
+    monkeypatch.setattr(export.prepare, "to_onnx", disagree)
     out = tmp_path / "report"
-    assert main(["audit", "-o", str(out), "--sections", "latency", *TINY[:4], "--runtimes", "ort-cpu",
-                 "--batches", "1", "--no-progress"]) == 4
+    assert main(["audit", "-o", str(out), "--sections", "latency", *TINY[:4], "--runtime", "ort-cpu",
+                 "--batch", "1", "--no-progress"]) == 4
     markdown = (out / "report.md").read_text()
     assert "### Not measured" in markdown and "simulated" in markdown
     assert json.loads((out / "report.json").read_text())["sections"]["latency"]["failures"][0]["exit_code"] == 4

@@ -4,27 +4,36 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 
 import recalib
-from export_helpers import randomize
+from export.prepare import build
 from recalib.cli.main import main
+from recalib.spec import parse_spec
 
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
     path = tmp_path_factory.mktemp("ckpt") / "mnist.safetensors"
-    return recalib.save_checkpoint(randomize(recalib.create_model("cc_vgg_mnist", "cc-static-scalar")), path)
+    model = build(parse_spec("cc_vgg_mnist+cc-static-scalar"), label="trained").module
+    with torch.no_grad():
+        for gate in (m for m in model.modules() if hasattr(m, "theta")):
+            gate.theta.normal_()  # a trained gate, not the initial one
+    return recalib.save_checkpoint(model, path)
 
 
 def test_export_an_architecture_then_refuse_to_overwrite(tmp_path, capsys):
     out = tmp_path / "m.onnx"
     assert main(["export", "cc_vgg_mnist", "--block", "se", "-o", str(out)]) == 0
-    assert "parity vs PyTorch at 1x1x28x28" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "from PyTorch float64 at 1x1x28x28" in printed and "tolerance 1e-04" in printed
     assert main(["export", "cc_vgg_mnist", "--block", "se", "-o", str(out)]) == 5
     assert "already exists; pass force=True (--force)" in capsys.readouterr().err
-    assert main(["export", "cc_vgg_mnist", "-o", str(out), "--force", "--batch", "2", "--json"]) == 0
+    assert main(["export", "cc_vgg_mnist", "-o", str(out), "--force", "--fixed-batch", "2", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["input_dims"] == [2, 1, 28, 28] and report["source"]["recalib_spec"]["block"] is None
+    weights = report["source"]["weights"]
+    assert weights["seed"] == 0 and "random inputs" in weights["batchnorm_statistics"]
 
 
 def test_export_a_checkpoint_folds_its_scalar_gates(checkpoint, tmp_path, capsys):
@@ -32,14 +41,16 @@ def test_export_a_checkpoint_folds_its_scalar_gates(checkpoint, tmp_path, capsys
     assert main(["export", str(checkpoint), "-o", str(out), "--opset", "20"]) == 0
     report = json.loads(out.with_suffix(".report.json").read_text())
     assert report["opset"] == 20 and "Mul" not in report["op_histogram"]
+    assert report["source"]["weights"] == {"from": "checkpoint", "path": str(checkpoint)}  # not recalibrated
     assert all("no node left" in action for action in report["folding"])
 
 
 @pytest.mark.parametrize("argv,code,message", [
-    (["nope.safetensors"], 2, "no checkpoint at nope.safetensors"),
-    (["no_such_arch"], 2, "neither a checkpoint file nor a registered architecture"),
+    (["nope.safetensors"], 2, "nope.safetensors: no such file"),
+    (["no_such_arch"], 2, "unknown model 'no_such_arch'"),
     (["cc_vgg_mnist", "--opset", "17"], 5, "opset 17 is not supported"),
-    (["cc_vgg_mnist", "--batch", "zero"], 2, "--batch must be 'dynamic' or a positive integer"),
+    (["cc_vgg_mnist", "--fixed-batch", "0"], 2, "a fixed batch must be a positive integer"),
+    (["cc_vgg_mnist", "--tolerance", "nan"], 2, "tolerance must be a finite number >= 0"),
 ])
 def test_bad_requests_exit_with_a_clear_error_and_no_file(argv, code, message, tmp_path, capsys):
     out = tmp_path / "m.onnx"
@@ -50,13 +61,13 @@ def test_bad_requests_exit_with_a_clear_error_and_no_file(argv, code, message, t
 
 def test_a_checkpoint_fixes_its_block(checkpoint, tmp_path, capsys):
     assert main(["export", str(checkpoint), "--block", "se", "-o", str(tmp_path / "m.onnx")]) == 2
-    assert "saved with block 'cc-static-scalar'; drop --block se" in capsys.readouterr().err
+    assert "saved with block 'cc-static-scalar': a checkpoint fixes its block; drop --block se" in capsys.readouterr().err
 
 
 def test_a_checkpoint_at_another_input_size_is_a_shape_error(checkpoint, tmp_path, capsys):
     out = tmp_path / "m.onnx"
     assert main(["export", str(checkpoint), "--input-size", "30", "30", "-o", str(out)]) == 2
-    assert "built for 28x28 input" in capsys.readouterr().err
+    assert "holds a model built for 28x28 input, not 30x30" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
 
 

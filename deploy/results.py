@@ -1,0 +1,103 @@
+"""Typed results of a latency comparison, from the timing worker to the reports and plots.
+
+A :class:`Measurement` is one model on one target at one batch size: its statistics, its ratio
+to the baseline timed in the same run, and every round's time. A :class:`BenchResult` holds
+every measurement of a comparison with the parity checks, the models, the settings and the
+machine; ``to_json`` is what ``recalib bench -o`` writes.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from deploy.machine_info import MachineInfo
+from deploy.settings import BenchSettings
+from deploy.stats import LatencyStats, RatioStats
+from export.parity import ParityCheck
+from recalib.errors import BenchmarkError
+
+__all__ = ["Measurement", "ModelEntry", "BenchResult"]
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One model on one target at one batch; ``ratio`` is None for the baseline."""
+
+    target: str
+    batch: int
+    label: str
+    stats: LatencyStats
+    ratio: RatioStats | None
+    times_ms: tuple[float, ...]
+
+    @property
+    def overhead_pct(self) -> float | None:
+        return None if self.ratio is None else self.ratio.overhead_pct
+
+    def interval_pct(self) -> tuple[float, float] | None:
+        """The overhead's 95% interval in percent (None for the baseline)."""
+        if self.ratio is None:
+            return None
+        return (self.ratio.ci_low - 1) * 100, (self.ratio.ci_high - 1) * 100
+
+    def row(self) -> dict[str, Any]:
+        """A flat record for CSV files: statistics and overhead columns (percent)."""
+        interval = self.interval_pct()
+        return {"runtime": self.target, "batch": self.batch, "model": self.label,
+                **{k: v for k, v in self.stats.to_dict().items() if k != "batch"},
+                "overhead_pct": self.overhead_pct,
+                "overhead_ci_low_pct": None if interval is None else interval[0],
+                "overhead_ci_high_pct": None if interval is None else interval[1],
+                "min_overhead_pct": None if self.ratio is None else (self.ratio.min_ratio - 1) * 100}
+
+    def to_dict(self, times: bool) -> dict[str, Any]:
+        data: dict[str, Any] = {"runtime": self.target, "batch": self.batch, "model": self.label,
+                                "stats": self.stats.to_dict(),
+                                "ratio": None if self.ratio is None else self.ratio.to_dict()}
+        if times:
+            data["times_ms"] = list(self.times_ms)
+        return data
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """A compared model: its label, its specification, its input, the file the user gave, how it was verified."""
+
+    label: str
+    source: str
+    input_chw: tuple[int, ...]
+    file: str | None
+    verified: str
+
+
+@dataclass(frozen=True)
+class BenchResult:
+    """Everything one comparison measured (the first model is the baseline)."""
+
+    machine: MachineInfo
+    settings: BenchSettings
+    models: tuple[ModelEntry, ...]
+    measurements: tuple[Measurement, ...]
+    parity: tuple[ParityCheck, ...]
+    load_average_end: tuple[float, float, float] | None
+
+    @property
+    def baseline(self) -> str:
+        return self.models[0].label
+
+    def get(self, target: str, batch: int, label: str) -> Measurement:
+        for m in self.measurements:
+            if (m.target, m.batch, m.label) == (target, batch, label):
+                return m
+        raise BenchmarkError(f"no measurement of {label!r} on {target} at batch {batch}")
+
+    def parity_of(self, target: str, label: str) -> ParityCheck | None:
+        return next((p for p in self.parity if (p.runtime, p.label) == (target, label)), None)
+
+    def to_json(self, times: bool = False) -> dict[str, Any]:
+        """JSON-ready; ``times`` adds every timed round (milliseconds) to each measurement."""
+        return {"machine": self.machine.to_dict(), "settings": self.settings.to_dict(),
+                "baseline": self.baseline, "models": [asdict(m) for m in self.models],
+                "parity": [{**asdict(p), "passed": p.passed} for p in self.parity],
+                "measurements": [m.to_dict(times) for m in self.measurements],
+                "load_average_end": self.load_average_end}

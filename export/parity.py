@@ -1,0 +1,136 @@
+"""The one parity definition: a runtime against PyTorch in float64, with float32 PyTorch as the yardstick.
+
+For an input ``x``, the truth is the PyTorch model run in float64 (weights and input cast up).
+A runtime's *error* is ``max |runtime(x) - truth| / max |truth|``. PyTorch's own float32 run
+has such an error too (``pytorch_error``): rounding that a deep net with random weights can
+amplify to 1e-3 and beyond, which no float32 runtime can avoid. So a runtime passes when
+
+    error <= max(tolerance, PYTORCH_MARGIN * pytorch_error)
+
+i.e. it is within ``tolerance`` of the truth, or no further from it than float32 PyTorch is
+(up to the margin: another float32 summation order lands at a similar distance, not the same
+one). A model that cannot run in float64 is judged against float32 PyTorch, and the record
+says so (``reference_dtype``). :func:`reference` needs torch; :func:`judge` only numpy, so
+worker processes of other runtimes judge without running torch.
+"""
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from recalib.errors import VerificationError
+
+if TYPE_CHECKING:
+    from torch import nn
+
+__all__ = ["DEFAULT_TOLERANCE", "PYTORCH_MARGIN", "Reference", "ParityCheck", "reference", "judge",
+           "require", "relative_error", "check_tolerance"]
+
+DEFAULT_TOLERANCE = 1e-4
+PYTORCH_MARGIN = 2.0
+
+
+def check_tolerance(tolerance: float) -> float:
+    """``tolerance`` if it is a finite number >= 0, else a ConfigError saying what to pass."""
+    from recalib.errors import ConfigError
+
+    if not isinstance(tolerance, (int, float)) or not np.isfinite(tolerance) or tolerance < 0:
+        raise ConfigError(f"the parity tolerance must be a finite number >= 0 (relative to the largest "
+                          f"output), got {tolerance!r}; the default is {DEFAULT_TOLERANCE:g}")
+    return float(tolerance)
+
+
+@dataclass(frozen=True)
+class Reference:
+    """What a runtime's outputs on ``input`` are judged against."""
+
+    input: np.ndarray
+    truth: list[np.ndarray]
+    pytorch_error: float | None
+    reference_dtype: str
+
+
+@dataclass(frozen=True)
+class ParityCheck:
+    """One runtime's outputs on one input, judged (errors relative to the largest true output)."""
+
+    runtime: str
+    label: str
+    shape: tuple[int, ...]
+    error: float
+    max_abs: float
+    pytorch_error: float | None
+    tolerance: float
+    bound: float
+    reference_dtype: str
+
+    @property
+    def passed(self) -> bool:
+        return self.error <= self.bound  # NaN fails
+
+    def describe(self) -> str:
+        shape = "x".join(map(str, self.shape))
+        yardstick = ("no float64 run (judged against float32 PyTorch)" if self.pytorch_error is None
+                     else f"PyTorch float32 {self.pytorch_error:.1e}")
+        return (f"{self.label} on {self.runtime}: {self.error:.1e} from PyTorch {self.reference_dtype} at {shape} "
+                f"({yardstick}; allowed {self.bound:.1e} = max(tolerance {self.tolerance:.0e}, "
+                f"{PYTORCH_MARGIN:g} x PyTorch's))")
+
+
+def _flat(output: Any) -> list[Any]:
+    from torch.utils._pytree import tree_flatten
+
+    return list(tree_flatten(output)[0])
+
+
+def relative_error(truth: Sequence[np.ndarray], got: Sequence[np.ndarray]) -> tuple[float, float]:
+    """``(max abs error / max |truth|, max abs error)``; NaN counts as an infinite error."""
+    if len(truth) != len(got) or any(t.shape != g.shape for t, g in zip(truth, got)):
+        raise VerificationError(f"output shapes {[tuple(g.shape) for g in got]} differ from PyTorch's "
+                                f"{[tuple(t.shape) for t in truth]}: the exported model is not the PyTorch model")
+    diffs = [np.nan_to_num(np.abs(np.asarray(g, np.float64) - t), nan=np.inf) for t, g in zip(truth, got)]
+    max_abs = max((float(d.max()) for d in diffs if d.size), default=0.0)
+    scale = max((float(np.abs(t).max()) for t in truth if t.size), default=0.0)
+    return max_abs / max(scale, 1e-12), max_abs
+
+
+def reference(model: nn.Module, x: np.ndarray) -> Reference:
+    """``model``'s float64 truth on ``x`` (float32) and how far float32 PyTorch is from it."""
+    import torch
+
+    from export.float64 import fast_float64
+
+    tensor = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+    with torch.no_grad():
+        float32 = [o.detach().double().cpu().numpy() for o in _flat(model.eval()(tensor))]
+        try:
+            exact = copy.deepcopy(model).double()
+            with fast_float64():
+                truth = [o.detach().cpu().numpy() for o in _flat(exact(tensor.double()))]
+        except (RuntimeError, TypeError):  # a block with float32-only arithmetic: no float64 truth
+            return Reference(np.asarray(tensor.numpy()), float32, None, "float32")
+    return Reference(np.asarray(tensor.numpy()), truth, relative_error(truth, float32)[0], "float64")
+
+
+def judge(ref: Reference, got: Sequence[np.ndarray], *, runtime: str, label: str,
+          tolerance: float = DEFAULT_TOLERANCE) -> ParityCheck:
+    """The :class:`ParityCheck` of a runtime's outputs ``got`` on ``ref.input``."""
+    error, max_abs = relative_error(ref.truth, got)
+    allowed = max(tolerance, PYTORCH_MARGIN * ref.pytorch_error) if ref.pytorch_error is not None else tolerance
+    return ParityCheck(runtime, label, tuple(ref.input.shape), error, max_abs, ref.pytorch_error,
+                       tolerance, allowed, ref.reference_dtype)
+
+
+def require(check: ParityCheck, consequence: str) -> ParityCheck:
+    """``check`` if it passed, else a :class:`VerificationError` that says what happens next."""
+    if check.passed:
+        return check
+    closer = "" if check.pytorch_error is None else (
+        f" The runtime is further from the float64 truth than float32 PyTorch is "
+        f"({check.error:.1e} vs {check.pytorch_error:.1e}): a real mismatch, not rounding.")
+    raise VerificationError(f"{check.describe()}: outside the bound; {consequence}.{closer} "
+                            f"Check the export, or pass a larger --tolerance if the runtime is known to round more.")

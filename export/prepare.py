@@ -1,0 +1,239 @@
+"""The one preparation step: a model specification to a calibrated model and a verified export.
+
+``recalib export``, ``recalib bench``, the latency audit and the benchmarks all go through
+here, in this order:
+
+1. **weights**: a checkpoint's, or random ones drawn from a fixed seed (the global random
+   state is left as it was);
+2. **calibration** (random weights only, by default): every batch norm's statistics set from
+   a batch of random inputs. With fresh statistics (mean 0, variance 1) a random deep net's
+   activations grow stage by stage (CIFAR ResNet-56 + CC-Reduced reached outputs of 7e4), so
+   parity would test the random model's conditioning instead of the export; normalised like
+   a trained net's, outputs stay near 1. Latency and counts do not depend on these values;
+3. **export**: fold, optimise for the target runtime, export and verify (:func:`export.to_onnx`).
+
+A file spec (an exported ``.onnx``) is taken as it is: its input shape comes from the export's
+own ``<stem>.report.json``, else from the graph.
+"""
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from export.inputs import random_input
+from export.onnx_export import DEFAULT_OPSET, check_opset, to_onnx
+from export.parity import DEFAULT_TOLERANCE, Reference, check_tolerance, reference
+from export.report import ExportReport
+from recalib.atomic import check_destinations
+from recalib.errors import ConfigError, ExportError, RecalibError
+from recalib.spec import Spec
+
+if TYPE_CHECKING:
+    from torch import nn
+
+__all__ = ["PrepareOptions", "Prepared", "build", "calibrate_batchnorm", "export_prepared", "export_all",
+           "prepare", "from_file", "CALIBRATION_BATCH"]
+
+CALIBRATION_BATCH = 8
+
+
+@dataclass(frozen=True)
+class PrepareOptions:
+    """How to prepare: weights, calibration and the export's settings.
+
+    ``calibrate`` None means "when the weights are random" (an architecture, not a checkpoint).
+    ``fixed_batch`` None exports a dynamic batch. ``optimize`` is :func:`export.to_onnx`'s.
+    """
+
+    seed: int = 0
+    calibrate: bool | None = None
+    fold: bool = True
+    optimize: bool = True
+    tolerance: float = DEFAULT_TOLERANCE
+    opset: int = DEFAULT_OPSET
+    fixed_batch: int | None = None
+
+    def __post_init__(self) -> None:
+        check_tolerance(self.tolerance)
+        check_opset(self.opset)
+        if self.fixed_batch is not None and (isinstance(self.fixed_batch, bool) or self.fixed_batch < 1):
+            raise ConfigError(f"a fixed batch must be a positive integer, got {self.fixed_batch!r}")
+
+
+@dataclass
+class Prepared:
+    """One model ready to measure: the PyTorch reference and/or its exported file.
+
+    ``module`` is the model as built (eval mode), the reference every runtime is judged
+    against; None for a file spec. ``file`` (an ``.onnx``, or a TensorRT ``.engine`` given as
+    it is) and ``report`` are set once exported. ``verified`` says how its outputs are checked.
+    """
+
+    label: str
+    spec: Spec
+    input_chw: tuple[int, int, int]
+    module: nn.Module | None = None
+    file: Path | None = None
+    report: ExportReport | None = None
+    fixed_batch: int | None = None
+    weights: dict[str, Any] = field(default_factory=dict)
+    verified: str = "against its float64 PyTorch model on every runtime, before timing"
+    _folded: nn.Module | None = field(default=None, repr=False)
+    _references: dict[int, Reference] = field(default_factory=dict, repr=False)
+
+    def reference(self, batch: int) -> Reference:
+        """The float64 truth every runtime is judged against at ``batch``, computed once per model.
+
+        Copies made by :func:`export_all` share the cache: exports of one model share its truth.
+        """
+        if self.module is None:
+            raise ConfigError(f"{self.label} is an exported file: there is no PyTorch model to judge it by")
+        if batch not in self._references:
+            self._references[batch] = reference(self.module, random_input((batch, *self.input_chw), seed=1))
+        return self._references[batch]
+
+    def inference(self) -> nn.Module:
+        """The folded inference copy of ``module`` (what torch runtimes run), made once."""
+        if self.module is None:
+            raise ConfigError(f"{self.label} is an exported file: torch runtimes need an architecture "
+                              f"or a checkpoint; time the file on an ONNX runtime")
+        if self._folded is None:
+            from recalib.folding import fold
+
+            self._folded = fold(self.module, self.input_chw)
+        return self._folded
+
+
+def calibrate_batchnorm(model: nn.Module, input_chw: Sequence[int], *, seed: int = 0,
+                        batch: int = CALIBRATION_BATCH) -> nn.Module:
+    """Set every batch norm's statistics from ``batch`` random inputs; return ``model`` in eval mode."""
+    import torch
+    from torch import nn
+
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    momenta = [bn.momentum for bn in norms]
+    for bn in norms:
+        bn.reset_running_stats()
+        bn.momentum = None  # a cumulative average: after one batch, exactly that batch's statistics
+    model.train()
+    try:
+        with torch.no_grad():
+            model(torch.randn(batch, *input_chw, generator=torch.Generator().manual_seed(seed)))
+    finally:
+        for bn, momentum in zip(norms, momenta):
+            bn.momentum = momentum
+    return model.eval()
+
+
+def build(spec: Spec, options: PrepareOptions = PrepareOptions(), label: str | None = None) -> Prepared:
+    """Weights (checkpoint or seeded), then calibration: a :class:`Prepared` without export."""
+    import torch
+
+    if not spec.builds:
+        return from_file(spec, label)
+    chw = spec.input_chw()
+    with torch.random.fork_rng():
+        torch.manual_seed(options.seed)
+        model = spec.create()
+    calibrate = spec.kind != "checkpoint" if options.calibrate is None else options.calibrate
+    weights: dict[str, Any] = ({"from": "checkpoint", "path": str(spec.path)} if spec.kind == "checkpoint"
+                               else {"from": "random", "seed": options.seed})
+    if calibrate:
+        calibrate_batchnorm(model, chw, seed=options.seed)
+        weights["batchnorm_statistics"] = f"from {CALIBRATION_BATCH} random inputs (seed {options.seed})"
+    return Prepared(label or spec.text, spec, chw, model.eval(), weights=weights)
+
+
+def export_prepared(prepared: Prepared, path: Path, options: PrepareOptions = PrepareOptions(), *,
+                    force: bool = False, write_report: bool = True, strict_trt: bool = False) -> Prepared:
+    """``prepared`` exported (folded, optimised, verified) to ``path``; a new :class:`Prepared`."""
+    if prepared.module is None:
+        raise ConfigError(f"{prepared.label} is already an exported file")
+    fixed = options.fixed_batch
+    report = to_onnx(prepared.module, prepared.input_chw, path, dynamic_batch=fixed is None,
+                     batch_size=fixed or 1, fold=options.fold, optimize=options.optimize, opset=options.opset,
+                     force=force, strict_trt=strict_trt, tolerance=options.tolerance,
+                     write_report=write_report, seed=options.seed, provenance={"weights": prepared.weights})
+    return replace(prepared, file=Path(report.path), report=report, fixed_batch=fixed)
+
+
+def _slug(label: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", label).strip("_")[:80] or "model"
+
+
+def export_all(models: Sequence[Prepared], folder: Path, options: PrepareOptions = PrepareOptions(), *,
+               on_error: Callable[[Prepared, RecalibError], None] | None = None,
+               progress: Callable[[str], None] | None = None) -> list[Prepared]:
+    """Export every model that is not a file yet into ``folder``; files pass through unchanged.
+
+    A failure raises, unless ``on_error`` is given: then it is reported there and the model is
+    left out of the result.
+    """
+    done = []
+    for index, model in enumerate(models):
+        if model.module is None:
+            done.append(model)
+            continue
+        try:
+            done.append(export_prepared(model, folder / f"{index}-{_slug(model.label)}.onnx", options,
+                                        write_report=False))
+        except RecalibError as exc:
+            if on_error is None:
+                raise
+            on_error(model, exc)
+        if progress is not None:
+            progress(f"exported {model.label}")
+    return done
+
+
+def prepare(spec: Spec, path: Path, options: PrepareOptions = PrepareOptions(), *, force: bool = False,
+            strict_trt: bool = False) -> Prepared:
+    """Build, calibrate and export ``spec`` to ``path`` with ``<stem>.report.json`` beside it.
+
+    The destinations are checked first, so a path that cannot be written fails before the
+    model is built.
+    """
+    check_destinations([path, path.with_suffix(".report.json")], force, ExportError)
+    return export_prepared(build(spec, options), path, options, force=force, strict_trt=strict_trt)
+
+
+def _read_report(path: Path) -> dict[str, Any] | None:
+    """The export's own ``<stem>.report.json`` beside ``path``, if there is a readable one."""
+    try:
+        report = json.loads(path.with_suffix(".report.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return report if isinstance(report, dict) and isinstance(report.get("input_dims"), list) else None
+
+
+def _graph_dims(path: Path) -> list[int | str]:
+    from export.verify import declared_inputs
+
+    try:
+        inputs = declared_inputs(path)
+    except Exception as exc:  # onnx raises its own untyped errors on damaged files
+        raise ConfigError(f"{path} is not a readable ONNX file ({exc})") from None
+    if len(inputs) != 1:
+        raise ConfigError(f"{path} has {len(inputs)} inputs; recalib measures models with one input")
+    return list(inputs[0][1])
+
+
+def from_file(spec: Spec, label: str | None = None) -> Prepared:
+    """An exported ``.onnx`` file as it is, with the input shape of its report, else of its graph."""
+    if spec.kind != "onnx" or spec.path is None:
+        raise ConfigError(f"{spec.text} is not an .onnx file; TensorRT engines are read by the tensorrt runtime")
+    report = _read_report(spec.path)
+    dims = report["input_dims"] if report is not None else _graph_dims(spec.path)
+    if len(dims) != 4 or not all(isinstance(d, int) and d > 0 for d in dims[1:]):
+        raise ConfigError(f"{spec.path}: input dims {dims} are not (batch, C, H, W) with a static image "
+                          f"size; export with recalib export (static H and W)")
+    batch = dims[0] if isinstance(dims[0], int) and dims[0] > 0 else None
+    chw = (int(dims[1]), int(dims[2]), int(dims[3]))
+    verified = (f"at export ({spec.path.with_suffix('.report.json').name}): max error "
+                f"{report.get('max_rel_error', float('nan')):.1e}, tolerance {report.get('tolerance'):g}"
+                if report is not None else "not checked here (no PyTorch model, no export report)")
+    return Prepared(label or spec.text, spec, chw, file=spec.path, fixed_batch=batch, verified=verified)

@@ -1,0 +1,50 @@
+"""From parsed arguments to model specifications and preparation settings, the same for every subcommand.
+
+Imported inside handlers only (it loads the registries, hence torch).
+"""
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+from recalib.errors import ConfigError
+from recalib.spec import Spec, parse_spec
+
+if TYPE_CHECKING:
+    from export.prepare import PrepareOptions
+
+__all__ = ["specs", "one_spec", "prepare_options"]
+
+
+def _sized(spec: Spec, args: argparse.Namespace) -> Spec:
+    size = getattr(args, "input_size", None)
+    return spec.with_input_size((size[0], size[1])) if size else spec
+
+
+def specs(args: argparse.Namespace) -> list[Spec]:
+    """``args.model`` (one or several), then MODEL+BLOCK for each ``--block``: compared models."""
+    models = args.model if isinstance(args.model, list) else [args.model]
+    parsed = [parse_spec(text) for text in models]
+    blocks = args.block or []
+    if blocks and len(parsed) != 1:
+        raise ConfigError(f"--block adds MODEL+BLOCK to one MODEL, but {len(parsed)} models were given; "
+                          f"write each as MODEL+BLOCK instead")
+    parsed += [parsed[0].with_block(block) for block in blocks]
+    return [_sized(spec, args) for spec in parsed]
+
+
+def one_spec(args: argparse.Namespace) -> Spec:
+    """``args.model`` with ``--block`` inserted (commands that take one model)."""
+    spec = parse_spec(args.model)
+    return _sized(spec.with_block(args.block) if args.block else spec, args)
+
+
+def prepare_options(args: argparse.Namespace, fixed_batch: int | None = None) -> PrepareOptions:
+    """Seed, calibration and export settings from the shared flags (defaults where absent)."""
+    from export.parity import DEFAULT_TOLERANCE
+    from export.prepare import PrepareOptions
+
+    tolerance = DEFAULT_TOLERANCE if args.tolerance is None else args.tolerance
+    return PrepareOptions(seed=getattr(args, "seed", 0), fold=not getattr(args, "no_fold", False),
+                          optimize=not args.no_optimize, tolerance=tolerance,
+                          opset=getattr(args, "opset", None) or PrepareOptions.opset, fixed_batch=fixed_batch)

@@ -1,0 +1,110 @@
+"""``recalib bench``: files or specs, alternated, trtexec-style output; exit codes 2, 3 and 4."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from cli_testing import FAST, SMALL
+from deploy.availability import unavailable_reason
+from recalib.cli.main import main
+
+
+def test_bench_of_two_exported_files_reports_the_overhead_with_its_interval(
+        exported: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "bench.json"
+    code = main(["bench", str(exported["base"]), str(exported["se"]), *FAST, "--batch", "1,2",
+                 "-o", str(out), "--times"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    header = next(line for line in printed.splitlines() if line.startswith("runtime"))
+    for column in ("p50 ms", "p90 ms", "p95 ms", "p99 ms", "mean ms", "min ms", "max ms", "samples/s"):
+        assert column in header
+    se_rows = [line for line in printed.splitlines() if line.split()[2:3] == [str(exported["se"])]]
+    assert len(se_rows) == 2 and all("% [" in row for row in se_rows)
+    result = json.loads(out.read_text())
+    assert result["baseline"] == str(exported["base"])
+    assert [m["input_chw"] for m in result["models"]] == [[1, 28, 28], [1, 28, 28]]
+    assert "at export (base.report.json)" in result["models"][0]["verified"]
+    measured = [(m["batch"], m["model"]) for m in result["measurements"]]
+    assert measured == [(1, str(exported["base"])), (1, str(exported["se"])),
+                        (2, str(exported["base"])), (2, str(exported["se"]))]
+    se = result["measurements"][1]
+    assert se["ratio"]["ci_low"] <= se["ratio"]["ratio"] <= se["ratio"]["ci_high"]
+    assert len(se["times_ms"]) == 5 and min(se["times_ms"]) == pytest.approx(se["stats"]["min_ms"])
+    assert result["settings"]["threads"] == 1 and result["machine"]["cpu"]
+
+
+def test_a_file_without_its_report_takes_its_shape_from_the_graph(
+        exported: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    alone = tmp_path / "alone.onnx"
+    shutil.copy(exported["se"], alone)
+    assert main(["bench", str(alone), *FAST, "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["models"][0]["input_chw"] == [1, 28, 28]
+    assert "no export report" in result["models"][0]["verified"]
+
+
+def test_specs_are_prepared_and_every_runtime_is_judged_against_float64(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["bench", SMALL, "--block", "se", "--runtime", "ort-cpu,torch-eager", "--no-spinning",
+                 *FAST, "--json", "--baseline", "2"])
+    assert code == 0
+    result = json.loads(capsys.readouterr().out)
+    assert [m["label"] for m in result["models"]] == [f"{SMALL}+se", SMALL]
+    assert result["settings"]["runtime_options"] == {"ort-cpu": {"spinning": False}, "torch-eager": {}}
+    checks = {(p["runtime"], p["label"]): p for p in result["parity"]}
+    assert set(checks) == {(r, m) for r in ("ort-cpu", "torch-eager") for m in (SMALL, f"{SMALL}+se")}
+    for check in checks.values():
+        assert check["passed"] and check["reference_dtype"] == "float64"
+        assert 0 < check["pytorch_error"] < check["bound"] and check["tolerance"] == 1e-4
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--block", "no-such-block"], "unknown block 'no-such-block'"),
+    (["--block", "se:reduction"], "KEY=VALUE"),
+    (["--batch", "0"], "batch sizes must be integers >= 1"),
+    (["--runtime", "ort-cpu@cuda"], "cannot run on device 'cuda'"),
+    (["--baseline", "7"], "--baseline 7"),
+])
+def test_bad_usage_exits_2_before_any_model_is_built(argv: list[str], message: str,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", SMALL, *FAST, *argv]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_files_that_cannot_run_as_asked_exit_2(exported: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", str(exported["base"]), "--runtime", "torch-eager", *FAST]) == 2
+    assert "runs PyTorch models" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:
+        main(["bench", str(exported["base"]), "--batch", "one"])
+    assert info.value.code == 2
+
+
+def test_unavailable_runtime_exits_3_with_the_install_hint(capsys: pytest.CaptureFixture[str]) -> None:
+    if unavailable_reason("ort-cuda") is None:
+        pytest.skip("ort-cuda is available on this machine")
+    assert main(["bench", SMALL, "--runtime", "ort-cuda", *FAST]) == 3
+    assert '.[gpu]' in capsys.readouterr().err
+
+
+def test_failed_verification_exits_4(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """With no tolerance and no margin over PyTorch's own error, float32 rounding is a mismatch."""
+    import export.parity
+
+    monkeypatch.setattr(export.parity, "PYTORCH_MARGIN", 0.0)
+    assert main(["bench", SMALL, *FAST, "--tolerance", "0"]) == 4
+    assert "outside the bound" in capsys.readouterr().err
+
+
+def test_json_output_is_written_whole_and_never_over_a_file_without_force(
+        exported: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "mine.json"
+    out.write_text("keep")
+    assert main(["bench", str(exported["base"]), *FAST, "-o", str(out)]) == 2
+    assert "already exists" in capsys.readouterr().err and out.read_text() == "keep"
+    assert main(["bench", str(exported["base"]), *FAST, "-o", str(out), "--force"]) == 0
+    assert json.loads(out.read_text())["baseline"] == str(exported["base"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.json"]

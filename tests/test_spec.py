@@ -1,0 +1,89 @@
+"""One model specification: literals, the grammar, the kinds, and errors that name the wrong part."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import recalib
+from recalib.errors import ConfigError
+from recalib.spec import parse_block, parse_spec, parse_value, split_top_level
+
+
+@pytest.mark.parametrize("text, value", [
+    ("true", True), ("FALSE", False), ("None", None), ("null", None), ("8", 8), ("-2", -2), ("0.5", 0.5),
+    ("1e-3", 1e-3), ("(1,2,4)", (1, 2, 4)), ("[1, 2]", (1, 2)), ("()", ()), ("(true, (2,3))", (True, (2, 3))),
+    ('"a,b"', "a,b"), ("sigmoid", "sigmoid"), ("1e+3", 1000.0), ("0x10", 16),
+])
+def test_values_are_literals_not_strings(text: str, value: object) -> None:
+    assert parse_value(text) == value and type(parse_value(text)) is type(value)
+
+
+def test_commas_inside_brackets_and_quotes_stay_together() -> None:
+    assert split_top_level("se, ms-sar:scales=(1,2,4),x='a,b'") == ["se", "ms-sar:scales=(1,2,4)", "x='a,b'"]
+
+
+def test_the_grammar_splits_architecture_and_block_options() -> None:
+    spec = parse_spec("resnet50:stride_in_1x1=false,num_classes=10+se:reduction=8,stages=(3,4)")
+    assert (spec.kind, spec.arch, spec.block, spec.stages) == ("arch", "resnet50", "se", (3, 4))
+    assert spec.options == {"stride_in_1x1": False, "num_classes": 10, "reduction": 8}
+    assert parse_block("ms-sar:scales=(1,2)") == ("ms-sar", {"scales": (1, 2)})
+
+
+def test_stride_in_1x1_false_builds_the_torchvision_layout() -> None:
+    """"false" must be False: a truthy string would build the Caffe layout (stride in the 1x1 conv)."""
+    for text, strides in (("resnet50:stride_in_1x1=false", ((1, 1), (2, 2))),
+                          ("resnet50:stride_in_1x1=TRUE", ((2, 2), (1, 1)))):
+        unit = parse_spec(text).create().layer2[0]
+        assert (unit.conv1.stride, unit.conv2.stride) == strides
+
+
+def test_block_options_reach_the_built_blocks() -> None:
+    model = parse_spec("cifar_resnet20+ms-sar:scales=(1,2)").create()
+    assert {m.scales for m in model.modules() if type(m).__name__ == "MSSAR"} == {(1, 2)}
+    assert model.recalib_spec["options"] == {"scales": (1, 2)}
+
+
+@pytest.mark.parametrize("text, message", [
+    ("resnet50+sx", "in 'resnet50+sx': unknown block 'sx'"),
+    ("resnet5:num_classes=10", "in 'resnet5:num_classes=10': unknown model 'resnet5'"),
+    ("resnet50:reduction=8+se", "'resnet50' does not take option(s) reduction"),
+    ("resnet50+se:stride_in_1x1=false", "'se' does not take option(s) stride_in_1x1"),
+    ("resnet50+se:reduction", "'reduction' in the options of block 'se' is not KEY=VALUE"),
+    ("resnet50+se:reduction=8,reduction=4", "option 'reduction' of block 'se' is given twice"),
+    ("resnet50:block=se", "not an option of the architecture"),
+    ("resnet50+se+ge-theta", "one block per model"),
+    ("resnet50+ms-sar:scales=(1,2", "unclosed bracket"),
+    ("resnet50+se:stages=(0,)", "stages must be stage numbers from 1"),
+    ("", "empty model specification"),
+    ("runs/missing.onnx", "runs/missing.onnx: no such file"),
+    ("runs/missing", "no such file, and not ARCH[+BLOCK]"),
+])
+def test_errors_name_the_part_that_is_wrong(text: str, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_spec(text)
+    assert message in str(info.value)
+
+
+def test_files_are_recognised_by_kind(tmp_path: Path) -> None:
+    checkpoint = recalib.save_checkpoint(recalib.create_model("cc_vgg_mnist", "se", reduction=4),
+                                         tmp_path / "m.safetensors")
+    spec = parse_spec(str(checkpoint))
+    assert (spec.kind, spec.arch, spec.block, spec.options, spec.path) == (
+        "checkpoint", "cc_vgg_mnist", "se", {"reduction": 4}, checkpoint)
+    assert spec.input_chw() == (1, 28, 28) and spec.builds
+    with pytest.raises(ConfigError, match="a checkpoint fixes its block"):
+        spec.with_block("ge-theta")
+    onnx_file = tmp_path / "m.onnx"
+    onnx_file.write_bytes(b"")
+    assert parse_spec(str(onnx_file)).kind == "onnx" and not parse_spec(str(onnx_file)).builds
+    with pytest.raises(ConfigError, match="not a PyTorch model"):
+        parse_spec(str(onnx_file)).create()
+
+
+def test_block_and_size_are_added_through_the_same_parser() -> None:
+    spec = parse_spec("cifar_resnet20").with_block("ge-theta-minus:extent=8").with_input_size((16, 16))
+    assert spec.text == "cifar_resnet20+ge-theta-minus:extent=8"
+    assert spec.options == {"extent": 8, "input_size": (16, 16)} and spec.input_chw() == (3, 16, 16)
+    with pytest.raises(ConfigError, match="has block 'ge-theta-minus' already"):
+        spec.with_block("se")
