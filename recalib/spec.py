@@ -8,7 +8,9 @@ A model is named by one string:
   insertion points.
 * a checkpoint written by :func:`recalib.save_checkpoint` (``.safetensors``, or any existing
   file that is not one of the kinds below): its stored spec names the model;
-* an exported ``.onnx`` file or a TensorRT ``.engine``, where a command measures files.
+* an exported ``.onnx`` file or a TensorRT ``.engine``, where a command measures files;
+* a paper configuration by name, ``PAPER/TABLE/ROW`` (:mod:`recalib.paper_configs`, e.g.
+  ``ms-sar/table-5/resnext-50-ms-sar``): the network behind a table row, every setting spelled out.
 
 Values are literals: ``true``/``false``/``none`` in any case, integers, floats, tuples in
 ``(…)`` or ``[…]`` (their commas stay together, elements parsed the same way), quoted strings
@@ -33,7 +35,7 @@ __all__ = ["Spec", "parse_spec", "parse_block", "parse_value", "split_top_level"
 
 FILE_KINDS = {".onnx": "onnx", ".engine": "engine", ".safetensors": "checkpoint"}
 _KINDS = {"arch": "an architecture", "checkpoint": "a checkpoint", "onnx": "an exported ONNX file",
-          "engine": "a TensorRT engine"}
+          "engine": "a TensorRT engine", "paper": "a paper configuration"}
 _WORDS = {"true": True, "false": False, "none": None, "null": None}
 _OPEN, _CLOSE, _QUOTES = "([{", ")]}", "'\""
 # create_model's own arguments: written as +BLOCK and the block's stages=(...), not as options.
@@ -188,10 +190,12 @@ class Spec:
 
         A checkpoint or an exported file keeps the size it was made for: another one is refused.
         """
-        if self.kind == "checkpoint" and tuple(size) != self.input_chw()[1:]:
+        if self.kind in ("checkpoint", "paper") and tuple(size) != self.input_chw()[1:]:
             height, width = self.input_chw()[1:]
+            fix = ("rebuild and retrain at that size" if self.kind == "checkpoint"
+                   else f"build {self.arch} by name at that size")
             raise ConfigError(f"{self.text} holds a model built for {height}x{width} input, not "
-                              f"{size[0]}x{size[1]}; drop --input-size (or rebuild and retrain at that size)")
+                              f"{size[0]}x{size[1]}; drop --input-size (or {fix})")
         if self.kind != "arch":
             return self
         from recalib.models import model_spec
@@ -263,6 +267,13 @@ def _checkpoint_spec(text: str, path: Path) -> Spec:
                 None if stages is None else tuple(stages), path)
 
 
+def _paper_spec(text: str) -> Spec:
+    from recalib.paper_configs import get_paper_config
+
+    config = get_paper_config(text)
+    return Spec(text, "paper", config.arch, config.block, dict(config.options), config.stages)
+
+
 def parse_spec(text: str) -> Spec:
     """Parse one model specification; names and option keys are checked, no model is built."""
     text = text.strip()
@@ -274,6 +285,10 @@ def parse_spec(text: str) -> Spec:
         if not path.is_file():
             raise ConfigError(f"{text}: no such file" + (" (it is a folder)" if path.is_dir() else ""))
         return _checkpoint_spec(text, path) if kind in (None, "checkpoint") else Spec(text, kind, path=path)
+    from recalib.paper_configs import NAME_PATTERN
+
+    if NAME_PATTERN.fullmatch(text):
+        return _paper_spec(text)
     try:
         return _arch_spec(text)
     except ConfigError as exc:

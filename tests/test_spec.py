@@ -41,7 +41,7 @@ def test_stride_in_1x1_false_builds_the_torchvision_layout() -> None:
 def test_block_options_reach_the_built_blocks() -> None:
     model = parse_spec("cifar_resnet20+ms-sar:scales=(1,2)").create()
     assert {m.scales for m in model.modules() if type(m).__name__ == "MSSAR"} == {(1, 2)}
-    assert model.recalib_spec["options"] == {"scales": (1, 2)}
+    assert model.recalib_spec["options"]["scales"] == (1, 2)
 
 
 @pytest.mark.parametrize("text, message", [
@@ -69,8 +69,8 @@ def test_files_are_recognised_by_kind(tmp_path: Path) -> None:
     checkpoint = recalib.save_checkpoint(recalib.create_model("cc_vgg_mnist", "se", reduction=4),
                                          tmp_path / "m.safetensors")
     spec = parse_spec(str(checkpoint))
-    assert (spec.kind, spec.arch, spec.block, spec.options, spec.path) == (
-        "checkpoint", "cc_vgg_mnist", "se", {"reduction": 4}, checkpoint)
+    assert (spec.kind, spec.arch, spec.block, spec.options["reduction"], spec.path) == (
+        "checkpoint", "cc_vgg_mnist", "se", 4, checkpoint)
     assert spec.input_chw() == (1, 28, 28) and spec.builds
     with pytest.raises(ConfigError, match="a checkpoint fixes its block"):
         spec.with_block("ge-theta")
@@ -87,3 +87,26 @@ def test_block_and_size_are_added_through_the_same_parser() -> None:
     assert spec.options == {"extent": 8, "input_size": (16, 16)} and spec.input_chw() == (3, 16, 16)
     with pytest.raises(ConfigError, match="has block 'ge-theta-minus' already"):
         spec.with_block("se")
+
+
+def test_a_paper_configuration_is_a_spec_with_every_setting_of_its_row() -> None:
+    config = recalib.get_paper_config("ms-sar/table-5/resnext-50-ms-sar")
+    spec = parse_spec(config.name)
+    assert (spec.kind, spec.arch, spec.block, dict(spec.options), spec.stages) == (
+        "paper", "resnext50_32x4d", "ms-sar", dict(config.options), config.stages)
+    assert spec.options["reduction"] == 16 and spec.input_chw() == (3, 224, 224)
+    with pytest.raises(ConfigError, match="holds a model built for 224x224 input, not 64x64; drop --input-size"):
+        spec.with_input_size((64, 64))
+    with pytest.raises(ConfigError, match="needs a plain architecture"):
+        spec.with_block("se")
+
+
+def test_a_paper_configuration_builds_the_network_of_its_row() -> None:
+    config = recalib.get_paper_config("ms-sar/table-2/rn-20-ms-sar")
+    built, direct = parse_spec(config.name).create(), config.create()
+    assert [tuple(p.shape) for p in built.parameters()] == [tuple(p.shape) for p in direct.parameters()]
+
+
+def test_an_unknown_paper_configuration_lists_the_closest_names() -> None:
+    with pytest.raises(ConfigError, match="unknown paper configuration .*ms-sar/table-5/resnext-50-ms-sar"):
+        parse_spec("ms-sar/table-5/resnext-50-ms-sr")

@@ -70,14 +70,24 @@ def spy(monkeypatch: pytest.MonkeyPatch) -> Callable[[Callable[[nn.Module], bool
     return install
 
 
-@pytest.mark.parametrize("command", COMMANDS)
-@pytest.mark.parametrize("given, wanted", SPECS, ids=["ge-theta-minus:extent=8", "ms-sar:scales=(1,2)",
-                                                      "resnet50:stride_in_1x1=false"])
+def _ms_sar_r16_resnext(model: nn.Module) -> bool:
+    blocks = [m for m in model.modules() if type(m).__name__ == "MSSAR"]
+    return bool(blocks) and type(model).__name__ == "ResNet" and all(b.reduction == 16 for b in blocks)
+
+
+SPECS.append(({"model": ["ms-sar/table-5/resnext-50-ms-sar"]}, _ms_sar_r16_resnext))
+SPEC_IDS = ["ge-theta-minus:extent=8", "ms-sar:scales=(1,2)", "resnet50:stride_in_1x1=false",
+            "paper configuration"]
+# Each command with each spec it can take: `models` takes a block; `audit` an architecture or a block.
+CASES = [pytest.param(command, given, wanted, id=f"{command}-{spec_id}")
+         for command in COMMANDS for (given, wanted), spec_id in zip(SPECS, SPEC_IDS)
+         if (command != "models" or "block" in given) and (command != "audit" or {"arch", "block"} & set(given))]
+
+
+@pytest.mark.parametrize("command, given, wanted", CASES)
 def test_the_command_builds_the_model_the_spec_names(command: str, given: dict[str, list[str]],
                                                      wanted: Callable[[nn.Module], bool], spy, tmp_path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    if command == "models" and "block" not in given:
-        pytest.skip("`recalib models` takes a block, not an architecture")
     monkeypatch.chdir(tmp_path)
     spy(wanted)
     with pytest.raises(Built) as built:
