@@ -15,7 +15,7 @@ from recalib.errors import BackendUnavailable, ConfigError
 __all__ = ["BACKENDS", "HINTS", "require", "unavailable_reason", "backend_matrix", "cuda_available",
            "tensorrt_module"]
 
-BACKENDS = ("torch-eager", "torch-compile", "ort-cpu", "ort-cuda", "ort-tensorrt", "tensorrt")
+BACKENDS = ("torch-eager", "torch-compile", "ort-cpu", "openvino-cpu", "ort-cuda", "ort-tensorrt", "tensorrt")
 
 _GPU = "an NVIDIA GPU with its driver, and a CUDA build of torch (https://pytorch.org/get-started)"
 # onnxruntime and onnxruntime-gpu install the same module and break each other, so the GPU
@@ -24,6 +24,7 @@ HINTS = {
     "torch-eager": 'pip install "torch==2.13.0" -e ".[cpu]"',
     "torch-compile": "install a C++ compiler for TorchInductor (e.g. apt-get install g++)",
     "ort-cpu": 'pip install -e ".[cpu]"',
+    "openvino-cpu": 'pip install -e ".[cpu]" (or pip install openvino)',
     "ort-cuda": f'pip uninstall -y onnxruntime && pip install -e ".[gpu]" (not ".[cpu]": they conflict), and {_GPU}',
     "ort-tensorrt": f'pip uninstall -y onnxruntime && pip install -e ".[gpu,tensorrt]", and {_GPU}',
     "tensorrt": f'pip install -e ".[tensorrt]", and {_GPU}',
@@ -79,6 +80,15 @@ def _probe_ort(provider: str) -> str | None:
     return None
 
 
+def _probe_openvino() -> str | None:
+    try:
+        import openvino
+    except ImportError:
+        return "openvino is not installed"
+    devices = openvino.Core().available_devices
+    return None if "CPU" in devices else f"OpenVINO sees no CPU device (it has {', '.join(devices) or 'none'})"
+
+
 def _probe_ort_tensorrt() -> str | None:
     reason = _probe_ort("TensorrtExecutionProvider")
     if reason is None and tensorrt_module() is None:
@@ -98,6 +108,7 @@ _PROBES: dict[str, Callable[[], str | None]] = {
     "torch-eager": lambda: None,
     "torch-compile": _probe_torch_compile,
     "ort-cpu": lambda: _probe_ort("CPUExecutionProvider"),
+    "openvino-cpu": _probe_openvino,
     "ort-cuda": lambda: _probe_ort("CUDAExecutionProvider"),
     "ort-tensorrt": _probe_ort_tensorrt,
     "tensorrt": _probe_tensorrt,

@@ -87,8 +87,8 @@ def create_runner(backend: str, source: Source, *, device: str | None = None,
     torch backends take an ``nn.Module``; ONNX backends take an ``.onnx`` path (``tensorrt``
     also a ``.engine`` built by this package). ``threads`` fixes the CPU thread count.
     ``options`` go to the backend (e.g. ``mode`` for torch-compile, ``precision`` for
-    tensorrt, ``spinning`` for onnxruntime). Raises ``BackendUnavailable`` when the runtime
-    is not installed here.
+    tensorrt and openvino-cpu, ``spinning`` for onnxruntime, ``hint`` for openvino-cpu).
+    Raises ``BackendUnavailable`` when the runtime is not installed here.
     """
     device = device or default_device(backend)
     require(backend, device)
@@ -104,6 +104,10 @@ def create_runner(backend: str, source: Source, *, device: str | None = None,
 
         return TorchRunner(source, device=device, threads=threads, **options)
     path = _onnx_path(source, backend)
+    if backend == "openvino-cpu":
+        from deploy.backends.openvino import OpenVinoRunner
+
+        return OpenVinoRunner(path, threads=threads, **options)
     if backend == "tensorrt":
         from deploy.backends.tensorrt import create_tensorrt_runner
 
