@@ -106,16 +106,22 @@ def test_compare_checks_parity_and_times_both_models(tiny_models: Models) -> Non
 
 
 def test_without_openvino_the_backend_is_unavailable_with_the_install_hint(tiny_models: Models) -> None:
-    """A real interpreter in which ``import openvino`` fails, as on a machine without the wheel."""
+    """A real interpreter in which ``import openvino`` fails, as on a machine without the wheel:
+    doctor lists it as missing, the audit skips it, a runner refuses with the install hint."""
     _, path = tiny_models["plain"]
     script = ("import sys; sys.modules['openvino'] = None\n"
               "from recalib.cli.main import main\n"
               "main(['doctor', '--json'])\n"
+              "from profiling.latency_audit import resolve_targets\n"
+              "from profiling.latency_plan import default_plan\n"
+              "print(resolve_targets(default_plan())[1]['openvino-cpu'], file=sys.stderr)\n"
               "from deploy import create_runner\n"
               f"create_runner('openvino-cpu', {str(path)!r})\n")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), *sys.path])}
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
     assert proc.returncode != 0 and "BackendUnavailable" in proc.stderr
     assert "openvino is not installed" in proc.stderr and 'pip install -e ".[cpu]"' in proc.stderr
+    # the audit's default runtimes name openvino-cpu and skip it, saying how to enable it
+    assert "openvino is not installed; to enable it: pip install" in proc.stderr
     rows = {row["name"]: row for row in json.loads(proc.stdout)["backends"]}
     assert rows["openvino-cpu"]["available"] is False and ".[cpu]" in rows["openvino-cpu"]["hint"]

@@ -50,20 +50,22 @@ def test_bilinear_bases_give_eq2s_profile_from_tanh():
     assert basis_h.shape == (4, 6) and torch.equal(basis_h[:2], torch.zeros(2, 6))
 
 
+@pytest.mark.parametrize("target", ["onnxruntime", "openvino"])
 @pytest.mark.parametrize("size", SIZES)
 @pytest.mark.parametrize("emp", ["bilinear", "gaussian", "sine"])
-def test_reduced_form_equals_the_block(size, emp):
+def test_reduced_form_equals_the_block(size, emp, target):
     block = _random("cc-reduced", size, emp=emp)
     x = torch.randn(3, 8, *size, dtype=torch.float64)
-    _assert_same(ContextualConvInference(block), block, x)
+    _assert_same(ContextualConvInference(block, target), block, x)
 
 
+@pytest.mark.parametrize("target", ["onnxruntime", "openvino"])
 @pytest.mark.parametrize("name", ["cc-no-mix", "cc-full", "cc-scalar"])
 @pytest.mark.parametrize("size", [(28, 28), (7, 7), (13, 9)])
-def test_other_per_channel_variants_equal_the_block(name, size):
+def test_other_per_channel_variants_equal_the_block(name, size, target):
     block = _random(name, size)
     x = torch.randn(2, 8, *size, dtype=torch.float64)
-    _assert_same(ContextualConvInference(block), block, x)
+    _assert_same(ContextualConvInference(block, target), block, x)
 
 
 def test_a_size_other_than_feat_size_with_the_same_grid_still_matches():
