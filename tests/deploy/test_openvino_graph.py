@@ -2,19 +2,15 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
-from torch import nn
 
 from deploy.backends.openvino_graph import REORDER, executed_graph
 from recalib.errors import ShapeError
 
-from deploy_testing import INPUT_CHW
+from deploy_testing import INPUT_CHW, Models
 
 pytest.importorskip("openvino", reason="openvino-cpu needs the openvino package (pip install -e '.[cpu]')")
-
-Models = dict[str, tuple[nn.Module, Path]]
 
 
 def test_summary_shows_the_fused_convolutions_and_times_every_executed_layer(tiny_models: Models) -> None:

@@ -9,33 +9,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
-from torch import nn
 
 from deploy import create_runner
 from deploy.bench import BenchConfig, Candidate, compare
 from deploy.runner import random_input
-from recalib.errors import ConfigError, ShapeError
+from recalib.errors import ConfigError
 
-from deploy_testing import INPUT_CHW
+from deploy_testing import INPUT_CHW, Models, pytorch_output
 
 pytest.importorskip("openvino", reason="openvino-cpu needs the openvino package (pip install -e '.[cpu]')")
 
-Models = dict[str, tuple[nn.Module, Path]]
 REPO = Path(__file__).resolve().parents[2]
-
-
-def _expected(module: nn.Module, x: np.ndarray) -> np.ndarray:
-    with torch.no_grad():
-        return module(torch.from_numpy(x)).numpy()
-
-
-@pytest.mark.parametrize("batch", [1, 3])
-def test_matches_pytorch_in_f32_at_every_batch(tiny_models: Models, batch: int) -> None:
-    module, path = tiny_models["gated"]
-    runner = create_runner("openvino-cpu", path, threads=1)
-    x = random_input((batch, *INPUT_CHW), seed=batch)
-    np.testing.assert_allclose(runner.run(x), _expected(module, x), rtol=1e-4, atol=1e-5)
+# Parity with PyTorch in f32 at several batches and the refusal of another input size:
+# tests/deploy/test_runners.py, beside onnxruntime's.
 
 
 def test_precision_is_f32_unless_bf16_is_asked_for(tiny_models: Models) -> None:
@@ -52,7 +38,7 @@ def test_precision_is_f32_unless_bf16_is_asked_for(tiny_models: Models) -> None:
     bf16 = create_runner("openvino-cpu", path, threads=1, precision="bf16")
     assert bf16.settings["precision"] == "bf16"
     x = random_input((2, *INPUT_CHW))
-    error = np.abs(bf16.run(x) - _expected(module, x)).max()
+    error = np.abs(bf16.run(x) - pytorch_output(module, x)).max()
     assert 1e-6 < error < 0.1  # bf16 keeps 8 mantissa bits: close, but not f32-close
 
 
@@ -83,15 +69,6 @@ def test_refuses_a_missing_file_a_module_and_a_file_that_is_not_onnx(tiny_models
     garbage.write_bytes(b"not a model")
     with pytest.raises(ConfigError, match="OpenVINO cannot read"):
         create_runner("openvino-cpu", garbage)
-
-
-def test_refuses_an_input_of_another_size(tiny_models: Models) -> None:
-    _, path = tiny_models["plain"]
-    runner = create_runner("openvino-cpu", path, threads=1)
-    with pytest.raises(ShapeError, match="re-export"):
-        runner.run(random_input((1, 3, 8, 16)))
-    with pytest.raises(ShapeError):
-        runner.prepare((1, 3, 16, 8))
 
 
 def test_compare_checks_parity_and_times_both_models(tiny_models: Models) -> None:
