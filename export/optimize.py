@@ -86,21 +86,23 @@ def _rewrite(module: nn.Module, target: str) -> tuple[nn.Module, str] | None:
     return None
 
 
-def optimize_model(model: nn.Module, target: str = DEFAULT_TARGET) -> OptimizeResult:
+def optimize_model(model: nn.Module, target: bool | str = DEFAULT_TARGET) -> OptimizeResult:
     """Replace every block that has an exact inference form by its ``target`` form, in place;
-    ``model`` must be a copy.
+    ``model`` must be a copy. ``target`` as :func:`check_target` reads it (``False``: no change).
 
     Blocks are found by type wherever they sit (also the root); the replacement keeps the
     block as a submodule, so weights are shared, never copied.
     """
-    target = check_target(target) or DEFAULT_TARGET
-    root = _rewrite(model, target)
+    form = check_target(target)
+    if form is None:
+        return OptimizeResult(model)
+    root = _rewrite(model, form)
     if root is not None:
         return OptimizeResult(root[0], [f"<model>: {root[1]}"])
     result = OptimizeResult(model)
     for parent_name, parent in list(model.named_modules()):
         for name, child in list(parent.named_children()):
-            found = _rewrite(child, target)
+            found = _rewrite(child, form)
             if found is not None:
                 setattr(parent, name, found[0])
                 result.actions.append(f"{parent_name + '.' if parent_name else ''}{name}: {found[1]}")

@@ -7,7 +7,9 @@ from __future__ import annotations
 import pytest
 
 import export
-from export.optimize import DEFAULT_TARGET, TARGETS, check_target, target_for_runtime
+from export.optimize import DEFAULT_TARGET, TARGETS, check_target, optimize_model, target_for_runtime
+from export.rewrites.contextual import ContextualConvInference
+from recalib.blocks import create_block
 from recalib.errors import ConfigError
 
 from export_helpers import Host, ops, randomize
@@ -18,6 +20,16 @@ def test_optimize_true_means_the_default_target_and_false_means_none():
     assert [check_target(t) for t in TARGETS] == list(TARGETS)
     with pytest.raises(ConfigError, match="onnxruntime, openvino"):
         check_target("tensorrt")
+
+
+def test_optimize_model_builds_the_targets_form_and_nothing_when_off():
+    for target in TARGETS:
+        form = optimize_model(create_block("cc-reduced", 8, feat_size=(7, 7)), target).model
+        assert isinstance(form, ContextualConvInference) and form.target == target
+    block = create_block("cc-reduced", 8, feat_size=(7, 7))
+    assert optimize_model(block, False).model is block
+    with pytest.raises(ConfigError, match="names no export target"):
+        optimize_model(block, "tvm")
 
 
 def test_each_runtime_gets_the_target_that_suits_it():
