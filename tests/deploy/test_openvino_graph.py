@@ -21,8 +21,10 @@ def test_summary_shows_the_fused_convolutions_and_times_every_executed_layer(tin
     # each conv absorbed its bias Add and its activation: no Relu or Sigmoid layer ran
     assert graph.fusions() == {"Convolution <- Add+Relu": 1, "Convolution <- Add+Sigmoid": 1}
     assert not {"Relu", "Sigmoid", "Eltwise"} & set(graph.count_by_type())
-    assert all(layer.ms is not None and layer.ms >= 0 for layer in graph.executed)
+    assert all(layer.ms is not None and layer.min_ms is not None and 0 <= layer.min_ms <= layer.ms
+               for layer in graph.executed)
     assert graph.total_ms == pytest.approx(sum(graph.ms_by_type().values()))
+    assert sum(graph.ms_by_type(fastest=True).values()) <= graph.total_ms
     assert graph.reorders() == sum(1 for layer in graph.executed if layer.layer_type == REORDER)
     assert {layer.precision for layer in graph.executed if layer.layer_type == "Convolution"} == {"f32"}
 

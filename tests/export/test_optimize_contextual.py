@@ -68,12 +68,21 @@ def test_other_per_channel_variants_equal_the_block(name, size, target):
     _assert_same(ContextualConvInference(block, target), block, x)
 
 
-def test_a_size_other_than_feat_size_with_the_same_grid_still_matches():
-    block = _random("cc-reduced", (28, 28))  # columns picked by zero weights at width 28
-    form = ContextualConvInference(block)
-    assert form.sized_width == 28
-    for size in ((28, 30), (14, 28), (12, 17)):
+@pytest.mark.parametrize("target, sized", [("onnxruntime", (None, 28)), ("openvino", (28, 28))])
+def test_a_size_other_than_feat_size_with_the_same_grid_still_matches(target, sized):
+    block = _random("cc-reduced", (28, 28))  # columns (OpenVINO: rows too) picked by zero weights at 28
+    form = ContextualConvInference(block, target)
+    assert (form.sized_height, form.sized_width) == sized
+    for size in ((28, 28), (28, 30), (14, 28), (12, 17)):
         _assert_same(form, block, torch.randn(2, 8, *size, dtype=torch.float64))
+
+
+def test_openvino_form_picks_no_pixel_by_indexing_where_the_picks_are_uneven(tmp_path):
+    block = _random("cc-reduced", (14, 14)).float()  # 14 -> 11 picks: uneven on both axes
+    path = tmp_path / "cc.onnx"
+    export.to_onnx(block, (8, 14, 14), path, optimize="openvino", fold=False)
+    ops = Counter(n.op_type for n in onnx.load(str(path)).graph.node)
+    assert not {"Gather", "Slice", "MatMul"} & set(ops) and ops["Conv"] == 4
 
 
 def test_the_saturated_output_is_exactly_one_in_float32():
