@@ -16,11 +16,14 @@ the export's parity test against the original PyTorch model:
 
 The rewrites were tuned for one runtime at a time, so an export names its **target**
 (:data:`TARGETS`; ``optimize=True`` means :data:`DEFAULT_TARGET`, ``optimize="openvino"``
-another), recorded in the export report. ``onnxruntime`` (CPU provider, the latency audit's
-reference) gets every rewrite as described. ``openvino`` (the CPU plugin, which runs the whole
-net in a channels-last layout and fuses elementwise chains, a broadcast gate's ``Mul`` and the
-residual ``Add`` and ``Relu`` included, into one pass) gets the same rewrites with the forms
-its executed graph prefers, where they differ (see each rewrite's ``forms``). Being exact,
+another), recorded in the export report; :func:`target_for_runtime` says which suits a
+runtime. ``onnxruntime`` (CPU provider, the latency audit's reference) gets every rewrite as
+described. ``openvino`` (the CPU plugin, which runs the whole net channels-last and fuses
+elementwise chains, a gate's broadcast ``Mul`` with the residual ``Add`` and ``Relu``
+included, into one pass) gets the same layout translations and the module rewrites in the
+forms its executed graph prefers: MS-SAR's mean as a ``Mul`` that fuses into the product's
+pass (not a depthwise conv, a second pass), and the CC map never materialised, with no
+``Gather``, ``MatMul`` or layout conversion (:mod:`export.rewrites.contextual`). Being exact,
 every target's export computes the same function on every runtime; only speed differs.
 """
 from __future__ import annotations

@@ -30,14 +30,22 @@ on many small tensors. :class:`ContextualConvInference` computes the same functi
   (:data:`MATMUL_MAP_MIN_WIDTH`); narrower maps keep the broadcast ``Mul``. Then one
   same-shape ``x * map``.
 
-**For OpenVINO** (``target="openvino"``) the picks and the depthwise grid layer stay, but the
-small profiles keep the block's elementwise formulas for every EMP (each ``(k, W)`` GEMM ran as
-a ``FullyConnected`` layer costing more than the formula's few tiny elementwise layers), and the
-map is never materialised: ``(x * along_h) * along_w`` is two broadcasting ``Mul`` that the
-CPU plugin fuses, with the residual ``Add`` and ``Relu``, into one pass over ``x`` in its
-channels-last layout. The K = 1 MatMul wrote the map in the planar layout and needed a full
-reorder of it before the product (ResNet-50 + cc-reduced at 224, stage 1: MatMul 0.12 ms, the
-reorder 0.29 ms, the product 0.14 ms per block, where the fused chain takes 0.17 ms).
+**For OpenVINO** (``target="openvino"``; measured on ResNet-50 + cc-reduced at 224 with its
+executed graph, :mod:`deploy.backends.openvino_graph`) the forms differ where the CPU plugin,
+which runs the net channels-last and fuses elementwise chains, prefers others:
+
+* the map is never materialised: ``x * along_h * along_w`` is one fused elementwise layer
+  with the profiles' formula and the residual ``Add`` and ``Relu``. The K = 1 MatMul wrote the
+  map in the planar layout and needed a full-size reorder before the product (stage 1: MatMul
+  0.12 ms, reorder 0.29 ms, product 0.14 ms per block), and the bilinear bases ran as
+  ``FullyConnected`` layers costing more than the formula's few tiny elementwise ops;
+* each coefficient stays a ``(N, C, 1, 1)`` tensor of its own: the fused layer takes its
+  layout from its first input, and the stacked ``(N, C, 1, k)`` (concat, reshape, transpose)
+  made it planar, with three full-size reorders around every block;
+* uneven picks (28 or 14 -> 11) are zero weights on both axes, the grid convs covering the
+  whole map: OpenVINO runs ``Gather`` planar, a full-size reorder either side.
+
+Together: 57 -> 0 layout conversions beyond the plain net's 2.
 
 Equal to the block up to float32 rounding (the grid layer sums in another order, over zero
 weights too; the bilinear profile is ``t·(B/2) + 1`` instead of ``(t/2 + 1)·B``; the OpenVINO
@@ -51,10 +59,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from export.decompose import torch_nearest_indices
+from export.rewrites import check_form
 from recalib.blocks._common import check_input
 from recalib.blocks.contextual import ContextualConv, squash
 from recalib.blocks.emp import EMPS, coordinates
-from export.rewrites import check_form
 from recalib.errors import ConfigError
 
 __all__ = ["ContextualConvInference", "DepthwiseGrid", "pick", "bilinear_bases", "applies", "MATMUL_MAP_MIN_WIDTH"]
