@@ -97,6 +97,15 @@ def _probe_ort(provider: str) -> str | None:
     return None
 
 
+def _probe_openvino() -> str | None:
+    try:
+        import openvino
+    except ImportError:
+        return "openvino is not installed"
+    devices = openvino.Core().available_devices
+    return None if "CPU" in devices else f"OpenVINO sees no CPU device (it has {', '.join(devices) or 'none'})"
+
+
 def _probe_ort_tensorrt() -> str | None:
     reason = _probe_ort("TensorrtExecutionProvider")
     if reason is None and tensorrt_module() is None:
@@ -122,6 +131,8 @@ _TABLE = {b.name: b for b in (
             "deploy.backends.torch_compile:TorchCompileRunner", devices=("cuda",)),
     Backend("ort-cpu", "onnx", "cpu", lambda: _probe_ort("CPUExecutionProvider"), 'pip install -e ".[cpu]"',
             "deploy.backends.ort:OrtRunner", (("backend", "ort-cpu"),)),
+    Backend("openvino-cpu", "onnx", "cpu", _probe_openvino, 'pip install -e ".[cpu]" (or pip install openvino)',
+            "deploy.backends.openvino:OpenVinoRunner"),
     Backend("ort-cuda", "onnx", "cuda", lambda: _probe_ort("CUDAExecutionProvider"),
             f'pip uninstall -y onnxruntime && pip install -e ".[gpu]" (not ".[cpu]": they conflict), and {_GPU}',
             "deploy.backends.ort:OrtRunner", (("backend", "ort-cuda"),)),

@@ -16,8 +16,8 @@ from typing import Any
 __all__ = ["MachineInfo", "cpu_model", "available_cores", "load_average", "package_versions", "gpu_info",
            "collect"]
 
-_PACKAGES = ("torch", "onnx", "onnxscript", "onnxruntime", "onnxruntime-gpu", "tensorrt", "fvcore", "numpy",
-             "recalib")
+_PACKAGES = ("torch", "onnx", "onnxscript", "onnxruntime", "onnxruntime-gpu", "openvino", "tensorrt", "fvcore",
+             "numpy", "recalib")
 
 
 def cpu_model(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:

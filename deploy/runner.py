@@ -82,7 +82,8 @@ def create_runner(name: str, source: Source, *, device: str | None = None,
     torch runtimes take an ``nn.Module``; the others an exported file (``.onnx``; ``tensorrt``
     also a ``.engine`` built by this package). ``device`` defaults to the runtime's own;
     ``threads`` fixes the CPU thread count. ``options`` go to the backend (e.g. ``mode`` for
-    torch-compile, ``precision`` for tensorrt, ``spinning`` for onnxruntime). Raises
+    torch-compile, ``precision`` for tensorrt and openvino-cpu, ``spinning`` for onnxruntime,
+    ``hint`` for openvino-cpu). Raises
     ``BackendUnavailable`` when the runtime is not installed here.
     """
     entry = backend(name)

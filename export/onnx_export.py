@@ -52,7 +52,7 @@ class _Options:
     dynamic_batch: bool
     batch: int
     fold: bool
-    optimize: bool
+    optimize: str | None  # the export target (export.optimize.TARGETS), None when off
     opset: int
     force: bool
     strict_trt: bool
@@ -110,7 +110,7 @@ def _export(module: nn.Module, example: torch.Tensor, opts: _Options,
             output_names: list[str]) -> torch.onnx.ONNXProgram:
     """Run torch's dynamo exporter with our decompositions; errors become recalib errors."""
     dynamic = ({0: torch.export.Dim("batch", min=1)},) if opts.dynamic_batch else None
-    table = optimizing.translation_table() if opts.optimize else translation_table()
+    table = optimizing.translation_table(opts.optimize) if opts.optimize else translation_table()
     try:
         with _quiet():
             program = torch.onnx.export(module, (example,), None, dynamo=True, opset_version=opts.opset,
@@ -141,7 +141,7 @@ def _save(program: torch.onnx.ONNXProgram, target: Path, module: nn.Module) -> b
 
 def to_onnx(model: nn.Module, input_shape: Sequence[int], path: str | Path, *,
             dynamic_batch: bool = True, batch_size: int = 1, fold: bool = True,
-            optimize: bool = True, opset: int = DEFAULT_OPSET, force: bool = False,
+            optimize: bool | str = True, opset: int = DEFAULT_OPSET, force: bool = False,
             strict_trt: bool = False, tolerance: float = DEFAULT_TOLERANCE, write_report: bool = True,
             seed: int | None = None, provenance: Mapping[str, Any] | None = None) -> ExportReport:
     """Export ``model`` (one ``(N, C, H, W)`` float32 input) to a verified ONNX file at ``path``.
@@ -149,13 +149,15 @@ def to_onnx(model: nn.Module, input_shape: Sequence[int], path: str | Path, *,
     ``input_shape`` is ``(C, H, W)`` (or ``(N, C, H, W)``, whose N is the static batch); H and W
     are static, the batch is symbolic when ``dynamic_batch``. ``optimize`` applies the exact
     inference rewrites of :mod:`export.optimize` (listed in the report's ``rewrites``), which
-    make blocks cheap on onnxruntime CPU. The report (also written as
+    make blocks cheap on a target runtime: ``True`` for onnxruntime CPU, or a target's name
+    (``"openvino"``); the report records it as ``target``. The report (also written as
     ``<stem>.report.json`` when ``write_report``) holds the parity errors, op histogram and
     TensorRT findings; ``provenance`` (where the weights came from) is recorded in its
     ``source``. Raises ExportError / VerificationError / ShapeError; on any error no file is
     left behind, and existing files are replaced only with ``force``.
     """
     opset, tolerance = check_opset(opset), check_tolerance(tolerance)
+    target = optimizing.check_target(optimize)
     chw, batch_size = _normalize_shape(input_shape, batch_size)
     path = Path(path)
     report_path = path.with_suffix(".report.json")
@@ -164,7 +166,7 @@ def to_onnx(model: nn.Module, input_shape: Sequence[int], path: str | Path, *,
     model.eval()
     try:
         return _run(model, chw, path, report_path if write_report else None,
-                    _Options(dynamic_batch, batch_size, fold, optimize, opset, force, strict_trt,
+                    _Options(dynamic_batch, batch_size, fold, target, opset, force, strict_trt,
                              tolerance, secrets.randbits(31) if seed is None else seed,
                              dict(provenance or {})))
     finally:
@@ -180,7 +182,7 @@ def _run(model: nn.Module, chw: tuple[int, ...], path: Path, report_path: Path |
     module = folded.model if folded else model
     rewrites: list[str] = []
     if opts.optimize:
-        optimized = optimizing.optimize_model(module if folded else copy.deepcopy(model))
+        optimized = optimizing.optimize_model(module if folded else copy.deepcopy(model), opts.optimize)
         module, rewrites = optimized.model, optimized.actions
     # A dynamic batch is traced at 2: torch.export specialises example sizes 0 and 1.
     example = torch.randn(2 if opts.dynamic_batch else opts.batch, *chw)
@@ -201,7 +203,7 @@ def _run(model: nn.Module, chw: tuple[int, ...], path: Path, report_path: Path |
         shapes = [(1, *chw), (3, *chw)] if opts.dynamic_batch else [(opts.batch, *chw)]
         results = parity(onnx_file, model, shapes, opts.tolerance, opts.seed)
         report = _report(proto, path, onnx_file, results, folded, opts, model)
-        report.optimized, report.rewrites = opts.optimize, rewrites
+        report.optimized, report.target, report.rewrites = opts.optimize is not None, opts.optimize, rewrites
         report.external_data = data_file.name if external else None
         report.export_seconds, report.verify_seconds = export_seconds, time.perf_counter() - start
         if opts.strict_trt and report.trt_findings:

@@ -1,4 +1,4 @@
-"""Exact rewrites that make exported recalibration blocks cost what they should on onnxruntime CPU.
+"""Exact rewrites that make exported recalibration blocks cost what they should on a target runtime.
 
 ``export.to_onnx(..., optimize=True)`` (the default; ``recalib export --no-optimize`` turns it
 off) applies two kinds of rewrite, each the same function up to float32 rounding, checked by
@@ -14,9 +14,17 @@ the export's parity test against the original PyTorch model:
   the ops onnxruntime keeps in its blocked NCHWc layout, so a low-resolution gate no longer
   forces layout copies around its block.
 
-Both target onnxruntime's CPU provider, which the latency audit measures. Being exact, they
-give other runtimes (TensorRT) the same function; export with ``optimize=False`` where a
-rewrite measures slower there.
+The rewrites were tuned for one runtime at a time, so an export names its **target**
+(:data:`TARGETS`; ``optimize=True`` means :data:`DEFAULT_TARGET`, ``optimize="openvino"``
+another), recorded in the export report; :func:`target_for_runtime` says which suits a
+runtime. ``onnxruntime`` (CPU provider, the latency audit's reference) gets every rewrite as
+described. ``openvino`` (the CPU plugin, which runs the whole net channels-last and fuses
+elementwise chains, a gate's broadcast ``Mul`` with the residual ``Add`` and ``Relu``
+included, into one pass) gets the same layout translations and the module rewrites in the
+forms its executed graph prefers: MS-SAR's mean as a ``Mul`` that fuses into the product's
+pass (not a depthwise conv, a second pass), and the CC map never materialised, with no
+``Gather``, ``MatMul`` or layout conversion (:mod:`export.rewrites.contextual`). Being exact,
+every target's export computes the same function on every runtime; only speed differs.
 """
 from __future__ import annotations
 
@@ -28,18 +36,41 @@ from dataclasses import dataclass, field
 from torch import nn
 
 from export.decompose import translation_table as decompositions
-from export.rewrites import contextual, layout, ms_sar
+from export.rewrites import TARGETS, contextual, layout, ms_sar
+from recalib.errors import ConfigError
 
-__all__ = ["OptimizeResult", "optimize_model", "translation_table", "recording", "describe_translations"]
+__all__ = ["OptimizeResult", "optimize_model", "translation_table", "recording", "describe_translations",
+           "TARGETS", "DEFAULT_TARGET", "check_target", "target_for_runtime"]
 
-# name, what it does, whether it applies to a module, the inference form built from it
+DEFAULT_TARGET = "onnxruntime"
+# runtime backend -> the target its exports are optimised for (TensorRT reads ONNX like onnxruntime)
+_RUNTIME_TARGETS = {"openvino-cpu": "openvino"}
+
+# name, what it does, whether it applies to a module, the inference form built from it for a target
 _MODULE_REWRITES: list[tuple[str, str, Callable[[nn.Module], bool], Callable[..., nn.Module]]] = [
     ("ms-sar-low-res", "regional MS-SAR pools once, averages its gates at K*xK* and spreads once",
      ms_sar.applies, ms_sar.RegionalMSSARInference),
-    ("cc-grid-picks", "CC-block: static grid picks, grid layer as depthwise convs, bilinear EMP as "
-                      "MatMuls, the map as one product",
+    ("cc-grid-picks", "CC-block: static grid picks, grid layer as depthwise convs; onnxruntime: bilinear "
+                      "EMP as MatMuls, the map as one product; openvino: x times each profile, fused",
      contextual.applies, contextual.ContextualConvInference),
 ]
+
+
+def check_target(optimize: bool | str) -> str | None:
+    """The runtime an export is optimised for: None for ``False``, :data:`DEFAULT_TARGET` for ``True``."""
+    if optimize is True:
+        return DEFAULT_TARGET
+    if optimize is False:
+        return None
+    if optimize not in TARGETS:
+        raise ConfigError(f"optimize={optimize!r} names no export target; choose True, False or one of "
+                          f"{', '.join(TARGETS)}")
+    return str(optimize)
+
+
+def target_for_runtime(runtime: str) -> str:
+    """The export target that suits a runtime backend (``openvino-cpu`` -> ``openvino``)."""
+    return _RUNTIME_TARGETS.get(runtime, DEFAULT_TARGET)
 
 
 @dataclass
@@ -50,35 +81,44 @@ class OptimizeResult:
     actions: list[str] = field(default_factory=list)
 
 
-def _rewrite(module: nn.Module) -> tuple[nn.Module, str] | None:
-    """The inference form of ``module`` and the rewrite's name, if one applies."""
+def _rewrite(module: nn.Module, target: str) -> tuple[nn.Module, str] | None:
+    """The inference form of ``module`` for ``target`` and the rewrite's name, if one applies."""
     for name, what, applies, build in _MODULE_REWRITES:
         if applies(module):
-            return build(module), f"{name} ({what})"
+            return build(module, target), f"{name} ({what})"
     return None
 
 
-def optimize_model(model: nn.Module) -> OptimizeResult:
-    """Replace every block that has an exact inference form by it, in place; ``model`` must be a copy.
+def optimize_model(model: nn.Module, target: bool | str = DEFAULT_TARGET) -> OptimizeResult:
+    """Replace every block that has an exact inference form by its ``target`` form, in place;
+    ``model`` must be a copy. ``target`` as :func:`check_target` reads it (``False``: no change).
 
     Blocks are found by type wherever they sit (also the root); the replacement keeps the
     block as a submodule, so weights are shared, never copied.
     """
-    root = _rewrite(model)
+    form = check_target(target)
+    if form is None:
+        return OptimizeResult(model)
+    root = _rewrite(model, form)
     if root is not None:
         return OptimizeResult(root[0], [f"<model>: {root[1]}"])
     result = OptimizeResult(model)
     for parent_name, parent in list(model.named_modules()):
         for name, child in list(parent.named_children()):
-            found = _rewrite(child)
+            found = _rewrite(child, form)
             if found is not None:
                 setattr(parent, name, found[0])
                 result.actions.append(f"{parent_name + '.' if parent_name else ''}{name}: {found[1]}")
     return result
 
 
-def translation_table() -> dict[Callable, Callable]:
-    """The exporter's translations with the layout rewrites over :mod:`export.decompose`'s."""
+def translation_table(target: str = DEFAULT_TARGET) -> dict[Callable, Callable]:
+    """The exporter's translations for ``target``: the layout rewrites over :mod:`export.decompose`'s.
+
+    Both targets take them: on OpenVINO, ``GlobalAveragePool`` runs as the same ``Reduce`` as
+    ``ReduceMean``, and an integer-scale ``Resize`` drops the ``Shape`` chain that computes sizes.
+    """
+    check_target(target)
     return {**decompositions(), **layout.translation_table()}
 
 

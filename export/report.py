@@ -42,6 +42,7 @@ class ExportReport:
     fold_max_rel_error: float | None = None
     fold_check_dtype: str | None = None
     optimized: bool = False
+    target: str | None = None  # the runtime the rewrites were chosen for (export.optimize.TARGETS)
     rewrites: list[str] = field(default_factory=list)
     external_data: str | None = None
     export_seconds: float = 0.0
@@ -82,7 +83,7 @@ class ExportReport:
         else:
             lines.append("  folding: none" if self.fold_max_rel_error is not None else "  folding: off")
         if self.optimized:
-            lines.append(f"  optimized ({len(self.rewrites)} rewrites, export.optimize):")
+            lines.append(f"  optimized for {self.target} ({len(self.rewrites)} rewrites, export.optimize):")
             lines += [f"    {r}" for r in self.rewrites]
         else:
             lines.append("  optimization: off")

@@ -26,10 +26,10 @@ DEFAULT_ARCHS = ("resnet50", "cifar_resnet20")
 DEFAULT_BLOCKS = ("se", "ge-theta-minus:extent=8", "ge-theta", "ms-sar", "cc-reduced", "cc-static",
                   "cc-static-scalar")
 QUICK_BLOCKS = ("se", "ge-theta-minus:extent=8")
-# GPU targets are in the default list so a CPU-only report says how to enable them; they are
-# skipped (with the reason) where no GPU is visible. TensorRT and torch-compile build or
+# GPU targets (and OpenVINO) are in the default list so a report says how to enable them; they
+# are skipped (with the reason) where no GPU is visible (or openvino is not installed). TensorRT and torch-compile build or
 # compile every model for minutes, which the time budget cannot hold: ask for them by name.
-DEFAULT_TARGETS = ("ort-cpu", "torch-eager", "ort-cuda", "torch-eager@cuda")
+DEFAULT_TARGETS = ("ort-cpu", "openvino-cpu", "torch-eager", "ort-cuda", "torch-eager@cuda")
 MIN_ROUNDS = 8
 
 

@@ -25,6 +25,10 @@ with only ops onnxruntime's CPU provider keeps in its blocked NCHWc layout where
   depthwise conv (:func:`scaled`): onnxruntime fuses the bottleneck's residual Add and ReLU
   that follow into it, which costs less than the separate Add and ReLU it replaces.
 
+**For OpenVINO** (``target="openvino"``) the mean is a ``Mul`` by the constant ``1/L``
+instead: the CPU plugin fuses the product, that ``Mul`` and the residual ``Add`` and ``Relu``
+into one elementwise pass, where the depthwise conv is a second pass over the map.
+
 Equal to the block up to float32 rounding (the pools sum in another order; ``(x·Σg)·(1/L)``
 vs ``x·(Σg/L)``); spreading only copies. ``tests/export/test_optimize_ms_sar.py`` checks it at
 many sizes. The sliding strategy is left as it is.
@@ -39,6 +43,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from export.decompose import torch_nearest_indices
+from export.rewrites import check_form
 from export.rewrites.layout import integer_scale
 from recalib.blocks._common import check_feat_size, check_input
 from recalib.blocks.ms_sar import MSSAR
@@ -237,14 +242,15 @@ class RegionalMSSARInference(nn.Module):
     """``block`` (a regional :class:`MSSAR`) computed by pooling once and gating at low resolution.
 
     Shapes as the block: ``x`` ``(N, C, H, W)``, optional ``source`` ``(N, S, H, W)`` → ``(N, C, H, W)``.
-    The block (and so its state dict keys, under ``block.``) is kept as a submodule.
+    The block (and so its state dict keys, under ``block.``) is kept as a submodule. ``target``
+    (``onnxruntime`` or ``openvino``) selects how the mean of Eq. (2) is applied.
     """
 
-    def __init__(self, block: MSSAR) -> None:
+    def __init__(self, block: MSSAR, target: str = "onnxruntime") -> None:
         super().__init__()
         if block.strategy != "regional":
             raise ConfigError(f"RegionalMSSARInference needs the regional strategy, got {block.strategy!r}")
-        self.block = block
+        self.block, self.target = block, check_form(target, type(self).__name__)
         self.finest = max(block.scales)
         self.excites = nn.ModuleList(padded_excitation(branch.get_submodule("excite"))
                                      for branch in block.branches.values())
@@ -277,7 +283,9 @@ class RegionalMSSARInference(nn.Module):
         total = self.gate_sum(self.block._context(x, source))
         product = x * spread(total, (x.shape[-2], x.shape[-1]))
         n_scales = len(self.block.scales)
-        return product if n_scales == 1 else scaled(product, 1.0 / n_scales)
+        if n_scales == 1:
+            return product
+        return product * (1.0 / n_scales) if self.target == "openvino" else scaled(product, 1.0 / n_scales)
 
 
 def applies(module: nn.Module) -> bool:

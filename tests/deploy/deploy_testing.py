@@ -6,10 +6,19 @@ import io
 import warnings
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
 INPUT_CHW = (3, 16, 16)
+Models = dict[str, tuple[nn.Module, Path]]
+"""The session's tiny models by label: ``(module, exported ONNX file)``."""
+
+
+def pytorch_output(module: nn.Module, x: np.ndarray) -> np.ndarray:
+    """``module``'s output for ``x``, as numpy (the reference a runtime is compared with)."""
+    with torch.no_grad():
+        return module(torch.from_numpy(x)).numpy()
 
 
 def tiny_net(extra: bool = False) -> nn.Module:

@@ -1,32 +1,23 @@
 """CPU runners agree with PyTorch, time what they run, and refuse what they cannot run."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
-from torch import nn
 
 from deploy import create_runner
 from deploy.backends.ort import OrtRunner
 from deploy.runner import random_input
 from recalib.errors import BackendUnavailable, ConfigError, ShapeError
 
-from deploy_testing import INPUT_CHW, tiny_net
-
-Models = dict[str, tuple[nn.Module, Path]]
+from deploy_testing import INPUT_CHW, Models, pytorch_output as _expected, tiny_net
 
 
-def _expected(module: nn.Module, x: np.ndarray) -> np.ndarray:
-    with torch.no_grad():
-        return module(torch.from_numpy(x)).numpy()
-
-
+@pytest.mark.parametrize("backend", ["ort-cpu", "openvino-cpu"])
 @pytest.mark.parametrize("batch", [1, 3])
-def test_ort_cpu_matches_pytorch_at_every_batch(tiny_models: Models, batch: int) -> None:
+def test_cpu_onnx_runtimes_match_pytorch_at_every_batch(tiny_models: Models, batch: int, backend: str) -> None:
     module, path = tiny_models["gated"]
-    runner = create_runner("ort-cpu", path, threads=1)
+    runner = create_runner(backend, path, threads=1)
     x = random_input((batch, *INPUT_CHW), seed=batch)
     np.testing.assert_allclose(runner.run(x), _expected(module, x), rtol=1e-4, atol=1e-5)
 
@@ -64,9 +55,10 @@ def test_ort_session_has_fixed_threads_and_spins_only_during_a_run(tiny_models: 
     assert quiet.get_session_config_entry("session.inter_op.allow_spinning") == "0"
 
 
-def test_ort_refuses_an_input_of_another_size(tiny_models: Models) -> None:
+@pytest.mark.parametrize("backend", ["ort-cpu", "openvino-cpu"])
+def test_cpu_onnx_runtimes_refuse_an_input_of_another_size(tiny_models: Models, backend: str) -> None:
     _, path = tiny_models["plain"]
-    runner = create_runner("ort-cpu", path, threads=1)
+    runner = create_runner(backend, path, threads=1)
     with pytest.raises(ShapeError, match="re-export"):
         runner.run(random_input((1, 3, 8, 16)))
     with pytest.raises(ShapeError):

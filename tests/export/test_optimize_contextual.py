@@ -53,45 +53,58 @@ def test_bilinear_bases_give_eq2s_profile_from_tanh():
     torch.testing.assert_close(p @ unscaled, p[:, :1] * (1 - u) + p[:, 1:2] * u, rtol=1e-14, atol=1e-14)
 
 
+@pytest.mark.parametrize("target", ["onnxruntime", "openvino"])
 @pytest.mark.parametrize("size", SIZES)
 @pytest.mark.parametrize("emp", ["bilinear", "gaussian", "sine"])
-def test_reduced_form_equals_the_block(size, emp):
+def test_reduced_form_equals_the_block(size, emp, target):
     block = _random("cc-reduced", size, emp=emp)
     x = torch.randn(3, 8, *size, dtype=torch.float64)
-    _assert_same(ContextualConvInference(block), block, x)
+    _assert_same(ContextualConvInference(block, target), block, x)
 
 
+@pytest.mark.parametrize("target", ["onnxruntime", "openvino"])
 @pytest.mark.parametrize("size", [(28, 28), (7, 7), (13, 9)])
 @pytest.mark.parametrize("emp", ["gaussian", "sine"])
-def test_reduced_form_follows_the_unit_reading_of_x(size, emp):
+def test_reduced_form_follows_the_unit_reading_of_x(size, emp, target):
     block = _random("cc-reduced", size, emp=emp, emp_coordinates="unit")
-    _assert_same(ContextualConvInference(block), block, torch.randn(2, 8, *size, dtype=torch.float64))
+    _assert_same(ContextualConvInference(block, target), block, torch.randn(2, 8, *size, dtype=torch.float64))
 
 
+@pytest.mark.parametrize("target", ["onnxruntime", "openvino"])
 @pytest.mark.parametrize("size", [(28, 28), (7, 7), (13, 9)])
 @pytest.mark.parametrize(("name", "emp"), [("cc-reduced", "bilinear"), ("cc-reduced", "sine"),
                                            ("cc-no-mix", "bilinear"), ("cc-scalar", None), ("cc-full-scalar", None)])
-def test_forms_in_the_other_coefficient_range_equal_the_block(name, emp, size):
+def test_forms_in_the_other_coefficient_range_equal_the_block(name, emp, size, target):
     block = _random(name, size, coefficient_range="-1..1", **({"emp": emp} if emp else {}))
-    form = ContextualConvInference(block)
+    form = ContextualConvInference(block, target)
     assert not form.one  # the saturated "+ 1" coefficient only serves the 0.5..1.5 range
     _assert_same(form, block, torch.randn(2, 8, *size, dtype=torch.float64))
 
 
+@pytest.mark.parametrize("target", ["onnxruntime", "openvino"])
 @pytest.mark.parametrize("name", ["cc-no-mix", "cc-full", "cc-scalar", "cc-full-scalar"])
 @pytest.mark.parametrize("size", [(28, 28), (7, 7), (13, 9)])
-def test_other_per_channel_variants_equal_the_block(name, size):
+def test_other_per_channel_variants_equal_the_block(name, size, target):
     block = _random(name, size)
     x = torch.randn(2, 8, *size, dtype=torch.float64)
-    _assert_same(ContextualConvInference(block), block, x)
+    _assert_same(ContextualConvInference(block, target), block, x)
 
 
-def test_a_size_other_than_feat_size_with_the_same_grid_still_matches():
-    block = _random("cc-reduced", (28, 28))  # columns picked by zero weights at width 28
-    form = ContextualConvInference(block)
-    assert form.sized_width == 28
-    for size in ((28, 30), (14, 28), (12, 17)):
+@pytest.mark.parametrize("target, sized", [("onnxruntime", (None, 28)), ("openvino", (28, 28))])
+def test_a_size_other_than_feat_size_with_the_same_grid_still_matches(target, sized):
+    block = _random("cc-reduced", (28, 28))  # columns (OpenVINO: rows too) picked by zero weights at 28
+    form = ContextualConvInference(block, target)
+    assert (form.sized_height, form.sized_width) == sized
+    for size in ((28, 28), (28, 30), (14, 28), (12, 17)):
         _assert_same(form, block, torch.randn(2, 8, *size, dtype=torch.float64))
+
+
+def test_openvino_form_picks_no_pixel_by_indexing_where_the_picks_are_uneven(tmp_path):
+    block = _random("cc-reduced", (14, 14)).float()  # 14 -> 11 picks: uneven on both axes
+    path = tmp_path / "cc.onnx"
+    export.to_onnx(block, (8, 14, 14), path, optimize="openvino", fold=False)
+    ops = Counter(n.op_type for n in onnx.load(str(path)).graph.node)
+    assert not {"Gather", "Slice", "MatMul"} & set(ops) and ops["Conv"] == 4
 
 
 def test_the_saturated_output_is_exactly_one_in_float32():

@@ -100,13 +100,14 @@ def test_unfolded_excitation_is_left_alone():
     assert padded_excitation(block.branches["K1"].excite) is block.branches["K1"].excite
 
 
+@pytest.mark.parametrize("target", ["onnxruntime", "openvino"])
 @pytest.mark.parametrize("size", [(7, 7), (14, 14), (16, 16), (13, 11), (4, 6)])
 @pytest.mark.parametrize("scales", [(1, 2, 4), (2, 4), (1,), (1, 2)])
-def test_inference_form_equals_the_block(size, scales):
+def test_inference_form_equals_the_block(size, scales, target):
     block = _random(create_block("ms-sar", 36, scales=scales))
     x = torch.randn(2, 36, *size, dtype=torch.float64)
     with torch.no_grad():
-        torch.testing.assert_close(RegionalMSSARInference(block)(x), block(x), rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(RegionalMSSARInference(block, target)(x), block(x), rtol=1e-12, atol=1e-12)
 
 
 def test_inference_form_of_a_folded_block_with_padding_equals_the_block():

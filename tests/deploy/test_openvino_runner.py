@@ -1,0 +1,104 @@
+"""``openvino-cpu``: OpenVINO compiles the exported ONNX file, agrees with PyTorch, and says what ran."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from deploy import create_runner
+from deploy.bench import BenchConfig, Candidate, compare
+from deploy.runner import random_input
+from recalib.errors import ConfigError
+
+from deploy_testing import INPUT_CHW, Models, pytorch_output
+
+pytest.importorskip("openvino", reason="openvino-cpu needs the openvino package (pip install -e '.[cpu]')")
+
+REPO = Path(__file__).resolve().parents[2]
+# Parity with PyTorch in f32 at several batches and the refusal of another input size:
+# tests/deploy/test_runners.py, beside onnxruntime's.
+
+
+def test_precision_is_f32_unless_bf16_is_asked_for(tiny_models: Models) -> None:
+    """The CPU plugin defaults to bf16 on CPUs with native bf16 (this one); the runner never does."""
+    import openvino as ov
+
+    _, path = tiny_models["plain"]
+    assert create_runner("openvino-cpu", path, threads=1).settings["precision"] == "f32"
+    if "BF16" not in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"):
+        with pytest.raises(ConfigError, match="native bf16"):
+            create_runner("openvino-cpu", path, threads=1, precision="bf16")
+        return
+    module, _ = tiny_models["plain"]
+    bf16 = create_runner("openvino-cpu", path, threads=1, precision="bf16")
+    assert bf16.settings["precision"] == "bf16"
+    x = random_input((2, *INPUT_CHW))
+    error = np.abs(bf16.run(x) - pytorch_output(module, x)).max()
+    assert 1e-6 < error < 0.1  # bf16 keeps 8 mantissa bits: close, but not f32-close
+
+
+def test_threads_and_performance_hint_are_applied(tiny_models: Models) -> None:
+    _, path = tiny_models["plain"]
+    latency = create_runner("openvino-cpu", path, threads=1).settings
+    assert (latency["threads"], latency["hint"], latency["streams"]) == (1, "LATENCY", 1)
+    throughput = create_runner("openvino-cpu", path, threads=2, hint="throughput").settings
+    assert (throughput["threads"], throughput["hint"]) == (2, "THROUGHPUT")
+
+
+@pytest.mark.parametrize("options, message", [({"precision": "fp16"}, "fp32, bf16"),
+                                              ({"hint": "fastest"}, "latency, throughput"),
+                                              ({"threads": 0}, "threads must be >= 1")])
+def test_bad_settings_are_config_errors(tiny_models: Models, options: dict, message: str) -> None:
+    _, path = tiny_models["plain"]
+    with pytest.raises(ConfigError, match=message):
+        create_runner("openvino-cpu", path, **options)
+
+
+def test_refuses_a_missing_file_a_module_and_a_file_that_is_not_onnx(tiny_models: Models, tmp_path: Path) -> None:
+    module, path = tiny_models["plain"]
+    with pytest.raises(ConfigError, match="does not exist"):
+        create_runner("openvino-cpu", path.with_name("missing.onnx"))
+    with pytest.raises(ConfigError, match="export"):
+        create_runner("openvino-cpu", module)
+    garbage = tmp_path / "garbage.onnx"
+    garbage.write_bytes(b"not a model")
+    with pytest.raises(ConfigError, match="OpenVINO cannot read"):
+        create_runner("openvino-cpu", garbage)
+
+
+def test_compare_checks_parity_and_times_both_models(tiny_models: Models) -> None:
+    candidates = [Candidate(label, *tiny_models[label]) for label in ("plain", "gated")]
+    config = BenchConfig(runtimes=["openvino-cpu"], batches=[2], input_chw=INPUT_CHW, warmup=1, iters=4,
+                         threads=1, isolate=False)
+    report = compare(candidates, config)
+    (result,) = report["results"]
+    assert result["runtime"] == "openvino-cpu" and result["stats"]["gated"]["n"] == 4
+    assert set(result["ratios"]) == {"gated"}
+    assert all(error < 1e-4 for error in report["max_abs_error"]["openvino-cpu"].values())
+
+
+def test_without_openvino_the_backend_is_unavailable_with_the_install_hint(tiny_models: Models) -> None:
+    """A real interpreter in which ``import openvino`` fails, as on a machine without the wheel:
+    doctor lists it as missing, the audit skips it, a runner refuses with the install hint."""
+    _, path = tiny_models["plain"]
+    script = ("import sys; sys.modules['openvino'] = None\n"
+              "from recalib.cli.main import main\n"
+              "main(['doctor', '--json'])\n"
+              "from profiling.latency_audit import resolve_targets\n"
+              "from profiling.latency_plan import default_plan\n"
+              "print(resolve_targets(default_plan())[1]['openvino-cpu'], file=sys.stderr)\n"
+              "from deploy import create_runner\n"
+              f"create_runner('openvino-cpu', {str(path)!r})\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), *sys.path])}
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
+    assert proc.returncode != 0 and "BackendUnavailable" in proc.stderr
+    assert "openvino is not installed" in proc.stderr and 'pip install -e ".[cpu]"' in proc.stderr
+    # the audit's default runtimes name openvino-cpu and skip it, saying how to enable it
+    assert "openvino is not installed; to enable it: pip install" in proc.stderr
+    rows = {row["name"]: row for row in json.loads(proc.stdout)["backends"]}
+    assert rows["openvino-cpu"]["available"] is False and ".[cpu]" in rows["openvino-cpu"]["hint"]
