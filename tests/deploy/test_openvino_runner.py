@@ -11,7 +11,11 @@ import numpy as np
 import pytest
 
 from deploy import create_runner
-from deploy.bench import BenchConfig, Candidate, compare
+from deploy.bench import compare
+from deploy.settings import BenchSettings
+from deploy.target import parse_targets
+from export.prepare import Prepared
+from recalib.spec import Spec
 from deploy.runner import random_input
 from recalib.errors import ConfigError
 
@@ -72,14 +76,16 @@ def test_refuses_a_missing_file_a_module_and_a_file_that_is_not_onnx(tiny_models
 
 
 def test_compare_checks_parity_and_times_both_models(tiny_models: Models) -> None:
-    candidates = [Candidate(label, *tiny_models[label]) for label in ("plain", "gated")]
-    config = BenchConfig(runtimes=["openvino-cpu"], batches=[2], input_chw=INPUT_CHW, warmup=1, iters=4,
-                         threads=1, isolate=False)
-    report = compare(candidates, config)
-    (result,) = report["results"]
-    assert result["runtime"] == "openvino-cpu" and result["stats"]["gated"]["n"] == 4
-    assert set(result["ratios"]) == {"gated"}
-    assert all(error < 1e-4 for error in report["max_abs_error"]["openvino-cpu"].values())
+    models = [Prepared(label, Spec(label, "arch"), INPUT_CHW, *tiny_models[label]) for label in ("plain", "gated")]
+    settings = BenchSettings(parse_targets(["openvino-cpu"]), batches=(2,), warmup=1, iters=4, threads=1,
+                             isolate=False)
+    result = compare(models, settings)
+    assert [(m.target, m.label, m.stats.n) for m in result.measurements] == [
+        ("openvino-cpu", "plain", 4), ("openvino-cpu", "gated", 4)]
+    assert result.get("openvino-cpu", 2, "plain").ratio is None
+    assert result.get("openvino-cpu", 2, "gated").ratio is not None
+    assert {p.label for p in result.parity} == {"plain", "gated"}
+    assert all(p.passed and p.runtime == "openvino-cpu" and p.error < 1e-4 for p in result.parity)
 
 
 def test_without_openvino_the_backend_is_unavailable_with_the_install_hint(tiny_models: Models) -> None:
