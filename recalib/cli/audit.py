@@ -1,7 +1,8 @@
 """``recalib audit``: the report reviewers read, the product's main job.
 
 Two sections, each optional (``--sections``): the claims audit (every parameter and FLOP
-figure in the papers, reproduced, explained or unexplained) and the latency audit (each
+figure in the papers, judged to its printed digits and on the block's own cost, with each
+paper's counting method; see :mod:`profiling.claims_audit` for the verdicts) and the latency audit (each
 block's parameter, FLOP and latency overhead on ResNet-50 and a CIFAR ResNet, per runtime
 and batch). Writes ``report.md``, ``report.json``, CSVs and PNG plots into one folder.
 
@@ -41,7 +42,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--sections", action="extend", default=None, type=comma_list(), metavar="S1,S2",
                    help="sections to run: claims, latency (default: both)")
     p.add_argument("--papers", action="extend", default=None, type=comma_list(), metavar="P1,P2",
-                   help="claims: only these papers (names of profiling/claims/*.json)")
+                   help="claims: only these papers (ms-sar, gather-excite, competitive-se, contextual-convolution, "
+                        "squeeze-excitation: our notes on the official SE code)")
     _latency_options(p)
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     p.set_defaults(handler=run)
