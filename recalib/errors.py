@@ -10,6 +10,7 @@ __all__ = [
     "RecalibError",
     "ConfigError",
     "UnknownNameError",
+    "OutputError",
     "ShapeError",
     "CheckpointError",
     "ExportError",
@@ -39,8 +40,17 @@ class UnknownNameError(ConfigError):
         super().__init__(f"unknown {kind} {name!r}; choose one of: {', '.join(known)}")
 
 
+class OutputError(ConfigError):
+    """An output path may not or cannot be written: it exists (and ``--force`` was not given), it is
+    one of the command's own inputs, its folder is missing or read-only, or another run holds it.
+
+    One rule for every command and writer: a refused output is a usage error (exit 2), raised
+    before any work where it can be known then.
+    """
+
+
 class ShapeError(RecalibError, ValueError):
-    """A tensor reached a block or model with a shape it was not built for."""
+    """A tensor reached a block or model with a shape (or dtype) it was not built for."""
 
     exit_code = 2
 
