@@ -33,7 +33,7 @@ _SEQUENCES = (tuple, list, collections.abc.Sequence)
 @functools.lru_cache(maxsize=None)
 def hints(builder: Callable[..., Any]) -> dict[str, Any]:
     """Parameter name → annotation of ``builder`` (a class: its ``__init__``); empty if unresolvable."""
-    target = builder.__init__ if inspect.isclass(builder) else builder  # type: ignore[misc]
+    target = builder.__init__ if inspect.isclass(builder) else builder
     try:
         return typing.get_type_hints(target)
     except (NameError, TypeError):

@@ -5,13 +5,14 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
+from process_testing import needs_proc, running, wait_for
+
 ROOT = Path(__file__).resolve().parents[1]
-pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table in /proc")
+pytestmark = needs_proc
 
 # A process that holds a temporary folder until a signal ends it; argv[1] is 'worker' to die with its parent,
 # 'watchdog' to do so without the kernel's parent-death signal, 'parent' to start such a worker and wait.
@@ -37,22 +38,6 @@ except lifetime.Terminated as exc:
 """
 
 
-def running(pid: int) -> bool:
-    """Whether ``pid`` is a live process (an exited zombie nobody reaped yet counts as gone)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"
-
-
-def wait_until_gone(pid: int, timeout: float = 60.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while running(pid) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return not running(pid)
-
-
 def start(tmp_path: Path, *args: str) -> tuple[subprocess.Popen[str], int, Path]:
     """Run SCRIPT with ``args``; returns the process, the pid and folder of the process holding the folder."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TMPDIR": str(tmp_path)}
@@ -76,7 +61,7 @@ def test_a_worker_whose_parent_is_killed_ends_and_cleans_up(tmp_path: Path, role
     assert worker != parent.pid and running(worker) and folder.is_dir()
     parent.send_signal(signal.SIGKILL)  # the parent can clean nothing up
     parent.wait(timeout=30)
-    assert wait_until_gone(worker), f"worker {worker} outlived its parent"
+    wait_for(lambda: not running(worker), 60, f"worker {worker} to end after its parent was killed")
     assert list(tmp_path.iterdir()) == []  # the worker removed its own folder on the way out
 
 

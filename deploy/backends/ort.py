@@ -106,9 +106,14 @@ class OrtRunner(Runner):
         if device not in (None, own):
             raise ConfigError(f"{backend} runs on {own}, not on {device!r}")
         self.backend, self.path, self.device_id, self.device = backend, Path(path), device_id, own
-        self.session = ort.InferenceSession(
-            str(path), session_options(threads, spinning, optimized_model_path),
-            providers=provider_list(backend, precision, device_id, cache_dir))
+        providers = provider_list(backend, precision, device_id, cache_dir)
+        try:
+            self.session = ort.InferenceSession(str(path), session_options(threads, spinning, optimized_model_path),
+                                                providers=providers)
+        except Exception as exc:  # onnxruntime's own untyped errors (Fail, InvalidGraph, NotImplemented)
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ConfigError(f"onnxruntime cannot load {path}: {reason}; check the file, or export it again "
+                              f"with recalib export") from None
         self._check_provider()
         self._read_io()
 

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from recalib.blocks._common import positive_int
+from recalib.blocks._common import check_dtype, positive_int
 from recalib.errors import ConfigError, ShapeError
 from recalib.models._insertion import BlockFactory
 
@@ -133,6 +133,7 @@ class Backbone(nn.Module):
     def check_input(self, x: torch.Tensor) -> None:
         """Raise :class:`ShapeError` unless ``x`` is ``(N, in_channels, H, W)`` at a size the model runs at."""
         arch = getattr(self, "recalib_spec", {}).get("arch", type(self).__name__)
+        check_dtype(x, self, arch)
         if x.dim() != 4 or x.shape[1] != self.in_channels:
             raise ShapeError(f"{arch} expects (N, {self.in_channels}, H, W) input, got shape {tuple(x.shape)}")
         got = (int(x.shape[-2]), int(x.shape[-1]))
