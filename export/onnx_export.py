@@ -34,7 +34,7 @@ from export.report import ExportReport, op_histogram
 from export.trt_lint import lint
 from export.verify import check_structure, parity
 from recalib.atomic import check_destinations, file_path, staging
-from recalib.errors import ConfigError, ExportError, RecalibError
+from recalib.errors import ConfigError, ExportError, RecalibError, first_line
 from recalib.folding import FoldResult, fold_model, run_model
 
 __all__ = ["to_onnx", "check_opset", "check_weights", "SUPPORTED_OPSETS", "DEFAULT_OPSET", "VERIFIED_BATCHES"]
@@ -157,8 +157,7 @@ def _export(module: nn.Module, example: torch.Tensor, opts: _Options,
         cause = _recalib_cause(exc)
         if cause is not None:
             raise cause from exc
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ExportError(f"torch.onnx.export failed: {first}") from exc
+        raise ExportError(f"torch.onnx.export failed: {first_line(exc)}") from exc
     if program is None:  # only when given a file name, which we never pass
         raise ExportError("torch.onnx.export returned no program")
     return program

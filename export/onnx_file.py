@@ -4,7 +4,7 @@ Runtimes answer a damaged or foreign file with their own untyped errors, from de
 (onnxruntime's ``INVALID_PROTOBUF``, OpenVINO's parser, TensorRT's). :func:`read_onnx`
 refuses, with what is wrong and what to do, an empty file, one that does not parse as an ONNX
 model (truncated, or another format), one without a graph, and one using ops outside the
-default ONNX domain (recalib's runtimes run standard ONNX only); :func:`foreign_ops` is the
+default ONNX domain (recalib's runtimes run standard ONNX only); :func:`check_domains` is the
 one domain check, shared with the verification of recalib's own exports. Pure ONNX, no torch.
 """
 from __future__ import annotations
@@ -14,9 +14,9 @@ from pathlib import Path
 
 import onnx
 
-from recalib.errors import ConfigError
+from recalib.errors import ConfigError, RecalibError, first_line
 
-__all__ = ["DEFAULT_DOMAINS", "foreign_ops", "read_onnx"]
+__all__ = ["DEFAULT_DOMAINS", "foreign_ops", "check_domains", "read_onnx"]
 
 DEFAULT_DOMAINS = ("", "ai.onnx")
 _FIX = "export it again (recalib export MODEL -o FILE)"
@@ -30,6 +30,14 @@ def foreign_ops(model: onnx.ModelProto) -> list[str]:
             + sorted(f"opset {d}" for d in domains))
 
 
+def check_domains(model: onnx.ModelProto, what: str, consequence: str,
+                  error: type[RecalibError] = ConfigError) -> None:
+    """Raise ``error`` when ``what`` (the model) uses ops outside the default ONNX domain."""
+    foreign = foreign_ops(model)
+    if foreign:
+        raise error(f"{what} uses ops outside the default ONNX domain ({', '.join(foreign)}); {consequence}")
+
+
 def read_onnx(path: str | os.PathLike) -> onnx.ModelProto:
     """The model at ``path`` (external weights not loaded), or a :class:`ConfigError` saying what is wrong."""
     path = Path(path)
@@ -38,14 +46,10 @@ def read_onnx(path: str | os.PathLike) -> onnx.ModelProto:
     try:
         model = onnx.load(str(path), load_external_data=False)
     except Exception as exc:  # protobuf's DecodeError and onnx's own, untyped
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ConfigError(f"{path} is not an ONNX model ({reason}): it is truncated or another format; "
+        raise ConfigError(f"{path} is not an ONNX model ({first_line(exc)}): it is truncated or another format; "
                           f"{_FIX}") from None
     if not model.graph.node or not model.graph.input:
         raise ConfigError(f"{path} holds no ONNX graph (no nodes or no inputs): it is damaged or another "
                           f"format; {_FIX}")
-    foreign = foreign_ops(model)
-    if foreign:
-        raise ConfigError(f"{path} uses ops outside the default ONNX domain ({', '.join(foreign)}); recalib's "
-                          f"runtimes run standard ONNX only: {_FIX}, which uses none")
+    check_domains(model, str(path), f"recalib's runtimes run standard ONNX only: {_FIX}, which uses none")
     return model

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from export.inputs import Dims, declared_inputs, dims_of, validate_inputs
-from export.onnx_file import foreign_ops
+from export.onnx_file import check_domains
 from export.parity import ParityCheck, judge, reference, require
 from recalib.errors import ExportError, VerificationError
 
@@ -39,10 +39,7 @@ def check_structure(path: Path, opset: int, expected_input: Dims) -> onnx.ModelP
     if version != opset:
         raise ExportError(f"opset {opset} was requested but the exporter produced opset {version}; "
                           f"request opset {version}, or a version this torch can emit")
-    foreign = foreign_ops(model)
-    if foreign:
-        raise ExportError(f"the exported graph uses ops outside the default ONNX domain "
-                          f"({', '.join(foreign)}); TensorRT and other runtimes cannot run them")
+    check_domains(model, "the exported graph", "TensorRT and other runtimes cannot run them", ExportError)
     _check_declared(model, expected_input)
     return model
 

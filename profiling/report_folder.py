@@ -88,11 +88,12 @@ class ReportFolder:
         self._created = not self.folder.exists()
         self.folder.mkdir(parents=True, exist_ok=True)
         lock = FolderLock.try_acquire(self.folder)
-        if lock is None and FolderLock.supported():
+        if lock is None:
             self._remove_if_created()
             raise OutputError(f"another recalib run is writing a report into {self.folder}; wait for it to "
                               f"finish, or choose another -o DIR")
-        self._lock, self.previous = lock, _proven(self.folder)
+        self._lock: FolderLock | None = lock
+        self.previous = _proven(self.folder)
         try:
             self.check(names)
         except OutputError:

@@ -17,6 +17,7 @@ __all__ = [
     "VerificationError",
     "BackendUnavailable",
     "BenchmarkError",
+    "first_line",
 ]
 
 
@@ -87,3 +88,9 @@ class BenchmarkError(RecalibError):
     """A benchmark could not be measured as requested."""
 
     exit_code = 6
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of another library's error message (its class name if it has none), to quote in ours."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -35,31 +35,34 @@ TEMP_PREFIX = "recalib-"
 
 
 class FolderLock:
-    """An exclusive, non-blocking lock on a folder, held until :meth:`release` or process exit."""
+    """An exclusive, non-blocking lock on a folder, held until :meth:`release` or process exit.
 
-    def __init__(self, fd: int) -> None:
-        self._fd: int | None = fd
+    ``held`` is False where no lock can be taken at all (no ``fcntl``, a filesystem without
+    locks): nothing is then claimed, so nothing is ever swept on its strength.
+    """
+
+    def __init__(self, fd: int | None) -> None:
+        self._fd = fd
+        self.held = fd is not None
 
     @classmethod
     def try_acquire(cls, folder: Path) -> FolderLock | None:
-        """The lock, or None when another process holds it (or it cannot be taken here)."""
+        """The lock, or None when another process holds it."""
         if fcntl is None:
-            return None
+            return cls(None)
         try:
             fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
         except OSError:
-            return None
+            return cls(None)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+        except BlockingIOError:
             os.close(fd)
             return None
+        except OSError:
+            os.close(fd)
+            return cls(None)
         return cls(fd)
-
-    @staticmethod
-    def supported() -> bool:
-        """Whether locks can be taken on this platform (``fcntl``)."""
-        return fcntl is not None
 
     def release(self) -> None:
         if self._fd is not None:
@@ -77,9 +80,8 @@ class ClaimedFolder:
 
     def __init__(self, parent: Path, prefix: str, tool: str = "recalib") -> None:
         self.path = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
-        lock = FolderLock.try_acquire(self.path)
-        self._lock = lock
-        if lock is not None:  # only a locked folder may say it is claimed, or a sweep could take it
+        self._lock = FolderLock.try_acquire(self.path)
+        if self._lock is not None and self._lock.held:  # an unlocked claim could be swept from a live run
             (self.path / CLAIM).write_text(_claim_text(tool), encoding="utf-8")
 
     def remove(self) -> None:
@@ -100,8 +102,8 @@ def sweep(parent: Path, prefix: str) -> list[Path]:
         if entry.is_symlink() or not (entry / CLAIM).is_file():
             continue
         lock = FolderLock.try_acquire(entry)
-        if lock is None:
-            continue  # a live run holds it
+        if lock is None or not lock.held:
+            continue  # a live run holds it, or liveness cannot be proven here
         try:
             shutil.rmtree(entry, ignore_errors=True)
             removed.append(entry)

@@ -19,7 +19,7 @@ import numpy as np
 from deploy.runner import Runner, random_input, to_numpy
 from deploy.timing import Step
 from export.inputs import declared_inputs, validate_inputs
-from recalib.errors import BackendUnavailable, ConfigError
+from recalib.errors import BackendUnavailable, ConfigError, first_line
 
 __all__ = ["OrtRunner", "session_options", "provider_list", "optimized_graph"]
 
@@ -111,8 +111,7 @@ class OrtRunner(Runner):
             self.session = ort.InferenceSession(str(path), session_options(threads, spinning, optimized_model_path),
                                                 providers=providers)
         except Exception as exc:  # onnxruntime's own untyped errors (Fail, InvalidGraph, NotImplemented)
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ConfigError(f"onnxruntime cannot load {path}: {reason}; check the file, or export it again "
+            raise ConfigError(f"onnxruntime cannot load {path}: {first_line(exc)}; check the file, or export it again "
                               f"with recalib export") from None
         self._check_provider()
         self._read_io()

@@ -1,6 +1,8 @@
 """Checks and rules shared by every block family."""
 from __future__ import annotations
 
+import itertools
+
 import torch
 from torch import nn
 
@@ -46,7 +48,9 @@ def check_dtype(x: torch.Tensor, module: nn.Module, name: str) -> None:
     """
     if not x.is_floating_point():
         raise ShapeError(f"{name} expects a floating-point input, got {x.dtype}; convert it with x.float()")
-    own = next((t.dtype for t in (*module.parameters(), *module.buffers()) if t.is_floating_point()), None)
+    # Lazily: the first floating tensor decides, so a whole backbone's parameters are not listed per call.
+    own = next((t.dtype for t in itertools.chain(module.parameters(), module.buffers()) if t.is_floating_point()),
+               None)
     if own is not None and x.dtype != own and not torch.is_autocast_enabled(x.device.type):
         raise ShapeError(f"{name} holds {own} weights but got a {x.dtype} input; convert the input "
                          f"(x.to({own})) or the module (.to({x.dtype}))")
