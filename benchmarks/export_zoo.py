@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import tempfile
 import time
 import traceback
 from collections import Counter
@@ -29,6 +28,7 @@ import torch
 from deploy import machine_info
 from export.prepare import PrepareOptions, build, export_prepared
 from recalib.atomic import write_atomic
+from recalib.workspace import temporary_folder
 from recalib.errors import RecalibError
 from recalib.models import list_models
 from recalib.spec import parse_spec
@@ -127,8 +127,9 @@ def markdown(rows: list[dict[str, Any]], env: dict[str, Any]) -> str:
 def write(rows: list[dict[str, Any]], env: dict[str, Any]) -> None:
     """Rewrite the JSON and Markdown results."""
     RESULTS.mkdir(exist_ok=True)
-    write_atomic(RESULTS / "export_zoo.json", json.dumps({"environment": env, "rows": rows}, indent=2) + "\n")
-    write_atomic(RESULTS / "export_zoo.md", markdown(rows, env))
+    write_atomic(RESULTS / "export_zoo.json", json.dumps({"environment": env, "rows": rows}, indent=2) + "\n",
+                 force=True)  # a rerun replaces the recorded results
+    write_atomic(RESULTS / "export_zoo.md", markdown(rows, env), force=True)
 
 
 def main() -> None:
@@ -144,11 +145,11 @@ def main() -> None:
     env: dict[str, Any] = {"machine": machine_info.collect().to_dict(), "torch_threads": args.threads,
                            "tolerance": args.tolerance, "date": time.strftime("%Y-%m-%d %H:%M:%S")}
     rows: list[dict[str, Any]] = []
-    with tempfile.TemporaryDirectory() as folder:
+    with temporary_folder("export-zoo-") as folder:
         for arch in args.arch or list_models():
             paired = [] if args.plain_only or arch not in PAPER_BLOCK else [PAPER_BLOCK[arch]]
             for block in [None, *paired]:
-                rows.append(export_one(arch, block, Path(folder), options))
+                rows.append(export_one(arch, block, folder, options))
                 print(json.dumps(rows[-1]), flush=True)
                 env["load_average_end"] = machine_info.load_average()
                 write(rows, env)

@@ -15,7 +15,6 @@ import argparse
 import datetime
 import json
 import re
-import tempfile
 from pathlib import Path
 
 from deploy.bench import compare
@@ -26,6 +25,7 @@ from deploy.settings import BenchSettings
 from deploy.target import parse_targets
 from export.prepare import build, export_all
 from recalib.atomic import write_atomic
+from recalib.workspace import temporary_folder
 from recalib.spec import parse_spec, split_top_level
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -73,17 +73,18 @@ def main(argv: list[str] | None = None) -> int:
     def log(message: str) -> None:
         print(f"[latency] {message}", flush=True)
 
-    with tempfile.TemporaryDirectory(prefix="recalib-latency-") as tmp:
-        models = export_all([build(spec) for spec in specs], Path(tmp), progress=log)
+    with temporary_folder("latency-") as tmp:
+        models = export_all([build(spec) for spec in specs], tmp, progress=log)
         result = compare(models, settings, progress=log)
     recorded = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     stem = (f"{base.arch}-{'-'.join(runtimes)}-b{'-'.join(map(str, settings.batches))}-"
             f"{machine_slug(result.machine)}-{recorded[:10]}" + (f"-{args.tag}" if args.tag else ""))
     args.out.mkdir(parents=True, exist_ok=True)
     data = {**result.to_json(times=True), "recorded": recorded, "note": args.note}
-    write_atomic(args.out / f"{stem}.json", json.dumps(data, indent=2) + "\n")
+    # A rerun on the same day and machine replaces that day's record.
+    write_atomic(args.out / f"{stem}.json", json.dumps(data, indent=2) + "\n", force=True)
     title = f"{args.arch} latency overhead of recalibration blocks"
-    write_atomic(args.out / f"{stem}.md", markdown(result, title, recorded, args.note))
+    write_atomic(args.out / f"{stem}.md", markdown(result, title, recorded, args.note), force=True)
     print(format_table(result))
     print(f"wrote {args.out / stem}.json and .md")
     return 0

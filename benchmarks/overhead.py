@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import tempfile
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
@@ -41,6 +40,7 @@ from deploy.settings import BenchSettings
 from deploy.target import parse_targets
 from export.prepare import PrepareOptions, Prepared, build, export_all
 from recalib.atomic import write_atomic
+from recalib.workspace import temporary_folder
 from recalib.spec import parse_spec, split_top_level
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -210,8 +210,8 @@ def run(args: argparse.Namespace, log: Log) -> tuple[dict[str, Any], dict[str, B
     blocks = args.block or list(TARGETS)
     models = [build(base, label=BASELINE), *(build(base.with_block(b), label=b) for b in blocks)]
     runs, exports = {}, {}
-    with tempfile.TemporaryDirectory(prefix="recalib-overhead-") as tmp:
-        after, exports["after"] = export_family(models, True, Path(tmp) / "after", log)
+    with temporary_folder("overhead-") as tmp:
+        after, exports["after"] = export_family(models, True, tmp / "after", log)
         before, exports["before"] = export_family(models, False, Path(tmp) / "before", log)
         # the optimised plain model is the baseline of every ratio; both families alternate in each round
         family = [m for pair in zip(after, [replace(b, label=b.label + PLAIN) for b in before]) for m in pair]
@@ -236,9 +236,10 @@ def main(argv: list[str] | None = None) -> int:
     stem = f"overhead-{machine_slug(machine)}-{data['recorded'][:10]}{'-' + args.tag if args.tag else ''}"
     args.out.mkdir(parents=True, exist_ok=True)
     recorded = {**data, "runs": {name: result.to_json(times=True) for name, result in runs.items()}}
-    write_atomic(args.out / f"{stem}.json", json.dumps(recorded, indent=2, default=str) + "\n")
+    # A rerun on the same day and machine replaces that day's record.
+    write_atomic(args.out / f"{stem}.json", json.dumps(recorded, indent=2, default=str) + "\n", force=True)
     page = markdown(data, runs)
-    write_atomic(args.out / f"{stem}.md", page)
+    write_atomic(args.out / f"{stem}.md", page, force=True)
     print(page.split("## Runs")[0])
     print(f"wrote {args.out / stem}.json and .md")
     return 0

@@ -2,9 +2,11 @@
 
 Kept apart from :mod:`deploy.bench` so a worker loads only what its runtime needs, and each
 target gets a fresh process with its own thread settings (torch's and onnxruntime's thread
-pools never compete). ``python -m deploy._worker JOB RESULT`` reads a pickled :class:`Job`
-and writes a pickled :class:`WorkerResult` or :class:`WorkerError` (recalib errors do not all
-pickle, so they travel as data). A plain subprocess rather than ``multiprocessing`` because
+pools never compete). ``python -m deploy._worker JOB RESULT PARENT_PID`` reads a pickled
+:class:`Job` and writes a pickled :class:`WorkerResult` or :class:`WorkerError` (recalib
+errors do not all pickle, so they travel as data). The worker ends with its parent
+(:func:`recalib.lifetime.die_with_parent`) and unwinds on SIGTERM, so it never outlives the
+command that started it. A plain subprocess rather than ``multiprocessing`` because
 spawn re-runs the caller's main script, which breaks scripts without an ``if __name__ ==
 "__main__"`` guard.
 """
@@ -22,6 +24,7 @@ from deploy.target import Target
 from deploy.timing import time_alternating
 from export.parity import DEFAULT_TOLERANCE, ParityCheck, Reference, judge, require
 from recalib.errors import RecalibError
+from recalib.lifetime import Terminated, die_with_parent, exit_on_signals
 
 __all__ = ["Job", "WorkerResult", "WorkerError", "measure", "run_job"]
 
@@ -113,13 +116,18 @@ def run_job(job: Job) -> WorkerResult | WorkerError:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the worker process: ``JOB_PICKLE RESULT_PICKLE``."""
-    job_path, result_path = argv if argv is not None else sys.argv[1:3]
-    with open(job_path, "rb") as handle:
-        job = pickle.load(handle)
-    outcome = run_job(job)
-    with open(result_path, "wb") as handle:
-        pickle.dump(outcome, handle)
+    """Entry point of the worker process: ``JOB_PICKLE RESULT_PICKLE PARENT_PID``."""
+    job_path, result_path, parent = argv if argv is not None else sys.argv[1:4]
+    try:
+        with exit_on_signals():
+            die_with_parent(int(parent))
+            with open(job_path, "rb") as handle:
+                job = pickle.load(handle)
+            outcome = run_job(job)
+            with open(result_path, "wb") as handle:
+                pickle.dump(outcome, handle)
+    except Terminated as exc:
+        return exc.exit_code
     return 0
 
 

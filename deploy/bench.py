@@ -21,9 +21,7 @@ import os
 import pickle
 import subprocess
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import NoReturn
 
 from deploy import machine_info
@@ -36,7 +34,9 @@ from deploy.target import Target
 from export.parity import Reference
 from export.prepare import PrepareOptions, Prepared, build
 from recalib.errors import BenchmarkError, ConfigError, RecalibError
+from recalib.lifetime import GRACE_SECONDS
 from recalib.spec import Spec
+from recalib.workspace import temporary_folder
 
 __all__ = ["compare", "check_targets", "check_models", "load_model"]
 
@@ -120,20 +120,36 @@ def _raise_from(error: WorkerError) -> NoReturn:
     raise exc
 
 
+def _wait(proc: subprocess.Popen[str]) -> tuple[str, str]:
+    """The worker's output once it ends; if this process is interrupted meanwhile, the worker is
+    terminated (then killed after a grace period) before the interruption goes on."""
+    try:
+        return proc.communicate()
+    except BaseException:
+        proc.terminate()
+        try:
+            proc.wait(timeout=GRACE_SECONDS)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        raise
+
+
 def _run_isolated(job: Job) -> WorkerResult | WorkerError:
-    """Run ``job`` in a fresh Python process (same interpreter and import path)."""
-    with tempfile.TemporaryDirectory(prefix="recalib-worker-") as tmp:
-        job_path, result_path = Path(tmp) / "job.pkl", Path(tmp) / "result.pkl"
+    """Run ``job`` in a fresh Python process (same interpreter and import path) that dies with this one."""
+    with temporary_folder("worker-") as tmp:
+        job_path, result_path = tmp / "job.pkl", tmp / "result.pkl"
         try:
             job_path.write_bytes(pickle.dumps(job))
         except (pickle.PicklingError, AttributeError, TypeError) as exc:
             raise ConfigError(f"cannot send the {job.target.name} job to a worker process ({exc}); define "
                               f"model classes in an importable module, or measure with isolate=False") from None
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-        proc = subprocess.run([sys.executable, "-m", "deploy._worker", str(job_path), str(result_path)],
-                              env=env, capture_output=True, text=True)
+        command = [sys.executable, "-m", "deploy._worker", str(job_path), str(result_path), str(os.getpid())]
+        proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        stdout, stderr = _wait(proc)
         if proc.returncode != 0 or not result_path.is_file():
-            tail = (proc.stderr or proc.stdout)[-2000:]
+            tail = (stderr or stdout)[-2000:]
             raise BenchmarkError(f"the {job.target.name} worker process failed (exit {proc.returncode}):\n{tail}")
         outcome: WorkerResult | WorkerError = pickle.loads(result_path.read_bytes())
         return outcome

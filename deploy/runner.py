@@ -18,6 +18,7 @@ from deploy.availability import Backend, backend, require
 from deploy.stats import LatencyStats, summarize
 from deploy.timing import Step, time_alternating
 from export.inputs import random_input
+from export.onnx_file import read_onnx
 from recalib.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -72,6 +73,8 @@ def _check_source(source: Source, backend: Backend) -> Source:
     path = Path(os.fspath(source))
     if not path.is_file():
         raise ConfigError(f"{path} does not exist; pass the path of an exported .onnx file")
+    if path.suffix != ".engine":  # a TensorRT engine is checked by its own header (engine_file)
+        read_onnx(path)
     return path
 
 

@@ -12,6 +12,7 @@ import numpy as np
 import onnx
 
 from recalib.errors import ConfigError, ShapeError
+from recalib.memory import MemoryEstimate, check_fits
 
 __all__ = ["Dims", "dims_of", "declared_inputs", "validate_inputs", "shape_text", "random_input"]
 
@@ -59,7 +60,10 @@ def validate_inputs(declared: Sequence[tuple[str, Dims]], inputs: Mapping[str, A
 
 
 def random_input(shape: tuple[int, ...], dtype: np.dtype | type = np.float32, seed: int = 0) -> np.ndarray:
-    """A reproducible standard-normal input of ``shape``."""
+    """A reproducible standard-normal input of ``shape``; one that cannot fit in memory is refused."""
     if any(int(d) < 1 for d in shape):
         raise ConfigError(f"input shape {tuple(shape)} has a dimension below 1; pass positive sizes")
+    size = int(np.prod(shape, dtype=object)) * max(np.dtype(dtype).itemsize, 4)  # drawn in float32
+    check_fits(MemoryEstimate(0, size, 0), f"an input of shape {shape_text(shape)}",
+               "use a smaller batch or input size")
     return np.random.default_rng(seed).standard_normal(tuple(shape), dtype=np.float32).astype(dtype)

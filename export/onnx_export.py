@@ -12,6 +12,7 @@ import contextlib
 import copy
 import io
 import logging
+import numbers
 import secrets
 import time
 import warnings
@@ -32,17 +33,18 @@ from export.parity import DEFAULT_TOLERANCE, check_tolerance
 from export.report import ExportReport, op_histogram
 from export.trt_lint import lint
 from export.verify import check_structure, parity
-from recalib.atomic import check_destinations, staging
-from recalib.errors import ConfigError, ExportError, RecalibError
+from recalib.atomic import check_destinations, file_path, staging
+from recalib.errors import ConfigError, ExportError, RecalibError, first_line
 from recalib.folding import FoldResult, fold_model, run_model
 
-__all__ = ["to_onnx", "check_opset", "SUPPORTED_OPSETS", "DEFAULT_OPSET"]
+__all__ = ["to_onnx", "check_opset", "check_weights", "SUPPORTED_OPSETS", "DEFAULT_OPSET", "VERIFIED_BATCHES"]
 
 # torch's dynamo exporter builds opset-18 graphs and converts upward; asked for less, it
 # silently returns 18, so lower opsets are refused up front.
 SUPPORTED_OPSETS = range(18, onnx.defs.onnx_opset_version() + 1)
 DEFAULT_OPSET = 18
 EXTERNAL_DATA_BYTES = 1_800_000_000  # protobuf's 2 GiB limit, with room for the graph itself
+VERIFIED_BATCHES = (1, 3)  # a dynamic-batch export is verified at these batch sizes
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,7 @@ class _Options:
     tolerance: float
     seed: int
     provenance: dict[str, Any]
+    inputs: tuple[Path, ...]
 
 
 def check_opset(opset: int) -> int:
@@ -70,8 +73,20 @@ def check_opset(opset: int) -> int:
     return opset
 
 
+def _is_size(value: object) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
 def _normalize_shape(input_shape: Sequence[int], batch_size: int) -> tuple[tuple[int, ...], int]:
-    """``(C, H, W)`` and the batch size, from ``(C, H, W)`` or ``(N, C, H, W)``."""
+    """``(C, H, W)`` and the batch size, from ``(C, H, W)`` or ``(N, C, H, W)`` of integers."""
+    if isinstance(input_shape, (torch.Tensor, str, bytes)) or not isinstance(input_shape, Sequence):
+        given = f"a tensor of shape {tuple(input_shape.shape)}" if isinstance(input_shape, torch.Tensor) else (
+            repr(input_shape))
+        raise ConfigError(f"input_shape must be a shape such as (3, 224, 224), not {given}; for an example "
+                          f"tensor x pass tuple(x.shape)")
+    if not all(_is_size(d) for d in input_shape) or not _is_size(batch_size):
+        raise ConfigError(f"input_shape must hold whole numbers, got {tuple(input_shape)} with batch "
+                          f"{batch_size!r}; sizes are not rounded for you")
     shape = tuple(int(d) for d in input_shape)
     if len(shape) == 4:
         batch_size, shape = shape[0], shape[1:]
@@ -79,6 +94,27 @@ def _normalize_shape(input_shape: Sequence[int], batch_size: int) -> tuple[tuple
         raise ConfigError(f"input_shape must be (C, H, W) or (N, C, H, W) of positive sizes, got "
                           f"{tuple(input_shape)} with batch {batch_size}")
     return shape, batch_size
+
+
+def check_weights(model: nn.Module) -> None:
+    """Refuse, before any work, weights that cannot be exported and verified: not float32, or not finite.
+
+    Exports take one float32 input, so a float64 (or half) model would fail in the exporter with
+    a dtype error that reads like a shape problem; and a weight that is NaN or infinite makes
+    every output NaN, which no parity check can pass (an FP16 engine is built from the float32
+    export: the tensorrt runtime's ``precision="fp16"``).
+    """
+    for name, tensor in (*model.named_parameters(), *model.named_buffers()):
+        if not tensor.is_floating_point():
+            continue
+        if tensor.dtype != torch.float32:
+            raise ConfigError(f"{name} is {tensor.dtype}: exports are made from float32 models; call "
+                              f"model.float() first (for FP16 inference, build an FP16 engine from the export)")
+        bad = int((~torch.isfinite(tensor.detach())).sum())
+        if bad:
+            raise ConfigError(f"{name} holds {bad} NaN or infinite value(s) of {tensor.numel()}: every output "
+                              f"would be NaN, so the export cannot be verified; the weights come from a diverged "
+                              f"training run or a damaged checkpoint: export finite weights")
 
 
 @contextlib.contextmanager
@@ -121,8 +157,7 @@ def _export(module: nn.Module, example: torch.Tensor, opts: _Options,
         cause = _recalib_cause(exc)
         if cause is not None:
             raise cause from exc
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ExportError(f"torch.onnx.export failed: {first}") from exc
+        raise ExportError(f"torch.onnx.export failed: {first_line(exc)}") from exc
     if program is None:  # only when given a file name, which we never pass
         raise ExportError("torch.onnx.export returned no program")
     return program
@@ -159,16 +194,19 @@ def to_onnx(model: nn.Module, input_shape: Sequence[int], path: str | Path, *,
     opset, tolerance = check_opset(opset), check_tolerance(tolerance)
     target = optimizing.check_target(optimize)
     chw, batch_size = _normalize_shape(input_shape, batch_size)
-    path = Path(path)
+    check_weights(model)
+    path = file_path(path)
     report_path = path.with_suffix(".report.json")
-    check_destinations([path, report_path] if write_report else [path], force, ExportError)
+    # A model loaded from a checkpoint must not be exported over that checkpoint, even with force.
+    inputs = [Path(p) for p in [getattr(model, "recalib_checkpoint", None)] if p]
+    check_destinations([path, report_path] if write_report else [path], force, inputs)
     was_training = model.training
     model.eval()
     try:
         return _run(model, chw, path, report_path if write_report else None,
                     _Options(dynamic_batch, batch_size, fold, target, opset, force, strict_trt,
                              tolerance, secrets.randbits(31) if seed is None else seed,
-                             dict(provenance or {})))
+                             dict(provenance or {}), tuple(inputs)))
     finally:
         model.train(was_training)
 
@@ -193,14 +231,14 @@ def _run(model: nn.Module, chw: tuple[int, ...], path: Path, report_path: Path |
         program = _export(module, example, opts, names)
     rewrites += optimizing.describe_translations(fired)
     export_seconds = time.perf_counter() - start
-    with staging(path.parent, ExportError) as stage:
+    with staging(path.parent) as stage:
         onnx_file = stage.file(path)
         data_file = stage.file(path.with_name(path.name + ".data"))
         external = _save(program, onnx_file, module)
         start = time.perf_counter()
         expected = ["batch" if opts.dynamic_batch else opts.batch, *chw]
         proto = check_structure(onnx_file, opts.opset, expected)
-        shapes = [(1, *chw), (3, *chw)] if opts.dynamic_batch else [(opts.batch, *chw)]
+        shapes = [(b, *chw) for b in VERIFIED_BATCHES] if opts.dynamic_batch else [(opts.batch, *chw)]
         results = parity(onnx_file, model, shapes, opts.tolerance, opts.seed)
         report = _report(proto, path, onnx_file, results, folded, opts, model)
         report.optimized, report.target, report.rewrites = opts.optimize is not None, opts.optimize, rewrites
@@ -211,7 +249,7 @@ def _run(model: nn.Module, chw: tuple[int, ...], path: Path, report_path: Path |
                               f"{report.trt_findings[0].op}: {report.trt_findings[0].message}")
         if report_path is not None:
             stage.file(report_path).write_text(report.to_json())
-        stage.commit(opts.force)
+        stage.commit(opts.force, opts.inputs)
     return report
 
 

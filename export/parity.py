@@ -25,6 +25,7 @@ import numpy as np
 from recalib.errors import VerificationError
 
 if TYPE_CHECKING:
+    import torch
     from torch import nn
 
 __all__ = ["DEFAULT_TOLERANCE", "PYTORCH_MARGIN", "Reference", "ParityCheck", "reference", "judge",
@@ -98,29 +99,53 @@ def relative_error(truth: Sequence[np.ndarray], got: Sequence[np.ndarray]) -> tu
     return max_abs / max(scale, 1e-12), max_abs
 
 
-def reference(model: nn.Module, x: np.ndarray) -> Reference:
-    """``model``'s float64 truth on ``x`` (float32) and how far float32 PyTorch is from it."""
+def _truth(model: nn.Module, tensor: torch.Tensor) -> tuple[list[np.ndarray], list[np.ndarray] | None]:
+    """``model``'s outputs in float32 and (None if it cannot run there) float64, run in eval mode."""
     import torch
 
     from export.float64 import fast_float64
 
-    tensor = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
     with torch.no_grad():
-        float32 = [o.detach().double().cpu().numpy() for o in _flat(model.eval()(tensor))]
+        float32 = [o.detach().double().cpu().numpy() for o in _flat(model(tensor))]
         try:
             exact = copy.deepcopy(model).double()
             with fast_float64():
-                truth = [o.detach().cpu().numpy() for o in _flat(exact(tensor.double()))]
+                return float32, [o.detach().cpu().numpy() for o in _flat(exact(tensor.double()))]
         except (RuntimeError, TypeError):  # a block with float32-only arithmetic: no float64 truth
-            return Reference(np.asarray(tensor.numpy()), float32, None, "float32")
-    return Reference(np.asarray(tensor.numpy()), truth, relative_error(truth, float32)[0], "float64")
+            return float32, None
+
+
+def reference(model: nn.Module, x: np.ndarray) -> Reference:
+    """``model``'s float64 truth on ``x`` (float32) and how far float32 PyTorch is from it.
+
+    The model runs in eval mode; its own mode is restored afterwards.
+    """
+    import torch
+
+    tensor = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+    was_training = model.training
+    try:
+        float32, exact = _truth(model.eval(), tensor)
+    finally:
+        model.train(was_training)
+    truth = exact if exact is not None else float32
+    if not all(np.isfinite(t).all() for t in truth):
+        raise VerificationError("the PyTorch model's own output holds NaN or infinite values on the check input "
+                                "(it overflows, or its weights are not finite): there is nothing to verify "
+                                "against; check the model and its weights")
+    if exact is None:
+        return Reference(np.asarray(tensor.numpy()), float32, None, "float32")
+    return Reference(np.asarray(tensor.numpy()), exact, relative_error(exact, float32)[0], "float64")
 
 
 def judge(ref: Reference, got: Sequence[np.ndarray], *, runtime: str, label: str,
           tolerance: float = DEFAULT_TOLERANCE) -> ParityCheck:
     """The :class:`ParityCheck` of a runtime's outputs ``got`` on ``ref.input``."""
     error, max_abs = relative_error(ref.truth, got)
-    allowed = max(tolerance, PYTORCH_MARGIN * ref.pytorch_error) if ref.pytorch_error is not None else tolerance
+    yardstick = ref.pytorch_error
+    # An infinite yardstick (float32 PyTorch itself overflowed) would let anything pass.
+    allowed = max(tolerance, PYTORCH_MARGIN * yardstick) if yardstick is not None and np.isfinite(yardstick) else (
+        tolerance)
     return ParityCheck(runtime, label, tuple(ref.input.shape), error, max_abs, ref.pytorch_error,
                        tolerance, allowed, ref.reference_dtype)
 

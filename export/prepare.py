@@ -25,14 +25,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from export.inputs import random_input
-from export.onnx_export import DEFAULT_OPSET, check_opset, to_onnx
+from export.onnx_file import read_onnx
+from export.onnx_export import DEFAULT_OPSET, check_opset, check_weights, to_onnx
 from export.parity import DEFAULT_TOLERANCE, Reference, check_tolerance, reference
 from export.report import ExportReport
-from recalib.atomic import check_destinations
-from recalib.errors import ConfigError, ExportError, RecalibError
+from recalib.atomic import check_destinations, file_path
+from recalib.errors import ConfigError, RecalibError
 from recalib.spec import Spec
 
 if TYPE_CHECKING:
+    import onnx
     from torch import nn
 
 __all__ = ["PrepareOptions", "Prepared", "build", "calibrate_batchnorm", "export_prepared", "export_all",
@@ -139,6 +141,7 @@ def build(spec: Spec, options: PrepareOptions = PrepareOptions(), label: str | N
     with torch.random.fork_rng():
         torch.manual_seed(options.seed)
         model = spec.create()
+    check_weights(model)  # a checkpoint's NaN weights fail here, not as a parity failure after the work
     calibrate = spec.kind != "checkpoint" if options.calibrate is None else options.calibrate
     weights: dict[str, Any] = ({"from": "checkpoint", "path": str(spec.path)} if spec.kind == "checkpoint"
                                else {"from": "random", "seed": options.seed})
@@ -197,7 +200,8 @@ def prepare(spec: Spec, path: Path, options: PrepareOptions = PrepareOptions(), 
     The destinations are checked first, so a path that cannot be written fails before the
     model is built.
     """
-    check_destinations([path, path.with_suffix(".report.json")], force, ExportError)
+    path = file_path(path)
+    check_destinations([path, path.with_suffix(".report.json")], force, spec.inputs)
     return export_prepared(build(spec, options), path, options, force=force, strict_trt=strict_trt)
 
 
@@ -210,30 +214,33 @@ def _read_report(path: Path) -> dict[str, Any] | None:
     return report if isinstance(report, dict) and isinstance(report.get("input_dims"), list) else None
 
 
-def _graph_dims(path: Path) -> list[int | str]:
-    from export.verify import declared_inputs
+def _graph_dims(graph: onnx.ModelProto, path: Path) -> list[int | str]:
+    from export.inputs import declared_inputs
 
-    try:
-        inputs = declared_inputs(path)
-    except Exception as exc:  # onnx raises its own untyped errors on damaged files
-        raise ConfigError(f"{path} is not a readable ONNX file ({exc})") from None
+    inputs = declared_inputs(graph)
     if len(inputs) != 1:
         raise ConfigError(f"{path} has {len(inputs)} inputs; recalib measures models with one input")
     return list(inputs[0][1])
+
+
+def _figure(value: Any) -> str:
+    """A number of a report read from disk, which may say anything."""
+    return f"{value:.1e}" if isinstance(value, (int, float)) and not isinstance(value, bool) else "unknown"
 
 
 def from_file(spec: Spec, label: str | None = None) -> Prepared:
     """An exported ``.onnx`` file as it is, with the input shape of its report, else of its graph."""
     if spec.kind != "onnx" or spec.path is None:
         raise ConfigError(f"{spec.text} is not an .onnx file; TensorRT engines are read by the tensorrt runtime")
+    graph = read_onnx(spec.path)  # a damaged or foreign file fails here, before any work
     report = _read_report(spec.path)
-    dims = report["input_dims"] if report is not None else _graph_dims(spec.path)
+    dims = report["input_dims"] if report is not None else _graph_dims(graph, spec.path)
     if len(dims) != 4 or not all(isinstance(d, int) and d > 0 for d in dims[1:]):
         raise ConfigError(f"{spec.path}: input dims {dims} are not (batch, C, H, W) with a static image "
                           f"size; export with recalib export (static H and W)")
     batch = dims[0] if isinstance(dims[0], int) and dims[0] > 0 else None
     chw = (int(dims[1]), int(dims[2]), int(dims[3]))
     verified = (f"at export ({spec.path.with_suffix('.report.json').name}): max error "
-                f"{report.get('max_rel_error', float('nan')):.1e}, tolerance {report.get('tolerance'):g}"
+                f"{_figure(report.get('max_rel_error'))}, tolerance {_figure(report.get('tolerance'))}"
                 if report is not None else "not checked here (no PyTorch model, no export report)")
     return Prepared(label or spec.text, spec, chw, file=spec.path, fixed_batch=batch, verified=verified)

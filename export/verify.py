@@ -20,12 +20,11 @@ import torch
 from torch import nn
 
 from export.inputs import Dims, declared_inputs, dims_of, validate_inputs
+from export.onnx_file import check_domains
 from export.parity import ParityCheck, judge, reference, require
 from recalib.errors import ExportError, VerificationError
 
 __all__ = ["check_structure", "run_onnx", "parity", "ort_session"]
-
-DEFAULT_DOMAINS = ("", "ai.onnx")
 
 
 def check_structure(path: Path, opset: int, expected_input: Dims) -> onnx.ModelProto:
@@ -40,11 +39,7 @@ def check_structure(path: Path, opset: int, expected_input: Dims) -> onnx.ModelP
     if version != opset:
         raise ExportError(f"opset {opset} was requested but the exporter produced opset {version}; "
                           f"request opset {version}, or a version this torch can emit")
-    foreign = sorted({f"{n.domain}::{n.op_type}" for n in model.graph.node if n.domain not in DEFAULT_DOMAINS})
-    if foreign or model.functions or set(produced) - set(DEFAULT_DOMAINS):
-        raise ExportError(f"the exported graph uses ops outside the default ONNX domain "
-                          f"({', '.join(foreign) or 'local functions'}); TensorRT and other runtimes "
-                          f"cannot run them")
+    check_domains(model, "the exported graph", "TensorRT and other runtimes cannot run them", ExportError)
     _check_declared(model, expected_input)
     return model
 

@@ -97,6 +97,7 @@ class ClaimsSection:
 
     key = "claims"
     title = "Claims audit: the papers' figures, and what the blocks themselves cost"
+    file_names = ("claims.csv",)
 
     def __init__(self, audit: ClaimsAudit) -> None:
         self.audit = audit

@@ -15,7 +15,6 @@ the audit goes on (the command line exits non-zero afterwards).
 """
 from __future__ import annotations
 
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from export.prepare import Prepared
 from profiling.latency_plan import LatencyPlan
 from profiling.measure import load_library
 from recalib.errors import BackendUnavailable, RecalibError
+from recalib.workspace import temporary_folder
 
 __all__ = ["ModelCost", "ExportSummary", "LatencyRecord", "Failure", "ArchAudit", "LatencyAudit",
            "audit_latency", "resolve_targets", "export_variants", "overhead_pct", "BASELINE"]
@@ -286,8 +286,8 @@ def audit_latency(plan: LatencyPlan, progress: bool = False) -> LatencyAudit:
         # Building, exporting and reference outputs run on one thread: with more, torch waits at
         # every op for a thread that another process holds (27x slower on a busy 2-core machine).
         torch.set_num_threads(1)
-        with tempfile.TemporaryDirectory(prefix="recalib-audit-") as tmp, bar:
-            run = _Run(plan, targets, variants, Path(tmp), bar)
+        with temporary_folder("audit-") as tmp, bar:
+            run = _Run(plan, targets, variants, tmp, bar)
             archs = [run.arch(arch) for arch in plan.archs]
     finally:
         torch.set_num_threads(threads)

@@ -44,6 +44,7 @@ class LatencySection:
 
     key = "latency"
     title = "Latency audit: parameter, FLOP and latency overhead of each block"
+    file_names = ("costs.csv", "latency.csv", *PLOTS)
 
     def __init__(self, audit: LatencyAudit) -> None:
         self.audit = audit

@@ -7,28 +7,32 @@ sections at the top of ``report.md`` and writes every file atomically
 (:func:`recalib.atomic.write_atomic`), so a report folder never holds a half-written file.
 
 A report folder may be written again: the report's own files are replaced, files an earlier
-report wrote and this one does not (listed in the old ``report.json``) are removed, and
-every other file in the folder is left alone.
+report wrote and this one does not are removed, and every other file in the folder is left
+alone; which files are the report's own is proven by checksums, not names
+(:mod:`profiling.report_folder`).
 """
 from __future__ import annotations
 
 import csv
 import io
 import json
-import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from recalib.atomic import write_atomic
+from profiling.report_folder import ReportFolder
 from recalib.errors import ConfigError
 
-__all__ = ["Section", "write_report", "environment", "check_folder"]
+__all__ = ["Section", "write_report", "report_names", "environment"]
 
 
 class Section(Protocol):
-    """One part of the audit report."""
+    """One part of the audit report.
+
+    A section may also declare ``file_names``, the CSV and other files it writes, so that a file
+    it would replace is refused before the audit's work rather than after it.
+    """
 
     key: str
     title: str
@@ -76,33 +80,6 @@ def _markdown(title: str, sections: Sequence[Section], env: Mapping[str, Any]) -
     return "\n".join(lines) + "\n" + body + "\n"
 
 
-def check_folder(out_dir: str | Path) -> Path:
-    """``out_dir`` as a Path, or :class:`ConfigError` if it (or a parent) is not a folder.
-
-    Called before any slow work, so a bad ``-o`` fails in a second, not after the audit.
-    """
-    folder = Path(out_dir)
-    for path in (folder, *folder.parents):
-        if path.exists():
-            if not path.is_dir():
-                raise ConfigError(f"report folder {folder}: {path} exists and is not a folder; choose "
-                                  f"another -o DIR")
-            if not os.access(path, os.W_OK | os.X_OK):
-                raise ConfigError(f"report folder {folder}: {path} is not writable; choose another -o DIR")
-            break
-    return folder
-
-
-def _previous_files(folder: Path) -> set[str]:
-    """File names the report previously written to ``folder`` lists as its own (none if unreadable)."""
-    try:
-        names = json.loads((folder / "report.json").read_text(encoding="utf-8")).get("files", [])
-    except (OSError, ValueError, AttributeError):
-        return set()
-    # Only plain names: a tampered list must not reach outside the folder.
-    return {n for n in names if isinstance(n, str) and n == Path(n).name and not n.startswith(".")}
-
-
 def _contents(title: str, sections: Sequence[Section]) -> dict[str, str | bytes]:
     """Every file of the report, ``report.md`` and ``report.json`` first: name → text or bytes."""
     extra: dict[str, str | bytes] = {}
@@ -121,20 +98,21 @@ def _contents(title: str, sections: Sequence[Section]) -> dict[str, str | bytes]
             "report.json": json.dumps(document, indent=2, ensure_ascii=False) + "\n", **extra}
 
 
-def write_report(out_dir: str | Path, sections: Sequence[Section],
-                 title: str = "recalib audit") -> list[Path]:
+def report_names(sections: Iterable[Any]) -> list[str]:
+    """Every file a report of ``sections`` (section objects or classes) writes, as far as they declare it."""
+    return ["report.md", "report.json", *(n for s in sections for n in getattr(s, "file_names", ()))]
+
+
+def write_report(out_dir: str | Path | ReportFolder, sections: Sequence[Section], title: str = "recalib audit", *,
+                 force: bool = False) -> list[Path]:
     """Write ``report.md``, ``report.json``, each section's CSVs and files into ``out_dir``.
 
-    Returns the written paths, ``report.md`` first.
+    ``out_dir`` is a folder path or a :class:`~profiling.report_folder.ReportFolder` the caller
+    holds (the command line takes it before the audit's work). Returns the written paths,
+    ``report.md`` first.
     """
-    folder = check_folder(out_dir)
-    folder.mkdir(parents=True, exist_ok=True)
+    if isinstance(out_dir, ReportFolder):
+        return out_dir.write(_contents(title, sections))
     files = _contents(title, sections)
-    stale = _previous_files(folder) - set(files)
-    written = []
-    for name, content in files.items():
-        write_atomic(folder / name, content, error=ConfigError)
-        written.append(folder / name)
-    for name in stale:
-        (folder / name).unlink(missing_ok=True)
-    return written
+    with ReportFolder(out_dir, files, force) as folder:
+        return folder.write(files)

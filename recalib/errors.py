@@ -10,12 +10,14 @@ __all__ = [
     "RecalibError",
     "ConfigError",
     "UnknownNameError",
+    "OutputError",
     "ShapeError",
     "CheckpointError",
     "ExportError",
     "VerificationError",
     "BackendUnavailable",
     "BenchmarkError",
+    "first_line",
 ]
 
 
@@ -39,8 +41,17 @@ class UnknownNameError(ConfigError):
         super().__init__(f"unknown {kind} {name!r}; choose one of: {', '.join(known)}")
 
 
+class OutputError(ConfigError):
+    """An output path may not or cannot be written: it exists (and ``--force`` was not given), it is
+    one of the command's own inputs, its folder is missing or read-only, or another run holds it.
+
+    One rule for every command and writer: a refused output is a usage error (exit 2), raised
+    before any work where it can be known then.
+    """
+
+
 class ShapeError(RecalibError, ValueError):
-    """A tensor reached a block or model with a shape it was not built for."""
+    """A tensor reached a block or model with a shape (or dtype) it was not built for."""
 
     exit_code = 2
 
@@ -77,3 +88,9 @@ class BenchmarkError(RecalibError):
     """A benchmark could not be measured as requested."""
 
     exit_code = 6
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of another library's error message (its class name if it has none), to quote in ours."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

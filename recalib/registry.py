@@ -15,6 +15,7 @@ from typing import Any, Generic, TypeVar
 from torch import nn
 
 from recalib.errors import ConfigError, UnknownNameError
+from recalib.option_types import describe, fits, hints
 
 __all__ = ["BlockSpec", "ModelSpec", "Registry", "BLOCKS", "MODELS", "register_block", "register_model", "build",
            "check_options", "keyword_names", "keyword_defaults"]
@@ -123,7 +124,8 @@ def build(spec: BlockSpec | ModelSpec, args: tuple[Any, ...], options: Mapping[s
 
 
 def check_options(spec: BlockSpec | ModelSpec, options: Mapping[str, Any]) -> None:
-    """Raise :class:`ConfigError` for an option ``spec`` fixes or its constructor does not take."""
+    """Raise :class:`ConfigError` for an option ``spec`` fixes, its constructor does not take, or
+    whose value does not fit the constructor's annotation (:mod:`recalib.option_types`)."""
     clash = sorted(set(options) & set(spec.fixed))
     if clash:
         raise ConfigError(f"{spec.name!r} fixes {', '.join(f'{k}={spec.fixed[k]!r}' for k in clash)}; "
@@ -135,6 +137,20 @@ def check_options(spec: BlockSpec | ModelSpec, options: Mapping[str, Any]) -> No
             valid = sorted(accepted - set(spec.fixed))
             raise ConfigError(f"{spec.name!r} does not take option(s) {', '.join(unknown)}; "
                               f"valid options: {', '.join(valid) or 'none'}")
+    annotations = hints(spec.builder)
+    for key, value in options.items():
+        hint = annotations.get(key)
+        if hint is not None and not fits(value, hint):
+            raise ConfigError(f"{spec.name!r}: option {key} must be {describe(hint)}, got the "
+                              f"{type(value).__name__} {value!r}{_unquote_hint(value, hint)}")
+
+
+def _unquote_hint(value: Any, hint: Any) -> str:
+    """A hint when a quoted literal (``'false'``, ``"8"``) would have fit unquoted."""
+    from recalib.spec import parse_value
+
+    literal = parse_value(value) if isinstance(value, str) and value.strip() else value
+    return " (write it without quotes)" if literal is not value and fits(literal, hint) else ""
 
 
 def keyword_defaults(fn: Callable[..., Any]) -> dict[str, Any]:

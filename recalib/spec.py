@@ -169,6 +169,13 @@ class Spec:
         return self.path is not None
 
     @property
+    def inputs(self) -> list[Path]:
+        """The files this spec reads (an exported model's report included): never to be written over."""
+        if self.path is None:
+            return []
+        return [self.path, self.path.with_suffix(".report.json")] if self.kind == "onnx" else [self.path]
+
+    @property
     def builds(self) -> bool:
         """Whether a PyTorch module can be built from it (``onnx``/``engine`` files cannot)."""
         return self.kind not in ("onnx", "engine")
@@ -217,6 +224,22 @@ class Spec:
         height, width = (size, size) if isinstance(size, int) else size
         return nominal.in_channels, int(height), int(width)
 
+    def check_fits(self, batch: int) -> None:
+        """Refuse, before anything is built, a batch whose forward pass cannot fit in memory here.
+
+        The model is built on the meta device (:mod:`recalib.meta`: shapes only, no memory); an
+        exported file is checked by its input alone when it runs (:func:`export.inputs.random_input`).
+        """
+        if not self.builds:
+            return
+        from recalib.memory import check_fits
+        from recalib.meta import estimate_memory, meta_model
+
+        chw = self.input_chw()
+        model = meta_model(self._build, self.text)
+        check_fits(estimate_memory(model, (batch, *chw)), f"{self.text} at batch {batch} and {chw[1]}x{chw[2]}",
+                   "use a smaller --batch or --input-size")
+
     def create(self) -> nn.Module:
         """The PyTorch model: built through the registry, or loaded with the checkpoint's weights."""
         if self.kind == "checkpoint":
@@ -226,6 +249,9 @@ class Spec:
         if not self.builds:
             raise ConfigError(f"{self.text} is an exported {self.kind} file, not a PyTorch model; "
                               f"give an architecture or a checkpoint")
+        return self._build()
+
+    def _build(self) -> nn.Module:
         from recalib.models import create_model
 
         return create_model(str(self.arch), self.block, self.stages, **self.options)

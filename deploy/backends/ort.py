@@ -19,7 +19,7 @@ import numpy as np
 from deploy.runner import Runner, random_input, to_numpy
 from deploy.timing import Step
 from export.inputs import declared_inputs, validate_inputs
-from recalib.errors import BackendUnavailable, ConfigError
+from recalib.errors import BackendUnavailable, ConfigError, first_line
 
 __all__ = ["OrtRunner", "session_options", "provider_list", "optimized_graph"]
 
@@ -106,9 +106,13 @@ class OrtRunner(Runner):
         if device not in (None, own):
             raise ConfigError(f"{backend} runs on {own}, not on {device!r}")
         self.backend, self.path, self.device_id, self.device = backend, Path(path), device_id, own
-        self.session = ort.InferenceSession(
-            str(path), session_options(threads, spinning, optimized_model_path),
-            providers=provider_list(backend, precision, device_id, cache_dir))
+        providers = provider_list(backend, precision, device_id, cache_dir)
+        try:
+            self.session = ort.InferenceSession(str(path), session_options(threads, spinning, optimized_model_path),
+                                                providers=providers)
+        except Exception as exc:  # onnxruntime's own untyped errors (Fail, InvalidGraph, NotImplemented)
+            raise ConfigError(f"onnxruntime cannot load {path}: {first_line(exc)}; check the file, or export it again "
+                              f"with recalib export") from None
         self._check_provider()
         self._read_io()
 

@@ -1,6 +1,7 @@
 """``torch-eager``: the PyTorch module as users would run it, the baseline for every runtime."""
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import numpy as np
@@ -21,7 +22,8 @@ class TorchRunner(Runner):
 
     ``threads`` sets torch's intra-op thread count for the whole process (torch has no
     per-module setting), which is why benchmarks run each runtime in its own worker process.
-    ``precision="fp16"`` casts weights and inputs to half precision.
+    ``precision="fp16"`` casts weights and inputs to half precision. The runner works on its own
+    copy of ``module``: the caller's model keeps its weights, dtype, device and mode.
     """
 
     backend = "torch-eager"
@@ -37,7 +39,7 @@ class TorchRunner(Runner):
         self.device = device
         self.dtype = _DTYPES[precision]
         self.input_dtype = np.dtype(np.float16 if precision == "fp16" else np.float32)
-        self.module = module.eval().to(device=device, dtype=self.dtype)
+        self.module = copy.deepcopy(module).eval().to(device=device, dtype=self.dtype)
         self._forward = self._build_forward(self.module)
 
     def _build_forward(self, module: nn.Module) -> Any:

@@ -1,12 +1,15 @@
 """Checks and rules shared by every block family."""
 from __future__ import annotations
 
+import itertools
+
 import torch
+from torch import nn
 
 from recalib.errors import ConfigError, ShapeError
 
-__all__ = ["positive_int", "check_channels", "reduced_channels", "check_input", "check_feat_size", "as_pair",
-           "check_batch_statistics"]
+__all__ = ["positive_int", "check_channels", "reduced_channels", "check_dtype", "check_input", "check_feat_size",
+           "as_pair", "check_batch_statistics"]
 
 
 def positive_int(value: object, what: str, name: str) -> int:
@@ -36,8 +39,27 @@ def reduced_channels(channels: int, reduction: int, *, name: str = "block") -> i
     return channels // reduction
 
 
-def check_input(x: torch.Tensor, channels: int, name: str) -> None:
-    """Raise :class:`ShapeError` unless ``x`` is ``(N, channels, H, W)``."""
+def check_dtype(x: torch.Tensor, module: nn.Module, name: str) -> None:
+    """Raise :class:`ShapeError` unless ``x`` is floating point, of the dtype of ``module``'s weights.
+
+    Mixing dtypes fails deep in torch (``Input type (c10::Half) and bias type (float) should be
+    the same``) or, worse, silently promotes a block's output to another dtype. Under autocast
+    torch chooses the dtypes itself, so only floating point is required there.
+    """
+    if not x.is_floating_point():
+        raise ShapeError(f"{name} expects a floating-point input, got {x.dtype}; convert it with x.float()")
+    # Lazily: the first floating tensor decides, so a whole backbone's parameters are not listed per call.
+    own = next((t.dtype for t in itertools.chain(module.parameters(), module.buffers()) if t.is_floating_point()),
+               None)
+    if own is not None and x.dtype != own and not torch.is_autocast_enabled(x.device.type):
+        raise ShapeError(f"{name} holds {own} weights but got a {x.dtype} input; convert the input "
+                         f"(x.to({own})) or the module (.to({x.dtype}))")
+
+
+def check_input(x: torch.Tensor, channels: int, name: str, module: nn.Module | None = None) -> None:
+    """Raise :class:`ShapeError` unless ``x`` is ``(N, channels, H, W)`` (of ``module``'s dtype, if given)."""
+    if module is not None:
+        check_dtype(x, module, name)
     if x.dim() != 4:
         raise ShapeError(f"{name} expects a 4-D (N, C, H, W) tensor, got shape {tuple(x.shape)}")
     if x.shape[1] != channels:

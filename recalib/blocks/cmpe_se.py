@@ -19,7 +19,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from recalib.blocks._common import check_batch_statistics, check_input, reduced_channels
+from recalib.blocks._common import check_batch_statistics, check_dtype, check_input, reduced_channels
 from recalib.errors import ConfigError, ShapeError
 from recalib.registry import register_block
 
@@ -49,7 +49,8 @@ class _CompetitiveSE(nn.Module):
         return residual * gate.reshape(-1, self.channels, 1, 1)
 
     def _check(self, residual: torch.Tensor, identity: torch.Tensor) -> None:
-        check_input(residual, self.channels, self.name)
+        check_input(residual, self.channels, self.name, self)
+        check_dtype(identity, self, f"{self.name} (identity)")
         if residual.shape != identity.shape:
             raise ShapeError(f"{self.name}: residual {tuple(residual.shape)} and identity "
                              f"{tuple(identity.shape)} must have the same shape; pass the identity "

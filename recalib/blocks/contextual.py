@@ -219,7 +219,7 @@ class ContextualConv(nn.Module):
                 f"{reduced[0]}x{reduced[1]}; rebuild it with feat_size=({height}, {width})")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_input(x, self.channels, self.label)
+        check_input(x, self.channels, self.label, self)
         self._check_size(x)
         p = squash(self.net(self.downsample(x)), self.coefficient_range).reshape(-1, self.channels, self.k)
         if self.emp is None:
@@ -253,7 +253,7 @@ class _StaticGate(nn.Module):
         """Subclasses whose gate has a spatial size check it here."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_input(x, self.channels, type(self).__name__)
+        check_input(x, self.channels, type(self).__name__, self)
         self._check_size(x)
         return x * self.constant_gate()
 

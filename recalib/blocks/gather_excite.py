@@ -193,7 +193,7 @@ class GatherExcite(nn.Module):
         return nn.ReLU(), ExciteMLP(self.channels, reduction=self.reduction, name=self.name)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_input(x, self.channels, self.name)
+        check_input(x, self.channels, self.name, self)
         if self.bound_size is not None:
             check_feat_size(x, self.bound_size, self.name)
         if self.variant != "theta-minus":

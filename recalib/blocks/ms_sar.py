@@ -219,7 +219,7 @@ class MSSAR(nn.Module):
 
     def forward(self, x: torch.Tensor, source: torch.Tensor | None = None) -> torch.Tensor:
         """``x`` ``(N, C, H, W)``, optional ``source`` ``(N, S, H, W)`` → ``(N, C, H, W)``."""
-        check_input(x, self.channels, _NAME)
+        check_input(x, self.channels, _NAME, self)
         if self.feat_size is not None:
             check_feat_size(x, self.feat_size, _NAME)
         context = self._context(x, source)
@@ -255,7 +255,7 @@ class MSSAR(nn.Module):
                 raise ShapeError(f"{_NAME} was built for multi-stage recalibration from a "
                                  f"{self.source_channels}-channel source; call block(x, source=...)")
             return x
-        check_input(source, self.source_channels, f"{_NAME} (source)")
+        check_input(source, self.source_channels, f"{_NAME} (source)", self)
         if source.shape[0] != x.shape[0] or source.shape[-2:] != x.shape[-2:]:
             raise ShapeError(f"{_NAME}: source {tuple(source.shape)} must match x {tuple(x.shape)} in "
                              f"batch and spatial size; pass the dense layer's input as the source")

@@ -89,7 +89,7 @@ class SqueezeExcite(nn.Module):
         self.mlp = ExciteMLP(channels, reduction=reduction, name="se")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_input(x, self.channels, "se")
+        check_input(x, self.channels, "se", self)
         return x * torch.sigmoid(self.mlp(global_pool(x, self.pool)))
 
     def formula_params(self) -> int:

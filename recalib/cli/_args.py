@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 __all__ = ["comma_list", "add_model", "add_blocks", "add_input_size", "add_timing", "add_verification",
-           "add_output"]
+           "add_output", "output_path"]
 
 
 def comma_list(convert: Callable[[str], Any] = str, what: str = "names") -> Callable[[str], list[Any]]:
@@ -86,8 +86,17 @@ def add_verification(parser: argparse.ArgumentParser, optimize_help: str) -> Non
     parser.add_argument("--no-optimize", action="store_true", help=optimize_help)
 
 
+def output_path(text: str) -> str:
+    """An argparse type: a path to write, refused when empty (``-o ""`` would mean the current folder)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("the path is empty; name the file to write, e.g. -o result.json")
+    return text
+
+
 def add_output(parser: argparse.ArgumentParser, what: str, required: bool = False) -> None:
     """``-o/--output PATH``, ``--force`` and ``--json``."""
-    parser.add_argument("-o", "--output", required=required, default=None, metavar="PATH", help=what)
-    parser.add_argument("--force", action="store_true", help="replace an existing output file")
+    parser.add_argument("-o", "--output", required=required, default=None, type=output_path, metavar="PATH",
+                        help=what)
+    parser.add_argument("--force", action="store_true",
+                        help="replace an existing output file (never one of the command's inputs)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")

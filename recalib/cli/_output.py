@@ -1,33 +1,33 @@
 """What a command prints and writes: text or ``--json`` on stdout, the JSON document to ``-o``.
 
 One rule for every command with ``-o PATH``: the path is checked before any work (an existing
-file is kept unless ``--force``), and the document is written whole or not at all
-(:func:`recalib.atomic.write_atomic`).
+file is kept unless ``--force``; the command's own input files are never overwritten), and the
+document is written whole or not at all (:func:`recalib.atomic.write_atomic`).
 """
 from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from recalib.atomic import check_destinations, write_atomic
-from recalib.errors import ConfigError
 
 __all__ = ["check_output", "emit"]
 
 
-def check_output(args: argparse.Namespace) -> None:
-    """Refuse, before any work, an ``-o`` that cannot or may not be written."""
-    if args.output:
-        check_destinations([Path(args.output)], args.force, ConfigError)
+def check_output(args: argparse.Namespace, inputs: Sequence[Path] = ()) -> None:
+    """Refuse, before any work, an ``-o`` that cannot or may not be written (``inputs``: the files read)."""
+    if args.output is not None:
+        check_destinations([Path(args.output)], args.force, inputs)
 
 
-def emit(args: argparse.Namespace, document: dict[str, Any], text: str) -> None:
+def emit(args: argparse.Namespace, document: dict[str, Any], text: str, inputs: Sequence[Path] = ()) -> None:
     """Print ``text`` (``document`` as JSON with ``--json``) and write ``document`` to ``-o``."""
     data = json.dumps(document, indent=2) + "\n"
     print(data if args.json else text, end="" if args.json else "\n")
-    if args.output:
-        write_atomic(args.output, data, force=args.force, error=ConfigError)
+    if args.output is not None:
+        write_atomic(args.output, data, force=args.force, inputs=inputs)
         if not args.json:
             print(f"wrote {args.output}")

@@ -6,10 +6,12 @@ paper's counting method; see :mod:`profiling.claims_audit` for the verdicts) and
 block's parameter, FLOP and latency overhead on ResNet-50 and a CIFAR ResNet, per runtime
 and batch). Writes ``report.md``, ``report.json``, CSVs and PNG plots into one folder.
 
-Exit status: 0 when everything was measured; 2 for bad usage (checked before any slow work,
-including a ``-o`` that is not a folder); 3 when a runtime named with ``--runtime`` cannot
-run here; otherwise the report is still written and the status is that of the first failed
-measurement (4: an export or runtime disagreed with PyTorch).
+Exit status: 0 when everything was measured; 2 for bad usage (checked before any slow work
+and before the report folder is touched: options, names, sizes, and a ``-o`` that is not a
+folder, is held by another audit, or holds a file the report would replace that recalib did
+not write); 3 when a runtime named with ``--runtime`` cannot run here; otherwise the report is
+still written and the status is that of the first failed measurement (4: an export or runtime
+disagreed with PyTorch).
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from recalib.cli._args import add_blocks, add_timing, add_verification, comma_list
+from recalib.cli._args import add_blocks, add_timing, add_verification, comma_list, output_path
 
 if TYPE_CHECKING:
     from profiling.latency_plan import LatencyPlan
@@ -33,9 +35,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "costs in parameters, FLOPs and latency on each runtime. Writes report.md, "
                     "report.json, CSVs and PNG plots. The default run takes about 6 minutes on 2 "
                     "cores, --quick under 2.")
-    p.add_argument("-o", "--output", default="recalib-report", metavar="DIR",
-                   help="report folder (default: %(default)s); the report's own files are replaced, "
-                        "other files are left alone")
+    p.add_argument("-o", "--output", default="recalib-report", type=output_path, metavar="DIR",
+                   help="report folder (default: %(default)s); files an earlier report wrote are replaced "
+                        "or removed, other files are left alone (a file the report would replace but recalib "
+                        "did not write is refused unless --force)")
+    p.add_argument("--force", action="store_true",
+                   help="replace files in DIR that the report writes even if recalib did not write them")
     p.add_argument("--quick", action="store_true",
                    help="a small audit: the claims on CIFAR nets and plain ResNet-50, two blocks "
                         "(se, ge-theta-minus:extent=8), fewer rounds")
@@ -93,31 +98,48 @@ def _sections(args: argparse.Namespace) -> list[str]:
     return [s for s in SECTIONS if s in chosen]
 
 
+def _check(args: argparse.Namespace, chosen: list[str]) -> LatencyPlan:
+    """Every option, name and size, checked before any work and before the report folder is touched."""
+    from profiling.claims import load_papers
+    from profiling.latency_audit import resolve_targets
+    from profiling.latency_plan import check_names
+    from recalib.spec import parse_spec
+
+    plan = _plan(args)
+    check_names(plan)
+    if "claims" in chosen:
+        load_papers(args.papers)
+    if "latency" in chosen:
+        resolve_targets(plan)  # a runtime the user named that cannot run here fails now, not later
+        for arch in plan.archs:
+            parse_spec(arch).check_fits(max(plan.batches))
+    return plan
+
+
 def run(args: argparse.Namespace) -> int:
     import torch
 
     from profiling.claims_audit import audit_claims
     from profiling.claims_report import ClaimsSection
-    from profiling.latency_audit import audit_latency, resolve_targets
-    from profiling.latency_plan import check_names
+    from profiling.latency_audit import audit_latency
     from profiling.latency_report import LatencySection
-    from profiling.report import check_folder, write_report
+    from profiling.report import report_names, write_report
+    from profiling.report_folder import ReportFolder
 
     chosen = _sections(args)
-    check_folder(args.output)
-    plan = _plan(args)
-    if "latency" in chosen:
-        check_names(plan)
-        resolve_targets(plan)  # a runtime the user named that cannot run here fails now, not later
-    sections: list[Section] = []
-    if "claims" in chosen:
-        # Tracing is dominated by per-op overhead: more threads rarely help and slow a busy machine.
-        torch.set_num_threads(1)
-        sections.append(ClaimsSection(audit_claims(args.papers, quick=args.quick, progress=not args.no_progress)))
-    latency = audit_latency(plan, progress=not args.no_progress) if "latency" in chosen else None
-    if latency is not None:
-        sections.append(LatencySection(latency))
-    files = write_report(args.output, sections)
+    plan = _check(args, chosen)
+    kinds = [kind for kind in (ClaimsSection, LatencySection) if kind.key in chosen]
+    with ReportFolder(args.output, report_names(kinds), args.force) as folder:
+        sections: list[Section] = []
+        if "claims" in chosen:
+            # Tracing is dominated by per-op overhead: more threads rarely help and slow a busy machine.
+            torch.set_num_threads(1)
+            sections.append(ClaimsSection(audit_claims(args.papers, quick=args.quick,
+                                                       progress=not args.no_progress)))
+        latency = audit_latency(plan, progress=not args.no_progress) if "latency" in chosen else None
+        if latency is not None:
+            sections.append(LatencySection(latency))
+        files = write_report(folder, sections)
     _print_summary(sections, files[0])
     failures = latency.failures if latency is not None else []
     if failures:

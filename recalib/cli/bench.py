@@ -85,25 +85,26 @@ def _settings(args: argparse.Namespace):  # -> BenchSettings
 
 
 def run(args: argparse.Namespace) -> int:
-    import tempfile
-    from pathlib import Path
-
     from deploy.bench import check_models, check_targets, compare, load_model
     from deploy.report import format_table
     from export.prepare import export_all
     from recalib.cli._output import check_output, emit
     from recalib.cli._specs import prepare_options, specs
+    from recalib.workspace import temporary_folder
 
-    settings, options = _settings(args), prepare_options(args)
-    check_output(args)
+    settings, options, parsed = _settings(args), prepare_options(args), specs(args)
+    inputs = [path for spec in parsed for path in spec.inputs]
+    check_output(args, inputs)
     check_targets(settings)
-    models = [load_model(spec, options) for spec in specs(args)]
+    for spec in parsed:
+        spec.check_fits(max(settings.batches))
+    models = [load_model(spec, options) for spec in parsed]
     models.insert(0, models.pop(_baseline([m.label for m in models], args.baseline)))
     check_models(models, settings)
     log = (lambda msg: None) if args.json else (lambda msg: print(f"[bench] {msg}", flush=True))
-    with tempfile.TemporaryDirectory(prefix="recalib-bench-") as tmp:
+    with temporary_folder("bench-") as tmp:
         if any(t.runs_onnx for t in settings.targets):
-            models = export_all(models, Path(tmp), options, progress=log)
+            models = export_all(models, tmp, options, progress=log)
         result = compare(models, settings, progress=log)
-    emit(args, result.to_json(times=args.times), format_table(result))
+    emit(args, result.to_json(times=args.times), format_table(result), inputs)
     return 0

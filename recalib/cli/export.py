@@ -30,11 +30,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from export.onnx_export import VERIFIED_BATCHES
     from export.prepare import prepare
     from recalib.cli._specs import one_spec, prepare_options
 
     options = prepare_options(args, fixed_batch=args.fixed_batch)
-    prepared = prepare(one_spec(args), Path(args.output), options, force=args.force, strict_trt=args.strict_trt)
+    spec = one_spec(args)
+    spec.check_fits(args.fixed_batch or VERIFIED_BATCHES[-1])
+    prepared = prepare(spec, Path(args.output), options, force=args.force, strict_trt=args.strict_trt)
     assert prepared.report is not None
     print(prepared.report.to_json() if args.json else prepared.report.summary())
     return 0

@@ -40,14 +40,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     from recalib.errors import RecalibError
+    from recalib.lifetime import Terminated, exit_on_signals
+
     try:
-        return int(args.handler(args) or 0)
+        with exit_on_signals():  # SIGTERM unwinds like Ctrl-C: temporary files and workers are cleaned up
+            return int(args.handler(args) or 0)
     except RecalibError as exc:
         print(f"recalib {args.command}: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print(f"recalib {args.command}: interrupted", file=sys.stderr)
+        print(f"recalib {args.command}: interrupted; nothing half-written was left", file=sys.stderr)
         return 130
+    except Terminated as exc:
+        print(f"recalib {args.command}: {exc}; nothing half-written was left", file=sys.stderr)
+        return exc.exit_code
 
 
 if __name__ == "__main__":

@@ -31,7 +31,8 @@ def run(args: argparse.Namespace) -> int:
     from recalib.cli._specs import one_spec
 
     spec = one_spec(args)
-    check_output(args)
+    check_output(args, spec.inputs)
+    spec.check_fits(1)
     result = profile_model(spec, convention=args.convention, check=args.crosscheck)
-    emit(args, result.to_json(), render(result))
+    emit(args, result.to_json(), render(result), spec.inputs)
     return 0

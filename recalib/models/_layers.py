@@ -18,10 +18,12 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from recalib.blocks._common import check_dtype, positive_int
 from recalib.errors import ConfigError, ShapeError
 from recalib.models._insertion import BlockFactory
 
-__all__ = ["Size", "conv2d", "batch_norm", "out_size", "stage_factories", "check_input_size", "Backbone"]
+__all__ = ["Size", "conv2d", "batch_norm", "classifier", "out_size", "stage_factories", "check_input_size",
+           "Backbone"]
 
 Size = tuple[int, int]
 
@@ -43,6 +45,11 @@ def batch_norm(channels: int, zero_init: bool = False) -> nn.BatchNorm2d:
     if zero_init:
         nn.init.zeros_(bn.weight)
     return bn
+
+
+def classifier(in_features: int, num_classes: int) -> nn.Linear:
+    """The final fully connected layer; ``num_classes`` must be a positive integer."""
+    return nn.Linear(in_features, positive_int(num_classes, "num_classes", "the classifier"))
 
 
 def out_size(size: Size, kernel: int, stride: int, padding: int, ceil_mode: bool = False) -> Size:
@@ -126,6 +133,7 @@ class Backbone(nn.Module):
     def check_input(self, x: torch.Tensor) -> None:
         """Raise :class:`ShapeError` unless ``x`` is ``(N, in_channels, H, W)`` at a size the model runs at."""
         arch = getattr(self, "recalib_spec", {}).get("arch", type(self).__name__)
+        check_dtype(x, self, arch)
         if x.dim() != 4 or x.shape[1] != self.in_channels:
             raise ShapeError(f"{arch} expects (N, {self.in_channels}, H, W) input, got shape {tuple(x.shape)}")
         got = (int(x.shape[-2]), int(x.shape[-1]))

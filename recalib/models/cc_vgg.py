@@ -24,7 +24,7 @@ from torch import nn
 
 from recalib.errors import ConfigError
 from recalib.models._insertion import BlockFactory
-from recalib.models._layers import Backbone, Size, check_input_size, conv2d, out_size, stage_factories
+from recalib.models._layers import Backbone, Size, check_input_size, classifier, conv2d, out_size, stage_factories
 from recalib.registry import register_model
 
 __all__ = ["CCVGG", "build_cc_vgg_mnist", "build_cc_vgg_cifar10", "build_cc_vgg_cifar100"]
@@ -64,7 +64,7 @@ class CCVGG(Backbone):
             width *= growth
         self.stages = len(factories)
         self.head = nn.Sequential(nn.Flatten(1), nn.Linear(channels * size[0] * size[1], 128), nn.ReLU(inplace=True),
-                                  nn.Linear(128, num_classes))
+                                  classifier(128, num_classes))
         self.bind("its FC(128) head takes the flattened final feature map")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -30,7 +30,8 @@ from torch import nn
 
 from recalib.errors import ConfigError
 from recalib.models._insertion import BlockFactory, recalibrate_residual
-from recalib.models._layers import Backbone, Size, batch_norm, check_input_size, conv2d, out_size, stage_factories
+from recalib.models._layers import (Backbone, Size, batch_norm, check_input_size, classifier, conv2d, out_size,
+                                    stage_factories)
 from recalib.models.preact_units import PreActBottleneck, PreActUnit
 from recalib.registry import register_model
 
@@ -101,7 +102,7 @@ class CifarResNet(Backbone):
             setattr(self, f"layer{index + 1}", nn.Sequential(*units))
         self.head = nn.Sequential(batch_norm(channels), nn.ReLU(inplace=True)) if preact else nn.Identity()
         self.avgpool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(channels, num_classes)
+        self.fc = classifier(channels, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)

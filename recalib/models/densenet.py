@@ -26,7 +26,8 @@ from torch import nn
 
 from recalib.errors import ConfigError
 from recalib.models._insertion import BlockFactory
-from recalib.models._layers import Backbone, Size, batch_norm, check_input_size, conv2d, out_size, stage_factories
+from recalib.models._layers import (Backbone, Size, batch_norm, check_input_size, classifier, conv2d, out_size,
+                                    stage_factories)
 from recalib.registry import register_model
 
 __all__ = ["DenseNet", "DenseLayer", "build_densenet"]
@@ -84,7 +85,7 @@ class DenseNet(Backbone):
                 channels += growth
             setattr(self, f"dense{index + 1}", nn.Sequential(*layers))
         self.head = nn.Sequential(batch_norm(channels), nn.ReLU(inplace=True), nn.AdaptiveAvgPool2d(1))
-        self.fc = nn.Linear(channels, num_classes)
+        self.fc = classifier(channels, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)

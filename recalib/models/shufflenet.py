@@ -24,7 +24,8 @@ from torch import nn
 
 from recalib.errors import ConfigError
 from recalib.models._insertion import BlockFactory
-from recalib.models._layers import Backbone, Size, batch_norm, check_input_size, conv2d, out_size, stage_factories
+from recalib.models._layers import (Backbone, Size, batch_norm, check_input_size, classifier, conv2d, out_size,
+                                    stage_factories)
 from recalib.registry import register_model
 
 __all__ = ["ShuffleNetV1", "ShuffleUnit", "build_shufflenet_v1"]
@@ -86,7 +87,7 @@ class ShuffleNetV1(Backbone):
                 channels = width
             setattr(self, f"stage{index + 1}", nn.Sequential(*units))
         self.avgpool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(channels, num_classes)
+        self.fc = classifier(channels, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)

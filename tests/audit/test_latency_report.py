@@ -16,6 +16,7 @@ from profiling.latency_audit import ArchAudit, ExportSummary, Failure, LatencyAu
 from profiling.latency_plan import LatencyPlan
 from profiling.latency_report import LatencySection
 from profiling.report import write_report
+from recalib.errors import OutputError
 
 
 def _record(model: str, target: str, export: str, median: float, overhead: float | None) -> LatencyRecord:
@@ -95,8 +96,10 @@ def test_rewriting_a_report_folder_replaces_its_files_and_keeps_unrelated_ones(t
     (tmp_path / "old.csv").write_text("stale")
     (tmp_path / "report.json").write_text(json.dumps({"files": ["report.json", "old.csv", "../escape.txt"]}))
     (tmp_path.parent / "escape.txt").write_text("outside")
-    write_report(tmp_path, [section])
+    with pytest.raises(OutputError, match="holds report.json.*cannot prove it wrote it"):
+        write_report(tmp_path, [section])  # a report.json recalib did not write is not trusted, nor replaced
+    write_report(tmp_path, [section], force=True)
     names = sorted(p.name for p in tmp_path.iterdir())
-    assert names == ["costs.csv", "latency.csv", "latency_by_runtime.png", "latency_vs_flops.png", "notes.txt",
-                     "report.json", "report.md"]
+    assert names == [".recalib-report.json", "costs.csv", "latency.csv", "latency_by_runtime.png",
+                     "latency_vs_flops.png", "notes.txt", "old.csv", "report.json", "report.md"]
     assert (tmp_path / "notes.txt").read_text() == "keep me" and (tmp_path.parent / "escape.txt").exists()

@@ -124,3 +124,19 @@ def test_training_at_batch_one_works_or_is_refused_naming_the_block(name: str, o
         assert block.eval() is block and call(name, block, torch.randn(1, CHANNELS, *size)).shape[0] == 1
     else:
         assert out.shape == (1, CHANNELS, *size)
+
+
+@pytest.mark.parametrize("name", list_blocks())
+def test_an_input_of_another_dtype_is_refused_by_name_not_by_torch(name: str) -> None:
+    """float16, float64 and integer inputs to a float32 block: a clear ShapeError, never a silent promotion."""
+    block = build(name, (8, 8))
+    has_weights = any(t.is_floating_point() for t in (*block.parameters(), *block.buffers()))
+    for dtype in (torch.float16, torch.float64, torch.int64):
+        x = torch.ones(2, CHANNELS, 8, 8, dtype=dtype)
+        args = (x, x) if block_spec(name).takes_identity else (x,)
+        if dtype.is_floating_point and not has_weights:
+            assert block(*args).dtype == dtype  # a parameter-free block computes in the input's dtype
+            continue
+        expected = "expects a floating-point input" if not dtype.is_floating_point else f"got a {dtype} input"
+        with pytest.raises(ShapeError, match=expected):
+            block(*args)

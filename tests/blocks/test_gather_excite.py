@@ -176,8 +176,8 @@ def test_resnet50_learnable_totals_and_why_the_paper_reads_higher() -> None:
 @pytest.mark.parametrize("name,options,message", [
     ("ge-theta-minus", {"extent": 6}, "power of two"),
     ("ge-theta-minus", {"extent": 1}, "power of two"),
-    ("ge-theta-minus", {"extent": "local"}, "power of two"),
-    ("ge-theta-minus", {"extent": True}, "power of two"),
+    ("ge-theta-minus", {"extent": "local"}, "extent must be an integer or one of 'global'"),
+    ("ge-theta-minus", {"extent": True}, "extent must be an integer or one of 'global', got the bool"),
     ("ge-theta", {"extent": 3, "feat_size": 7}, "power of two"),
     ("ge-theta", {}, "extent='global' needs feat_size"),
     ("ge-theta-plus", {}, "extent='global' needs feat_size"),

@@ -60,7 +60,7 @@ def test_channels_smaller_than_reduction_is_a_config_error_naming_both() -> None
 
 @pytest.mark.parametrize("pool", ["min", "mean", None])
 def test_unknown_pool_is_a_config_error_listing_the_choices(pool: object) -> None:
-    with pytest.raises(ConfigError, match="pool must be one of avg, max"):
+    with pytest.raises(ConfigError, match="pool must be one of 'avg', 'max'"):
         create_block("se", 32, pool=pool)
 
 

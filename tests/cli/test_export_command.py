@@ -27,7 +27,7 @@ def test_export_an_architecture_then_refuse_to_overwrite(tmp_path, capsys):
     assert main(["export", "cc_vgg_mnist", "--block", "se", "-o", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "from PyTorch float64 at 1x1x28x28" in printed and "tolerance 1e-04" in printed
-    assert main(["export", "cc_vgg_mnist", "--block", "se", "-o", str(out)]) == 5
+    assert main(["export", "cc_vgg_mnist", "--block", "se", "-o", str(out)]) == 2  # a refused output: usage
     assert "already exists; pass force=True (--force)" in capsys.readouterr().err
     assert main(["export", "cc_vgg_mnist", "-o", str(out), "--force", "--fixed-batch", "2", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)

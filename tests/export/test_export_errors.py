@@ -10,9 +10,11 @@ from onnx import TensorProto, helper
 from torch import nn
 
 import export
+import recalib
 from export.onnx_export import to_onnx  # imported here, so the timing below measures the check, not the import
+from export.prepare import build
 from export.verify import _check_declared, check_structure
-from recalib.errors import ExportError, ShapeError, VerificationError
+from recalib.errors import ConfigError, ExportError, OutputError, ShapeError, VerificationError
 
 
 def _small() -> nn.Module:
@@ -34,7 +36,7 @@ def test_unsupported_opset_is_refused_before_any_work(opset, tmp_path):
 def test_existing_file_is_kept_without_force_and_replaced_with_it(tmp_path):
     path = tmp_path / "m.onnx"
     path.write_text("precious")
-    with pytest.raises(ExportError, match=f"{path} already exists.*force"):
+    with pytest.raises(OutputError, match=f"{path} already exists.*force"):
         export.to_onnx(_small(), (3, 8, 8), path)
     assert path.read_text() == "precious"
     export.to_onnx(_small(), (3, 8, 8), path, force=True)
@@ -45,7 +47,7 @@ def test_existing_file_is_kept_without_force_and_replaced_with_it(tmp_path):
 def test_unwritable_output_path_is_refused(where, tmp_path):
     (tmp_path / "afile").write_text("")
     (tmp_path / "adir").mkdir()
-    with pytest.raises(ExportError, match="does not exist|is a directory|not writable"):
+    with pytest.raises(OutputError, match="does not exist|is a folder, not a file|not writable"):
         export.to_onnx(_small(), (3, 8, 8), tmp_path / where)
     assert _leftovers(tmp_path) == ["adir", "afile"] and _leftovers(tmp_path / "adir") == []
 
@@ -125,3 +127,38 @@ def test_ops_outside_the_default_domain_are_refused(tmp_path):
     path = _save_model(tmp_path, node, [helper.make_opsetid("", 18), helper.make_opsetid("com.microsoft", 1)])
     with pytest.raises(ExportError, match="com.microsoft::FastGelu"):
         check_structure(path, 18, ["batch", 3])
+
+
+@pytest.mark.parametrize("shape,message", [
+    (torch.randn(1, 3, 8, 8, requires_grad=True), r"not a tensor of shape \(1, 3, 8, 8\); .* tuple\(x.shape\)"),
+    (torch.tensor([3, 8, 8]), r"not a tensor of shape \(3,\)"),
+    ((3, 8.5, 8), r"must hold whole numbers, got \(3, 8.5, 8\)"),
+    ((3, True, 8), "must hold whole numbers"),
+    ("3x8x8", "must be a shape such as"),
+])
+def test_an_input_shape_that_is_not_whole_numbers_is_refused_not_truncated(tmp_path, shape, message):
+    with pytest.raises(ConfigError, match=message):
+        to_onnx(_small(), shape, tmp_path / "m.onnx")
+    assert _leftovers(tmp_path) == []
+
+
+def test_a_float64_model_is_refused_as_such_not_as_a_shape_problem(tmp_path):
+    with pytest.raises(ConfigError, match=r"0.weight is torch.float64: exports are made from float32 models; "
+                                          r"call model.float\(\)"):
+        to_onnx(_small().double(), (3, 8, 8), tmp_path / "m.onnx")
+    assert _leftovers(tmp_path) == []
+
+
+def test_nan_weights_are_refused_before_the_export_not_blamed_on_rounding(tmp_path):
+    model = _small()
+    with torch.no_grad():
+        model[0].weight[0, 0, 0, 0] = float("nan")
+    with pytest.raises(ConfigError, match=r"0.weight holds 1 NaN or infinite value\(s\) of 108"):
+        to_onnx(model, (3, 8, 8), tmp_path / "m.onnx")
+    checkpoint = recalib.create_model("cc_vgg_mnist")
+    with torch.no_grad():
+        next(checkpoint.parameters()).fill_(float("inf"))
+    path = recalib.save_checkpoint(checkpoint, tmp_path / "diverged.safetensors")
+    with pytest.raises(ConfigError, match="NaN or infinite.*diverged training run"):
+        build(recalib.parse_spec(str(path)))  # bench and export of the checkpoint stop here, before any work
+    assert _leftovers(tmp_path) == ["diverged.safetensors"]

@@ -75,3 +75,24 @@ def test_tolerances_must_be_finite_and_non_negative(tmp_path) -> None:
         with pytest.raises(ConfigError, match="finite number >= 0"):
             export.to_onnx(Cancelling(), (4, 3, 3), tmp_path / "m.onnx", tolerance=bad)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_reference_leaves_the_models_mode_as_it_was() -> None:
+    model = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4)).train()
+    reference(model, np.ones((2, 4), np.float32))
+    assert model.training and all(m.training for m in model.modules())
+
+
+def test_a_model_whose_own_output_is_nan_is_not_blamed_on_rounding() -> None:
+    model = nn.Linear(4, 2)
+    with torch.no_grad():
+        model.weight[0, 0] = float("nan")
+    with pytest.raises(VerificationError, match="own output holds NaN or infinite values.*nothing to verify"):
+        reference(model, np.ones((1, 4), np.float32))
+
+
+def test_an_infinite_yardstick_lets_nothing_through() -> None:
+    """float32 PyTorch overflowing must not make every runtime pass."""
+    truth = np.array([[1.0, -2.0, 4.0]])
+    check = judge(_ref(float("inf")), [truth + 1.0], runtime="r", label="m")
+    assert not check.passed and check.bound == check.tolerance

@@ -10,7 +10,7 @@ from torch import nn
 
 import recalib
 from export.prepare import PrepareOptions, build, export_all, from_file, prepare
-from recalib.errors import ConfigError, ExportError, RecalibError
+from recalib.errors import ConfigError, OutputError, RecalibError
 from recalib.spec import parse_spec
 
 SMALL = parse_spec("cifar_resnet20:input_size=(16,16)")  # with batch norms, built only
@@ -80,7 +80,7 @@ def test_an_exported_file_is_measured_as_it_is_with_its_shape(tmp_path: Path) ->
     path.with_suffix(".report.json").unlink()
     from_graph = from_file(parse_spec(str(path)))
     assert (from_graph.input_chw, from_graph.fixed_batch) == ((1, 28, 28), 2)
-    with pytest.raises(ExportError, match="already exists"):
+    with pytest.raises(OutputError, match="already exists"):
         prepare(TINY, path, PrepareOptions())
     with pytest.raises(ConfigError, match="torch runtimes need an architecture or a checkpoint"):
         from_graph.inference()

@@ -34,7 +34,7 @@ def test_recalib_audit_writes_every_file(tmp_path: Path, capsys: pytest.CaptureF
     out = tmp_path / "report"
     assert main(["audit", "-o", str(out), "--sections", "claims", "--papers", "contextual-convolution",
                  "--no-progress"]) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["claims.csv", "report.json", "report.md"]
+    assert sorted(p.name for p in out.iterdir()) == [".recalib-report.json", "claims.csv", "report.json", "report.md"]
     report = json.loads((out / "report.json").read_text())
     claims = report["sections"]["claims"]
     assert claims["counts"]["reproduced"] == 1 and claims["counts"]["block untested"] == 3
@@ -115,7 +115,8 @@ class _Section:
 def test_report_sections_plug_in_and_leave_no_temporary_files(tmp_path: Path) -> None:
     files = write_report(tmp_path, [_Section()], title="t")
     assert [f.name for f in files] == ["report.md", "report.json", "demo.csv"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["demo.csv", "report.json", "report.md"]
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == [".recalib-report.json", "demo.csv", "report.json", "report.md"]
     assert json.loads((tmp_path / "report.json").read_text())["sections"]["demo"] == {"x": 1}
     assert (tmp_path / "report.md").read_text().index("one line") < (tmp_path / "report.md").read_text().index("body")
 

@@ -78,5 +78,5 @@ def create_tensorrt_runner(path: str | Path, *, device: str = "cuda", threads: i
                            max_batch=batches[2], workspace_bytes=workspace_bytes, timing_cache=timing)
     meta, plan = build_engine(path, here, options)
     if cached is not None:
-        save(cached, meta, plan)
+        save(cached, meta, plan, force=True)  # the cache entry of exactly this build
     return TensorRTRunner(meta, plan, device=device)

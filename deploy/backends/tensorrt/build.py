@@ -100,7 +100,7 @@ def _save_timing_cache(config: trt.IBuilderConfig, path: Path | None) -> None:
     if path is None:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, bytes(config.get_timing_cache().serialize()), error=ExportError)
+    write_atomic(path, bytes(config.get_timing_cache().serialize()), force=True)  # a cache: this run's own file
 
 
 def build_engine(onnx_path: Path, platform: Platform, options: BuildOptions) -> tuple[EngineMeta, bytes]:

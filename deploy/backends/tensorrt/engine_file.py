@@ -114,11 +114,11 @@ def check_compatible(meta: EngineMeta, here: Platform, source: str = "engine") -
                           f"{here.describe()}: {reason}. Rebuild the engine here from its ONNX file")
 
 
-def save(path: str | Path, meta: EngineMeta, plan: bytes) -> Path:
-    """Write an engine file (header + plan) to ``path``, whole or not at all."""
+def save(path: str | Path, meta: EngineMeta, plan: bytes, *, force: bool = False) -> Path:
+    """Write an engine file (header + plan) to ``path``, whole or not at all (an existing file only with ``force``)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    return write_atomic(path, pack(meta, plan), error=EngineFileError)
+    return write_atomic(path, pack(meta, plan), force=force)
 
 
 def load(path: str | Path, here: Platform) -> tuple[EngineMeta, bytes]:

@@ -1,0 +1,55 @@
+"""An ONNX file someone hands us, checked before a runtime sees it.
+
+Runtimes answer a damaged or foreign file with their own untyped errors, from deep inside
+(onnxruntime's ``INVALID_PROTOBUF``, OpenVINO's parser, TensorRT's). :func:`read_onnx`
+refuses, with what is wrong and what to do, an empty file, one that does not parse as an ONNX
+model (truncated, or another format), one without a graph, and one using ops outside the
+default ONNX domain (recalib's runtimes run standard ONNX only); :func:`check_domains` is the
+one domain check, shared with the verification of recalib's own exports. Pure ONNX, no torch.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import onnx
+
+from recalib.errors import ConfigError, RecalibError, first_line
+
+__all__ = ["DEFAULT_DOMAINS", "foreign_ops", "check_domains", "read_onnx"]
+
+DEFAULT_DOMAINS = ("", "ai.onnx")
+_FIX = "export it again (recalib export MODEL -o FILE)"
+
+
+def foreign_ops(model: onnx.ModelProto) -> list[str]:
+    """``domain::Op`` of every op outside the default ONNX domain (local functions and foreign opsets too)."""
+    nodes = [n for n in model.graph.node if n.domain not in DEFAULT_DOMAINS]
+    domains = {o.domain for o in model.opset_import} - set(DEFAULT_DOMAINS) - {n.domain for n in nodes}
+    return (sorted({f"{n.domain}::{n.op_type}" for n in nodes}) + (["local functions"] if model.functions else [])
+            + sorted(f"opset {d}" for d in domains))
+
+
+def check_domains(model: onnx.ModelProto, what: str, consequence: str,
+                  error: type[RecalibError] = ConfigError) -> None:
+    """Raise ``error`` when ``what`` (the model) uses ops outside the default ONNX domain."""
+    foreign = foreign_ops(model)
+    if foreign:
+        raise error(f"{what} uses ops outside the default ONNX domain ({', '.join(foreign)}); {consequence}")
+
+
+def read_onnx(path: str | os.PathLike) -> onnx.ModelProto:
+    """The model at ``path`` (external weights not loaded), or a :class:`ConfigError` saying what is wrong."""
+    path = Path(path)
+    if path.stat().st_size == 0:
+        raise ConfigError(f"{path} is empty (0 bytes): an export that was cut short, or a placeholder; {_FIX}")
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:  # protobuf's DecodeError and onnx's own, untyped
+        raise ConfigError(f"{path} is not an ONNX model ({first_line(exc)}): it is truncated or another format; "
+                          f"{_FIX}") from None
+    if not model.graph.node or not model.graph.input:
+        raise ConfigError(f"{path} holds no ONNX graph (no nodes or no inputs): it is damaged or another "
+                          f"format; {_FIX}")
+    check_domains(model, str(path), f"recalib's runtimes run standard ONNX only: {_FIX}, which uses none")
+    return model

@@ -1,0 +1,96 @@
+"""Hostile and mistaken input on the command line: a clear error and exit status before any work,
+and nothing a user had is touched (issue 17's reproductions, with today's flag names)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from cli_testing import SMALL
+from profiling.report_folder import ReportFolder
+from recalib.cli.main import main
+
+CLAIMS = ["audit", "--sections", "claims", "--papers", "squeeze-excitation", "--quick", "--no-progress"]
+
+
+@pytest.mark.parametrize("args,message", [
+    (["profile", "cifar_resnet20:num_classes=ten"], "option num_classes must be an integer, got the str 'ten'"),
+    (["profile", "cifar_resnet20:num_classes=-1"], "num_classes must be a positive integer, got -1"),
+    (["profile", "cifar_resnet20:num_classes=1e7"], "must be an integer, got the float 10000000.0"),
+    (["bench", "resnet50:stride_in_1x1='false'"], "must be true or false, got the str 'false' (write it without"),
+    (["bench", SMALL, "--runtime", "torch-eager@tpu"], "cannot run on device 'tpu'; it runs on cpu, cuda"),
+    (["export", SMALL, "-o", "m.onnx", "--tolerance", "-1"], "finite number >= 0 (relative to the largest output), got -1.0"),
+    (["export", SMALL, "-o", "m.onnx", "--tolerance", "nan"], "finite number >= 0 (relative to the largest output), got nan"),
+    (["bench", "cifar_resnet20", "--batch", "100000000"], "at batch 100000000 and 32x32 needs at least"),
+    (["profile", "cifar_resnet20", "--input-size", "100000", "100000"], "needs at least 1.3 TiB"),
+    (["audit", "--batch", "100000000", "-o", "report"], "resnet50 at batch 100000000 and 224x224 needs at least"),
+])
+def test_a_bad_option_is_refused_with_its_reason_before_any_work(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        args: list[str], message: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(args) == 2
+    assert message in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []  # nothing written, no report folder made
+
+
+@pytest.mark.parametrize("stored,message", [
+    ("{oops", "the stored spec is not valid JSON"),
+    ('"resnet50"', "the stored spec is a JSON str, not an object"),
+    ('{"options": {}}', "the stored spec has no valid arch"),
+])
+def test_a_checkpoint_with_a_damaged_spec_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                           stored: str, message: str) -> None:
+    path = tmp_path / "ck.safetensors"
+    save_file({"w": torch.zeros(1)}, str(path), metadata={"format": "recalib-checkpoint/2", "recalib_version": "0", "spec": stored})
+    assert main(["export", str(path), "-o", str(tmp_path / "m.onnx")]) == 2
+    assert message in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ck.safetensors"]
+
+
+@pytest.fixture(scope="module")
+def previous_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A report folder from an earlier (quick, claims-only) audit."""
+    out = tmp_path_factory.mktemp("audit") / "report"
+    assert main([*CLAIMS, "-o", str(out)]) == 0
+    return out
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_a_bad_block_fails_before_the_audit_runs_and_the_previous_report_is_untouched(
+        previous_report: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    before = _snapshot(previous_report)
+    assert main([*CLAIMS, "-o", str(previous_report), "--block", "se:reduction=abc"]) == 2
+    assert "'se': option reduction must be an integer, got the str 'abc'" in capsys.readouterr().err
+    assert _snapshot(previous_report) == before
+
+
+def test_a_second_audit_into_a_folder_in_use_is_refused_at_once(previous_report: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    before = _snapshot(previous_report)
+    with ReportFolder(previous_report, []):  # another audit holds the folder
+        assert main([*CLAIMS, "-o", str(previous_report)]) == 2
+    assert "another recalib run is writing a report into" in capsys.readouterr().err
+    assert _snapshot(previous_report) == before
+
+
+def test_files_recalib_did_not_write_are_never_deleted_and_replaced_only_with_force(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The issue's first reproduction: a report.json listing a thesis used to delete it."""
+    folder = tmp_path / "F"
+    folder.mkdir()
+    (folder / "report.json").write_text(json.dumps({"files": ["thesis.tex", "results.csv"]}))
+    (folder / "thesis.tex").write_text("chapter 1")
+    (folder / "results.csv").write_text("a,b\n")
+    assert main([*CLAIMS, "-o", str(folder)]) == 2
+    assert "holds report.json, which this report would replace" in capsys.readouterr().err
+    assert sorted(p.name for p in folder.iterdir()) == ["report.json", "results.csv", "thesis.tex"]
+    assert main([*CLAIMS, "-o", str(folder), "--force"]) == 0
+    assert (folder / "thesis.tex").read_text() == "chapter 1" and (folder / "results.csv").read_text() == "a,b\n"
+    assert json.loads((folder / "report.json").read_text())["title"] == "recalib audit"
