@@ -11,6 +11,7 @@ __all__ = [
     "ConfigError",
     "UnknownNameError",
     "ShapeError",
+    "DataError",
     "CheckpointError",
     "ExportError",
     "VerificationError",
@@ -43,6 +44,10 @@ class ShapeError(RecalibError, ValueError):
     """A tensor reached a block or model with a shape it was not built for."""
 
     exit_code = 2
+
+
+class DataError(ConfigError):
+    """A labelled data file is unreadable, or does not fit the model it is to verify."""
 
 
 class CheckpointError(RecalibError):
