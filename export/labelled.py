@@ -101,7 +101,8 @@ def _inputs(values: np.ndarray, name: str) -> np.ndarray:
         raise DataError(f"{name}: inputs have shape {values.shape}; they must be (N, C, H, W){hint}")
     if values.shape[0] == 0:
         raise DataError(f"{name}: the data set is empty (0 inputs); give at least one labelled image")
-    inputs = np.ascontiguousarray(values, dtype=np.float32)
+    with np.errstate(over="ignore"):  # values beyond float32 become inf, refused just below
+        inputs = np.ascontiguousarray(values, dtype=np.float32)
     bad = ~np.isfinite(inputs).reshape(len(inputs), -1).all(axis=1)
     if bad.any():
         raise DataError(f"{name}: {int(bad.sum())} inputs hold NaN or infinite values (the first is sample "
