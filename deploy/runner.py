@@ -18,7 +18,7 @@ from deploy.availability import Backend, backend, require
 from deploy.stats import LatencyStats, summarize
 from deploy.timing import Step, time_alternating
 from export.inputs import random_input
-from recalib.errors import ConfigError
+from recalib.errors import ConfigError, RecalibError, VerificationError
 
 if TYPE_CHECKING:
     import torch
@@ -96,6 +96,11 @@ def opener(name: str, *, device: str | None = None, threads: int | None = None,
            **options: Any) -> Callable[[Path], Callable[[np.ndarray], list[np.ndarray]]]:
     """An :data:`export.verify.Opener` for runtime ``name``: exports are verified on it (``to_onnx(runtimes=...)``)."""
     def open_file(path: Path) -> Callable[[np.ndarray], list[np.ndarray]]:
-        runner = create_runner(name, path, device=device, threads=threads, **options)
+        try:
+            runner = create_runner(name, path, device=device, threads=threads, **options)
+        except RecalibError:
+            raise
+        except Exception as exc:  # each runtime raises its own untyped errors on a graph it cannot take
+            raise VerificationError(f"{name} cannot load the exported graph {path.name}: {exc}") from exc
         return lambda x: [runner.run(x)]
     return open_file

@@ -31,7 +31,7 @@ DEFAULT_DOMAINS = ("", "ai.onnx")
 Run = Callable[[np.ndarray], list[np.ndarray]]
 """One inference on a runtime: an input batch to the graph's outputs."""
 Opener = Callable[[Path], Run]
-"""Loads an exported file on one runtime (``deploy.runner.output_function`` makes one per runtime)."""
+"""Loads an exported file on one runtime (``deploy.runner.opener`` makes one for each runtime)."""
 
 
 def check_structure(path: Path, opset: int, expected_input: Dims) -> onnx.ModelProto:
