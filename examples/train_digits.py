@@ -13,10 +13,10 @@ training time are printed, and each is saved with :func:`recalib.save_checkpoint
 ``<OUT>/plain.safetensors`` and ``<OUT>/<block>.safetensors``.
 
 Chance is 10% (ten balanced classes). Every block family reaches well over 90% with the
-default schedule; ``MIN_ACCURACY`` (80%) is the bar the tests and ``benchmarks/trained.py``
-hold every block to: far above chance and above what an untrained or broken block gives,
-yet below what a short schedule reaches, so it flags a block that does not learn rather
-than an unlucky seed.
+default schedule; ``MIN_ACCURACY`` (80%) is the bar the tests hold every block to (and
+``benchmarks/trained.py`` prints beside its accuracies): far above chance and above what an
+untrained or broken block gives, yet below what a short schedule reaches, so it flags a
+block that does not learn rather than an unlucky seed.
 """
 from __future__ import annotations
 
