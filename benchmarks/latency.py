@@ -16,6 +16,7 @@ import datetime
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 from deploy.bench import compare
 from deploy.machine_info import MachineInfo
@@ -43,9 +44,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--warmup", type=int, default=10)
     p.add_argument("--iters", type=int, default=50)
     p.add_argument("--note", default="", help="a caveat to record with the result")
-    p.add_argument("--tag", default="", help="suffix of the file names, e.g. preliminary")
-    p.add_argument("--out", type=Path, default=RESULTS)
+    add_record_options(p)
     return p.parse_args(argv)
+
+
+def add_record_options(parser: argparse.ArgumentParser) -> None:
+    """``--tag`` and ``--out``: where :func:`record` writes, and the file names' suffix."""
+    parser.add_argument("--tag", default="", help="suffix of the result file names, e.g. preliminary")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="the results folder (default: benchmarks/results)")
 
 
 def machine_slug(machine: MachineInfo) -> str:
@@ -53,6 +59,17 @@ def machine_slug(machine: MachineInfo) -> str:
     cpu = re.sub(r"\((r|tm)\)", "", machine.cpu.lower())
     cpu = re.sub(r"[^a-z0-9]+", "-", cpu).strip("-")
     return f"{cpu}-{machine.cores_available}c"
+
+
+def record(folder: Path, name: str, machine: MachineInfo, recorded: str, tag: str, data: dict[str, Any],
+           page: str) -> Path:
+    """Write ``<name>-<machine>-<date>[-<tag>]`` ``.json`` and ``.md`` into ``folder``, each whole or not at all."""
+    stem = folder / (f"{name}-{machine_slug(machine)}-{recorded[:10]}" + (f"-{tag}" if tag else ""))
+    folder.mkdir(parents=True, exist_ok=True)
+    # A rerun on the same day and machine replaces that day's record.
+    write_atomic(stem.with_name(f"{stem.name}.json"), json.dumps(data, indent=2, default=str) + "\n", force=True)
+    write_atomic(stem.with_name(f"{stem.name}.md"), page, force=True)
+    return stem
 
 
 def markdown(result: BenchResult, title: str, recorded: str, note: str) -> str:
@@ -77,16 +94,13 @@ def main(argv: list[str] | None = None) -> int:
         models = export_all([build(spec) for spec in specs], tmp, progress=log)
         result = compare(models, settings, progress=log)
     recorded = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-    stem = (f"{base.arch}-{'-'.join(runtimes)}-b{'-'.join(map(str, settings.batches))}-"
-            f"{machine_slug(result.machine)}-{recorded[:10]}" + (f"-{args.tag}" if args.tag else ""))
-    args.out.mkdir(parents=True, exist_ok=True)
+    name = f"{base.arch}-{'-'.join(runtimes)}-b{'-'.join(map(str, settings.batches))}"
     data = {**result.to_json(times=True), "recorded": recorded, "note": args.note}
-    # A rerun on the same day and machine replaces that day's record.
-    write_atomic(args.out / f"{stem}.json", json.dumps(data, indent=2) + "\n", force=True)
     title = f"{args.arch} latency overhead of recalibration blocks"
-    write_atomic(args.out / f"{stem}.md", markdown(result, title, recorded, args.note), force=True)
+    stem = record(args.out, name, result.machine, recorded, args.tag, data,
+                  markdown(result, title, recorded, args.note))
     print(format_table(result))
-    print(f"wrote {args.out / stem}.json and .md")
+    print(f"wrote {stem}.json and .md")
     return 0
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Union, cast
+from typing import TYPE_CHECKING, Any, Callable, Union, cast
 
 import numpy as np
 
@@ -19,13 +19,13 @@ from deploy.stats import LatencyStats, summarize
 from deploy.timing import Step, time_alternating
 from export.inputs import random_input
 from export.onnx_file import read_onnx
-from recalib.errors import ConfigError
+from recalib.errors import ConfigError, RecalibError, VerificationError
 
 if TYPE_CHECKING:
     import torch
     from torch import nn
 
-__all__ = ["Runner", "Source", "create_runner", "random_input", "to_numpy"]
+__all__ = ["Runner", "Source", "create_runner", "opener", "random_input", "to_numpy"]
 
 Source = Union["nn.Module", str, os.PathLike]
 """What a runner is built from: a PyTorch module, or the path of an ONNX (or TensorRT engine) file."""
@@ -93,3 +93,17 @@ def create_runner(name: str, source: Source, *, device: str | None = None,
     device = device or entry.device
     require(name, device)
     return cast(Runner, entry.create(_check_source(source, entry), device=device, threads=threads, **options))
+
+
+def opener(name: str, *, device: str | None = None, threads: int | None = None,
+           **options: Any) -> Callable[[Path], Callable[[np.ndarray], list[np.ndarray]]]:
+    """An :data:`export.verify.Opener` for runtime ``name``: exports are verified on it (``to_onnx(runtimes=...)``)."""
+    def open_file(path: Path) -> Callable[[np.ndarray], list[np.ndarray]]:
+        try:
+            runner = create_runner(name, path, device=device, threads=threads, **options)
+        except RecalibError:
+            raise
+        except Exception as exc:  # each runtime raises its own untyped errors on a graph it cannot take
+            raise VerificationError(f"{name} cannot load the exported graph {path.name}: {exc}") from exc
+        return lambda x: [runner.run(x)]
+    return open_file

@@ -6,7 +6,8 @@
 :mod:`export.prepare` is the one preparation step (spec → seeded, calibrated model → verified
 export); :mod:`export.parity` the one parity definition; runners call
 :func:`validate_inputs` (or :func:`run_onnx`) before running a graph, so an input of the wrong
-size fails with a clear :class:`recalib.errors.ShapeError`. The API is loaded lazily: a
+size fails with a clear :class:`recalib.errors.ShapeError`; :mod:`export.agreement` verifies
+on labelled data (:mod:`export.labelled`) instead of random inputs. The API is loaded lazily: a
 runtime worker that needs only :mod:`export.inputs` or :mod:`export.parity` never imports
 torch or the exporter.
 """
@@ -21,6 +22,7 @@ _LAZY = {
     "lint": "export.trt_lint", "declared_inputs": "export.inputs", "validate_inputs": "export.inputs",
     "run_onnx": "export.verify", "ort_session": "export.verify", "fold": "recalib.folding",
     "fold_model": "recalib.folding", "prepare": "export.prepare", "PrepareOptions": "export.prepare",
+    "load_labelled": "export.labelled", "LabelledData": "export.labelled",
 }
 
 __all__ = sorted(_LAZY)

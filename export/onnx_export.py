@@ -27,12 +27,14 @@ from torch import nn
 from torch.utils._pytree import tree_flatten
 
 from export import optimize as optimizing
+from export.agreement import AgreementCheck, num_classes, verify_on_data
 from export.decompose import translation_table
 from export.float64 import fast_float64
-from export.parity import DEFAULT_TOLERANCE, check_tolerance
+from export.labelled import LabelledData
+from export.parity import DEFAULT_TOLERANCE, ParityCheck, check_tolerance
 from export.report import ExportReport, op_histogram
 from export.trt_lint import lint
-from export.verify import check_structure, parity
+from export.verify import Opener, check_structure, parity
 from recalib.atomic import check_destinations, file_path, staging
 from recalib.errors import ConfigError, ExportError, RecalibError, first_line
 from recalib.folding import FoldResult, fold_model, run_model
@@ -62,6 +64,8 @@ class _Options:
     seed: int
     provenance: dict[str, Any]
     inputs: tuple[Path, ...]
+    verify_data: LabelledData | None = None
+    runtimes: Mapping[str, Opener] | None = None
 
 
 def check_opset(opset: int) -> int:
@@ -178,7 +182,8 @@ def to_onnx(model: nn.Module, input_shape: Sequence[int], path: str | Path, *,
             dynamic_batch: bool = True, batch_size: int = 1, fold: bool = True,
             optimize: bool | str = True, opset: int = DEFAULT_OPSET, force: bool = False,
             strict_trt: bool = False, tolerance: float = DEFAULT_TOLERANCE, write_report: bool = True,
-            seed: int | None = None, provenance: Mapping[str, Any] | None = None) -> ExportReport:
+            seed: int | None = None, provenance: Mapping[str, Any] | None = None,
+            verify_data: LabelledData | None = None, runtimes: Mapping[str, Opener] | None = None) -> ExportReport:
     """Export ``model`` (one ``(N, C, H, W)`` float32 input) to a verified ONNX file at ``path``.
 
     ``input_shape`` is ``(C, H, W)`` (or ``(N, C, H, W)``, whose N is the static batch); H and W
@@ -188,8 +193,11 @@ def to_onnx(model: nn.Module, input_shape: Sequence[int], path: str | Path, *,
     (``"openvino"``); the report records it as ``target``. The report (also written as
     ``<stem>.report.json`` when ``write_report``) holds the parity errors, op histogram and
     TensorRT findings; ``provenance`` (where the weights came from) is recorded in its
-    ``source``. Raises ExportError / VerificationError / ShapeError; on any error no file is
-    left behind, and existing files are replaced only with ``force``.
+    ``source``. The export is verified on fresh random inputs, or on ``verify_data`` (labelled
+    data, :mod:`export.agreement`: parity and top-1 agreement), on each of ``runtimes`` (named
+    :data:`export.verify.Opener` functions; default onnxruntime CPU). Raises ExportError /
+    VerificationError / ShapeError / DataError; on any error no file is left behind, and
+    existing files are replaced only with ``force``.
     """
     opset, tolerance = check_opset(opset), check_tolerance(tolerance)
     target = optimizing.check_target(optimize)
@@ -203,10 +211,12 @@ def to_onnx(model: nn.Module, input_shape: Sequence[int], path: str | Path, *,
     was_training = model.training
     model.eval()
     try:
+        if verify_data is not None:  # before the slow export: data that does not fit fails now
+            verify_data.check_fits(chw).check_classes(num_classes(model, verify_data))
         return _run(model, chw, path, report_path if write_report else None,
                     _Options(dynamic_batch, batch_size, fold, target, opset, force, strict_trt,
                              tolerance, secrets.randbits(31) if seed is None else seed,
-                             dict(provenance or {}), tuple(inputs)))
+                             dict(provenance or {}), tuple(inputs), verify_data, runtimes))
     finally:
         model.train(was_training)
 
@@ -238,9 +248,9 @@ def _run(model: nn.Module, chw: tuple[int, ...], path: Path, report_path: Path |
         start = time.perf_counter()
         expected = ["batch" if opts.dynamic_batch else opts.batch, *chw]
         proto = check_structure(onnx_file, opts.opset, expected)
-        shapes = [(b, *chw) for b in VERIFIED_BATCHES] if opts.dynamic_batch else [(opts.batch, *chw)]
-        results = parity(onnx_file, model, shapes, opts.tolerance, opts.seed)
+        results, agreement = _verify(onnx_file, model, chw, opts)
         report = _report(proto, path, onnx_file, results, folded, opts, model)
+        report.agreement = agreement
         report.optimized, report.target, report.rewrites = opts.optimize is not None, opts.optimize, rewrites
         report.external_data = data_file.name if external else None
         report.export_seconds, report.verify_seconds = export_seconds, time.perf_counter() - start
@@ -253,6 +263,16 @@ def _run(model: nn.Module, chw: tuple[int, ...], path: Path, report_path: Path |
     return report
 
 
+def _verify(onnx_file: Path, model: nn.Module, chw: tuple[int, ...],
+            opts: _Options) -> tuple[list[ParityCheck], list[AgreementCheck]]:
+    """Parity on random inputs at each declared batch, or parity and agreement on the labelled data."""
+    if opts.verify_data is not None:
+        return verify_on_data(onnx_file, model, opts.verify_data, opts.tolerance, opts.runtimes,
+                              None if opts.dynamic_batch else opts.batch)
+    shapes = [(b, *chw) for b in VERIFIED_BATCHES] if opts.dynamic_batch else [(opts.batch, *chw)]
+    return parity(onnx_file, model, shapes, opts.tolerance, opts.seed, opts.runtimes), []
+
+
 def _report(proto: onnx.ModelProto, path: Path, staged: Path, results: list, folded: FoldResult | None,
             opts: _Options, model: nn.Module) -> ExportReport:
     graph_input = proto.graph.input[0]
@@ -263,6 +283,7 @@ def _report(proto: onnx.ModelProto, path: Path, staged: Path, results: list, fol
         input_dims=[d.dim_param or d.dim_value for d in graph_input.type.tensor_type.shape.dim],
         output_dims=dims, op_histogram=op_histogram(proto), parity=results,
         tolerance=opts.tolerance, trt_findings=lint(proto),
+        verified_on="random inputs" if opts.verify_data is None else opts.verify_data.name,
         folding=folded.actions if folded else [],
         fold_max_rel_error=folded.max_rel_error if folded else None,
         fold_check_dtype=folded.check_dtype if folded else None,

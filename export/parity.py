@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -47,12 +47,13 @@ def check_tolerance(tolerance: float) -> float:
 
 @dataclass(frozen=True)
 class Reference:
-    """What a runtime's outputs on ``input`` are judged against."""
+    """What a runtime's outputs on ``input`` are judged against; ``float32`` is PyTorch's own float32 run."""
 
     input: np.ndarray
     truth: list[np.ndarray]
     pytorch_error: float | None
     reference_dtype: str
+    float32: list[np.ndarray] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -99,33 +100,41 @@ def relative_error(truth: Sequence[np.ndarray], got: Sequence[np.ndarray]) -> tu
     return max_abs / max(scale, 1e-12), max_abs
 
 
-def _truth(model: nn.Module, tensor: torch.Tensor) -> tuple[list[np.ndarray], list[np.ndarray] | None]:
+def _outputs(model: nn.Module, parts: Sequence[Any]) -> list[np.ndarray]:
+    """``model``'s outputs on each part of the input, joined along the batch, as float64 numpy."""
+    runs = [[o.detach().double().cpu().numpy() for o in _flat(model(part))] for part in parts]
+    return [np.concatenate(outputs) for outputs in zip(*runs)]
+
+
+def _truth(model: nn.Module, parts: Sequence[Any]) -> tuple[list[np.ndarray], list[np.ndarray] | None]:
     """``model``'s outputs in float32 and (None if it cannot run there) float64, run in eval mode."""
     import torch
 
     from export.float64 import fast_float64
 
     with torch.no_grad():
-        float32 = [o.detach().double().cpu().numpy() for o in _flat(model(tensor))]
+        float32 = _outputs(model, parts)
         try:
             exact = copy.deepcopy(model).double()
             with fast_float64():
-                return float32, [o.detach().cpu().numpy() for o in _flat(exact(tensor.double()))]
+                return float32, _outputs(exact, [part.double() for part in parts])
         except (RuntimeError, TypeError):  # a block with float32-only arithmetic: no float64 truth
             return float32, None
 
 
-def reference(model: nn.Module, x: np.ndarray) -> Reference:
+def reference(model: nn.Module, x: np.ndarray, chunk: int | None = None) -> Reference:
     """``model``'s float64 truth on ``x`` (float32) and how far float32 PyTorch is from it.
 
+    ``chunk`` runs the model on that many inputs at a time (a data set would not fit at once).
     The model runs in eval mode; its own mode is restored afterwards.
     """
     import torch
 
     tensor = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+    parts = tensor.split(chunk) if chunk else (tensor,)
     was_training = model.training
     try:
-        float32, exact = _truth(model.eval(), tensor)
+        float32, exact = _truth(model.eval(), parts)
     finally:
         model.train(was_training)
     truth = exact if exact is not None else float32
@@ -134,8 +143,8 @@ def reference(model: nn.Module, x: np.ndarray) -> Reference:
                                 "(it overflows, or its weights are not finite): there is nothing to verify "
                                 "against; check the model and its weights")
     if exact is None:
-        return Reference(np.asarray(tensor.numpy()), float32, None, "float32")
-    return Reference(np.asarray(tensor.numpy()), exact, relative_error(exact, float32)[0], "float64")
+        return Reference(np.asarray(tensor.numpy()), float32, None, "float32", float32)
+    return Reference(np.asarray(tensor.numpy()), exact, relative_error(exact, float32)[0], "float64", float32)
 
 
 def judge(ref: Reference, got: Sequence[np.ndarray], *, runtime: str, label: str,

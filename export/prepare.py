@@ -19,16 +19,18 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from export.inputs import random_input
+from export.labelled import LabelledData
 from export.onnx_file import read_onnx
 from export.onnx_export import DEFAULT_OPSET, check_opset, check_weights, to_onnx
 from export.parity import DEFAULT_TOLERANCE, Reference, check_tolerance, reference
 from export.report import ExportReport
+from export.verify import Opener
 from recalib.atomic import check_destinations, file_path
 from recalib.errors import ConfigError, RecalibError
 from recalib.spec import Spec
@@ -152,15 +154,22 @@ def build(spec: Spec, options: PrepareOptions = PrepareOptions(), label: str | N
 
 
 def export_prepared(prepared: Prepared, path: Path, options: PrepareOptions = PrepareOptions(), *,
-                    force: bool = False, write_report: bool = True, strict_trt: bool = False) -> Prepared:
-    """``prepared`` exported (folded, optimised, verified) to ``path``; a new :class:`Prepared`."""
+                    force: bool = False, write_report: bool = True, strict_trt: bool = False,
+                    verify_data: LabelledData | None = None,
+                    runtimes: Mapping[str, Opener] | None = None) -> Prepared:
+    """``prepared`` exported (folded, optimised, verified) to ``path``; a new :class:`Prepared`.
+
+    ``verify_data`` and ``runtimes`` are :func:`export.to_onnx`'s: labelled data to verify on
+    instead of random inputs, and the runtimes to verify on.
+    """
     if prepared.module is None:
         raise ConfigError(f"{prepared.label} is already an exported file")
     fixed = options.fixed_batch
     report = to_onnx(prepared.module, prepared.input_chw, path, dynamic_batch=fixed is None,
                      batch_size=fixed or 1, fold=options.fold, optimize=options.optimize, opset=options.opset,
                      force=force, strict_trt=strict_trt, tolerance=options.tolerance,
-                     write_report=write_report, seed=options.seed, provenance={"weights": prepared.weights})
+                     write_report=write_report, seed=options.seed, provenance={"weights": prepared.weights},
+                     verify_data=verify_data, runtimes=runtimes)
     return replace(prepared, file=Path(report.path), report=report, fixed_batch=fixed)
 
 
@@ -194,15 +203,19 @@ def export_all(models: Sequence[Prepared], folder: Path, options: PrepareOptions
 
 
 def prepare(spec: Spec, path: Path, options: PrepareOptions = PrepareOptions(), *, force: bool = False,
-            strict_trt: bool = False) -> Prepared:
+            strict_trt: bool = False, verify_data: LabelledData | None = None,
+            runtimes: Mapping[str, Opener] | None = None) -> Prepared:
     """Build, calibrate and export ``spec`` to ``path`` with ``<stem>.report.json`` beside it.
 
-    The destinations are checked first, so a path that cannot be written fails before the
-    model is built.
+    The destinations, and ``verify_data``'s image size, are checked first, so they fail before
+    the model is built. ``verify_data`` and ``runtimes``: see :func:`export_prepared`.
     """
     path = file_path(path)
     check_destinations([path, path.with_suffix(".report.json")], force, spec.inputs)
-    return export_prepared(build(spec, options), path, options, force=force, strict_trt=strict_trt)
+    if verify_data is not None:
+        verify_data.check_fits(spec.input_chw())
+    return export_prepared(build(spec, options), path, options, force=force, strict_trt=strict_trt,
+                           verify_data=verify_data, runtimes=runtimes)
 
 
 def _read_report(path: Path) -> dict[str, Any] | None:

@@ -8,6 +8,7 @@ from typing import Any
 
 import onnx
 
+from export.agreement import AgreementCheck
 from export.trt_lint import TRT_VERSION, Finding
 from export.parity import PYTORCH_MARGIN, ParityCheck
 
@@ -25,7 +26,8 @@ class ExportReport:
 
     ``parity`` judges onnxruntime against the original (unfolded) PyTorch model in float64
     (:mod:`export.parity`), so it covers both folding and export; ``fold_max_rel_error``
-    isolates the folding step.
+    isolates the folding step. ``verified_on`` names the inputs of the parity checks: random
+    inputs, or a labelled data set, on which ``agreement`` holds each runtime's decisions.
     """
 
     path: str
@@ -48,6 +50,8 @@ class ExportReport:
     export_seconds: float = 0.0
     verify_seconds: float = 0.0
     source: dict[str, Any] = field(default_factory=dict)
+    verified_on: str = "random inputs"
+    agreement: list[AgreementCheck] = field(default_factory=list)
 
     @property
     def max_rel_error(self) -> float:
@@ -75,7 +79,9 @@ class ExportReport:
         weights = self.source.get("weights")
         if weights:
             lines.append("  weights: " + ", ".join(f"{k} {v}" for k, v in weights.items()))
+        lines.append(f"  verified on {self.verified_on}")
         lines += [f"  parity: {p.describe()}" for p in self.parity]
+        lines += [f"  agreement: {a.describe()}".replace("\n", "\n  ") for a in self.agreement]
         if self.folding:
             lines.append(f"  folding ({len(self.folding)} rewrites, max rel change "
                          f"{self.fold_max_rel_error or 0:.1e} checked in {self.fold_check_dtype}):")

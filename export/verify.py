@@ -3,14 +3,16 @@
 * :func:`check_structure`: ``onnx.checker`` full check (with strict shape inference), the
   requested opset, the default ONNX domain only, and graph input dims exactly as declared
   (a dynamic batch that torch.export specialised to the example size is caught here).
-* :func:`parity`: onnxruntime (CPU) against the PyTorch model on fresh random inputs, judged
-  by the one parity definition (:mod:`export.parity`).
+* :func:`parity`: each runtime the export is verified on (onnxruntime CPU unless told others,
+  as :data:`Opener` functions) against the PyTorch model on fresh random inputs, judged by the
+  one parity definition (:mod:`export.parity`); :mod:`export.agreement` judges the same way
+  on labelled data.
 * :func:`run_onnx`: run a graph after :func:`export.inputs.validate_inputs`, so a 224-pixel
   model fed 192 pixels fails with a clear :class:`ShapeError`, not a wrong answer.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +26,12 @@ from export.onnx_file import check_domains
 from export.parity import ParityCheck, judge, reference, require
 from recalib.errors import ExportError, VerificationError
 
-__all__ = ["check_structure", "run_onnx", "parity", "ort_session"]
+__all__ = ["check_structure", "run_onnx", "parity", "ort_session", "Run", "Opener", "open_runtimes"]
+
+Run = Callable[[np.ndarray], list[np.ndarray]]
+"""One inference on a runtime: an input batch to the graph's outputs."""
+Opener = Callable[[Path], Run]
+"""Loads an exported file on one runtime (``deploy.runner.opener`` makes one for each runtime)."""
 
 
 def check_structure(path: Path, opset: int, expected_input: Dims) -> onnx.ModelProto:
@@ -77,18 +84,28 @@ def run_onnx(session_or_path: Any, x: np.ndarray | torch.Tensor) -> list[np.ndar
     return session.run(None, feed)
 
 
-def parity(path: Path, reference_model: nn.Module, shapes: Sequence[tuple[int, ...]], tolerance: float,
-           seed: int) -> list[ParityCheck]:
-    """onnxruntime CPU on fresh random inputs of each shape, judged by :mod:`export.parity`."""
+def _open_onnxruntime(path: Path) -> Run:
     try:
         session = ort_session(path)
     except Exception as exc:  # onnxruntime raises its own untyped errors
         raise VerificationError(f"onnxruntime cannot load the exported graph: {exc}") from exc
+    return lambda x: run_onnx(session, x)
+
+
+def open_runtimes(path: Path, runtimes: Mapping[str, Opener] | None = None) -> dict[str, Run]:
+    """``path`` loaded on each named runtime; by default onnxruntime CPU in this process."""
+    return {name: opener(path) for name, opener in (runtimes or {"onnxruntime": _open_onnxruntime}).items()}
+
+
+def parity(path: Path, reference_model: nn.Module, shapes: Sequence[tuple[int, ...]], tolerance: float,
+           seed: int, runtimes: Mapping[str, Opener] | None = None) -> list[ParityCheck]:
+    """Each runtime (:func:`open_runtimes`) on fresh random inputs of each shape, judged by :mod:`export.parity`."""
+    runs = open_runtimes(path, runtimes)
     generator = torch.Generator().manual_seed(seed)
     checks = []
     for shape in shapes:
         ref = reference(reference_model, torch.randn(*shape, generator=generator).numpy())
-        got = run_onnx(session, ref.input)
-        checks.append(require(judge(ref, got, runtime="onnxruntime", label=path.name, tolerance=tolerance),
-                              "the output was not written"))
+        for name, run in runs.items():
+            checks.append(require(judge(ref, run(ref.input), runtime=name, label=path.name, tolerance=tolerance),
+                                  "the output was not written"))
     return checks

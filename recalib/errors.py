@@ -12,6 +12,7 @@ __all__ = [
     "UnknownNameError",
     "OutputError",
     "ShapeError",
+    "DataError",
     "CheckpointError",
     "ExportError",
     "VerificationError",
@@ -54,6 +55,10 @@ class ShapeError(RecalibError, ValueError):
     """A tensor reached a block or model with a shape (or dtype) it was not built for."""
 
     exit_code = 2
+
+
+class DataError(ConfigError):
+    """A labelled data file is unreadable, or does not fit the model it is to verify."""
 
 
 class CheckpointError(RecalibError):

@@ -13,6 +13,6 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_packages_type_check_with_mypy() -> None:
     pytest.importorskip("mypy", reason="mypy comes with the [dev] extra of the README's install command")
     result = subprocess.run([sys.executable, "-m", "mypy", "recalib", "export", "deploy", "profiling",
-                             "benchmarks"],
+                             "benchmarks", "examples"],
                             cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr

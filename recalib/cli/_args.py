@@ -18,8 +18,8 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["comma_list", "add_model", "add_blocks", "add_input_size", "add_timing", "add_verification",
-           "add_output", "output_path"]
+__all__ = ["comma_list", "add_model", "add_blocks", "add_input_size", "add_runtime", "add_timing",
+           "add_verification", "add_output", "output_path"]
 
 
 def comma_list(convert: Callable[[str], Any] = str, what: str = "names") -> Callable[[str], list[Any]]:
@@ -61,13 +61,17 @@ def add_input_size(parser: argparse.ArgumentParser) -> None:
                         help="input height and width (default: the architecture's nominal size)")
 
 
+def add_runtime(parser: argparse.ArgumentParser, default: str, what: str = "") -> None:
+    """``--runtime R[@DEVICE],...`` (None when absent: the caller's ``default`` applies)."""
+    parser.add_argument("--runtime", action="extend", type=comma_list(), default=None, metavar="R[@DEVICE],...",
+                        help=f"runtimes {what}as `recalib doctor` lists them (ort-cpu, torch-eager, …); @cuda puts "
+                             f"a torch runtime on the GPU; comma-separated or repeated (default: {default})")
+
+
 def add_timing(parser: argparse.ArgumentParser, **defaults: str) -> None:
     """``--runtime``, ``--batch``, ``--iters``, ``--warmup``, ``--threads``; ``defaults`` describes each
     flag's default in its help (the values themselves are None: the caller's default applies)."""
-    parser.add_argument("--runtime", action="extend", type=comma_list(), default=None, metavar="R[@DEVICE],...",
-                        help="runtimes as `recalib doctor` lists them (ort-cpu, torch-eager, …); @cuda puts "
-                             "a torch runtime on the GPU; comma-separated or repeated "
-                             f"(default: {defaults['runtime']})")
+    add_runtime(parser, defaults["runtime"])
     parser.add_argument("--batch", action="extend", type=comma_list(int, "integers"), default=None,
                         metavar="B,...", help=f"batch sizes to time (default: {defaults['batch']})")
     parser.add_argument("--iters", type=int, default=None, help=f"timed rounds (default: {defaults['iters']})")

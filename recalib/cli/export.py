@@ -2,8 +2,12 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-from recalib.cli._args import add_blocks, add_input_size, add_model, add_output, add_verification
+from recalib.cli._args import add_blocks, add_input_size, add_model, add_output, add_runtime, add_verification
+
+if TYPE_CHECKING:
+    from export.verify import Opener
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -11,8 +15,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "export", help="export a model or a checkpoint to verified ONNX",
         description="Build the model (random weights from --seed with batch-norm statistics from random "
                     "inputs, or a checkpoint's weights), fold and optimise it, export it to ONNX (default "
-                    "domain only), verify it against the float64 PyTorch model with onnxruntime, lint it for "
-                    "TensorRT, and write <stem>.report.json next to it. A failed export leaves no file behind.")
+                    "domain only), verify it against the float64 PyTorch model with onnxruntime (or --runtime), "
+                    "on random inputs or on labelled data (--verify-data), lint it for TensorRT, and write "
+                    "<stem>.report.json next to it. A failed export leaves no file behind.")
     add_model(p)
     add_blocks(p)
     add_output(p, "the .onnx file to write", required=True)
@@ -23,21 +28,48 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of random weights (default 0; checkpoints keep theirs)")
     p.add_argument("--no-fold", action="store_true", help="export without the inference rewrite")
     add_verification(p, "export without the exact onnxruntime-layout rewrites of export.optimize")
+    p.add_argument("--verify-data", default=None, metavar="digits|FILE.npz",
+                   help="verify on labelled data instead of random inputs: top-1 agreement with PyTorch, accuracy "
+                        "and the largest logit error per runtime, disagreements with their margins. 'digits': "
+                        "scikit-learn's digits test split at the model's input size; FILE.npz: arrays 'inputs' "
+                        "(N, C, H, W), preprocessed as the model expects, and 'labels' (N,) class indices")
+    add_runtime(p, "onnxruntime CPU", "that run ONNX files, to verify the export on, ")
     p.add_argument("--strict-trt", action="store_true", help="fail on any TensorRT lint finding")
     p.set_defaults(handler=run)
+
+
+def _runtimes(names: list[str] | None) -> dict[str, Opener] | None:
+    """The runtimes to verify on (None: export's own onnxruntime check), refused before any work if they cannot."""
+    if not names:
+        return None
+    from deploy.availability import require
+    from deploy.runner import opener
+    from deploy.target import parse_targets
+    from recalib.errors import ConfigError
+
+    targets = parse_targets(names)
+    for target in targets:
+        if not target.runs_onnx:
+            raise ConfigError(f"--runtime {target.name} runs PyTorch models; an export is verified on runtimes "
+                              f"that run the exported file (ort-cpu, openvino-cpu, ort-cuda, tensorrt, …)")
+        require(target.runtime, target.device)
+    return {t.name: opener(t.runtime, device=t.device) for t in targets}
 
 
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from export.labelled import load_labelled
     from export.onnx_export import VERIFIED_BATCHES
     from export.prepare import prepare
     from recalib.cli._specs import one_spec, prepare_options
 
     options = prepare_options(args, fixed_batch=args.fixed_batch)
-    spec = one_spec(args)
+    spec, runtimes = one_spec(args), _runtimes(args.runtime)
     spec.check_fits(args.fixed_batch or VERIFIED_BATCHES[-1])
-    prepared = prepare(spec, Path(args.output), options, force=args.force, strict_trt=args.strict_trt)
+    data = None if args.verify_data is None else load_labelled(args.verify_data, spec.input_chw())
+    prepared = prepare(spec, Path(args.output), options, force=args.force, strict_trt=args.strict_trt,
+                       verify_data=data, runtimes=runtimes)
     assert prepared.report is not None
     print(prepared.report.to_json() if args.json else prepared.report.summary())
     return 0
