@@ -19,7 +19,7 @@ from deploy.stats import LatencyStats, summarize
 from deploy.timing import Step, time_alternating
 from export.inputs import random_input
 from export.onnx_file import read_onnx
-from recalib.errors import ConfigError, RecalibError, VerificationError
+from recalib.errors import BackendUnavailable, ConfigError, VerificationError, first_line
 
 if TYPE_CHECKING:
     import torch
@@ -101,9 +101,9 @@ def opener(name: str, *, device: str | None = None, threads: int | None = None,
     def open_file(path: Path) -> Callable[[np.ndarray], list[np.ndarray]]:
         try:
             runner = create_runner(name, path, device=device, threads=threads, **options)
-        except RecalibError:
+        except BackendUnavailable:
             raise
-        except Exception as exc:  # each runtime raises its own untyped errors on a graph it cannot take
-            raise VerificationError(f"{name} cannot load the exported graph {path.name}: {exc}") from exc
+        except Exception as exc:  # the runtime refuses the graph just exported: the export fails verification
+            raise VerificationError(f"{name} cannot load the exported graph {path.name}: {first_line(exc)}") from exc
         return lambda x: [runner.run(x)]
     return open_file

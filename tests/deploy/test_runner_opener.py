@@ -21,7 +21,14 @@ def test_an_opener_runs_the_file_on_its_runtime(tmp_path) -> None:
 
 
 def test_a_file_the_runtime_cannot_load_is_a_verification_error(tmp_path) -> None:
+    """A well-formed ONNX file (read_onnx takes it) with an op onnxruntime does not know."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3])
+    graph = helper.make_graph([helper.make_node("NoSuchOp", ["x"], ["y"])], "g", [x], [y])
     path = tmp_path / "m.onnx"
-    path.write_text("not a graph")
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]), str(path))
     with pytest.raises(VerificationError, match="ort-cpu cannot load the exported graph m.onnx"):
         opener("ort-cpu")(path)
