@@ -6,7 +6,8 @@
 Writes ``benchmarks/results/<arch>-<runtimes>-b<batches>-<machine>-<date>.json`` (the full
 :class:`deploy.results.BenchResult`) and a ``.md`` beside it with the table, the machine and
 the load average during the run. Models are prepared like ``recalib bench`` prepares specs
-(:mod:`export.prepare`) and alternate A B C D … in one worker process per runtime. Blocks
+(:mod:`export.prepare`: each ONNX runtime times the export optimised for it) and alternate
+A B C D … in one worker process per runtime. Blocks
 default to the ones issue 6 names: SE, GE-θ⁻ with extent 8, MS-SAR.
 """
 from __future__ import annotations
@@ -74,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[latency] {message}", flush=True)
 
     with tempfile.TemporaryDirectory(prefix="recalib-latency-") as tmp:
-        models = export_all([build(spec) for spec in specs], Path(tmp), progress=log)
+        onnx = [t.runtime for t in settings.targets if t.runs_onnx]  # each times the export optimised for it
+        models = export_all([build(spec) for spec in specs], Path(tmp), runtimes=onnx, progress=log)
         result = compare(models, settings, progress=log)
     recorded = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     stem = (f"{base.arch}-{'-'.join(runtimes)}-b{'-'.join(map(str, settings.batches))}-"

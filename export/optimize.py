@@ -25,6 +25,13 @@ forms its executed graph prefers: MS-SAR's mean as a ``Mul`` that fuses into the
 pass (not a depthwise conv, a second pass), and the CC map never materialised, with no
 ``Gather``, ``MatMul`` or layout conversion (:mod:`export.rewrites.contextual`). Being exact,
 every target's export computes the same function on every runtime; only speed differs.
+
+Measured and left out: averaging a bottleneck's ``conv3`` input instead of its output
+(``avg(A·h + b) = A·avg(h) + b``, so SE, GE-θ⁻ and regional MS-SAR squeeze a quarter of the
+channels). ResNet-50 at 224, 2 threads, paired rounds: no gain on onnxruntime at batch 1 or
+8 (SE ±0%, GE-θ⁻ e=8 +0.8%, MS-SAR r=16 +0.6% at batch 8), and slower on OpenVINO at batch 1
+(overhead SE +3.9% → +4.3%, GE-θ⁻ +3.5% → +3.7%, MS-SAR +10.8% → +13.5%): the squeeze it
+saves is smaller than the extra 1×1 conv on the pooled map.
 """
 from __future__ import annotations
 
