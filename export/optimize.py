@@ -28,10 +28,11 @@ every target's export computes the same function on every runtime; only speed di
 
 Measured and left out: averaging a bottleneck's ``conv3`` input instead of its output
 (``avg(A·h + b) = A·avg(h) + b``, so SE, GE-θ⁻ and regional MS-SAR squeeze a quarter of the
-channels). ResNet-50 at 224, 2 threads, paired rounds: no gain on onnxruntime at batch 1 or
-8 (SE ±0%, GE-θ⁻ e=8 +0.8%, MS-SAR r=16 +0.6% at batch 8), and slower on OpenVINO at batch 1
-(overhead SE +3.9% → +4.3%, GE-θ⁻ +3.5% → +3.7%, MS-SAR +10.8% → +13.5%): the squeeze it
-saves is smaller than the extra 1×1 conv on the pooled map.
+channels). ResNet-50 at 224, 2 threads, paired rounds: at batch 1 it costs on both runtimes
+(OpenVINO: SE +0.9%, GE-θ⁻ e=8 +1.0%, MS-SAR r=16 +2.5%; onnxruntime within ±1%, MS-SAR +1.3%),
+at batch 8 it saves at most ~1% (OpenVINO SE -1.4%, GE-θ⁻ -1.1%; onnxruntime GE-θ⁻ -0.8%); an
+export serves every batch, so no target gains. The squeeze it saves is about what the extra
+1×1 conv on the pooled map costs.
 """
 from __future__ import annotations
 
