@@ -6,7 +6,8 @@
 Writes ``benchmarks/results/<arch>-<runtimes>-b<batches>-<machine>-<date>.json`` (the full
 :class:`deploy.results.BenchResult`) and a ``.md`` beside it with the table, the machine and
 the load average during the run. Models are prepared like ``recalib bench`` prepares specs
-(:mod:`export.prepare`) and alternate A B C D … in one worker process per runtime. Blocks
+(:mod:`export.prepare`: each ONNX runtime times the export optimised for it) and alternate
+A B C D … in one worker process per runtime. Blocks
 default to the ones issue 6 names: SE, GE-θ⁻ with extent 8, MS-SAR.
 """
 from __future__ import annotations
@@ -66,8 +67,13 @@ def record(folder: Path, name: str, machine: MachineInfo, recorded: str, tag: st
     """Write ``<name>-<machine>-<date>[-<tag>]`` ``.json`` and ``.md`` into ``folder``, each whole or not at all."""
     stem = folder / (f"{name}-{machine_slug(machine)}-{recorded[:10]}" + (f"-{tag}" if tag else ""))
     folder.mkdir(parents=True, exist_ok=True)
-    # A rerun on the same day and machine replaces that day's record.
-    write_atomic(stem.with_name(f"{stem.name}.json"), json.dumps(data, indent=2, default=str) + "\n", force=True)
+    return write_pair(stem, data, page)
+
+
+def write_pair(stem: Path, data: dict[str, Any], page: str) -> Path:
+    """``<stem>.json`` and ``<stem>.md``, each written whole; ``stem``. A rerun on the same day and
+    machine (or a re-rendered page) replaces that record."""
+    write_atomic(stem.with_name(f"{stem.name}.json"), json.dumps(data, indent=1, default=str) + "\n", force=True)
     write_atomic(stem.with_name(f"{stem.name}.md"), page, force=True)
     return stem
 
@@ -91,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[latency] {message}", flush=True)
 
     with temporary_folder("latency-") as tmp:
-        models = export_all([build(spec) for spec in specs], tmp, progress=log)
+        models = export_all([build(spec) for spec in specs], tmp, runtimes=settings.onnx_runtimes, progress=log)
         result = compare(models, settings, progress=log)
     recorded = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     name = f"{base.arch}-{'-'.join(runtimes)}-b{'-'.join(map(str, settings.batches))}"

@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +37,7 @@ from latency import add_record_options, record  # noqa: E402
 from train_digits import MIN_ACCURACY, Schedule, Trained, train_spec  # noqa: E402
 
 import recalib  # noqa: E402
+from recalib.workspace import temporary_folder  # noqa: E402
 from deploy.availability import BACKENDS, backend, unavailable_reason  # noqa: E402
 from deploy.bench import compare  # noqa: E402
 from deploy.report import format_table  # noqa: E402
@@ -147,8 +147,8 @@ def run(args: argparse.Namespace, log: Any) -> tuple[dict[str, Any], BenchResult
     base = parse_spec(args.arch)
     targets = cpu_runtimes()
     specs = {PLAIN: base, **{block: base.with_block(block) for block in args.block or BLOCKS}}
-    with tempfile.TemporaryDirectory(prefix="recalib-trained-") as tmp:
-        rows = [measure_model(label, spec, args, Path(tmp), targets, log) for label, spec in specs.items()]
+    with temporary_folder("trained-") as tmp:
+        rows = [measure_model(label, spec, args, tmp, targets, log) for label, spec in specs.items()]
         result = time_all(rows, targets, args, log)
     data = {"arch": args.arch, "input_chw": list(base.input_chw()), "epochs": args.epochs, "threads": args.threads,
             "schedule": vars(Schedule(epochs=args.epochs)), "min_accuracy": MIN_ACCURACY,

@@ -52,10 +52,12 @@ class Job:
 
 @dataclass
 class WorkerResult:
-    """What a worker measured."""
+    """What a worker measured, and what its runtime reports it ran (``Runner.settings``: OpenVINO's
+    precision, hint, threads and streams as its compiled model reads them back)."""
 
     measurements: list[Measurement]
     parity: list[ParityCheck]
+    runtime_settings: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -85,10 +87,12 @@ def _check_parity(job: Job, runners: list[Runner]) -> list[ParityCheck]:
     return checks
 
 
-def _measure_batch(job: Job, batch: int, parity: list[ParityCheck]) -> list[Measurement]:
+def _measure_batch(job: Job, batch: int, parity: list[ParityCheck],
+                   ran: dict[str, Any]) -> list[Measurement]:
     options = _runner_options(job, batch)
     runners = [create_runner(job.target.runtime, source, device=job.target.device, threads=job.threads,
                              **options) for source in job.sources]
+    ran.update(getattr(runners[0], "settings", {}))
     if not parity:
         parity.extend(_check_parity(job, runners))
     steps = [runner.prepare((batch, *chw)) for runner, chw in zip(runners, job.input_chws)]
@@ -101,8 +105,9 @@ def _measure_batch(job: Job, batch: int, parity: list[ParityCheck]) -> list[Meas
 def measure(job: Job) -> WorkerResult:
     """Check parity once, then time every batch of ``job``."""
     parity: list[ParityCheck] = []
-    measurements = [m for batch in job.batches for m in _measure_batch(job, batch, parity)]
-    return WorkerResult(measurements, parity)
+    ran: dict[str, Any] = {}
+    measurements = [m for batch in job.batches for m in _measure_batch(job, batch, parity, ran)]
+    return WorkerResult(measurements, parity, ran)
 
 
 def run_job(job: Job) -> WorkerResult | WorkerError:

@@ -17,7 +17,7 @@ from typing import Any
 
 from recalib.errors import BackendUnavailable, ConfigError
 
-__all__ = ["Backend", "BACKENDS", "backend", "require", "unavailable_reason", "backend_matrix",
+__all__ = ["Backend", "BACKENDS", "backend", "require", "check_precision", "unavailable_reason", "backend_matrix",
            "cuda_available", "tensorrt_module"]
 
 _GPU = "an NVIDIA GPU with its driver, and a CUDA build of torch (https://pytorch.org/get-started)"
@@ -29,7 +29,9 @@ class Backend:
 
     ``factory`` (``"module:callable"``) is called as ``factory(source, device=..., threads=...,
     **fixed, **options)`` and returns a :class:`deploy.runner.Runner`; ``devices`` are the
-    other devices it can be put on (``RUNTIME@DEVICE``).
+    other devices it can be put on (``RUNTIME@DEVICE``); ``precisions`` the compute precisions
+    its runner takes (``precision=``), the first its default, and ``precision_probes`` say why
+    one of them cannot run here (:func:`check_precision`).
     """
 
     name: str
@@ -40,6 +42,8 @@ class Backend:
     factory: str
     fixed: tuple[tuple[str, Any], ...] = ()
     devices: tuple[str, ...] = ()
+    precisions: tuple[str, ...] = ("fp32",)
+    precision_probes: tuple[tuple[str, Callable[[], str | None]], ...] = ()
 
     def create(self, source: Any, *, device: str, threads: int | None, **options: Any) -> Any:
         """The runner of ``source`` (the factory's module is imported now, not before)."""
@@ -106,6 +110,16 @@ def _probe_openvino() -> str | None:
     return None if "CPU" in devices else f"OpenVINO sees no CPU device (it has {', '.join(devices) or 'none'})"
 
 
+def _probe_native_bf16() -> str | None:
+    """OpenVINO's CPU plugin emulates bf16, or quietly runs f32, on a CPU without native bf16."""
+    import openvino
+
+    capabilities = list(openvino.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"))
+    if "BF16" in capabilities:
+        return None
+    return f"bf16 needs a CPU with native bf16 (AVX512_BF16 or AMX); this one offers {', '.join(capabilities)}"
+
+
 def _probe_ort_tensorrt() -> str | None:
     reason = _probe_ort("TensorrtExecutionProvider")
     if reason is None and tensorrt_module() is None:
@@ -125,22 +139,23 @@ def _probe_tensorrt() -> str | None:
 # hints remove the CPU wheel first.
 _TABLE = {b.name: b for b in (
     Backend("torch-eager", "module", "cpu", lambda: None, 'pip install "torch==2.13.0" -e ".[cpu]"',
-            "deploy.backends.torch_eager:TorchRunner", devices=("cuda",)),
+            "deploy.backends.torch_eager:TorchRunner", devices=("cuda",), precisions=("fp32", "fp16")),
     Backend("torch-compile", "module", "cpu", _probe_torch_compile,
             "install a C++ compiler for TorchInductor (e.g. apt-get install g++)",
-            "deploy.backends.torch_compile:TorchCompileRunner", devices=("cuda",)),
+            "deploy.backends.torch_compile:TorchCompileRunner", devices=("cuda",), precisions=("fp32", "fp16")),
     Backend("ort-cpu", "onnx", "cpu", lambda: _probe_ort("CPUExecutionProvider"), 'pip install -e ".[cpu]"',
             "deploy.backends.ort:OrtRunner", (("backend", "ort-cpu"),)),
     Backend("openvino-cpu", "onnx", "cpu", _probe_openvino, 'pip install -e ".[cpu]" (or pip install openvino)',
-            "deploy.backends.openvino:OpenVinoRunner"),
+            "deploy.backends.openvino:OpenVinoRunner", precisions=("fp32", "bf16"),
+            precision_probes=(("bf16", _probe_native_bf16),)),
     Backend("ort-cuda", "onnx", "cuda", lambda: _probe_ort("CUDAExecutionProvider"),
             f'pip uninstall -y onnxruntime && pip install -e ".[gpu]" (not ".[cpu]": they conflict), and {_GPU}',
             "deploy.backends.ort:OrtRunner", (("backend", "ort-cuda"),)),
     Backend("ort-tensorrt", "onnx", "cuda", _probe_ort_tensorrt,
             f'pip uninstall -y onnxruntime && pip install -e ".[gpu,tensorrt]", and {_GPU}',
-            "deploy.backends.ort:OrtRunner", (("backend", "ort-tensorrt"),)),
+            "deploy.backends.ort:OrtRunner", (("backend", "ort-tensorrt"),), precisions=("fp32", "fp16")),
     Backend("tensorrt", "onnx", "cuda", _probe_tensorrt, f'pip install -e ".[tensorrt]", and {_GPU}',
-            "deploy.backends.tensorrt:create_tensorrt_runner"),
+            "deploy.backends.tensorrt:create_tensorrt_runner", precisions=("fp32", "fp16")),
 )}
 BACKENDS = tuple(_TABLE)
 
@@ -170,6 +185,19 @@ def require(name: str, device: str | None = None) -> None:
     if reason is not None:
         entry = backend(name)
         raise BackendUnavailable(name, reason, _GPU if device not in (None, entry.device) else entry.hint)
+
+
+def check_precision(name: str, precision: str) -> None:
+    """Raise :class:`ConfigError` unless runtime ``name`` computes in ``precision`` on this machine."""
+    entry = backend(name)
+    if precision not in entry.precisions:
+        offered = [b.name for b in _TABLE.values() if precision in b.precisions]
+        raise ConfigError(f"{name} computes in {', '.join(entry.precisions)}, not {precision!r}"
+                          + (f"; {precision} runs on {', '.join(offered)}" if offered else ""))
+    probe = dict(entry.precision_probes).get(precision)
+    reason = None if probe is None else probe()
+    if reason is not None:
+        raise ConfigError(f"{name} cannot compute in {precision} here: {reason}; use precision 'fp32'")
 
 
 def backend_matrix() -> list[dict[str, object]]:

@@ -26,12 +26,12 @@ from typing import NoReturn
 
 from deploy import machine_info
 from deploy._worker import Job, WorkerError, WorkerResult, run_job
-from deploy.availability import require
+from deploy.availability import check_precision, require
 from deploy.results import BenchResult, ModelEntry
 from deploy.runner import Source
 from deploy.settings import BenchSettings
 from deploy.target import Target
-from export.parity import Reference
+from export.parity import Reference, at_precision
 from export.prepare import PrepareOptions, Prepared, build
 from recalib.errors import BenchmarkError, ConfigError, RecalibError
 from recalib.lifetime import GRACE_SECONDS
@@ -63,17 +63,20 @@ def load_model(spec: Spec, options: PrepareOptions = PrepareOptions()) -> Prepar
 def _source(model: Prepared, target: Target) -> Source:
     """What ``target`` runs of ``model``: its exported file, or its folded PyTorch module."""
     if target.runs_onnx:
-        if model.file is None:
+        file = model.file_for(target.runtime)
+        if file is None:
             raise ConfigError(f"{model.label} has no exported file for {target.name}; export it first "
                               f"(export.prepare.export_all)")
-        return model.file
+        return file
     return model.inference()
 
 
 def check_targets(settings: BenchSettings) -> None:
-    """Refuse, before any model is built, a runtime that cannot run here (with its install hint)."""
+    """Refuse, before any model is built, a runtime that cannot run here (with its install hint),
+    or not in the precision asked for."""
     for target in settings.targets:
         require(target.runtime, target.device)
+        check_precision(target.runtime, settings.options_for(target).get("precision", "fp32"))
 
 
 def check_models(models: Sequence[Prepared], settings: BenchSettings) -> None:
@@ -96,9 +99,10 @@ def check_models(models: Sequence[Prepared], settings: BenchSettings) -> None:
     check_targets(settings)
 
 
-def _references(models: Sequence[Prepared], batch: int) -> list[Reference | None]:
-    """Each model's float64 PyTorch reference on one fixed input (None for a file)."""
-    return [None if m.module is None else m.reference(batch) for m in models]
+def _references(models: Sequence[Prepared], batch: int, precision: str) -> list[Reference | None]:
+    """Each model's float64 PyTorch reference on one fixed input, its yardstick PyTorch in
+    ``precision`` (None for a file)."""
+    return [None if m.module is None else at_precision(m.reference(batch), m.module, precision) for m in models]
 
 
 def _job(models: Sequence[Prepared], target: Target, settings: BenchSettings,
@@ -158,24 +162,27 @@ def _run_isolated(job: Job) -> WorkerResult | WorkerError:
 def _entry(model: Prepared) -> ModelEntry:
     """What the report says of a model (the file only where the user gave one: exports made here are temporary)."""
     return ModelEntry(model.label, model.spec.text, tuple(model.input_chw),
-                      str(model.spec.path) if model.spec.is_file else None, model.verified)
+                      str(model.spec.path) if model.spec.is_file else None, model.verified,
+                      {runtime: export.describe() for runtime, export in model.exports.items()})
 
 
 def compare(models: Sequence[Prepared], settings: BenchSettings, progress: Progress | None = None) -> BenchResult:
     """Time ``models`` (the first is the baseline) on every target and batch of ``settings``."""
     check_models(models, settings)
     machine = machine_info.collect()
-    references = _references(models, settings.batches[0])
-    measurements, parity = [], []
+    measurements, parity, ran = [], [], {}
     for target in settings.targets:
         if progress is not None:
             progress(f"{target.name}: timing {len(models)} models at batch {list(settings.batches)}")
-        job = _job(models, target, settings, references)
+        precision = settings.options_for(target).get("precision", "fp32")
+        job = _job(models, target, settings, _references(models, settings.batches[0], precision))
         outcome = _run_isolated(job) if settings.isolate else run_job(job)
         if isinstance(outcome, WorkerError):
             _raise_from(outcome)
         else:
             measurements += outcome.measurements
             parity += outcome.parity
+            if outcome.runtime_settings:
+                ran[target.name] = outcome.runtime_settings
     return BenchResult(machine, settings, tuple(_entry(m) for m in models), tuple(measurements),
-                       tuple(parity), machine_info.load_average())
+                       tuple(parity), machine_info.load_average(), ran)

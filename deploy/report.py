@@ -24,6 +24,14 @@ def _row(m: Measurement) -> tuple[str, ...]:
             _overhead(m), min_overhead)
 
 
+def _exports(exports: dict[str, str]) -> str:
+    """``; exports: optimised for openvino (openvino-cpu), plain (ort-cpu)``: which file each runtime timed."""
+    runtimes: dict[str, list[str]] = {}
+    for runtime, how in exports.items():
+        runtimes.setdefault(how, []).append(runtime)
+    return "; exports: " + ", ".join(f"{how} ({', '.join(r)})" for how, r in runtimes.items()) if exports else ""
+
+
 def settings_lines(result: BenchResult) -> list[str]:
     """The machine, the settings, the models and the parity checks the numbers belong to."""
     s = result.settings
@@ -34,8 +42,11 @@ def settings_lines(result: BenchResult) -> list[str]:
              + (f"; {options}" if options else "")]
     for model in result.models:
         made = f" ({model.source})" if model.source != model.label else ""
+        exports = _exports(model.exports)
         lines.append(f"model {model.label}{made}: input {'x'.join(map(str, model.input_chw))}, "
-                     f"verified {model.verified}")
+                     f"verified {model.verified}{exports}")
+    lines += [f"{target} ran: {', '.join(f'{k} {v}' for k, v in ran.items())}"
+              for target, ran in result.runtime_settings.items()]
     lines += [f"parity {p.describe()}" for p in result.parity]
     return lines
 

@@ -7,7 +7,7 @@ machine; ``to_json`` is what ``recalib bench -o`` writes.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from deploy.machine_info import MachineInfo
@@ -61,18 +61,22 @@ class Measurement:
 
 @dataclass(frozen=True)
 class ModelEntry:
-    """A compared model: its label, its specification, its input, the file the user gave, how it was verified."""
+    """A compared model: its label, its specification, its input, the file the user gave, how it was
+    verified, and which export each ONNX runtime timed where they differ (runtime -> ``"plain"``,
+    ``"optimised for openvino"`` …)."""
 
     label: str
     source: str
     input_chw: tuple[int, ...]
     file: str | None
     verified: str
+    exports: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class BenchResult:
-    """Everything one comparison measured (the first model is the baseline)."""
+    """Everything one comparison measured (the first model is the baseline); ``runtime_settings``:
+    what each target's runtime reports it ran (e.g. OpenVINO's precision), by target name."""
 
     machine: MachineInfo
     settings: BenchSettings
@@ -80,6 +84,7 @@ class BenchResult:
     measurements: tuple[Measurement, ...]
     parity: tuple[ParityCheck, ...]
     load_average_end: tuple[float, float, float] | None
+    runtime_settings: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def baseline(self) -> str:
@@ -100,4 +105,4 @@ class BenchResult:
                 "baseline": self.baseline, "models": [asdict(m) for m in self.models],
                 "parity": [{**asdict(p), "passed": p.passed} for p in self.parity],
                 "measurements": [m.to_dict(times) for m in self.measurements],
-                "load_average_end": self.load_average_end}
+                "load_average_end": self.load_average_end, "runtime_settings": self.runtime_settings}

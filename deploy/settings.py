@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from deploy.machine_info import available_cores
-from deploy.target import Target
+from deploy.target import Target, onnx_runtimes
 from export.parity import DEFAULT_TOLERANCE, check_tolerance
 from recalib.errors import ConfigError
 
@@ -60,6 +60,11 @@ class BenchSettings:
             raise ConfigError(f"options given for runtime(s) {', '.join(unknown)}, which are not measured")
         if self.threads is None:
             object.__setattr__(self, "threads", available_cores())
+
+    @property
+    def onnx_runtimes(self) -> list[str]:
+        """The measured runtimes that run exported files (:func:`deploy.target.onnx_runtimes`)."""
+        return onnx_runtimes(self.targets)
 
     def options_for(self, target: Target) -> dict[str, Any]:
         return dict(self.runtime_options.get(target.runtime, {}))

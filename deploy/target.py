@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from deploy.availability import backend
 from recalib.errors import ConfigError
 
-__all__ = ["Target", "parse_targets"]
+__all__ = ["Target", "parse_targets", "onnx_runtimes"]
 
 
 @dataclass(frozen=True)
@@ -52,3 +52,9 @@ def parse_targets(names: Iterable[str]) -> tuple[Target, ...]:
     if not targets:
         raise ConfigError("choose at least one runtime")
     return targets
+
+
+def onnx_runtimes(targets: Iterable[Target]) -> list[str]:
+    """The runtimes among ``targets`` that run exported files, each once, in order: the ones an
+    export is made for (each times the export optimised for it)."""
+    return list(dict.fromkeys(t.runtime for t in targets if t.runs_onnx))

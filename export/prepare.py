@@ -4,13 +4,21 @@
 here, in this order:
 
 1. **weights**: a checkpoint's, or random ones drawn from a fixed seed (the global random
-   state is left as it was);
+   state is left as it was). An input-independent gate that starts as the identity (CC
+   static maps and scales, ``θ = 0``: every entry 1) gets its parameters drawn from
+   ``N(0, STATIC_GATE_STD²)`` with the same seed: a multiply by 1 is deleted by a runtime
+   that sees constants (OpenVINO does), so timing would measure no block at all, where a
+   trained block costs its multiply;
 2. **calibration** (random weights only, by default): every batch norm's statistics set from
    a batch of random inputs. With fresh statistics (mean 0, variance 1) a random deep net's
    activations grow stage by stage (CIFAR ResNet-56 + CC-Reduced reached outputs of 7e4), so
    parity would test the random model's conditioning instead of the export; normalised like
    a trained net's, outputs stay near 1. Latency and counts do not depend on these values;
 3. **export**: fold, optimise for the target runtime, export and verify (:func:`export.to_onnx`).
+   Measured on several runtimes (:func:`export_all` with ``runtimes``), a model is exported
+   once per target those runtimes need (``optimize=True``: each runtime's own,
+   :func:`export.optimize.export_target`), and each runtime times its own target's file
+   (:meth:`Prepared.file_for`); a model with no target-specific form is exported once.
 
 A file spec (an exported ``.onnx``) is taken as it is: its input shape comes from the export's
 own ``<stem>.report.json``, else from the graph.
@@ -28,6 +36,7 @@ from export.inputs import random_input
 from export.labelled import LabelledData
 from export.onnx_file import read_onnx
 from export.onnx_export import DEFAULT_OPSET, check_opset, check_weights, to_onnx
+from export.optimize import check_target, export_target, same_for_every_target
 from export.parity import DEFAULT_TOLERANCE, Reference, check_tolerance, reference
 from export.report import ExportReport
 from export.verify import Opener
@@ -39,10 +48,11 @@ if TYPE_CHECKING:
     import onnx
     from torch import nn
 
-__all__ = ["PrepareOptions", "Prepared", "build", "calibrate_batchnorm", "export_prepared", "export_all",
-           "prepare", "from_file", "CALIBRATION_BATCH"]
+__all__ = ["PrepareOptions", "Prepared", "Export", "build", "calibrate_batchnorm", "draw_identity_gates",
+           "export_prepared", "export_all", "prepare", "from_file", "CALIBRATION_BATCH", "STATIC_GATE_STD"]
 
 CALIBRATION_BATCH = 8
+STATIC_GATE_STD = 0.5  # CC's squash tanh(θ)/2 + 1 then spans about 0.6-1.4, away from the identity
 
 
 @dataclass(frozen=True)
@@ -50,13 +60,15 @@ class PrepareOptions:
     """How to prepare: weights, calibration and the export's settings.
 
     ``calibrate`` None means "when the weights are random" (an architecture, not a checkpoint).
-    ``fixed_batch`` None exports a dynamic batch. ``optimize`` is :func:`export.to_onnx`'s.
+    ``fixed_batch`` None exports a dynamic batch. ``optimize``: ``True`` optimises for each
+    runtime's own target (one export, :data:`export.optimize.DEFAULT_TARGET`'s, when no runtime
+    is named), a target's name (``"openvino"``) for that one, ``False`` exports plain.
     """
 
     seed: int = 0
     calibrate: bool | None = None
     fold: bool = True
-    optimize: bool = True
+    optimize: bool | str = True
     tolerance: float = DEFAULT_TOLERANCE
     opset: int = DEFAULT_OPSET
     fixed_batch: int | None = None
@@ -64,17 +76,33 @@ class PrepareOptions:
     def __post_init__(self) -> None:
         check_tolerance(self.tolerance)
         check_opset(self.opset)
+        check_target(self.optimize)
         if self.fixed_batch is not None and (isinstance(self.fixed_batch, bool) or self.fixed_batch < 1):
             raise ConfigError(f"a fixed batch must be a positive integer, got {self.fixed_batch!r}")
 
 
+@dataclass(frozen=True)
+class Export:
+    """One export of a model: its file, its report, and the targets whose form it is
+    (``()`` for a plain export; several when no block has a target-specific form)."""
+
+    file: Path
+    report: ExportReport
+    targets: tuple[str, ...]
+
+    def describe(self) -> str:
+        return f"optimised for {' and '.join(self.targets)}" if self.targets else "plain"
+
+
 @dataclass
 class Prepared:
-    """One model ready to measure: the PyTorch reference and/or its exported file.
+    """One model ready to measure: the PyTorch reference and/or its exported file(s).
 
     ``module`` is the model as built (eval mode), the reference every runtime is judged
     against; None for a file spec. ``file`` (an ``.onnx``, or a TensorRT ``.engine`` given as
-    it is) and ``report`` are set once exported. ``verified`` says how its outputs are checked.
+    it is) and ``report`` are set once exported (the first export, when there are several).
+    ``exports`` maps each runtime to the export it times, where :func:`export_all` exported
+    for several runtimes. ``verified`` says how its outputs are checked.
     """
 
     label: str
@@ -86,6 +114,7 @@ class Prepared:
     fixed_batch: int | None = None
     weights: dict[str, Any] = field(default_factory=dict)
     verified: str = "against its float64 PyTorch model on every runtime, before timing"
+    exports: dict[str, Export] = field(default_factory=dict)
     _folded: nn.Module | None = field(default=None, repr=False)
     _references: dict[int, Reference] = field(default_factory=dict, repr=False)
 
@@ -99,6 +128,10 @@ class Prepared:
         if batch not in self._references:
             self._references[batch] = reference(self.module, random_input((batch, *self.input_chw), seed=1))
         return self._references[batch]
+
+    def file_for(self, runtime: str) -> Path | None:
+        """The file ``runtime`` times: the export made for it, else the one file (None: not exported)."""
+        return self.exports[runtime].file if runtime in self.exports else self.file
 
     def inference(self) -> nn.Module:
         """The folded inference copy of ``module`` (what torch runtimes run), made once."""
@@ -133,8 +166,25 @@ def calibrate_batchnorm(model: nn.Module, input_chw: Sequence[int], *, seed: int
     return model.eval()
 
 
+def draw_identity_gates(model: nn.Module, seed: int) -> int:
+    """Draw the parameters of every input-independent gate that is the identity (all ones)
+    from ``N(0, STATIC_GATE_STD²)`` with ``seed``, in place; return how many gates were drawn."""
+    import torch
+
+    generator = torch.Generator().manual_seed(seed)
+    drawn = 0
+    with torch.no_grad():
+        for module in model.modules():
+            gate = getattr(module, "constant_gate", None)
+            if callable(gate) and bool(torch.all(gate() == 1)):
+                for parameter in module.parameters(recurse=False):
+                    parameter.copy_(torch.randn(parameter.shape, generator=generator) * STATIC_GATE_STD)
+                drawn += 1
+    return drawn
+
+
 def build(spec: Spec, options: PrepareOptions = PrepareOptions(), label: str | None = None) -> Prepared:
-    """Weights (checkpoint or seeded), then calibration: a :class:`Prepared` without export."""
+    """Weights (checkpoint or seeded; identity gates drawn), then calibration: a :class:`Prepared` without export."""
     import torch
 
     if not spec.builds:
@@ -147,6 +197,9 @@ def build(spec: Spec, options: PrepareOptions = PrepareOptions(), label: str | N
     calibrate = spec.kind != "checkpoint" if options.calibrate is None else options.calibrate
     weights: dict[str, Any] = ({"from": "checkpoint", "path": str(spec.path)} if spec.kind == "checkpoint"
                                else {"from": "random", "seed": options.seed})
+    if spec.kind != "checkpoint" and draw_identity_gates(model, options.seed):
+        weights["identity_gates"] = (f"parameters drawn from N(0, {STATIC_GATE_STD:g}^2) (seed {options.seed}): "
+                                     f"a gate of all ones is a multiply a runtime may delete")
     if calibrate:
         calibrate_batchnorm(model, chw, seed=options.seed)
         weights["batchnorm_statistics"] = f"from {CALIBRATION_BATCH} random inputs (seed {options.seed})"
@@ -177,13 +230,48 @@ def _slug(label: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", label).strip("_")[:80] or "model"
 
 
+def _export_forms(module: nn.Module, optimize: bool | str,
+                  runtimes: Sequence[str]) -> list[tuple[str | None, tuple[str, ...], list[str]]]:
+    """The exports ``runtimes`` need: (target to export for, the targets it serves, its runtimes).
+
+    A target of None is the plain export; every target's is one export when ``module`` has no
+    target-specific form. Without runtimes: one export, for :data:`export.optimize.DEFAULT_TARGET` when optimised.
+    """
+    wanted: dict[str | None, list[str]] = {}
+    for runtime in runtimes or [""]:
+        wanted.setdefault(export_target(optimize, runtime or None), []).append(runtime)
+    if len(wanted) > 1 and same_for_every_target(module):
+        targets = tuple(t for t in wanted if t is not None)
+        return [(targets[0], targets, [r for users in wanted.values() for r in users])]
+    return [(target, (target,) if target else (), users) for target, users in wanted.items()]
+
+
+def _export_each_form(model: Prepared, stem: Path, options: PrepareOptions, runtimes: Sequence[str]) -> Prepared:
+    """``model`` exported once per form ``runtimes`` need (``stem.<target>.onnx`` when several),
+    each runtime mapped to its :class:`Export`; ``file`` and ``report`` are the first export's."""
+    assert model.module is not None
+    forms = _export_forms(model.module, options.optimize, runtimes)
+    exports: dict[str, Export] = {}
+    done: list[Prepared] = []
+    for target, served, users in forms:
+        suffix = f".{target}" if target and len(forms) > 1 else ""
+        done.append(export_prepared(model, stem.with_name(f"{stem.name}{suffix}.onnx"),
+                                    replace(options, optimize=target or False), write_report=False))
+        file, report = done[-1].file, done[-1].report
+        assert file is not None and report is not None
+        exports.update({runtime: Export(file, report, served) for runtime in users if runtime})
+    return replace(done[0], exports=exports)
+
+
 def export_all(models: Sequence[Prepared], folder: Path, options: PrepareOptions = PrepareOptions(), *,
-               on_error: Callable[[Prepared, RecalibError], None] | None = None,
+               runtimes: Sequence[str] = (), on_error: Callable[[Prepared, RecalibError], None] | None = None,
                progress: Callable[[str], None] | None = None) -> list[Prepared]:
     """Export every model that is not a file yet into ``folder``; files pass through unchanged.
 
-    A failure raises, unless ``on_error`` is given: then it is reported there and the model is
-    left out of the result.
+    ``runtimes`` (backend names) are the ONNX runtimes the exports are for: each gets the
+    export of its target (``options.optimize``), shared where targets coincide. A failure
+    raises, unless ``on_error`` is given: then it is reported there and the model is left out
+    of the result.
     """
     done = []
     for index, model in enumerate(models):
@@ -191,8 +279,7 @@ def export_all(models: Sequence[Prepared], folder: Path, options: PrepareOptions
             done.append(model)
             continue
         try:
-            done.append(export_prepared(model, folder / f"{index}-{_slug(model.label)}.onnx", options,
-                                        write_report=False))
+            done.append(_export_each_form(model, folder / f"{index}-{_slug(model.label)}", options, runtimes))
         except RecalibError as exc:
             if on_error is None:
                 raise

@@ -7,7 +7,11 @@ at batch 1, :mod:`profiling.counting`), exports each model (verified against its
 PyTorch model; plain and, where asked, optimised), and times every model on every runtime and
 batch with :func:`deploy.bench.compare`: the models alternate in one worker process per
 runtime, and each latency overhead is a ratio of medians against the plain backbone timed in
-the same run (and exported the same way), with a paired-bootstrap 95% interval.
+the same run (and exported the same way), with a paired-bootstrap 95% interval. Optimised
+exports are made per runtime: each ONNX runtime times the export optimised for it
+(:func:`export.optimize.export_target`; OpenVINO's form differs from onnxruntime's for MS-SAR
+and CC blocks). :meth:`ArchAudit.cheapest` names, per block and batch, the runtime where it
+costs least.
 
 A failure is a result, not a crash: a block that cannot be built on an architecture, an
 export that fails verification, a timing job that fails are recorded with their error and
@@ -24,9 +28,10 @@ from typing import Any
 from deploy.availability import require
 from deploy.machine_info import MachineInfo
 from deploy.results import Measurement
-from deploy.target import Target
+from deploy.target import Target, onnx_runtimes
 from export.parity import ParityCheck
 from export.prepare import Prepared
+from export.report import ExportReport
 from profiling.latency_plan import LatencyPlan
 from profiling.measure import load_library
 from recalib.errors import BackendUnavailable, RecalibError
@@ -65,7 +70,8 @@ class ExportSummary:
 
 @dataclass(frozen=True)
 class LatencyRecord:
-    """One model timed on one target, export variant (``plain``, ``optimized``, ``module``) and batch."""
+    """One model timed on one target, export variant (``plain``, ``optimized``, ``module``) and batch;
+    ``form`` is the export it ran (``plain``, the target(s) it was optimised for, None for a module)."""
 
     arch: str
     target: Target
@@ -73,6 +79,7 @@ class LatencyRecord:
     measurement: Measurement
     parity: ParityCheck | None
     threads: int | None
+    form: str | None = None
 
     @property
     def model(self) -> str:
@@ -90,7 +97,8 @@ class LatencyRecord:
     def row(self) -> dict[str, Any]:
         """A flat row for ``latency.csv``."""
         return {"arch": self.arch, "target": self.target.name, "runtime": self.target.runtime,
-                "device": self.target.device, "export": self.export, **self.measurement.row(),
+                "device": self.target.device, "export": self.export, "export_form": self.form,
+                **self.measurement.row(),
                 "threads": self.threads, "parity_error": None if self.parity is None else self.parity.error,
                 "parity_bound": None if self.parity is None else self.parity.bound}
 @dataclass(frozen=True)
@@ -106,13 +114,21 @@ class Failure:
 
 @dataclass
 class ArchAudit:
-    """Costs, exports and latency records of one architecture."""
+    """Costs, exports and latency records of one architecture; ``exports`` by form (``plain``,
+    then each target's name), then model label."""
 
     arch: str
     input_chw: tuple[int, ...]
     costs: list[ModelCost] = field(default_factory=list)
     exports: dict[str, dict[str, ExportSummary]] = field(default_factory=dict)
     records: list[LatencyRecord] = field(default_factory=list)
+
+    def cheapest(self, batch: int, label: str, device: str = "cpu") -> LatencyRecord | None:
+        """The record of ``label`` at ``batch`` on ``device`` with the least median overhead (the
+        runtime and export where the block costs least); None when none was measured."""
+        found = [r for r in self.records if r.batch == batch and r.model == label and r.target.device == device
+                 and r.measurement.overhead_pct is not None]
+        return min(found, key=lambda r: r.measurement.overhead_pct or 0.0, default=None)
 
 
 @dataclass
@@ -131,13 +147,19 @@ class LatencyAudit:
     seconds: float
 
 
-def export_variants(targets: Sequence[Target], optimize: bool) -> tuple[list[str], dict[str, str]]:
-    """The ONNX exports to time (``plain``, and ``optimized`` when asked for and offered), with notes."""
-    if not any(t.runs_onnx for t in targets):
+def export_variants(targets: Sequence[Target], optimize: bool | str) -> tuple[list[str], dict[str, str]]:
+    """The ONNX exports to time (``plain``, and ``optimized`` when asked for and offered), with notes
+    saying which target's export each runtime times as ``optimized``."""
+    from export.optimize import export_target
+
+    runtimes = onnx_runtimes(targets)
+    if not runtimes:
         return [], {}
     if not optimize:
         return ["plain"], {"optimized": "not asked for (--no-optimize)"}
-    return ["plain", "optimized"], {}
+    forms = ", ".join(f"`{r}` {export_target(optimize, r)}'s" for r in runtimes)
+    how = "each runtime its own target's form" if optimize is True else f"every runtime {optimize}'s form (--target)"
+    return ["plain", "optimized"], {"optimized": f"{how}: {forms}"}
 
 
 def resolve_targets(plan: LatencyPlan) -> tuple[list[Target], dict[str, str]]:
@@ -167,11 +189,15 @@ def _cost(label: str, model: Any, chw: tuple[int, ...]) -> ModelCost:
     return ModelCost(label, int(counts.total("params")), counts.total("mac"), counts.total("mac-all"))
 
 
-def _summary(model: Prepared) -> ExportSummary:
-    report = model.report
-    assert report is not None  # export_all returns exported models only
+def _summary(report: ExportReport) -> ExportSummary:
     return ExportSummary(sum(report.op_histogram.values()), dict(report.op_histogram), report.max_rel_error,
                          report.export_seconds)
+
+
+def _form(model: Prepared, runtime: str) -> str | None:
+    """The export ``runtime`` times of ``model``: ``plain``, or the targets it is optimised for."""
+    export = model.exports.get(runtime)
+    return None if export is None else "+".join(export.targets) or "plain"
 
 
 class _Run:
@@ -231,11 +257,15 @@ class _Run:
 
         folder = self.workdir / result.arch / variant
         folder.mkdir(parents=True, exist_ok=True)
-        options = PrepareOptions(optimize=variant == "optimized", tolerance=self.plan.tolerance)
-        exported = export_all(list(models.values()), folder, options,
+        options = PrepareOptions(optimize=self.plan.optimize if variant == "optimized" else False,
+                                 tolerance=self.plan.tolerance)
+        exported = export_all(list(models.values()), folder, options, runtimes=onnx_runtimes(self.targets),
                               on_error=lambda m, exc: self.fail(result.arch, f"export ({variant})", m.label, exc),
                               progress=lambda msg: self.step(f"{result.arch}: {msg} ({variant})"))
-        result.exports[variant] = {m.label: _summary(m) for m in exported}
+        for model in exported:
+            for export in model.exports.values():
+                for form in export.targets or ("plain",):
+                    result.exports.setdefault(form, {})[model.label] = _summary(export.report)
         return {m.label: m for m in exported}
 
     def _time(self, result: ArchAudit, target: Target, variant: str, models: dict[str, Prepared]) -> None:
@@ -256,7 +286,8 @@ class _Run:
                 self.fail(result.arch, "timing", f"{target.name} {variant} batch {batch}", exc)
                 continue
             result.records += [LatencyRecord(result.arch, target, variant, m, bench.parity_of(target.name, m.label),
-                                             bench.settings.threads) for m in bench.measurements]
+                                             bench.settings.threads, _form(models[m.label], target.runtime))
+                               for m in bench.measurements]
 
 
 def _steps(plan: LatencyPlan, targets: Sequence[Target], variants: Sequence[str]) -> int:

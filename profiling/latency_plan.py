@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 
 from deploy.settings import check_timing
 from deploy.target import Target, parse_targets
+from export.rewrites import check_target
 from export.parity import DEFAULT_TOLERANCE, check_tolerance
 from recalib.errors import ConfigError
 
@@ -40,6 +41,9 @@ class LatencyPlan:
     rounds shrink the same way.
 
     ``strict``: the user named the targets, so an unavailable one is an error, not a skip.
+    ``optimize``: ``True`` times each ONNX runtime on the export optimised for it beside the
+    plain one, a target's name (:data:`export.optimize.TARGETS`) that target's export on every
+    runtime, ``False`` the plain exports only.
     ``threads``: CPU threads of each timed model (None: the cores available). The default is 1:
     with every core in use, a torch model waits at each op for a thread that another process
     holds; on a busy 2-core machine ResNet-50 took 2.1 s instead of 78 ms. One thread per model
@@ -54,7 +58,7 @@ class LatencyPlan:
     iters: int = 30
     warmup: int = 3
     threads: int | None = 1
-    optimize: bool = True
+    optimize: bool | str = True
     strict: bool = False
     tolerance: float = DEFAULT_TOLERANCE
 
@@ -63,6 +67,7 @@ class LatencyPlan:
             raise ConfigError("choose at least one architecture and runtime")
         check_timing(self.batches, self.iters, self.warmup, self.threads)
         check_tolerance(self.tolerance)
+        check_target(self.optimize)
 
     def rounds(self, batch: int) -> int:
         """Timed rounds at ``batch``."""

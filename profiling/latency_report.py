@@ -4,6 +4,9 @@ Overheads are always against the plain backbone: parameters and FLOPs as built (
 folding), latency against the plain backbone timed in the same run on the same runtime and
 exported the same way. A *series* is one runtime and export variant (``ort-cpu``,
 ``ort-cpu optimized``, ``torch-eager``), so a table column is a series at one batch size.
+Per block and batch, the series where the block costs least (the smallest median overhead,
+:meth:`~profiling.latency_audit.ArchAudit.cheapest`) is named in the table, the summary,
+``latency.csv`` (``least_overhead``) and ringed in the plot.
 """
 from __future__ import annotations
 
@@ -83,9 +86,11 @@ class LatencySection:
                 continue
             cells = [f"{s} {_pct(lookup[(s, batch, cost.label)].measurement.overhead_pct, 0)}"
                      for s in cols if (s, batch, cost.label) in lookup]
+            least = _least(arch, batch, cost.label)
             lines.append(f"{arch.arch} + {cost.label}: FLOPs {_pct(overhead_pct(cost.macs, base.macs), 2)} "
                          f"(mac) / {_pct(overhead_pct(cost.macs_all, base.macs_all), 2)} (all ops); "
-                         f"latency at batch {batch}: {', '.join(cells) or 'not measured'}")
+                         f"latency at batch {batch}: {', '.join(cells) or 'not measured'}"
+                         + (f"; least on {least}" if least != "–" else ""))
         return lines
 
     def markdown(self) -> str:
@@ -138,22 +143,25 @@ class LatencySection:
             return f"{head}\n\nThe plain backbone could not be built; see 'Not measured'."
         cols = self._columns(arch)
         lookup = self._lookup(arch)
-        nodes = "ONNX nodes" + (f" ({' → '.join(self.audit.variants)})" if len(self.audit.variants) > 1 else "")
+        nodes = "ONNX nodes" + (f" ({' / '.join(arch.exports)})" if len(arch.exports) > 1 else "")
+        batches = list(dict.fromkeys(b for _, b in cols))
         names = ["block", "params", "Δ params", "Δ FLOPs (mac)", "Δ FLOPs (mac-all)", nodes]
-        names += [f"{s} b{b}" for s, b in cols]
+        names += [f"{s} b{b}" for s, b in cols] + [f"least overhead b{b}" for b in batches]
         rows = ["| " + " | ".join(names) + " |", "|" + "---|" * len(names)]
         for cost in arch.costs:
             cells = self._cost_cells(arch, cost, base)
             cells += [_latency_cell(lookup.get((s, b, cost.label))) for s, b in cols]
+            cells += [_least(arch, b, cost.label) if cost is not base else "" for b in batches]
             rows.append("| " + " | ".join(cells) + " |")
         note = ("Latency cells: overhead against the plain backbone [95% interval]; the plain row gives "
-                "its median. Plain model: "
+                "its median. *Least overhead*: the runtime and export where the block costs least (smallest "
+                "median overhead; on a busy machine, read it with the intervals). Plain model: "
                 f"{_si(base.params, '')} params, {_si(base.macs, 'MAC')} (mac), {_si(base.macs_all, 'MAC')} (mac-all).")
         return "\n".join([head, "", note, "", *rows, "", self._absolute_md(arch, cols, lookup)])
 
     def _cost_cells(self, arch: ArchAudit, cost: ModelCost, base: ModelCost) -> list[str]:
-        nodes = " → ".join(str(arch.exports[v][cost.label].nodes) for v in self.audit.variants
-                           if cost.label in arch.exports.get(v, {})) or "–"
+        nodes = " / ".join(str(forms[cost.label].nodes) if cost.label in forms else "–"
+                           for forms in arch.exports.values()) or "–"
         if cost is base:
             return [f"`{BASELINE}` (plain)", f"{cost.params:,}", "", "", "", nodes]
         return [f"`{cost.label}`", f"{cost.params:,}", _pct(overhead_pct(cost.params, base.params), 2),
@@ -188,7 +196,7 @@ class LatencySection:
                            "records": [r.row() for r in arch.records]} for arch in a.archs]}
 
     def tables(self) -> Mapping[str, Sequence[Mapping[str, Any]]]:
-        return {"costs.csv": [row for arch in self.audit.archs for row in _cost_rows(arch, self.audit.variants)],
+        return {"costs.csv": [row for arch in self.audit.archs for row in _cost_rows(arch)],
                 "latency.csv": [_latency_row(arch, r) for arch in self.audit.archs for r in arch.records]}
 
     def files(self) -> Mapping[str, bytes]:
@@ -217,18 +225,28 @@ def _cost_row(arch: ArchAudit, cost: ModelCost) -> dict[str, Any]:
             "macs_all_overhead_pct": overhead_pct(cost.macs_all, base.macs_all) if base else None}
 
 
-def _cost_rows(arch: ArchAudit, variants: Sequence[str]) -> list[dict[str, Any]]:
-    return [{**_cost_row(arch, cost),
-             **{f"onnx_nodes_{v}": _nodes(arch, v, cost.label) for v in variants}}
+def _cost_rows(arch: ArchAudit) -> list[dict[str, Any]]:
+    return [{**_cost_row(arch, cost), **{f"onnx_nodes_{form}": _nodes(arch, form, cost.label) for form in arch.exports}}
             for cost in arch.costs]
 
 
-def _nodes(arch: ArchAudit, variant: str, label: str) -> int | None:
-    summary = arch.exports.get(variant, {}).get(label)
+def _nodes(arch: ArchAudit, form: str, label: str) -> int | None:
+    summary = arch.exports.get(form, {}).get(label)
     return None if summary is None else summary.nodes
 
 
+def _least(arch: ArchAudit, batch: int, label: str) -> str:
+    """The series where ``label`` costs least at ``batch``, per device, with its overhead."""
+    devices = list(dict.fromkeys(r.target.device for r in arch.records))
+    found = [(device, arch.cheapest(batch, label, device)) for device in devices]
+    cells = [f"{r.series} {_pct(r.measurement.overhead_pct)}" for _, r in found if r is not None]
+    return "; ".join(cells) or "–"
+
+
 def _latency_row(arch: ArchAudit, record: LatencyRecord) -> dict[str, Any]:
-    """A latency record with its model's cost columns, for joins without a second file."""
+    """A latency record with its model's cost columns, for joins without a second file; ``least_overhead``
+    marks the record of the series where the block costs least on its device at its batch."""
     cost = next(c for c in arch.costs if c.label == record.model)
-    return {**record.row(), **{k: v for k, v in _cost_row(arch, cost).items() if k not in ("arch", "model")}}
+    least = arch.cheapest(record.batch, record.model, record.target.device) is record
+    return {**record.row(), "least_overhead": least,
+            **{k: v for k, v in _cost_row(arch, cost).items() if k not in ("arch", "model")}}

@@ -1,7 +1,8 @@
 """PNG plots of the latency audit, rendered without pyplot (no global state, no display needed).
 
 * :func:`latency_vs_flops`: FLOP overhead (mac-all, log axis) against latency overhead per block
-  and series, one panel per architecture and batch, with the line where they would be equal.
+  and series, one panel per architecture and batch, with the line where they would be equal;
+  each block's point on the series where it costs least is ringed.
 * :func:`latency_by_runtime`: median latency of each model per series (min–p90 whiskers).
 """
 from __future__ import annotations
@@ -41,8 +42,10 @@ def _figure(audit: LatencyAudit, draw: Callable[[Axes, ArchAudit, int, list[str]
     return buffer.getvalue()
 
 
-def _overhead_points(arch: ArchAudit, batch: int, name: str) -> list[tuple[str, float, float, float, float]]:
-    """(block, mac-all FLOP overhead %, latency overhead %, interval low, high) per block with more FLOPs."""
+def _overhead_points(arch: ArchAudit, batch: int,
+                     name: str) -> list[tuple[str, float, float, float, float, bool]]:
+    """(block, mac-all FLOP overhead %, latency overhead %, interval low, high, least overhead) per block
+    with more FLOPs; the flag marks the series where the block costs least on its device."""
     base = next((c for c in arch.costs if c.label == BASELINE), None)
     costs = {c.label: c for c in arch.costs}
     points = []
@@ -52,7 +55,7 @@ def _overhead_points(arch: ArchAudit, batch: int, name: str) -> list[tuple[str, 
             continue
         flops = overhead_pct(costs[r.model].macs_all, base.macs_all)
         if flops is not None and flops > 0:  # a log axis cannot show zero
-            points.append((r.model, flops, latency, *interval))
+            points.append((r.model, flops, latency, *interval, arch.cheapest(batch, r.model, r.target.device) is r))
     return points
 
 
@@ -61,6 +64,7 @@ def _draw_overheads(ax: Axes, arch: ArchAudit, batch: int, names: list[str]) -> 
     ax.set_xscale("log")
     ax.set_yscale("symlog", linthresh=1.0)
     labelled: set[str] = set()
+    ringed = False
     for index, name in enumerate(names):
         points = _overhead_points(arch, batch, name)
         if not points:
@@ -70,7 +74,12 @@ def _draw_overheads(ax: Axes, arch: ArchAudit, batch: int, names: list[str]) -> 
         low = [p[2] - p[3] for p in points]
         high = [p[4] - p[2] for p in points]
         ax.errorbar(x, y, yerr=[low, high], fmt=_MARKERS[index % len(_MARKERS)], capsize=3, label=name)
-        for block, flops, latency, _, _ in points:
+        least = [(p[1], p[2]) for p in points if p[5]]
+        if least:
+            ax.scatter([x for x, _ in least], [y for _, y in least], s=180, facecolors="none", edgecolors="black", linewidths=1.2,
+                       label=None if ringed else "least overhead", zorder=3)
+            ringed = True
+        for block, flops, latency, *_ in points:
             if block not in labelled:
                 # Staggered vertically: blocks with similar costs would print over each other.
                 ax.annotate(block, (flops, latency), textcoords="offset points",

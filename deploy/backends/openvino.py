@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from deploy.availability import check_precision
 from deploy.runner import Runner, random_input, to_numpy
 from deploy.timing import Step
 from export import declared_inputs, validate_inputs
@@ -41,14 +42,6 @@ _SETTINGS = {"precision": "INFERENCE_PRECISION_HINT", "hint": "PERFORMANCE_HINT"
 def _check_choice(name: str, value: str, choices: dict[str, str]) -> None:
     if value not in choices:
         raise ConfigError(f"openvino-cpu {name} {value!r} is not one of {', '.join(choices)}")
-
-
-def _check_bf16(core: Any) -> None:
-    """bf16 needs the CPU's native bf16; the plugin would otherwise emulate or quietly use f32."""
-    capabilities = list(core.get_property("CPU", "OPTIMIZATION_CAPABILITIES"))
-    if "BF16" not in capabilities:
-        raise ConfigError(f"precision 'bf16' needs a CPU with native bf16 (AVX512_BF16 or AMX); this "
-                          f"one offers {', '.join(capabilities)}: use precision 'fp32'")
 
 
 def _config(threads: int | None, precision: str, hint: str, profile: bool) -> dict[str, Any]:
@@ -78,10 +71,9 @@ def compile_onnx(path: str | Path, *, threads: int | None = None, precision: str
 
     _check_choice("precision", precision, PRECISIONS)
     _check_choice("hint", hint, PERFORMANCE_HINTS)
+    check_precision("openvino-cpu", precision)  # bf16 only where the CPU computes it natively
     config = _config(threads, precision, hint, profile)
     core = ov.Core()
-    if precision == "bf16":
-        _check_bf16(core)
     try:
         model = core.read_model(str(path))
     except RuntimeError as exc:

@@ -7,7 +7,8 @@
 - lists of plain names or numbers (``--runtime``, ``--batch``, ``--sections``) take commas, and
   may be repeated;
 - ``--runtime RUNTIME[@DEVICE]``, ``--batch``, ``--iters``, ``--warmup``, ``--threads`` for
-  timing; ``--tolerance`` wherever outputs are verified; ``--json`` prints JSON instead of
+  timing; ``--tolerance`` wherever outputs are verified, ``--target`` or ``--no-optimize``
+  wherever ONNX files are exported; ``--json`` prints JSON instead of
   text; ``-o``/``--output`` names what is written, ``--force`` lets it replace a file.
 
 Only argparse is imported here: these modules load before torch.
@@ -81,13 +82,22 @@ def add_timing(parser: argparse.ArgumentParser, **defaults: str) -> None:
                         help=f"CPU threads of each timed model (default: {defaults['threads']})")
 
 
-def add_verification(parser: argparse.ArgumentParser, optimize_help: str) -> None:
-    """``--tolerance`` and ``--no-optimize``: how exports are made and verified."""
+def add_verification(parser: argparse.ArgumentParser, optimize_help: str, target_default: str) -> None:
+    """``--tolerance``, and ``--target`` or ``--no-optimize``: how exports are made and verified.
+
+    ``args.target`` is None unless given; :func:`recalib.cli._specs.optimize_choice` reads both.
+    """
+    from export.rewrites import TARGETS
+
     from_float64 = ("parity: largest error allowed relative to the largest output of the float64 PyTorch model "
-                    "(default 1e-4); a runtime also passes when it is no further from float64 than 2x float32 "
-                    "PyTorch is")
+                    "(default 1e-4); a runtime also passes when it is no further from float64 than 2x PyTorch "
+                    "is in the same precision (float32, or --precision's)")
     parser.add_argument("--tolerance", type=float, default=None, help=from_float64)
-    parser.add_argument("--no-optimize", action="store_true", help=optimize_help)
+    form = parser.add_mutually_exclusive_group()
+    form.add_argument("--target", choices=TARGETS, default=None,
+                      help=f"optimise ONNX exports for this runtime's executed graph with export.optimize's exact "
+                           f"rewrites (onnxruntime also suits TensorRT); default: {target_default}")
+    form.add_argument("--no-optimize", action="store_true", help=optimize_help)
 
 
 def output_path(text: str) -> str:

@@ -13,7 +13,7 @@ from recalib.spec import Spec, parse_spec
 if TYPE_CHECKING:
     from export.prepare import PrepareOptions
 
-__all__ = ["specs", "one_spec", "prepare_options"]
+__all__ = ["specs", "one_spec", "prepare_options", "optimize_choice"]
 
 
 def _sized(spec: Spec, args: argparse.Namespace) -> Spec:
@@ -39,6 +39,11 @@ def one_spec(args: argparse.Namespace) -> Spec:
     return _sized(spec.with_block(args.block) if args.block else spec, args)
 
 
+def optimize_choice(args: argparse.Namespace) -> bool | str:
+    """``--no-optimize`` -> False, ``--target T`` -> T, neither -> True (each runtime's own target)."""
+    return False if args.no_optimize else (args.target or True)
+
+
 def prepare_options(args: argparse.Namespace, fixed_batch: int | None = None) -> PrepareOptions:
     """Seed, calibration and export settings from the shared flags (defaults where absent)."""
     from export.parity import DEFAULT_TOLERANCE
@@ -46,5 +51,5 @@ def prepare_options(args: argparse.Namespace, fixed_batch: int | None = None) ->
 
     tolerance = DEFAULT_TOLERANCE if args.tolerance is None else args.tolerance
     return PrepareOptions(seed=getattr(args, "seed", 0), fold=not getattr(args, "no_fold", False),
-                          optimize=not args.no_optimize, tolerance=tolerance,
+                          optimize=optimize_choice(args), tolerance=tolerance,
                           opset=getattr(args, "opset", None) or PrepareOptions.opset, fixed_batch=fixed_batch)

@@ -67,7 +67,8 @@ def _latency_options(p: argparse.ArgumentParser) -> None:
                iters="30, --quick 20, at batch 1; iters/batch (at least 8) at larger batches",
                warmup="3, divided by the batch like iters",
                threads="1, the setting other load disturbs least; all work around the timing runs on 1 thread")
-    add_verification(p, "latency: time only the plain ONNX exports, not the optimised ones")
+    add_verification(p, "latency: time only the plain ONNX exports, not the optimised ones",
+                     target_default="each runtime's own (openvino-cpu: openvino, the others: onnxruntime)")
 
 
 def _plan(args: argparse.Namespace) -> LatencyPlan:
@@ -76,13 +77,14 @@ def _plan(args: argparse.Namespace) -> LatencyPlan:
 
     from deploy.target import parse_targets
     from profiling.latency_plan import default_plan
+    from recalib.cli._specs import optimize_choice
 
     plan = default_plan(args.quick)
     given = {"archs": args.arch, "blocks": args.block or None, "batches": args.batch, "iters": args.iters,
              "warmup": args.warmup, "threads": args.threads, "tolerance": args.tolerance}
     overrides: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in given.items()
                                  if v is not None}
-    plan = replace(plan, optimize=not args.no_optimize, **overrides)
+    plan = replace(plan, optimize=optimize_choice(args), **overrides)
     if args.runtime is not None:
         plan = replace(plan, targets=parse_targets(args.runtime), strict=True)
     return plan

@@ -36,9 +36,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                threads="the cores available")
     add_input_size(p)
     p.add_argument("--seed", type=int, default=0, help="seed of random weights of specs (default 0)")
-    p.add_argument("--precision", default="fp32", choices=("fp32", "fp16"),
-                   help="torch and TensorRT runtimes: compute precision (default: fp32)")
-    add_verification(p, "export specs without export.optimize's exact onnxruntime-layout rewrites")
+    p.add_argument("--precision", default="fp32", choices=("fp32", "fp16", "bf16"),
+                   help="compute precision (default: fp32): fp16 on torch and TensorRT runtimes, bf16 on "
+                        "openvino-cpu where the CPU has native bf16; parity is then judged against PyTorch "
+                        "run in that precision")
+    add_verification(p, "export specs plain, without export.optimize's exact rewrites",
+                     target_default="each runtime's own (openvino-cpu: openvino, the others: onnxruntime)")
     p.add_argument("--no-spinning", dest="spinning", action="store_false",
                    help="onnxruntime: threads never spin (default: they spin during a run and stop "
                         "when it returns); for machines shared with other work")
@@ -103,8 +106,8 @@ def run(args: argparse.Namespace) -> int:
     check_models(models, settings)
     log = (lambda msg: None) if args.json else (lambda msg: print(f"[bench] {msg}", flush=True))
     with temporary_folder("bench-") as tmp:
-        if any(t.runs_onnx for t in settings.targets):
-            models = export_all(models, tmp, options, progress=log)
+        if settings.onnx_runtimes:
+            models = export_all(models, tmp, options, runtimes=settings.onnx_runtimes, progress=log)
         result = compare(models, settings, progress=log)
     emit(args, result.to_json(times=args.times), format_table(result), inputs)
     return 0

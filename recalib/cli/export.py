@@ -27,7 +27,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_input_size(p)
     p.add_argument("--seed", type=int, default=0, help="seed of random weights (default 0; checkpoints keep theirs)")
     p.add_argument("--no-fold", action="store_true", help="export without the inference rewrite")
-    add_verification(p, "export without the exact onnxruntime-layout rewrites of export.optimize")
+    add_verification(p, "export plain, without export.optimize's exact rewrites",
+                     target_default="onnxruntime (recorded as the report's target)")
     p.add_argument("--verify-data", default=None, metavar="digits|FILE.npz",
                    help="verify on labelled data instead of random inputs: top-1 agreement with PyTorch, accuracy "
                         "and the largest logit error per runtime, disagreements with their margins. 'digits': "

@@ -59,6 +59,16 @@ def test_torch_only_targets_export_nothing_and_no_optimize_is_noted() -> None:
     assert variants == ["plain"] and "--no-optimize" in notes["optimized"]
 
 
+def test_optimised_exports_are_each_runtimes_own_target_unless_one_is_named() -> None:
+    onnx = [Target.parse("ort-cpu"), Target.parse("openvino-cpu"), Target.parse("torch-eager")]
+    variants, notes = export_variants(onnx, optimize=True)
+    assert variants == ["plain", "optimized"]
+    assert notes["optimized"] == "each runtime its own target's form: `ort-cpu` onnxruntime's, `openvino-cpu` openvino's"
+    assert "every runtime openvino's form (--target)" in export_variants(onnx, optimize="openvino")[1]["optimized"]
+    with pytest.raises(ConfigError, match="names no export target"):
+        LatencyPlan(optimize="tvm")
+
+
 def test_names_are_checked_as_specs_before_any_work() -> None:
     check_names(LatencyPlan(archs=("resnet50:stride_in_1x1=true",), blocks=("ms-sar:scales=(1,2)",)))
     with pytest.raises(ConfigError, match="without a block"):

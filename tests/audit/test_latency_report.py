@@ -41,7 +41,7 @@ def _audit() -> LatencyAudit:
                _record("gate", "ort-cpu", "plain", 1.9, -5.0),
                _record("none", "ort-cpu", "optimized", 1.8, None), _record("se", "ort-cpu", "optimized", 1.9, 5.0),
                _record("none", "torch-eager", "module", 4.0, None), _record("se", "torch-eager", "module", 4.4, 10.0)]
-    exports = {"plain": _nodes(none=10, se=16, gate=10), "optimized": _nodes(none=10, se=12)}
+    exports = {"plain": _nodes(none=10, se=16, gate=10), "onnxruntime": _nodes(none=10, se=12)}
     arch = ArchAudit("net", (3, 8, 8), costs, exports, records)
     machine = MachineInfo("Test CPU", 2, 2, (0.5, 0.5, 0.5), "Linux", "3.11", {"torch": "2.13"})
     failure = Failure("net", "export (optimized)", "gate", "VerificationError: off by 1", 4)
@@ -60,16 +60,18 @@ def test_markdown_sets_costs_beside_latency_per_series() -> None:
     section = LatencySection(_audit())
     markdown = section.markdown()
     header = next(line for line in markdown.splitlines() if line.startswith("| block"))
-    assert header.endswith("| ort-cpu b1 | ort-cpu optimized b1 | torch-eager b1 |")
+    assert "| ONNX nodes (plain / onnxruntime) |" in header
+    assert header.endswith("| ort-cpu b1 | ort-cpu optimized b1 | torch-eager b1 | least overhead b1 |")
     se_row = next(line for line in markdown.splitlines() if line.startswith("| `se`"))
-    assert "+10.00%" in se_row and "+0.10%" in se_row and "16 → 12" in se_row
+    assert "+10.00%" in se_row and "+0.10%" in se_row and "| 16 / 12 |" in se_row
+    assert se_row.endswith("| ort-cpu optimized +5.0% |")
     assert "+20.0% [+18.0, +23.0]" in se_row and "+5.0% [+3.0, +8.0]" in se_row
     assert "| `none` (plain) |" in markdown and "2.00 ms" in markdown
     assert "`ort-cuda` skipped: no GPU; to enable it: buy one" in markdown
     assert "### Not measured" in markdown and "off by 1" in markdown
     summary = section.summary()
     assert any(line.startswith("net + se: FLOPs +0.10% (mac)") and "ort-cpu optimized +5%" in line
-               for line in summary)
+               and line.endswith("least on ort-cpu optimized +5.0%") for line in summary)
     assert any("1 measurements failed" in line for line in summary)
 
 
@@ -77,7 +79,9 @@ def test_tables_and_json_are_flat_and_complete() -> None:
     section = LatencySection(_audit())
     tables = section.tables()
     assert len(tables["latency.csv"]) == 7 and tables["latency.csv"][1]["params_overhead_pct"] == pytest.approx(10.0)
-    assert [r["onnx_nodes_optimized"] for r in tables["costs.csv"]] == [10, 12, None]
+    assert [r["onnx_nodes_onnxruntime"] for r in tables["costs.csv"]] == [10, 12, None]
+    least = [(r["model"], r["export"]) for r in tables["latency.csv"] if r["least_overhead"]]
+    assert least == [("gate", "plain"), ("se", "optimized")]
     data = json.loads(json.dumps(section.to_json()))
     assert data["plan"]["targets"] == ["ort-cpu", "torch-eager"] and data["failures"][0]["exit_code"] == 4
 

@@ -108,3 +108,30 @@ def test_json_output_is_written_whole_and_never_over_a_file_without_force(
     assert main(["bench", str(exported["base"]), *FAST, "-o", str(out), "--force"]) == 0
     assert json.loads(out.read_text())["baseline"] == str(exported["base"])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.json"]
+
+
+def test_each_onnx_runtime_times_the_export_optimised_for_it(capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("openvino")
+    assert main(["bench", f"{SMALL}+cc-reduced", "--runtime", "ort-cpu,openvino-cpu", *FAST, "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["models"][0]["exports"] == {"ort-cpu": "optimised for onnxruntime",
+                                              "openvino-cpu": "optimised for openvino"}
+    assert result["runtime_settings"]["openvino-cpu"]["precision"] == "f32"
+    assert main(["bench", f"{SMALL}+cc-reduced", "--runtime", "ort-cpu,openvino-cpu", "--no-optimize", *FAST,
+                 "--json"]) == 0
+    assert set(json.loads(capsys.readouterr().out)["models"][0]["exports"].values()) == {"plain"}
+
+
+def test_bf16_runs_on_openvino_where_the_cpu_has_it_judged_against_pytorch_in_bf16(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("openvino")
+    assert main(["bench", SMALL, "--runtime", "ort-cpu", "--precision", "bf16", *FAST]) == 2
+    assert "ort-cpu computes in fp32, not 'bf16'; bf16 runs on openvino-cpu" in capsys.readouterr().err
+    code = main(["bench", SMALL, "--runtime", "openvino-cpu", "--precision", "bf16", *FAST, "--json"])
+    if code == 2:
+        assert "native bf16" in capsys.readouterr().err
+        return
+    result = json.loads(capsys.readouterr().out)
+    assert code == 0 and result["runtime_settings"]["openvino-cpu"]["precision"] == "bf16"
+    [check] = result["parity"]
+    assert check["precision"] == "bf16" and check["passed"] and check["pytorch_error"] > 1e-4

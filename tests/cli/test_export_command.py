@@ -77,3 +77,14 @@ def test_corrupt_checkpoint_exits_with_a_checkpoint_error(tmp_path, capsys):
     assert main(["export", str(bad), "-o", str(tmp_path / "m.onnx")]) == 2
     assert "not a readable safetensors checkpoint" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.safetensors"]
+
+
+def test_target_names_the_runtime_the_export_is_optimised_for(tmp_path, capsys):
+    out = tmp_path / "ov.onnx"
+    assert main(["export", "cc_vgg_mnist+cc-reduced", "--target", "openvino", "-o", str(out)]) == 0
+    assert "optimized for openvino" in capsys.readouterr().out
+    report = json.loads(out.with_suffix(".report.json").read_text())
+    assert report["target"] == "openvino" and "MatMul" not in report["op_histogram"]
+    with pytest.raises(SystemExit) as info:
+        main(["export", "cc_vgg_mnist", "--target", "openvino", "--no-optimize", "-o", str(tmp_path / "x.onnx")])
+    assert info.value.code == 2 and "not allowed with argument" in capsys.readouterr().err

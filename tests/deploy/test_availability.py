@@ -84,3 +84,11 @@ def test_a_runtime_put_on_a_device_it_cannot_use_is_a_config_error() -> None:
         require("ort-cpu", "cuda")
     with pytest.raises(ConfigError, match="unknown runtime"):
         create_runner("onnx-magic", "m.onnx")
+
+
+def test_a_precision_a_runtime_does_not_compute_in_is_refused_naming_where_it_runs() -> None:
+    from deploy.availability import check_precision
+
+    check_precision("torch-eager", "fp16")
+    with pytest.raises(ConfigError, match="torch-eager computes in fp32, fp16, not 'bf16'; bf16 runs on openvino-cpu"):
+        check_precision("torch-eager", "bf16")

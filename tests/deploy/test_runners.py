@@ -29,11 +29,17 @@ def test_torch_eager_matches_pytorch_and_accepts_tensors(tiny_models: Models) ->
     np.testing.assert_array_equal(runner.run(torch.from_numpy(x)), _expected(module, x))
 
 
-def test_torch_compile_matches_pytorch() -> None:
+def test_torch_compile_matches_pytorch_with_its_weights_frozen_into_the_graph() -> None:
     module = tiny_net()
     runner = create_runner("torch-compile", module)
     x = random_input((2, *INPUT_CHW))
-    np.testing.assert_allclose(runner.run(x), _expected(module, x), rtol=1e-4, atol=1e-5)
+    compiled = runner.run(x)
+    np.testing.assert_allclose(compiled, _expected(module, x), rtol=1e-4, atol=1e-5)
+    assert runner.settings == {"mode": "default", "freezing": True}
+    with torch.no_grad():  # frozen: the compiled graph holds the weights as constants
+        for parameter in module.parameters():
+            parameter.mul_(2)
+    np.testing.assert_array_equal(runner.run(x), compiled)
 
 
 def test_benchmark_returns_stats_of_the_requested_runs(tiny_models: Models) -> None:

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 import export
-from export.parity import PYTORCH_MARGIN, Reference, judge, reference, require
+from export.parity import PYTORCH_MARGIN, Reference, at_precision, judge, reference, require
 from recalib.errors import ConfigError, VerificationError
 
 
@@ -96,3 +96,18 @@ def test_an_infinite_yardstick_lets_nothing_through() -> None:
     truth = np.array([[1.0, -2.0, 4.0]])
     check = judge(_ref(float("inf")), [truth + 1.0], runtime="r", label="m")
     assert not check.passed and check.bound == check.tolerance
+
+
+def test_a_reduced_precision_runtime_is_held_to_pytorch_in_that_precision() -> None:
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.ReLU(), torch.nn.Conv2d(8, 4, 3)).eval()
+    float32 = reference(model, np.random.default_rng(0).standard_normal((1, 3, 8, 8)).astype(np.float32))
+    bf16 = at_precision(float32, model, "bf16")
+    assert bf16.precision == "bf16" and bf16.truth is float32.truth
+    assert bf16.pytorch_error > 50 * float32.pytorch_error  # 8 mantissa bits against 24
+    rounded = [np.asarray(t, np.float32) * (1 + 1.5 * bf16.pytorch_error) for t in bf16.truth]
+    check = judge(bf16, rounded, runtime="openvino-cpu", label="m")
+    assert check.passed and "PyTorch bfloat16" in check.describe()
+    assert not judge(float32, rounded, runtime="ort-cpu", label="m").passed
+    assert at_precision(float32, model, "fp32") is float32
+    with pytest.raises(ConfigError, match="not one of fp32, bf16, fp16"):
+        at_precision(float32, model, "int8")

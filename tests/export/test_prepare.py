@@ -84,3 +84,46 @@ def test_an_exported_file_is_measured_as_it_is_with_its_shape(tmp_path: Path) ->
         prepare(TINY, path, PrepareOptions())
     with pytest.raises(ConfigError, match="torch runtimes need an architecture or a checkpoint"):
         from_graph.inference()
+
+
+def test_each_runtime_gets_the_export_of_its_own_target_and_shared_forms_are_exported_once(tmp_path: Path) -> None:
+    runtimes = ["ort-cpu", "openvino-cpu", "tensorrt"]
+    cc, se = build(TINY.with_block("cc-reduced"), label="cc"), build(TINY.with_block("se"), label="se")
+    done = export_all([cc, se], tmp_path, PrepareOptions(), runtimes=runtimes)
+    by_target = {r: done[0].exports[r] for r in runtimes}
+    assert [by_target[r].targets for r in runtimes] == [("onnxruntime",), ("openvino",), ("onnxruntime",)]
+    assert by_target["ort-cpu"].file != by_target["openvino-cpu"].file == done[0].file_for("openvino-cpu")
+    assert by_target["openvino-cpu"].report.target == "openvino" and by_target["ort-cpu"].report.target == "onnxruntime"
+    # SE has no target-specific form: one file serves every runtime, optimised for both targets
+    assert {done[1].file_for(r) for r in runtimes} == {done[1].file}
+    assert done[1].exports["openvino-cpu"].describe() == "optimised for onnxruntime and openvino"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["0-cc.onnxruntime.onnx", "0-cc.openvino.onnx", "1-se.onnx"]
+
+
+@pytest.mark.parametrize("optimize, described", [(False, "plain"), ("openvino", "optimised for openvino")])
+def test_plain_or_one_named_target_is_one_export_for_every_runtime(tmp_path: Path, optimize: bool | str,
+                                                                   described: str) -> None:
+    [done] = export_all([build(TINY.with_block("cc-reduced"))], tmp_path, PrepareOptions(optimize=optimize),
+                        runtimes=["ort-cpu", "openvino-cpu"])
+    assert {done.exports[r].describe() for r in ("ort-cpu", "openvino-cpu")} == {described}
+    assert len(list(tmp_path.iterdir())) == 1
+
+
+def test_an_unknown_export_target_is_refused_before_any_model_is_built() -> None:
+    with pytest.raises(ConfigError, match="names no export target"):
+        PrepareOptions(optimize="tvm")
+
+
+def test_identity_gates_are_drawn_from_the_seed_so_no_runtime_can_delete_them() -> None:
+    """Untrained CC static maps are all ones (θ = 0): a multiply by 1 OpenVINO deletes."""
+    spec = TINY.with_block("cc-static")
+    first, again, other = build(spec).module, build(spec).module, build(spec, PrepareOptions(seed=1)).module
+    gates = [[m.constant_gate() for m in model.modules() if hasattr(m, "constant_gate")]
+             for model in (first, again, other)]
+    assert gates[0] and not any(torch.all(g == 1) for g in gates[0])
+    assert all(torch.equal(a, b) for a, b in zip(gates[0], gates[1]))
+    assert not torch.equal(gates[0][0], gates[2][0])
+    assert "N(0, 0.5^2) (seed 0)" in build(spec).weights["identity_gates"]
+    # the Gaussian map is not the identity at θ = 0: its parameters stay as built
+    gaussian = build(TINY.with_block("cc-static:emp=gaussian"))
+    assert "identity_gates" not in gaussian.weights
