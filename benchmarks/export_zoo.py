@@ -25,9 +25,10 @@ from typing import Any
 
 import torch
 
+from latency import write_pair
+
 from deploy import machine_info
 from export.prepare import PrepareOptions, build, export_prepared
-from recalib.atomic import write_atomic
 from recalib.workspace import temporary_folder
 from recalib.errors import RecalibError
 from recalib.models import list_models
@@ -127,9 +128,7 @@ def markdown(rows: list[dict[str, Any]], env: dict[str, Any]) -> str:
 def write(rows: list[dict[str, Any]], env: dict[str, Any]) -> None:
     """Rewrite the JSON and Markdown results."""
     RESULTS.mkdir(exist_ok=True)
-    write_atomic(RESULTS / "export_zoo.json", json.dumps({"environment": env, "rows": rows}, indent=2) + "\n",
-                 force=True)  # a rerun replaces the recorded results
-    write_atomic(RESULTS / "export_zoo.md", markdown(rows, env), force=True)
+    write_pair(RESULTS / "export_zoo", {"environment": env, "rows": rows}, markdown(rows, env))
 
 
 def main() -> None:

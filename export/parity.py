@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from recalib.errors import VerificationError
+from recalib.errors import VerificationError, first_line
 
 if TYPE_CHECKING:
     import torch
@@ -171,7 +171,7 @@ def at_precision(ref: Reference, model: nn.Module, precision: str) -> Reference:
             got = [o.detach().double().cpu().numpy()
                    for o in _flat(copy.deepcopy(model).eval().to(dtype)(torch.from_numpy(ref.input).to(dtype)))]
     except (RuntimeError, TypeError) as exc:
-        raise ConfigError(f"PyTorch cannot run the model in {precision} ({str(exc).splitlines()[0]}), so a "
+        raise ConfigError(f"PyTorch cannot run the model in {precision} ({first_line(exc)}), so a "
                           f"{precision} runtime has nothing to be judged by; time it in fp32") from None
     return replace(ref, pytorch_error=relative_error(ref.truth, got)[0], precision=precision)
 
