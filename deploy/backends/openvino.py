@@ -77,15 +77,15 @@ def compile_onnx(path: str | Path, *, threads: int | None = None, precision: str
     try:
         model = core.read_model(str(path))
     except RuntimeError as exc:
-        raise ConfigError(f"OpenVINO cannot read {path}: {_first_line(exc)}; pass an ONNX file "
+        raise ConfigError(f"OpenVINO cannot read {path}: {_last_line(exc)}; pass an ONNX file "
                           f"written by `recalib export`") from None
     try:
         return model, core.compile_model(model, "CPU", config)
     except RuntimeError as exc:
-        raise ConfigError(f"OpenVINO cannot compile {path} for the CPU: {_first_line(exc)}") from None
+        raise ConfigError(f"OpenVINO cannot compile {path} for the CPU: {_last_line(exc)}") from None
 
 
-def _first_line(exc: BaseException) -> str:
+def _last_line(exc: BaseException) -> str:
     """OpenVINO's messages start with C++ source locations; keep the last, meaningful line."""
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     return lines[-1] if lines else type(exc).__name__
