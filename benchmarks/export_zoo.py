@@ -2,9 +2,9 @@
 
 Every registered architecture is exported plain and with the block its paper pairs it with
 (``PAPER_BLOCK``), at its nominal resolution, dynamic batch, opset 18, folding and the exact
-runtime rewrites on, through the one preparation step (:mod:`export.prepare`): random weights
+runtime rewrites on, through the one preparation step (:mod:`recalib.export.prepare`): random weights
 from seed 0 with batch-norm statistics from random inputs, as ``recalib export`` makes them.
-Parity is :mod:`export.parity`'s: onnxruntime against the float64 PyTorch model at batch 1 and
+Parity is :mod:`recalib.export.parity`'s: onnxruntime against the float64 PyTorch model at batch 1 and
 3, passing within the tolerance or no further from float64 than 2x float32 PyTorch is; each
 row records both distances, so a failure shows whether the runtime or the model's own
 conditioning is to blame. Results go to ``benchmarks/results/export_zoo.json`` and ``.md``
@@ -27,9 +27,9 @@ import torch
 
 from latency import write_pair
 
-from deploy import machine_info
-from export.prepare import PrepareOptions, build, export_prepared
-from recalib.workspace import temporary_folder
+from recalib.deploy import machine_info
+from recalib.export.prepare import PrepareOptions, build, export_prepared
+from recalib.infra.workspace import temporary_folder
 from recalib.errors import RecalibError
 from recalib.models import list_models
 from recalib.spec import parse_spec

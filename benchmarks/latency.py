@@ -4,9 +4,9 @@
     python benchmarks/latency.py --batch 1,8 --runtime ort-cpu,torch-eager
 
 Writes ``benchmarks/results/<arch>-<runtimes>-b<batches>-<machine>-<date>.json`` (the full
-:class:`deploy.results.BenchResult`) and a ``.md`` beside it with the table, the machine and
+:class:`recalib.deploy.results.BenchResult`) and a ``.md`` beside it with the table, the machine and
 the load average during the run. Models are prepared like ``recalib bench`` prepares specs
-(:mod:`export.prepare`: each ONNX runtime times the export optimised for it) and alternate
+(:mod:`recalib.export.prepare`: each ONNX runtime times the export optimised for it) and alternate
 A B C D … in one worker process per runtime. Blocks
 default to the ones issue 6 names: SE, GE-θ⁻ with extent 8, MS-SAR.
 """
@@ -19,15 +19,15 @@ import re
 from pathlib import Path
 from typing import Any
 
-from deploy.bench import compare
-from deploy.machine_info import MachineInfo
-from deploy.report import format_table
-from deploy.results import BenchResult
-from deploy.settings import BenchSettings
-from deploy.target import parse_targets
-from export.prepare import build, export_all
-from recalib.atomic import write_atomic
-from recalib.workspace import temporary_folder
+from recalib.deploy.bench import compare
+from recalib.deploy.machine_info import MachineInfo
+from recalib.deploy.report import format_table
+from recalib.deploy.results import BenchResult
+from recalib.deploy.settings import BenchSettings
+from recalib.deploy.target import parse_targets
+from recalib.export.prepare import build, export_all
+from recalib.infra.atomic import write_atomic
+from recalib.infra.workspace import temporary_folder
 from recalib.spec import parse_spec, split_top_level
 
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -4,20 +4,20 @@
     python benchmarks/overhead.py --quick                # a smoke run: batch 1, two blocks, few rounds
     python benchmarks/overhead.py --render benchmarks/results/overhead-<machine>-<date>.json
 
-For each block, ResNet-50 at 224 with the block is prepared once (:mod:`export.prepare`: seeded
+For each block, ResNet-50 at 224 with the block is prepared once (:mod:`recalib.export.prepare`: seeded
 weights, identity gates drawn, batch-norm statistics from random inputs); the plain ResNet-50
 too. Each ONNX runtime times two exports of every model: *plain* (``optimize=False``) and
 *optimised* for that runtime (``optimize=True``: onnxruntime's form on ``ort-cpu``, OpenVINO's
-on ``openvino-cpu``; :func:`export.optimize.export_target`). torch eager and torch.compile
+on ``openvino-cpu``; :func:`recalib.export.optimize.export_target`). torch eager and torch.compile
 (Inductor, weights frozen) run the folded modules. Per runtime and batch, one
-:func:`deploy.bench.compare` run in its own worker process times every model of that runtime
+:func:`recalib.deploy.bench.compare` run in its own worker process times every model of that runtime
 alternately (plain and optimised exports in the same rounds), after checking each against
 its float64 PyTorch model. A block's overhead is against the plain ResNet-50 of the same run
-and export, with its 95% paired-bootstrap interval (:func:`deploy.stats.ratio`).
+and export, with its 95% paired-bootstrap interval (:func:`recalib.deploy.stats.ratio`).
 
 Evidence per export: onnxruntime's layout copies (``ReorderInput``/``ReorderOutput`` in its
-optimised graph, :func:`deploy.backends.ort.optimized_graph`) and OpenVINO's executed graph
-(reorders, fused layers, per-layer times; :func:`deploy.backends.openvino_graph.executed_graph`).
+optimised graph, :func:`recalib.deploy.backends.ort.optimized_graph`) and OpenVINO's executed graph
+(reorders, fused layers, per-layer times; :func:`recalib.deploy.backends.openvino_graph.executed_graph`).
 The page (:mod:`overhead_report`) names the runtime where each block costs least against the
 issue's targets, and the speed-up of the fastest ONNX runtime over torch.compile and eager.
 
@@ -39,14 +39,14 @@ from typing import Any
 from latency import record, write_pair
 from overhead_report import PLAIN, QUICK_BLOCKS, TARGETS, markdown, summarize
 
-from deploy import machine_info
-from deploy.bench import compare
-from deploy.report import format_table
-from deploy.settings import BenchSettings
-from deploy.target import onnx_runtimes, parse_targets
-from export.prepare import PrepareOptions, Prepared, build, export_all
-from recalib.atomic import write_atomic
-from recalib.workspace import temporary_folder
+from recalib.deploy import machine_info
+from recalib.deploy.bench import compare
+from recalib.deploy.report import format_table
+from recalib.deploy.settings import BenchSettings
+from recalib.deploy.target import onnx_runtimes, parse_targets
+from recalib.export.prepare import PrepareOptions, Prepared, build, export_all
+from recalib.infra.atomic import write_atomic
+from recalib.infra.workspace import temporary_folder
 from recalib.spec import parse_spec, split_top_level
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -121,7 +121,7 @@ def alternated(optimized: Sequence[Prepared], plain: Sequence[Prepared]) -> list
 
 def ort_layout(path: Path) -> dict[str, int]:
     """Layout copies and fused convolutions in onnxruntime CPU's optimised graph of ``path``."""
-    from deploy.backends.ort import optimized_graph
+    from recalib.deploy.backends.ort import optimized_graph
 
     nodes = optimized_graph(path).node
     ops = Counter(n.op_type for n in nodes if n.domain.endswith("nchwc"))
@@ -132,7 +132,7 @@ def ort_layout(path: Path) -> dict[str, int]:
 
 def openvino_graph(path: Path, shape: tuple[int, ...], threads: int) -> dict[str, Any]:
     """OpenVINO CPU's executed graph of ``path``: reorders, fusions, layer counts and times by type."""
-    from deploy.backends.openvino_graph import executed_graph
+    from recalib.deploy.backends.openvino_graph import executed_graph
 
     data = executed_graph(path, shape, threads=threads, runs=5 if shape[0] == 1 else 3).to_dict()
     del data["layers"]

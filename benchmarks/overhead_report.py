@@ -2,7 +2,7 @@
 least against issue 15's targets, speed-ups over PyTorch, and the executed-graph evidence.
 
 Everything here reads the recorded JSON (``overhead.py --render`` rewrites a page from it):
-overheads are recomputed from every round's time with :func:`deploy.stats.ratio`, so an
+overheads are recomputed from every round's time with :func:`recalib.deploy.stats.ratio`, so an
 export's plain and optimised forms are each compared with the plain backbone exported the
 same way, in the same rounds.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from deploy.stats import RatioStats, ratio
+from recalib.deploy.stats import RatioStats, ratio
 
 __all__ = ["TARGETS", "SPEEDUP_TARGETS", "QUICK_BLOCKS", "PLAIN", "summarize", "markdown"]
 
@@ -147,7 +147,7 @@ def _overhead_table(data: dict[str, Any]) -> list[str]:
     names = _names(data)
     lines = ["## Overheads", "",
              "Median latency over the plain backbone on the same runtime and export, in the same rounds "
-             "[95% paired-bootstrap interval]; *plain* exports have no `export.optimize` rewrites, *optimized* "
+             "[95% paired-bootstrap interval]; *plain* exports have no `recalib.export.optimize` rewrites, *optimized* "
              "ones are each runtime's own target's form. Bold: the series where the block costs least; the "
              "target is issue 15's for that series (scalar gates: no node left).", "",
              "| block | batch | " + " | ".join(names) + " | least on | target | met |", "|" + "---|" * (len(names) + 5)]

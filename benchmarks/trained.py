@@ -12,11 +12,11 @@ at its 32x32 input):
    ``state_dict`` tensor of the reloaded model equal (``torch.equal``) to the trained one;
 3. **export** the checkpoint as ``recalib export CHECKPOINT --verify-data digits`` does, verified
    on the 449 test images on every CPU runtime that runs ONNX files here (what
-   :mod:`deploy.availability` offers: onnxruntime, OpenVINO where installed): accuracy, top-1
+   :mod:`recalib.deploy.availability` offers: onnxruntime, OpenVINO where installed): accuracy, top-1
    agreement with PyTorch, the largest logit error, each disagreement with its margins;
-4. **count** parameters and multiply-adds (fvcore, :func:`profiling.model_profile.profile_model`);
+4. **count** parameters and multiply-adds (fvcore, :func:`recalib.profiling.counting.model_profile.profile_model`);
 5. **time** every export at batch 1 on each of those runtimes, all models alternating in one
-   worker process per runtime (:func:`deploy.bench.compare`), the overhead against the plain
+   worker process per runtime (:func:`recalib.deploy.bench.compare`), the overhead against the plain
    backbone with its 95% paired-bootstrap interval.
 
 Writes ``benchmarks/results/trained-<arch>-<machine>-<date>.json`` and ``.md``.
@@ -37,17 +37,17 @@ from latency import add_record_options, record  # noqa: E402
 from train_digits import MIN_ACCURACY, Schedule, Trained, train_spec  # noqa: E402
 
 import recalib  # noqa: E402
-from recalib.workspace import temporary_folder  # noqa: E402
-from deploy.availability import BACKENDS, backend, unavailable_reason  # noqa: E402
-from deploy.bench import compare  # noqa: E402
-from deploy.report import format_table  # noqa: E402
-from deploy.results import BenchResult  # noqa: E402
-from deploy.runner import opener  # noqa: E402
-from deploy.settings import BenchSettings  # noqa: E402
-from deploy.target import Target, parse_targets  # noqa: E402
-from export.labelled import digits  # noqa: E402
-from export.prepare import Prepared, prepare  # noqa: E402
-from profiling.model_profile import profile_model  # noqa: E402
+from recalib.infra.workspace import temporary_folder  # noqa: E402
+from recalib.deploy.availability import BACKENDS, backend, unavailable_reason  # noqa: E402
+from recalib.deploy.bench import compare  # noqa: E402
+from recalib.deploy.report import format_table  # noqa: E402
+from recalib.deploy.results import BenchResult  # noqa: E402
+from recalib.deploy.runner import opener  # noqa: E402
+from recalib.deploy.settings import BenchSettings  # noqa: E402
+from recalib.deploy.target import Target, parse_targets  # noqa: E402
+from recalib.export.labelled import digits  # noqa: E402
+from recalib.export.prepare import Prepared, prepare  # noqa: E402
+from recalib.profiling.counting.model_profile import profile_model  # noqa: E402
 from recalib.errors import BenchmarkError  # noqa: E402
 from recalib.spec import Spec, parse_spec  # noqa: E402
 

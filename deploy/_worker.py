@@ -1,11 +1,11 @@
 """The measurement that runs inside a worker process: one target, every batch, models alternated.
 
-Kept apart from :mod:`deploy.bench` so a worker loads only what its runtime needs, and each
+Kept apart from :mod:`recalib.deploy.bench` so a worker loads only what its runtime needs, and each
 target gets a fresh process with its own thread settings (torch's and onnxruntime's thread
-pools never compete). ``python -m deploy._worker JOB RESULT PARENT_PID`` reads a pickled
+pools never compete). ``python -m recalib.deploy._worker JOB RESULT PARENT_PID`` reads a pickled
 :class:`Job` and writes a pickled :class:`WorkerResult` or :class:`WorkerError` (recalib
 errors do not all pickle, so they travel as data). The worker ends with its parent
-(:func:`recalib.lifetime.die_with_parent`) and unwinds on SIGTERM, so it never outlives the
+(:func:`recalib.infra.lifetime.die_with_parent`) and unwinds on SIGTERM, so it never outlives the
 command that started it. A plain subprocess rather than ``multiprocessing`` because
 spawn re-runs the caller's main script, which breaks scripts without an ``if __name__ ==
 "__main__"`` guard.
@@ -17,14 +17,14 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-from deploy.results import Measurement
-from deploy.runner import Runner, Source, create_runner
-from deploy.stats import ratio, summarize
-from deploy.target import Target
-from deploy.timing import time_alternating
-from export.parity import DEFAULT_TOLERANCE, ParityCheck, Reference, judge, require
+from recalib.deploy.results import Measurement
+from recalib.deploy.runner import Runner, Source, create_runner
+from recalib.deploy.stats import ratio, summarize
+from recalib.deploy.target import Target
+from recalib.deploy.timing import time_alternating
+from recalib.export.parity import DEFAULT_TOLERANCE, ParityCheck, Reference, judge, require
 from recalib.errors import RecalibError
-from recalib.lifetime import Terminated, die_with_parent, exit_on_signals
+from recalib.infra.lifetime import Terminated, die_with_parent, exit_on_signals
 
 __all__ = ["Job", "WorkerResult", "WorkerError", "measure", "run_job"]
 
@@ -137,8 +137,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    # Run the imported module's main, so the pickled outcome names deploy._worker's classes,
+    # Run the imported module's main, so the pickled outcome names recalib.deploy._worker's classes,
     # which the parent can load, rather than __main__'s.
-    from deploy._worker import main as _imported_main
+    from recalib.deploy._worker import main as _imported_main
 
     sys.exit(_imported_main())

@@ -5,7 +5,7 @@ Adding a backend is one :class:`Backend` entry in :data:`_TABLE` plus its module
 ``recalib doctor`` can show the whole matrix. :func:`require` is what every runner calls
 first: it raises :class:`BackendUnavailable` with the reason and the exact install command.
 The factory is named by a string (``module:callable``) and imported only when a runner is
-built, so neither this module nor :mod:`deploy.runner` imports any backend.
+built, so neither this module nor :mod:`recalib.deploy.runner` imports any backend.
 """
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ class Backend:
     """One runtime: ``runs`` ``"onnx"`` files or PyTorch ``"module"``s, on ``device`` by default.
 
     ``factory`` (``"module:callable"``) is called as ``factory(source, device=..., threads=...,
-    **fixed, **options)`` and returns a :class:`deploy.runner.Runner`; ``devices`` are the
+    **fixed, **options)`` and returns a :class:`recalib.deploy.runner.Runner`; ``devices`` are the
     other devices it can be put on (``RUNTIME@DEVICE``); ``precisions`` the compute precisions
     its runner takes (``precision=``), the first its default, and ``precision_probes`` say why
     one of them cannot run here (:func:`check_precision`).
@@ -139,23 +139,23 @@ def _probe_tensorrt() -> str | None:
 # hints remove the CPU wheel first.
 _TABLE = {b.name: b for b in (
     Backend("torch-eager", "module", "cpu", lambda: None, 'pip install "torch==2.13.0" -e ".[cpu]"',
-            "deploy.backends.torch_eager:TorchRunner", devices=("cuda",), precisions=("fp32", "fp16")),
+            "recalib.deploy.backends.torch_eager:TorchRunner", devices=("cuda",), precisions=("fp32", "fp16")),
     Backend("torch-compile", "module", "cpu", _probe_torch_compile,
             "install a C++ compiler for TorchInductor (e.g. apt-get install g++)",
-            "deploy.backends.torch_compile:TorchCompileRunner", devices=("cuda",), precisions=("fp32", "fp16")),
+            "recalib.deploy.backends.torch_compile:TorchCompileRunner", devices=("cuda",), precisions=("fp32", "fp16")),
     Backend("ort-cpu", "onnx", "cpu", lambda: _probe_ort("CPUExecutionProvider"), 'pip install -e ".[cpu]"',
-            "deploy.backends.ort:OrtRunner", (("backend", "ort-cpu"),)),
+            "recalib.deploy.backends.ort:OrtRunner", (("backend", "ort-cpu"),)),
     Backend("openvino-cpu", "onnx", "cpu", _probe_openvino, 'pip install -e ".[cpu]" (or pip install openvino)',
-            "deploy.backends.openvino:OpenVinoRunner", precisions=("fp32", "bf16"),
+            "recalib.deploy.backends.openvino:OpenVinoRunner", precisions=("fp32", "bf16"),
             precision_probes=(("bf16", _probe_native_bf16),)),
     Backend("ort-cuda", "onnx", "cuda", lambda: _probe_ort("CUDAExecutionProvider"),
             f'pip uninstall -y onnxruntime && pip install -e ".[gpu]" (not ".[cpu]": they conflict), and {_GPU}',
-            "deploy.backends.ort:OrtRunner", (("backend", "ort-cuda"),)),
+            "recalib.deploy.backends.ort:OrtRunner", (("backend", "ort-cuda"),)),
     Backend("ort-tensorrt", "onnx", "cuda", _probe_ort_tensorrt,
             f'pip uninstall -y onnxruntime && pip install -e ".[gpu,tensorrt]", and {_GPU}',
-            "deploy.backends.ort:OrtRunner", (("backend", "ort-tensorrt"),), precisions=("fp32", "fp16")),
+            "recalib.deploy.backends.ort:OrtRunner", (("backend", "ort-tensorrt"),), precisions=("fp32", "fp16")),
     Backend("tensorrt", "onnx", "cuda", _probe_tensorrt, f'pip install -e ".[tensorrt]", and {_GPU}',
-            "deploy.backends.tensorrt:create_tensorrt_runner", precisions=("fp32", "fp16")),
+            "recalib.deploy.backends.tensorrt:create_tensorrt_runner", precisions=("fp32", "fp16")),
 )}
 BACKENDS = tuple(_TABLE)
 

@@ -1,18 +1,18 @@
 """Honest latency comparisons: the same run, alternating models, fixed threads, one process per target.
 
-:func:`compare` times prepared models (:mod:`export.prepare`: specs built, calibrated and
+:func:`compare` times prepared models (:mod:`recalib.export.prepare`: specs built, calibrated and
 exported, or exported files as they are) against the first one, the baseline, on each
 target and batch size:
 
 - models alternate A B C A B C … after alternating warm-up rounds, so drift hits all alike;
 - thread counts are fixed (default: the cores this process may use); onnxruntime's threads
-  spin only while a run is in flight (:mod:`deploy.backends.ort`), since sessions of every
+  spin only while a run is in flight (:mod:`recalib.deploy.backends.ort`), since sessions of every
   model share the worker process;
 - each target runs in a fresh worker process (``isolate``), so torch's and onnxruntime's
   thread pools never compete;
 - before timing, every runtime's output is judged against the model's float64 PyTorch
-  reference (:mod:`export.parity`; ``VerificationError``);
-- ratios against the baseline come with a paired-bootstrap interval (:mod:`deploy.stats`).
+  reference (:mod:`recalib.export.parity`; ``VerificationError``);
+- ratios against the baseline come with a paired-bootstrap interval (:mod:`recalib.deploy.stats`).
 """
 from __future__ import annotations
 
@@ -24,19 +24,19 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
-from deploy import machine_info
-from deploy._worker import Job, WorkerError, WorkerResult, run_job
-from deploy.availability import check_precision, require
-from deploy.results import BenchResult, ModelEntry
-from deploy.runner import Source
-from deploy.settings import BenchSettings
-from deploy.target import Target
-from export.parity import Reference, at_precision
-from export.prepare import PrepareOptions, Prepared, build
+from recalib.deploy import machine_info
+from recalib.deploy._worker import Job, WorkerError, WorkerResult, run_job
+from recalib.deploy.availability import check_precision, require
+from recalib.deploy.results import BenchResult, ModelEntry
+from recalib.deploy.runner import Source
+from recalib.deploy.settings import BenchSettings
+from recalib.deploy.target import Target
+from recalib.export.parity import Reference, at_precision
+from recalib.export.prepare import PrepareOptions, Prepared, build
 from recalib.errors import BenchmarkError, ConfigError, RecalibError
-from recalib.lifetime import GRACE_SECONDS
+from recalib.infra.lifetime import GRACE_SECONDS
 from recalib.spec import Spec
-from recalib.workspace import temporary_folder
+from recalib.infra.workspace import temporary_folder
 
 __all__ = ["compare", "check_targets", "check_models", "load_model"]
 
@@ -44,11 +44,11 @@ Progress = Callable[[str], None]
 
 
 def load_model(spec: Spec, options: PrepareOptions = PrepareOptions()) -> Prepared:
-    """What ``spec`` names, ready to measure: prepared (:func:`export.prepare.build`), or a TensorRT
+    """What ``spec`` names, ready to measure: prepared (:func:`recalib.export.prepare.build`), or a TensorRT
     engine as it is, with the input shape of its header (its profile's optimum)."""
     if spec.kind != "engine" or spec.path is None:
         return build(spec, options)
-    from deploy.backends.tensorrt.engine_file import unpack
+    from recalib.deploy.backends.tensorrt.engine_file import unpack
 
     meta, _ = unpack(spec.path.read_bytes(), source=str(spec.path))
     if len(meta.opt_shape) != 4:
@@ -149,7 +149,7 @@ def _run_isolated(job: Job) -> WorkerResult | WorkerError:
             raise ConfigError(f"cannot send the {job.target.name} job to a worker process ({exc}); define "
                               f"model classes in an importable module, or measure with isolate=False") from None
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-        command = [sys.executable, "-m", "deploy._worker", str(job_path), str(result_path), str(os.getpid())]
+        command = [sys.executable, "-m", "recalib.deploy._worker", str(job_path), str(result_path), str(os.getpid())]
         proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         stdout, stderr = _wait(proc)
         if proc.returncode != 0 or not result_path.is_file():

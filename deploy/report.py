@@ -1,7 +1,7 @@
-"""A :class:`~deploy.results.BenchResult` as text or Markdown, in trtexec's and benchmark_app's terms."""
+"""A :class:`~recalib.deploy.results.BenchResult` as text or Markdown, in trtexec's and benchmark_app's terms."""
 from __future__ import annotations
 
-from deploy.results import BenchResult, Measurement
+from recalib.deploy.results import BenchResult, Measurement
 
 __all__ = ["format_table", "settings_lines"]
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from deploy.machine_info import MachineInfo
-from deploy.settings import BenchSettings
-from deploy.stats import LatencyStats, RatioStats
-from export.parity import ParityCheck
+from recalib.deploy.machine_info import MachineInfo
+from recalib.deploy.settings import BenchSettings
+from recalib.deploy.stats import LatencyStats, RatioStats
+from recalib.export.parity import ParityCheck
 from recalib.errors import BenchmarkError
 
 __all__ = ["Measurement", "ModelEntry", "BenchResult"]

@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any, Callable, Union, cast
 
 import numpy as np
 
-from deploy.availability import Backend, backend, require
-from deploy.stats import LatencyStats, summarize
-from deploy.timing import Step, time_alternating
-from export.inputs import random_input
-from export.onnx_file import read_onnx
+from recalib.deploy.availability import Backend, backend, require
+from recalib.deploy.stats import LatencyStats, summarize
+from recalib.deploy.timing import Step, time_alternating
+from recalib.export.inputs import random_input
+from recalib.export.onnx_file import read_onnx
 from recalib.errors import BackendUnavailable, ConfigError, VerificationError, first_line
 
 if TYPE_CHECKING:
@@ -80,7 +80,7 @@ def _check_source(source: Source, backend: Backend) -> Source:
 
 def create_runner(name: str, source: Source, *, device: str | None = None,
                   threads: int | None = None, **options: Any) -> Runner:
-    """Build a runner for runtime ``name`` (see ``deploy.availability.BACKENDS``) from ``source``.
+    """Build a runner for runtime ``name`` (see ``recalib.deploy.availability.BACKENDS``) from ``source``.
 
     torch runtimes take an ``nn.Module``; the others an exported file (``.onnx``; ``tensorrt``
     also a ``.engine`` built by this package). ``device`` defaults to the runtime's own;
@@ -97,7 +97,7 @@ def create_runner(name: str, source: Source, *, device: str | None = None,
 
 def opener(name: str, *, device: str | None = None, threads: int | None = None,
            **options: Any) -> Callable[[Path], Callable[[np.ndarray], list[np.ndarray]]]:
-    """An :data:`export.verify.Opener` for runtime ``name``: exports are verified on it (``to_onnx(runtimes=...)``)."""
+    """An :data:`recalib.export.verify.Opener` for runtime ``name``: exports are verified on it (``to_onnx(runtimes=...)``)."""
     def open_file(path: Path) -> Callable[[np.ndarray], list[np.ndarray]]:
         try:
             runner = create_runner(name, path, device=device, threads=threads, **options)

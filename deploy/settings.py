@@ -10,9 +10,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from deploy.machine_info import available_cores
-from deploy.target import Target, onnx_runtimes
-from export.parity import DEFAULT_TOLERANCE, check_tolerance
+from recalib.deploy.machine_info import available_cores
+from recalib.deploy.target import Target, onnx_runtimes
+from recalib.export.parity import DEFAULT_TOLERANCE, check_tolerance
 from recalib.errors import ConfigError
 
 __all__ = ["BenchSettings", "check_timing"]
@@ -63,7 +63,7 @@ class BenchSettings:
 
     @property
     def onnx_runtimes(self) -> list[str]:
-        """The measured runtimes that run exported files (:func:`deploy.target.onnx_runtimes`)."""
+        """The measured runtimes that run exported files (:func:`recalib.deploy.target.onnx_runtimes`)."""
         return onnx_runtimes(self.targets)
 
     def options_for(self, target: Target) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from deploy.availability import backend
+from recalib.deploy.availability import backend
 from recalib.errors import ConfigError
 
 __all__ = ["Target", "parse_targets", "onnx_runtimes"]

@@ -6,7 +6,7 @@
 
 The data are scikit-learn's digits (1,797 8x8 images shipped in the wheel, no download),
 split once with a fixed seed into 1,348 training and 449 test images and upsampled to the
-network's input size (:func:`export.labelled.digits`, the same split ``recalib export
+network's input size (:func:`recalib.export.labelled.digits`, the same split ``recalib export
 --verify-data digits`` verifies on). The loop is plain PyTorch, seeded (weights, shuffling):
 recalib supplies the blocks and the models, not a trainer. Each model's test accuracy and
 training time are printed, and each is saved with :func:`recalib.save_checkpoint` as
@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import recalib
-from export.labelled import LabelledData, digits
+from recalib.export.labelled import LabelledData, digits
 from recalib.spec import Spec, parse_spec
 
 MIN_ACCURACY = 0.80

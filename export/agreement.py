@@ -1,9 +1,9 @@
 """Prediction agreement: does the deployed model make the trained model's decisions on real data?
 
-Verifying on labelled data (:mod:`export.labelled`) instead of random inputs, each runtime's
+Verifying on labelled data (:mod:`recalib.export.labelled`) instead of random inputs, each runtime's
 logits on the whole data set are judged twice:
 
-* by the one parity definition (:mod:`export.parity`): the error against the float64 PyTorch
+* by the one parity definition (:mod:`recalib.export.parity`): the error against the float64 PyTorch
   model, relative to its largest logit, with float32 PyTorch's own error as the yardstick.
   This is what passes or fails the export;
 * by the decisions: top-1 agreement with float32 PyTorch (the model as it was trained and
@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from export.labelled import LabelledData
-from export.parity import ParityCheck, judge, reference, require
-from export.verify import Opener, Run, open_runtimes
+from recalib.export.labelled import LabelledData
+from recalib.export.parity import ParityCheck, judge, reference, require
+from recalib.export.verify import Opener, Run, open_runtimes
 from recalib.errors import DataError
 
 if TYPE_CHECKING:

@@ -1,6 +1,6 @@
 """Float64 runs that cost what float32 runs cost: grouped convolutions as batched matrix products.
 
-The parity truth (:mod:`export.parity`) and the folding check run the model in float64. On the
+The parity truth (:mod:`recalib.export.parity`) and the folding check run the model in float64. On the
 CPU, PyTorch has no fast float64 kernel for grouped or depthwise convolutions: its reference
 path took 3.1 s for one 256-channel depthwise 3x3 at 56x56 (float32: 0.05 s), so the float64
 truth of a GE-θ ResNet-101 or a ShuffleNet took minutes. Inside :func:`fast_float64`, such a

@@ -12,7 +12,7 @@ import numpy as np
 import onnx
 
 from recalib.errors import ConfigError, ShapeError
-from recalib.memory import MemoryEstimate, check_fits
+from recalib.infra.memory import MemoryEstimate, check_fits
 
 __all__ = ["Dims", "dims_of", "declared_inputs", "validate_inputs", "shape_text", "random_input"]
 

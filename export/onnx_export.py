@@ -1,7 +1,7 @@
 """``to_onnx``: one verified, self-contained, standard-ops ONNX file per call, or an error.
 
 Order of work: validate the request (opset, shape, destination) before anything slow; fold;
-optimize (exact inference rewrites, :mod:`export.optimize`); export with torch's dynamo
+optimize (exact inference rewrites, :mod:`recalib.export.optimize`); export with torch's dynamo
 exporter and our exact decompositions (and layout rewrites); write into a staging
 folder; check structure, opset, domains and input dims; compare onnxruntime with the
 original PyTorch model; lint for TensorRT; only then move the files into place.
@@ -26,16 +26,16 @@ import torch
 from torch import nn
 from torch.utils._pytree import tree_flatten
 
-from export import optimize as optimizing
-from export.agreement import AgreementCheck, num_classes, verify_on_data
-from export.decompose import translation_table
-from export.float64 import fast_float64
-from export.labelled import LabelledData
-from export.parity import DEFAULT_TOLERANCE, ParityCheck, check_tolerance
-from export.report import ExportReport, op_histogram
-from export.trt_lint import lint
-from export.verify import Opener, check_structure, parity
-from recalib.atomic import check_destinations, file_path, staging
+from recalib.export import optimize as optimizing
+from recalib.export.agreement import AgreementCheck, num_classes, verify_on_data
+from recalib.export.decompose import translation_table
+from recalib.export.float64 import fast_float64
+from recalib.export.labelled import LabelledData
+from recalib.export.parity import DEFAULT_TOLERANCE, ParityCheck, check_tolerance
+from recalib.export.report import ExportReport, op_histogram
+from recalib.export.trt_lint import lint
+from recalib.export.verify import Opener, check_structure, parity
+from recalib.infra.atomic import check_destinations, file_path, staging
 from recalib.errors import ConfigError, ExportError, RecalibError, first_line
 from recalib.folding import FoldResult, fold_model, run_model
 
@@ -188,14 +188,14 @@ def to_onnx(model: nn.Module, input_shape: Sequence[int], path: str | Path, *,
 
     ``input_shape`` is ``(C, H, W)`` (or ``(N, C, H, W)``, whose N is the static batch); H and W
     are static, the batch is symbolic when ``dynamic_batch``. ``optimize`` applies the exact
-    inference rewrites of :mod:`export.optimize` (listed in the report's ``rewrites``), which
+    inference rewrites of :mod:`recalib.export.optimize` (listed in the report's ``rewrites``), which
     make blocks cheap on a target runtime: ``True`` for onnxruntime CPU, or a target's name
     (``"openvino"``); the report records it as ``target``. The report (also written as
     ``<stem>.report.json`` when ``write_report``) holds the parity errors, op histogram and
     TensorRT findings; ``provenance`` (where the weights came from) is recorded in its
     ``source``. The export is verified on fresh random inputs, or on ``verify_data`` (labelled
-    data, :mod:`export.agreement`: parity and top-1 agreement), on each of ``runtimes`` (named
-    :data:`export.verify.Opener` functions; default onnxruntime CPU). Raises ExportError /
+    data, :mod:`recalib.export.agreement`: parity and top-1 agreement), on each of ``runtimes`` (named
+    :data:`recalib.export.verify.Opener` functions; default onnxruntime CPU). Raises ExportError /
     VerificationError / ShapeError / DataError; on any error no file is left behind, and
     existing files are replaced only with ``force``.
     """

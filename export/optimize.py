@@ -6,11 +6,11 @@ the export's parity test against the original PyTorch model:
 
 * **Module rewrites** (:func:`optimize_model`, after folding): a block with a cheaper exact
   inference form is replaced by it, built from the block's own modules
-  (:mod:`export.rewrites.ms_sar`: regional MS-SAR pools once and gates at low resolution;
-  :mod:`export.rewrites.contextual`: a CC-block picks its grid statically and renders its map
+  (:mod:`recalib.export.rewrites.ms_sar`: regional MS-SAR pools once and gates at low resolution;
+  :mod:`recalib.export.rewrites.contextual`: a CC-block picks its grid statically and renders its map
   with batched products).
 * **Layout translations** (:func:`translation_table`, during export;
-  :mod:`export.rewrites.layout`): spatial means and integer nearest resizes are emitted as
+  :mod:`recalib.export.rewrites.layout`): spatial means and integer nearest resizes are emitted as
   the ops onnxruntime keeps in its blocked NCHWc layout, so a low-resolution gate no longer
   forces layout copies around its block.
 
@@ -23,7 +23,7 @@ elementwise chains, a gate's broadcast ``Mul`` with the residual ``Add`` and ``R
 included, into one pass) gets the same layout translations and the module rewrites in the
 forms its executed graph prefers: MS-SAR's mean as a ``Mul`` that fuses into the product's
 pass (not a depthwise conv, a second pass), and the CC map never materialised, with no
-``Gather``, ``MatMul`` or layout conversion (:mod:`export.rewrites.contextual`). Being exact,
+``Gather``, ``MatMul`` or layout conversion (:mod:`recalib.export.rewrites.contextual`). Being exact,
 every target's export computes the same function on every runtime; only speed differs.
 
 Measured and left out: averaging a bottleneck's ``conv3`` input instead of its output
@@ -43,8 +43,8 @@ from dataclasses import dataclass, field
 
 from torch import nn
 
-from export.decompose import translation_table as decompositions
-from export.rewrites import DEFAULT_TARGET, TARGETS, check_target, contextual, layout, ms_sar
+from recalib.export.decompose import translation_table as decompositions
+from recalib.export.rewrites import DEFAULT_TARGET, TARGETS, check_target, contextual, layout, ms_sar
 
 __all__ = ["OptimizeResult", "optimize_model", "translation_table", "recording", "describe_translations",
            "TARGETS", "DEFAULT_TARGET", "check_target", "target_for_runtime", "export_target",
@@ -126,7 +126,7 @@ def optimize_model(model: nn.Module, target: bool | str = DEFAULT_TARGET) -> Opt
 
 
 def translation_table(target: str = DEFAULT_TARGET) -> dict[Callable, Callable]:
-    """The exporter's translations for ``target``: the layout rewrites over :mod:`export.decompose`'s.
+    """The exporter's translations for ``target``: the layout rewrites over :mod:`recalib.export.decompose`'s.
 
     Both targets take them: on OpenVINO, ``GlobalAveragePool`` runs as the same ``Reduce`` as
     ``ReduceMean``, and an integer-scale ``Resize`` drops the ``Shape`` chain that computes sizes.

@@ -117,7 +117,7 @@ def _truth(model: nn.Module, parts: Sequence[Any]) -> tuple[list[np.ndarray], li
     """``model``'s outputs in float32 and (None if it cannot run there) float64, run in eval mode."""
     import torch
 
-    from export.float64 import fast_float64
+    from recalib.export.float64 import fast_float64
 
     with torch.no_grad():
         float32 = _outputs(model, parts)

@@ -14,10 +14,10 @@ here, in this order:
    activations grow stage by stage (CIFAR ResNet-56 + CC-Reduced reached outputs of 7e4), so
    parity would test the random model's conditioning instead of the export; normalised like
    a trained net's, outputs stay near 1. Latency and counts do not depend on these values;
-3. **export**: fold, optimise for the target runtime, export and verify (:func:`export.to_onnx`).
+3. **export**: fold, optimise for the target runtime, export and verify (:func:`recalib.export.to_onnx`).
    Measured on several runtimes (:func:`export_all` with ``runtimes``), a model is exported
    once per target those runtimes need (``optimize=True``: each runtime's own,
-   :func:`export.optimize.export_target`), and each runtime times its own target's file
+   :func:`recalib.export.optimize.export_target`), and each runtime times its own target's file
    (:meth:`Prepared.file_for`); a model with no target-specific form is exported once.
 
 A file spec (an exported ``.onnx``) is taken as it is: its input shape comes from the export's
@@ -32,15 +32,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from export.inputs import random_input
-from export.labelled import LabelledData
-from export.onnx_file import read_onnx
-from export.onnx_export import DEFAULT_OPSET, check_opset, check_weights, to_onnx
-from export.optimize import check_target, export_target, same_for_every_target
-from export.parity import DEFAULT_TOLERANCE, Reference, check_tolerance, reference
-from export.report import ExportReport
-from export.verify import Opener
-from recalib.atomic import check_destinations, file_path
+from recalib.export.inputs import random_input
+from recalib.export.labelled import LabelledData
+from recalib.export.onnx_file import read_onnx
+from recalib.export.onnx_export import DEFAULT_OPSET, check_opset, check_weights, to_onnx
+from recalib.export.optimize import check_target, export_target, same_for_every_target
+from recalib.export.parity import DEFAULT_TOLERANCE, Reference, check_tolerance, reference
+from recalib.export.report import ExportReport
+from recalib.export.verify import Opener
+from recalib.infra.atomic import check_destinations, file_path
 from recalib.errors import ConfigError, RecalibError
 from recalib.spec import Spec
 
@@ -61,7 +61,7 @@ class PrepareOptions:
 
     ``calibrate`` None means "when the weights are random" (an architecture, not a checkpoint).
     ``fixed_batch`` None exports a dynamic batch. ``optimize``: ``True`` optimises for each
-    runtime's own target (one export, :data:`export.optimize.DEFAULT_TARGET`'s, when no runtime
+    runtime's own target (one export, :data:`recalib.export.optimize.DEFAULT_TARGET`'s, when no runtime
     is named), a target's name (``"openvino"``) for that one, ``False`` exports plain.
     """
 
@@ -212,7 +212,7 @@ def export_prepared(prepared: Prepared, path: Path, options: PrepareOptions = Pr
                     runtimes: Mapping[str, Opener] | None = None) -> Prepared:
     """``prepared`` exported (folded, optimised, verified) to ``path``; a new :class:`Prepared`.
 
-    ``verify_data`` and ``runtimes`` are :func:`export.to_onnx`'s: labelled data to verify on
+    ``verify_data`` and ``runtimes`` are :func:`recalib.export.to_onnx`'s: labelled data to verify on
     instead of random inputs, and the runtimes to verify on.
     """
     if prepared.module is None:
@@ -235,7 +235,7 @@ def _export_forms(module: nn.Module, optimize: bool | str,
     """The exports ``runtimes`` need: (target to export for, the targets it serves, its runtimes).
 
     A target of None is the plain export; every target's is one export when ``module`` has no
-    target-specific form. Without runtimes: one export, for :data:`export.optimize.DEFAULT_TARGET` when optimised.
+    target-specific form. Without runtimes: one export, for :data:`recalib.export.optimize.DEFAULT_TARGET` when optimised.
     """
     wanted: dict[str | None, list[str]] = {}
     for runtime in runtimes or [""]:
@@ -315,7 +315,7 @@ def _read_report(path: Path) -> dict[str, Any] | None:
 
 
 def _graph_dims(graph: onnx.ModelProto, path: Path) -> list[int | str]:
-    from export.inputs import declared_inputs
+    from recalib.export.inputs import declared_inputs
 
     inputs = declared_inputs(graph)
     if len(inputs) != 1:

@@ -8,9 +8,9 @@ from typing import Any
 
 import onnx
 
-from export.agreement import AgreementCheck
-from export.trt_lint import TRT_VERSION, Finding
-from export.parity import PYTORCH_MARGIN, ParityCheck
+from recalib.export.agreement import AgreementCheck
+from recalib.export.trt_lint import TRT_VERSION, Finding
+from recalib.export.parity import PYTORCH_MARGIN, ParityCheck
 
 __all__ = ["ExportReport", "op_histogram"]
 
@@ -22,10 +22,10 @@ def op_histogram(model: onnx.ModelProto) -> dict[str, int]:
 
 @dataclass
 class ExportReport:
-    """Everything :func:`export.to_onnx` established about one exported file.
+    """Everything :func:`recalib.export.to_onnx` established about one exported file.
 
     ``parity`` judges onnxruntime against the original (unfolded) PyTorch model in float64
-    (:mod:`export.parity`), so it covers both folding and export; ``fold_max_rel_error``
+    (:mod:`recalib.export.parity`), so it covers both folding and export; ``fold_max_rel_error``
     isolates the folding step. ``verified_on`` names the inputs of the parity checks: random
     inputs, or a labelled data set, on which ``agreement`` holds each runtime's decisions.
     """

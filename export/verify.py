@@ -5,9 +5,9 @@
   (a dynamic batch that torch.export specialised to the example size is caught here).
 * :func:`parity`: each runtime the export is verified on (onnxruntime CPU unless told others,
   as :data:`Opener` functions) against the PyTorch model on fresh random inputs, judged by the
-  one parity definition (:mod:`export.parity`); :mod:`export.agreement` judges the same way
+  one parity definition (:mod:`recalib.export.parity`); :mod:`recalib.export.agreement` judges the same way
   on labelled data.
-* :func:`run_onnx`: run a graph after :func:`export.inputs.validate_inputs`, so a 224-pixel
+* :func:`run_onnx`: run a graph after :func:`recalib.export.inputs.validate_inputs`, so a 224-pixel
   model fed 192 pixels fails with a clear :class:`ShapeError`, not a wrong answer.
 """
 from __future__ import annotations
@@ -21,9 +21,9 @@ import onnx
 import torch
 from torch import nn
 
-from export.inputs import Dims, declared_inputs, dims_of, validate_inputs
-from export.onnx_file import check_domains
-from export.parity import ParityCheck, judge, reference, require
+from recalib.export.inputs import Dims, declared_inputs, dims_of, validate_inputs
+from recalib.export.onnx_file import check_domains
+from recalib.export.parity import ParityCheck, judge, reference, require
 from recalib.errors import ExportError, VerificationError
 
 __all__ = ["check_structure", "run_onnx", "parity", "ort_session", "Run", "Opener", "open_runtimes"]
@@ -31,7 +31,7 @@ __all__ = ["check_structure", "run_onnx", "parity", "ort_session", "Run", "Opene
 Run = Callable[[np.ndarray], list[np.ndarray]]
 """One inference on a runtime: an input batch to the graph's outputs."""
 Opener = Callable[[Path], Run]
-"""Loads an exported file on one runtime (``deploy.runner.opener`` makes one for each runtime)."""
+"""Loads an exported file on one runtime (``recalib.deploy.runner.opener`` makes one for each runtime)."""
 
 
 def check_structure(path: Path, opset: int, expected_input: Dims) -> onnx.ModelProto:
@@ -99,7 +99,7 @@ def open_runtimes(path: Path, runtimes: Mapping[str, Opener] | None = None) -> d
 
 def parity(path: Path, reference_model: nn.Module, shapes: Sequence[tuple[int, ...]], tolerance: float,
            seed: int, runtimes: Mapping[str, Opener] | None = None) -> list[ParityCheck]:
-    """Each runtime (:func:`open_runtimes`) on fresh random inputs of each shape, judged by :mod:`export.parity`."""
+    """Each runtime (:func:`open_runtimes`) on fresh random inputs of each shape, judged by :mod:`recalib.export.parity`."""
     runs = open_runtimes(path, runtimes)
     generator = torch.Generator().manual_seed(seed)
     checks = []

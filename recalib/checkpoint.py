@@ -24,7 +24,7 @@ from typing import Any
 
 from torch import nn
 
-from recalib.atomic import check_destinations, staging
+from recalib.infra.atomic import check_destinations, staging
 from recalib.errors import CheckpointError, RecalibError
 
 __all__ = ["save_checkpoint", "load_checkpoint", "read_spec", "FORMAT", "FORMAT_1", "FORMAT_1_DEFAULTS"]
@@ -168,7 +168,7 @@ def _header_shapes(path: Path) -> dict[str, tuple[int, ...]]:
 
 def _check_fit(spec: dict[str, Any], shapes: dict[str, tuple[int, ...]], source: str, fix: str) -> None:
     """Build ``spec`` on the meta device (no memory) and compare its tensors with ``shapes``."""
-    from recalib.meta import check_weights, meta_model
+    from recalib.infra.meta import check_weights, meta_model
     from recalib.models import create_model
 
     try:

@@ -10,7 +10,7 @@ The data lives in ``recalib/papers/<paper>.json``: per paper, named ``settings``
 group with the paper's words for it, e.g. MS-SAR's CIFAR ResNet block setting), the table
 rows (``configs``: architecture, block, the settings they use, their own options, their
 baseline row, the printed ``params``/``flops``), and the rows that cannot be built. This is
-the one place that says which network a table row is; the claims audit (``profiling``) reads
+the one place that says which network a table row is; the claims audit (``recalib.profiling``) reads
 it and adds only the text claims and counting hypotheses.
 
 Names: three ``/``-separated segments of lowercase letters, digits and ``-`` (no ``+``, ``:``,

@@ -227,13 +227,13 @@ class Spec:
     def check_fits(self, batch: int) -> None:
         """Refuse, before anything is built, a batch whose forward pass cannot fit in memory here.
 
-        The model is built on the meta device (:mod:`recalib.meta`: shapes only, no memory); an
-        exported file is checked by its input alone when it runs (:func:`export.inputs.random_input`).
+        The model is built on the meta device (:mod:`recalib.infra.meta`: shapes only, no memory); an
+        exported file is checked by its input alone when it runs (:func:`recalib.export.inputs.random_input`).
         """
         if not self.builds:
             return
-        from recalib.memory import check_fits
-        from recalib.meta import estimate_memory, meta_model
+        from recalib.infra.memory import check_fits
+        from recalib.infra.meta import estimate_memory, meta_model
 
         chw = self.input_chw()
         model = meta_model(self._build, self.text)

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 if TYPE_CHECKING:
-    from profiling.measure import Measurer
+    from recalib.profiling.claims.measure import Measurer
 
 torch.set_num_threads(2)
 
@@ -20,5 +20,5 @@ def _seed() -> None:
 @pytest.fixture(scope="session")
 def paper_measurer() -> Measurer:
     """One measurer for every test that builds the papers' networks: each is built once a session."""
-    from profiling.measure import Measurer
+    from recalib.profiling.claims.measure import Measurer
     return Measurer()

@@ -1,1 +1,1 @@
-"""Runtime backends behind :class:`deploy.runner.Runner`; each module imports its runtime lazily."""
+"""Runtime backends behind :class:`recalib.deploy.runner.Runner`; each module imports its runtime lazily."""

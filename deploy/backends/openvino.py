@@ -22,10 +22,10 @@ from typing import Any
 
 import numpy as np
 
-from deploy.availability import check_precision
-from deploy.runner import Runner, random_input, to_numpy
-from deploy.timing import Step
-from export import declared_inputs, validate_inputs
+from recalib.deploy.availability import check_precision
+from recalib.deploy.runner import Runner, random_input, to_numpy
+from recalib.deploy.timing import Step
+from recalib.export import declared_inputs, validate_inputs
 from recalib.errors import ConfigError
 
 __all__ = ["OpenVinoRunner", "PRECISIONS", "PERFORMANCE_HINTS", "compile_onnx"]
@@ -65,7 +65,7 @@ def compile_onnx(path: str | Path, *, threads: int | None = None, precision: str
     """``(model, compiled_model)``: ``path`` read by OpenVINO and compiled for the CPU.
 
     ``threads`` None leaves OpenVINO's default (one per core); ``profile`` turns on the
-    per-layer performance counters (``PERF_COUNT``) that :mod:`deploy.backends.openvino_graph` reads.
+    per-layer performance counters (``PERF_COUNT``) that :mod:`recalib.deploy.backends.openvino_graph` reads.
     """
     import openvino as ov
 

@@ -1,6 +1,6 @@
 """What OpenVINO's CPU plugin executes for an ONNX file: its layers, fusions, layouts and times.
 
-The counterpart of :func:`deploy.backends.ort.optimized_graph` for OpenVINO. The compiled
+The counterpart of :func:`recalib.deploy.backends.ort.optimized_graph` for OpenVINO. The compiled
 model's *runtime model* (``get_runtime_model()``) lists the executed layers after the plugin's
 fusions; each carries ``layerType`` (``Convolution``, ``Eltwise``, ``Reorder`` …), the
 kernel (``primitiveType``), ``runtimePrecision``, ``outputLayouts`` and
@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from deploy.runner import random_input
+from recalib.deploy.runner import random_input
 
 __all__ = ["ExecutedLayer", "ExecutedGraph", "executed_graph", "REORDER"]
 
@@ -112,10 +112,10 @@ def executed_graph(path: str | Path, shape: tuple[int, ...], *, threads: int | N
                    precision: str = "fp32", runs: int = 10) -> ExecutedGraph:
     """OpenVINO CPU's executed graph of ``path`` at input ``shape``, with per-layer median times.
 
-    Compiled as :class:`deploy.backends.openvino.OpenVinoRunner` compiles it (latency hint,
+    Compiled as :class:`recalib.deploy.backends.openvino.OpenVinoRunner` compiles it (latency hint,
     ``threads``, ``precision``) with the performance counters on.
     """
-    from deploy.backends.openvino import OpenVinoRunner
+    from recalib.deploy.backends.openvino import OpenVinoRunner
 
     runner = OpenVinoRunner(path, threads=threads, precision=precision, profile=True)
     runner.check_shape(shape)

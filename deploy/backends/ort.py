@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from deploy.runner import Runner, random_input, to_numpy
-from deploy.timing import Step
-from export.inputs import declared_inputs, validate_inputs
+from recalib.deploy.runner import Runner, random_input, to_numpy
+from recalib.deploy.timing import Step
+from recalib.export.inputs import declared_inputs, validate_inputs
 from recalib.errors import BackendUnavailable, ConfigError, first_line
 
 __all__ = ["OrtRunner", "session_options", "provider_list", "optimized_graph"]

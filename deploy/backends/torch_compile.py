@@ -14,8 +14,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from deploy.backends.torch_eager import TorchRunner
-from deploy.timing import Step
+from recalib.deploy.backends.torch_eager import TorchRunner
+from recalib.deploy.timing import Step
 from recalib.errors import ConfigError
 
 __all__ = ["TorchCompileRunner"]

@@ -8,8 +8,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from deploy.runner import Runner, random_input, to_numpy
-from deploy.timing import Step
+from recalib.deploy.runner import Runner, random_input, to_numpy
+from recalib.deploy.timing import Step
 from recalib.errors import ConfigError
 
 __all__ = ["TorchRunner"]

@@ -1,4 +1,4 @@
-"""Exact inference rewrites applied by :func:`export.optimize.optimize_model` (see there)."""
+"""Exact inference rewrites applied by :func:`recalib.export.optimize.optimize_model` (see there)."""
 from __future__ import annotations
 
 from recalib.errors import ConfigError
@@ -6,7 +6,7 @@ from recalib.errors import ConfigError
 __all__ = ["TARGETS", "DEFAULT_TARGET", "check_form", "check_target"]
 
 TARGETS = ("onnxruntime", "openvino")
-"""The runtimes an inference form can be shaped for (``export.optimize`` explains the choice)."""
+"""The runtimes an inference form can be shaped for (``recalib.export.optimize`` explains the choice)."""
 DEFAULT_TARGET = "onnxruntime"
 
 

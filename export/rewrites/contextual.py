@@ -32,7 +32,7 @@ on many small tensors. :class:`ContextualConvInference` computes the same functi
   same-shape ``x * map``.
 
 **For OpenVINO** (``target="openvino"``; measured on ResNet-50 + cc-reduced at 224 with its
-executed graph, :mod:`deploy.backends.openvino_graph`) the forms differ where the CPU plugin,
+executed graph, :mod:`recalib.deploy.backends.openvino_graph`) the forms differ where the CPU plugin,
 which runs the net channels-last and fuses elementwise chains, prefers others:
 
 * the map is never materialised: ``x * along_h * along_w`` is one fused elementwise layer
@@ -59,9 +59,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from export.decompose import torch_nearest_indices
-from export.rewrites import check_form
-from recalib.blocks._common import check_input
+from recalib.export.decompose import torch_nearest_indices
+from recalib.export.rewrites import check_form
+from recalib.blocks.common import check_input
 from recalib.blocks.contextual import COEFFICIENT_RANGES, ContextualConv, squash
 from recalib.blocks.emp import EMPS, coordinates
 from recalib.errors import ConfigError

@@ -21,7 +21,7 @@ The translations here emit, where it is exact:
 The resize output gets its shape (with the symbolic batch) written on it: the layout pass
 only runs ``Mul`` in NCHWc when it can prove both shapes equal, and ONNX shape inference
 loses the symbolic batch through ``Resize``. Everything else goes to the default
-translations (torchlib's, or :mod:`export.decompose`'s).
+translations (torchlib's, or :mod:`recalib.export.decompose`'s).
 
 A ``(N, C, 1, 1)`` gate (SE, global GE) is left as a broadcasting ``Mul``, layout copies and
 all. Expanding it by a ``Resize(scales=[1, 1, H, W])`` removed the copies (67 -> 1 in SE-ResNet-50)
@@ -43,8 +43,8 @@ from onnxscript import ir
 from onnxscript import opset18 as op
 from onnxscript.function_libs.torch_lib.ops import core
 
-from export import decompose
-from export.decompose import torch_nearest_indices
+from recalib.export import decompose
+from recalib.export.decompose import torch_nearest_indices
 
 __all__ = ["integer_scale", "translation_table", "recording", "REWRITES"]
 
@@ -131,6 +131,6 @@ def _upsample_vec(input: Traced, output_size: Sequence[int] | None = None,
 
 
 def translation_table() -> dict[Callable, Callable]:
-    """The aten overloads translated here, to merge over :func:`export.decompose.translation_table`."""
+    """The aten overloads translated here, to merge over :func:`recalib.export.decompose.translation_table`."""
     aten = torch.ops.aten
     return {aten.mean.dim: _mean_dim, aten.upsample_nearest2d.vec: _upsample_vec}

@@ -19,7 +19,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from recalib.blocks._common import check_batch_statistics, check_dtype, check_input, reduced_channels
+from recalib.blocks.common import check_batch_statistics, check_dtype, check_input, reduced_channels
 from recalib.errors import ConfigError, ShapeError
 from recalib.registry import register_block
 

@@ -53,7 +53,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from recalib.blocks._common import as_pair, check_channels, check_feat_size, check_input, positive_int
+from recalib.blocks.common import as_pair, check_channels, check_feat_size, check_input, positive_int
 from recalib.blocks.emp import DEFAULT_READING, check_emp, check_reading, excitation_map
 from recalib.errors import ConfigError, ShapeError, UnknownNameError
 from recalib.registry import register_block

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from recalib.blocks._common import as_pair, check_batch_statistics, check_channels, check_feat_size, check_input
+from recalib.blocks.common import as_pair, check_batch_statistics, check_channels, check_feat_size, check_input
 from recalib.blocks.se import ExciteMLP, global_pool
 from recalib.errors import ConfigError
 from recalib.registry import register_block

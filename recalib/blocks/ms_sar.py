@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from recalib.blocks._common import as_pair, check_batch_statistics, check_feat_size, check_input, reduced_channels
+from recalib.blocks.common import as_pair, check_batch_statistics, check_feat_size, check_input, reduced_channels
 from recalib.blocks.region_pooling import box_matrix, contract, diamond_matrix, region_matrices, regions_fit
 from recalib.errors import ConfigError, ShapeError, UnknownNameError
 from recalib.registry import register_block

@@ -11,7 +11,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from recalib.blocks._common import check_input, reduced_channels
+from recalib.blocks.common import check_input, reduced_channels
 from recalib.errors import ConfigError
 from recalib.registry import register_block
 

@@ -87,7 +87,7 @@ def add_verification(parser: argparse.ArgumentParser, optimize_help: str, target
 
     ``args.target`` is None unless given; :func:`recalib.cli._specs.optimize_choice` reads both.
     """
-    from export.rewrites import TARGETS
+    from recalib.export.rewrites import TARGETS
 
     from_float64 = ("parity: largest error allowed relative to the largest output of the float64 PyTorch model "
                     "(default 1e-4); a runtime also passes when it is no further from float64 than 2x PyTorch "

@@ -2,7 +2,7 @@
 
 One rule for every command with ``-o PATH``: the path is checked before any work (an existing
 file is kept unless ``--force``; the command's own input files are never overwritten), and the
-document is written whole or not at all (:func:`recalib.atomic.write_atomic`).
+document is written whole or not at all (:func:`recalib.infra.atomic.write_atomic`).
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from recalib.atomic import check_destinations, write_atomic
+from recalib.infra.atomic import check_destinations, write_atomic
 
 __all__ = ["check_output", "emit"]
 

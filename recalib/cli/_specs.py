@@ -11,7 +11,7 @@ from recalib.errors import ConfigError
 from recalib.spec import Spec, parse_spec
 
 if TYPE_CHECKING:
-    from export.prepare import PrepareOptions
+    from recalib.export.prepare import PrepareOptions
 
 __all__ = ["specs", "one_spec", "prepare_options", "optimize_choice"]
 
@@ -46,8 +46,8 @@ def optimize_choice(args: argparse.Namespace) -> bool | str:
 
 def prepare_options(args: argparse.Namespace, fixed_batch: int | None = None) -> PrepareOptions:
     """Seed, calibration and export settings from the shared flags (defaults where absent)."""
-    from export.parity import DEFAULT_TOLERANCE
-    from export.prepare import PrepareOptions
+    from recalib.export.parity import DEFAULT_TOLERANCE
+    from recalib.export.prepare import PrepareOptions
 
     tolerance = DEFAULT_TOLERANCE if args.tolerance is None else args.tolerance
     return PrepareOptions(seed=getattr(args, "seed", 0), fold=not getattr(args, "no_fold", False),

@@ -2,7 +2,7 @@
 
 Two sections, each optional (``--sections``): the claims audit (every parameter and FLOP
 figure in the papers, judged to its printed digits and on the block's own cost, with each
-paper's counting method; see :mod:`profiling.claims_audit` for the verdicts) and the latency audit (each
+paper's counting method; see :mod:`recalib.profiling.claims.audit` for the verdicts) and the latency audit (each
 block's parameter, FLOP and latency overhead on ResNet-50 and a CIFAR ResNet, per runtime
 and batch). Writes ``report.md``, ``report.json``, CSVs and PNG plots into one folder.
 
@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 from recalib.cli._args import add_blocks, add_timing, add_verification, comma_list, output_path
 
 if TYPE_CHECKING:
-    from profiling.latency_plan import LatencyPlan
-    from profiling.report import Section
+    from recalib.profiling.latency.plan import LatencyPlan
+    from recalib.profiling.report.writer import Section
 
 SECTIONS = ("claims", "latency")
 
@@ -75,8 +75,8 @@ def _plan(args: argparse.Namespace) -> LatencyPlan:
     """The latency plan: ``--quick`` or the default, with every option given on the command line."""
     from dataclasses import replace
 
-    from deploy.target import parse_targets
-    from profiling.latency_plan import default_plan
+    from recalib.deploy.target import parse_targets
+    from recalib.profiling.latency.plan import default_plan
     from recalib.cli._specs import optimize_choice
 
     plan = default_plan(args.quick)
@@ -102,9 +102,9 @@ def _sections(args: argparse.Namespace) -> list[str]:
 
 def _check(args: argparse.Namespace, chosen: list[str]) -> LatencyPlan:
     """Every option, name and size, checked before any work and before the report folder is touched."""
-    from profiling.claims import load_papers
-    from profiling.latency_audit import resolve_targets
-    from profiling.latency_plan import check_names
+    from recalib.profiling.claims.papers import load_papers
+    from recalib.profiling.latency.audit import resolve_targets
+    from recalib.profiling.latency.plan import check_names
     from recalib.spec import parse_spec
 
     plan = _plan(args)
@@ -121,12 +121,12 @@ def _check(args: argparse.Namespace, chosen: list[str]) -> LatencyPlan:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from profiling.claims_audit import audit_claims
-    from profiling.claims_report import ClaimsSection
-    from profiling.latency_audit import audit_latency
-    from profiling.latency_report import LatencySection
-    from profiling.report import report_names, write_report
-    from profiling.report_folder import ReportFolder
+    from recalib.profiling.claims.audit import audit_claims
+    from recalib.profiling.claims.report import ClaimsSection
+    from recalib.profiling.latency.audit import audit_latency
+    from recalib.profiling.latency.report import LatencySection
+    from recalib.profiling.report.writer import report_names, write_report
+    from recalib.profiling.report.folder import ReportFolder
 
     chosen = _sections(args)
     plan = _check(args, chosen)

@@ -75,9 +75,9 @@ def _baseline(labels: list[str], choice: str | None) -> int:
 
 
 def _settings(args: argparse.Namespace):  # -> BenchSettings
-    from deploy.settings import BenchSettings
-    from deploy.target import parse_targets
-    from export.parity import DEFAULT_TOLERANCE
+    from recalib.deploy.settings import BenchSettings
+    from recalib.deploy.target import parse_targets
+    from recalib.export.parity import DEFAULT_TOLERANCE
 
     runtimes: list[str] = args.runtime or [RUNTIME]
     return BenchSettings(targets=parse_targets(runtimes), batches=tuple(args.batch or [BATCH]),
@@ -88,12 +88,12 @@ def _settings(args: argparse.Namespace):  # -> BenchSettings
 
 
 def run(args: argparse.Namespace) -> int:
-    from deploy.bench import check_models, check_targets, compare, load_model
-    from deploy.report import format_table
-    from export.prepare import export_all
+    from recalib.deploy.bench import check_models, check_targets, compare, load_model
+    from recalib.deploy.report import format_table
+    from recalib.export.prepare import export_all
     from recalib.cli._output import check_output, emit
     from recalib.cli._specs import prepare_options, specs
-    from recalib.workspace import temporary_folder
+    from recalib.infra.workspace import temporary_folder
 
     settings, options, parsed = _settings(args), prepare_options(args), specs(args)
     inputs = [path for spec in parsed for path in spec.inputs]

@@ -15,8 +15,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from deploy.availability import backend_matrix
-    from deploy.machine_info import collect
+    from recalib.deploy.availability import backend_matrix
+    from recalib.deploy.machine_info import collect
 
     machine, backends = collect(), backend_matrix()
     if args.json:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from recalib.cli._args import add_blocks, add_input_size, add_model, add_output, add_runtime, add_verification
 
 if TYPE_CHECKING:
-    from export.verify import Opener
+    from recalib.export.verify import Opener
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -43,9 +43,9 @@ def _runtimes(names: list[str] | None) -> dict[str, Opener] | None:
     """The runtimes to verify on (None: export's own onnxruntime check), refused before any work if they cannot."""
     if not names:
         return None
-    from deploy.availability import require
-    from deploy.runner import opener
-    from deploy.target import parse_targets
+    from recalib.deploy.availability import require
+    from recalib.deploy.runner import opener
+    from recalib.deploy.target import parse_targets
     from recalib.errors import ConfigError
 
     targets = parse_targets(names)
@@ -60,9 +60,9 @@ def _runtimes(names: list[str] | None) -> dict[str, Opener] | None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from export.labelled import load_labelled
-    from export.onnx_export import VERIFIED_BATCHES
-    from export.prepare import prepare
+    from recalib.export.labelled import load_labelled
+    from recalib.export.onnx_export import VERIFIED_BATCHES
+    from recalib.export.prepare import prepare
     from recalib.cli._specs import one_spec, prepare_options
 
     options = prepare_options(args, fixed_batch=args.fixed_batch)

@@ -40,7 +40,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     from recalib.errors import RecalibError
-    from recalib.lifetime import Terminated, exit_on_signals
+    from recalib.infra.lifetime import Terminated, exit_on_signals
 
     try:
         with exit_on_signals():  # SIGTERM unwinds like Ctrl-C: temporary files and workers are cleaned up

@@ -88,7 +88,7 @@ def _run_papers(args: argparse.Namespace) -> int:
 
 def _config_entry(config: PaperConfig) -> dict[str, Any]:
     """Everything shown about one configuration; the network is built to count and list its blocks."""
-    from profiling.measure import block_groups
+    from recalib.profiling.claims.measure import block_groups
     from recalib.models import model_spec
 
     model = config.create()

@@ -25,8 +25,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from profiling.model_profile import profile_model
-    from profiling.model_profile_text import render
+    from recalib.profiling.counting.model_profile import profile_model
+    from recalib.profiling.counting.model_profile_text import render
     from recalib.cli._output import check_output, emit
     from recalib.cli._specs import one_spec
 

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from recalib.blocks._common import check_dtype, positive_int
+from recalib.blocks.common import check_dtype, positive_int
 from recalib.errors import ConfigError, ShapeError
 from recalib.models._insertion import BlockFactory
 

@@ -108,12 +108,12 @@ def test_output_pointing_at_a_file_is_refused_and_leaves_nothing(tmp_path: Path,
 
 def test_failed_verification_exits_4_and_still_writes_the_report(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import export.prepare
+    from recalib.export import prepare
 
     def disagree(*args: object, **kwargs: object) -> None:
         raise VerificationError("onnxruntime disagrees with PyTorch (simulated)")
 
-    monkeypatch.setattr(export.prepare, "to_onnx", disagree)
+    monkeypatch.setattr(prepare, "to_onnx", disagree)
     out = tmp_path / "report"
     assert main(["audit", "-o", str(out), "--sections", "latency", *TINY[:4], "--runtime", "ort-cpu",
                  "--batch", "1", "--no-progress"]) == 4

@@ -10,7 +10,7 @@ import torch
 from safetensors.torch import save_file
 
 from cli_testing import SMALL
-from profiling.report_folder import ReportFolder
+from recalib.profiling.report.folder import ReportFolder
 from recalib.cli.main import main
 
 CLAIMS = ["audit", "--sections", "claims", "--papers", "squeeze-excitation", "--quick", "--no-progress"]

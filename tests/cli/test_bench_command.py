@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from cli_testing import FAST, SMALL
-from deploy.availability import unavailable_reason
+from recalib.deploy.availability import unavailable_reason
 from recalib.cli.main import main
 
 
@@ -92,9 +92,9 @@ def test_unavailable_runtime_exits_3_with_the_install_hint(capsys: pytest.Captur
 
 def test_failed_verification_exits_4(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """With no tolerance and no margin over PyTorch's own error, float32 rounding is a mismatch."""
-    import export.parity
+    from recalib.export import parity
 
-    monkeypatch.setattr(export.parity, "PYTORCH_MARGIN", 0.0)
+    monkeypatch.setattr(parity, "PYTORCH_MARGIN", 0.0)
     assert main(["bench", SMALL, *FAST, "--tolerance", "0"]) == 4
     assert "outside the bound" in capsys.readouterr().err
 

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from deploy.availability import BACKENDS
+from recalib.deploy.availability import BACKENDS
 from recalib.cli.main import main
 
 

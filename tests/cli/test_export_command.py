@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import recalib
-from export.prepare import build
+from recalib.export.prepare import build
 from recalib.cli.main import main
 from recalib.spec import parse_spec
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from cli_testing import SMALL
-from deploy.availability import unavailable_reason
+from recalib.deploy.availability import unavailable_reason
 from recalib.cli.main import main
 
 

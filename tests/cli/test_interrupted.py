@@ -17,7 +17,7 @@ import pytest
 from cli_testing import SMALL
 from process_testing import has_loaded, needs_proc, processes_with, running, wait_for
 from recalib.cli.main import main
-from recalib.workspace import temporary_folder
+from recalib.infra.workspace import temporary_folder
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = needs_proc
@@ -33,7 +33,7 @@ def start(args: list[str], tmpdir: Path) -> tuple[subprocess.Popen[bytes], int]:
     workers: list[int] = []
 
     def timing() -> bool:
-        workers[:] = processes_with("deploy._worker", str(tmpdir))
+        workers[:] = processes_with("recalib.deploy._worker", str(tmpdir))
         return bool(workers) and has_loaded(workers[0], "onnxruntime") or proc.poll() is not None
 
     wait_for(timing, 240, "the timing worker to start")

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from deploy.timing import alternating_schedule, time_alternating
+from recalib.deploy.timing import alternating_schedule, time_alternating
 from recalib.errors import BenchmarkError
 
 

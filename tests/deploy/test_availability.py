@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from deploy.availability import BACKENDS, backend, backend_matrix, require, tensorrt_module, unavailable_reason
-from deploy.runner import create_runner
+from recalib.deploy.availability import BACKENDS, backend, backend_matrix, require, tensorrt_module, unavailable_reason
+from recalib.deploy.runner import create_runner
 from recalib.errors import BackendUnavailable, ConfigError
 
 
@@ -72,9 +72,9 @@ def test_every_backend_says_what_it_runs_where_and_builds_lazily() -> None:
         entry = backend(name)
         assert entry.runs in ("onnx", "module") and entry.device in ("cpu", "cuda")
         module, _, factory = entry.factory.partition(":")
-        assert module.startswith("deploy.backends.") and factory
+        assert module.startswith("recalib.deploy.backends.") and factory
     # The table names its factories: the runner module and the table import no backend (no import circle).
-    probe = "import deploy.runner, sys; print(sorted(m for m in sys.modules if m.startswith('deploy.backends.')))"
+    probe = "import recalib.deploy.runner, sys; print(sorted(m for m in sys.modules if m.startswith('recalib.deploy.backends.')))"
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert loaded.strip() == "[]"
 
@@ -87,7 +87,7 @@ def test_a_runtime_put_on_a_device_it_cannot_use_is_a_config_error() -> None:
 
 
 def test_a_precision_a_runtime_does_not_compute_in_is_refused_naming_where_it_runs() -> None:
-    from deploy.availability import check_precision
+    from recalib.deploy.availability import check_precision
 
     check_precision("torch-eager", "fp16")
     with pytest.raises(ConfigError, match="torch-eager computes in fp32, fp16, not 'bf16'; bf16 runs on openvino-cpu"):

@@ -1,4 +1,4 @@
-"""``deploy.bench.compare``: alternating comparisons, parity before timing, worker processes, typed results."""
+"""``recalib.deploy.bench.compare``: alternating comparisons, parity before timing, worker processes, typed results."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 from torch import nn
 
-from deploy._worker import Job, WorkerError, run_job
-from deploy.bench import _raise_from, compare
-from deploy.settings import BenchSettings
-from deploy.target import parse_targets
-from export.prepare import Prepared
+from recalib.deploy._worker import Job, WorkerError, run_job
+from recalib.deploy.bench import _raise_from, compare
+from recalib.deploy.settings import BenchSettings
+from recalib.deploy.target import parse_targets
+from recalib.export.prepare import Prepared
 from recalib.errors import BackendUnavailable, ConfigError, VerificationError
 from recalib.spec import Spec
 
@@ -68,7 +68,7 @@ def test_an_onnx_file_that_is_not_the_module_fails_verification_before_timing(ti
 
 
 def test_worker_errors_are_raised_again_with_their_class_and_fields(tiny_models: Models) -> None:
-    from deploy.availability import unavailable_reason
+    from recalib.deploy.availability import unavailable_reason
 
     if unavailable_reason("ort-cuda") is None:
         pytest.skip("ort-cuda is available on this machine")
@@ -101,8 +101,8 @@ def test_bad_settings_are_config_errors(overrides: dict, message: str) -> None:
 
 
 def test_a_tensorrt_engine_is_measured_with_the_shape_of_its_header_and_only_by_tensorrt(tmp_path: Path) -> None:
-    from deploy.backends.tensorrt.engine_file import EngineMeta, Platform, save
-    from deploy.bench import load_model
+    from recalib.deploy.backends.tensorrt.engine_file import EngineMeta, Platform, save
+    from recalib.deploy.bench import load_model
     from recalib.spec import parse_spec
 
     meta = EngineMeta(Platform("10.13.0.35", "NVIDIA L4", "8.9"), "fp16", "input", "float32",

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from deploy.stats import ratio, summarize
+from recalib.deploy.stats import ratio, summarize
 from recalib.errors import BenchmarkError
 
 MS = 1_000_000  # nanoseconds per millisecond

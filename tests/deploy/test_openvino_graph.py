@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from deploy.backends.openvino_graph import REORDER, executed_graph
+from recalib.deploy.backends.openvino_graph import REORDER, executed_graph
 from recalib.errors import ShapeError
 
 from deploy_testing import INPUT_CHW, Models

@@ -10,13 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from deploy import create_runner
-from deploy.bench import compare
-from deploy.settings import BenchSettings
-from deploy.target import parse_targets
-from export.prepare import Prepared
+from recalib.deploy import create_runner
+from recalib.deploy.bench import compare
+from recalib.deploy.settings import BenchSettings
+from recalib.deploy.target import parse_targets
+from recalib.export.prepare import Prepared
 from recalib.spec import Spec
-from deploy.runner import random_input
+from recalib.deploy.runner import random_input
 from recalib.errors import ConfigError
 
 from deploy_testing import INPUT_CHW, Models, pytorch_output
@@ -95,10 +95,10 @@ def test_without_openvino_the_backend_is_unavailable_with_the_install_hint(tiny_
     script = ("import sys; sys.modules['openvino'] = None\n"
               "from recalib.cli.main import main\n"
               "main(['doctor', '--json'])\n"
-              "from profiling.latency_audit import resolve_targets\n"
-              "from profiling.latency_plan import default_plan\n"
+              "from recalib.profiling.latency.audit import resolve_targets\n"
+              "from recalib.profiling.latency.plan import default_plan\n"
               "print(resolve_targets(default_plan())[1]['openvino-cpu'], file=sys.stderr)\n"
-              "from deploy import create_runner\n"
+              "from recalib.deploy import create_runner\n"
               f"create_runner('openvino-cpu', {str(path)!r})\n")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), *sys.path])}
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)

@@ -9,9 +9,9 @@ import pytest
 import torch
 from onnx import TensorProto, helper
 
-from deploy import create_runner
+from recalib.deploy import create_runner
 from deploy_testing import INPUT_CHW, Models, tiny_net
-from deploy.runner import random_input
+from recalib.deploy.runner import random_input
 from recalib.errors import ConfigError
 
 

@@ -1,4 +1,4 @@
-"""``deploy.runner.opener``: what an export is verified on, with a runtime's own errors turned into ours."""
+"""``recalib.deploy.runner.opener``: what an export is verified on, with a runtime's own errors turned into ours."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-import export
-from deploy.runner import opener
+from recalib import export
+from recalib.deploy.runner import opener
 from recalib.errors import VerificationError
 
 

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from deploy import create_runner
-from deploy.backends.ort import OrtRunner
-from deploy.runner import random_input
+from recalib.deploy import create_runner
+from recalib.deploy.backends.ort import OrtRunner
+from recalib.deploy.runner import random_input
 from recalib.errors import BackendUnavailable, ConfigError, ShapeError
 
 from deploy_testing import INPUT_CHW, Models, pytorch_output as _expected, tiny_net
@@ -89,7 +89,7 @@ def test_ort_cpu_refuses_fp16_precision(tiny_models: Models) -> None:
 
 @pytest.mark.parametrize("backend", ["ort-cuda", "ort-tensorrt", "tensorrt"])
 def test_gpu_runtimes_raise_backend_unavailable_here(tiny_models: Models, backend: str) -> None:
-    from deploy.availability import unavailable_reason
+    from recalib.deploy.availability import unavailable_reason
 
     if unavailable_reason(backend, "cuda") is None:
         pytest.skip(f"{backend} is available on this machine")

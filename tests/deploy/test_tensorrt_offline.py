@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from deploy.availability import unavailable_reason
-from deploy.backends.tensorrt import engine_cache_path
-from deploy.backends.tensorrt._compat import PrecisionPlan, plan_precision
-from deploy.backends.tensorrt.engine_file import (EngineFileError, EngineMeta, Platform, check_compatible,
+from recalib.deploy.availability import unavailable_reason
+from recalib.deploy.backends.tensorrt import engine_cache_path
+from recalib.deploy.backends.tensorrt._compat import PrecisionPlan, plan_precision
+from recalib.deploy.backends.tensorrt.engine_file import (EngineFileError, EngineMeta, Platform, check_compatible,
                                                   file_sha256, load, pack, save, unpack)
 from recalib.errors import BackendUnavailable, CheckpointError, ConfigError
 
@@ -113,7 +113,7 @@ def test_unsupported_tensorrt_versions_are_unavailable() -> None:
 def test_building_without_tensorrt_raises_backend_unavailable(tmp_path: Path) -> None:
     if unavailable_reason("tensorrt", "cuda") is None:
         pytest.skip("TensorRT and a GPU are present")
-    from deploy.backends.tensorrt import create_tensorrt_runner
+    from recalib.deploy.backends.tensorrt import create_tensorrt_runner
 
     with pytest.raises(BackendUnavailable, match=r'\.\[tensorrt\]'):
         create_tensorrt_runner(tmp_path / "model.onnx")

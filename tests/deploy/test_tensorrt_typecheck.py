@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from layout_testing import installed_layout
 _CONFIG = """\
 [mypy]
 python_version = 3.11
@@ -75,9 +75,10 @@ def _mypy(stubs: Path, tmp_path: Path, *targets: str) -> subprocess.CompletedPro
     config = tmp_path / "mypy.ini"
     config.write_text(_CONFIG)
     env = {"MYPYPATH": str(stubs), "PATH": "/usr/bin:/bin"}
+    tree = installed_layout(tmp_path / "installed")
     return subprocess.run([sys.executable, "-m", "mypy", "--config-file", str(config),
                            "--cache-dir", str(tmp_path / "cache"), "--no-error-summary", *targets],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+                          cwd=tree, env=env, capture_output=True, text=True, timeout=300)
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +87,7 @@ def stubs(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_tensorrt_backend_type_checks_against_tensorrt_stubs(stubs: Path, tmp_path: Path) -> None:
-    result = _mypy(stubs, tmp_path, "-p", "deploy.backends.tensorrt")
+    result = _mypy(stubs, tmp_path, "-p", "recalib.deploy.backends.tensorrt")
     assert result.returncode == 0, result.stdout + result.stderr
 
 

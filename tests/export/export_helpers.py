@@ -53,7 +53,7 @@ def ops(path: Path) -> list[str]:
 
 def ort_ops(path: Path) -> Counter:
     """Op types of onnxruntime's optimised graph of ``path``, NCHWc ops prefixed ``nchwc:``."""
-    from deploy.backends.ort import optimized_graph
+    from recalib.deploy.backends.ort import optimized_graph
 
     return Counter(("nchwc:" if n.domain.endswith("nchwc") else "") + n.op_type
                    for n in optimized_graph(path).node)

@@ -8,12 +8,12 @@ import pytest
 import torch
 from torch import nn
 
-import export
-from deploy.availability import unavailable_reason
-from deploy.runner import opener
-from export.agreement import compare_predictions, run_batched
-from export.labelled import LabelledData
-from export.verify import open_runtimes
+from recalib import export
+from recalib.deploy.availability import unavailable_reason
+from recalib.deploy.runner import opener
+from recalib.export.agreement import compare_predictions, run_batched
+from recalib.export.labelled import LabelledData
+from recalib.export.verify import open_runtimes
 from export_helpers import Host
 from recalib.errors import DataError, VerificationError
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-import export
+from recalib import export
 import recalib
 from export_helpers import randomize
 from recalib.checkpoint import FORMAT, read_spec

@@ -7,8 +7,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-import export
-from export.decompose import (adaptive_avg_pool2d_by_matrices, onnx_nearest_indices, pooling_matrix,
+from recalib import export
+from recalib.export.decompose import (adaptive_avg_pool2d_by_matrices, onnx_nearest_indices, pooling_matrix,
                               torch_nearest_indices)
 from export_helpers import ops
 

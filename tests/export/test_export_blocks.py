@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-import export
+from recalib import export
 from recalib.blocks import block_variants, list_blocks
 
 

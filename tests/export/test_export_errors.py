@@ -9,11 +9,11 @@ import torch
 from onnx import TensorProto, helper
 from torch import nn
 
-import export
+from recalib import export
 import recalib
-from export.onnx_export import to_onnx  # imported here, so the timing below measures the check, not the import
-from export.prepare import build
-from export.verify import _check_declared, check_structure
+from recalib.export.onnx_export import to_onnx  # imported here, so the timing below measures the check, not the import
+from recalib.export.prepare import build
+from recalib.export.verify import _check_declared, check_structure
 from recalib.errors import ConfigError, ExportError, OutputError, ShapeError, VerificationError
 
 

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from export.float64 import fast_float64, grouped_conv2d
+from recalib.export.float64 import fast_float64, grouped_conv2d
 
 
 @pytest.mark.parametrize("groups, stride, padding, dilation, bias", [

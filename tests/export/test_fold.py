@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-import export
+from recalib import export
 import recalib
 from export_helpers import ops, randomize
 from recalib.blocks import create_block

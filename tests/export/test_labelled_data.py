@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from export.labelled import DIGITS_CLASSES, LabelledData, digits, load_labelled, load_npz
+from recalib.export.labelled import DIGITS_CLASSES, LabelledData, digits, load_labelled, load_npz
 from recalib.errors import ConfigError, DataError
 
 CHW = (3, 8, 8)

@@ -12,8 +12,8 @@ import numpy as np
 import onnx
 import pytest
 
-import export
-from export.rewrites.layout import integer_scale
+from recalib import export
+from recalib.export.rewrites.layout import integer_scale
 from export_helpers import Host, ort_ops, randomize
 from recalib.cli.main import main
 from recalib.models import create_model

@@ -9,10 +9,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-import export
-from export.decompose import torch_nearest_indices
-from export.optimize import optimize_model
-from export.rewrites.contextual import ContextualConvInference, applies, bilinear_bases, pick
+from recalib import export
+from recalib.export.decompose import torch_nearest_indices
+from recalib.export.optimize import optimize_model
+from recalib.export.rewrites.contextual import ContextualConvInference, applies, bilinear_bases, pick
 from recalib.blocks import create_block
 
 SIZES = [(56, 56), (28, 28), (14, 14), (7, 7), (13, 9), (5, 17), (1, 3), (30, 12)]

@@ -7,9 +7,9 @@ import pytest
 import torch
 from torch import nn
 
-import export
-from export.optimize import optimize_model
-from export.rewrites.ms_sar import (RegionalMSSARInference, SpreadPlan, padded_excitation, phase_count,
+from recalib import export
+from recalib.export.optimize import optimize_model
+from recalib.export.rewrites.ms_sar import (RegionalMSSARInference, SpreadPlan, padded_excitation, phase_count,
                                     phase_pool, region_pool, scaled, spread, spread_plan, window_stride)
 from recalib.blocks import create_block
 from recalib.blocks.region_pooling import contract, region_matrices

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-import export
-from export.optimize import DEFAULT_TARGET, TARGETS, check_target, optimize_model, target_for_runtime
-from export.rewrites.contextual import ContextualConvInference
+from recalib import export
+from recalib.export.optimize import DEFAULT_TARGET, TARGETS, check_target, optimize_model, target_for_runtime
+from recalib.export.rewrites.contextual import ContextualConvInference
 from recalib.blocks import create_block
 from recalib.errors import ConfigError
 
@@ -45,7 +45,7 @@ def test_an_unknown_target_is_refused_before_any_file_is_written(tmp_path):
 
 def test_openvino_cc_form_multiplies_x_by_each_profile_in_one_fused_pass(tmp_path):
     pytest.importorskip("openvino")
-    from deploy.backends.openvino_graph import executed_graph
+    from recalib.deploy.backends.openvino_graph import executed_graph
 
     path = tmp_path / "ov.onnx"
     report = export.to_onnx(randomize(Host("cc-reduced", size=(8, 8))), (3, 8, 8), path, optimize="openvino")
@@ -61,7 +61,7 @@ def test_openvino_cc_form_multiplies_x_by_each_profile_in_one_fused_pass(tmp_pat
 
 def test_openvino_ms_sar_form_scales_by_a_mul_fused_with_the_product_and_residual(tmp_path):
     pytest.importorskip("openvino")
-    from deploy.backends.openvino_graph import executed_graph
+    from recalib.deploy.backends.openvino_graph import executed_graph
 
     path = tmp_path / "ov.onnx"
     report = export.to_onnx(randomize(Host("ms-sar", size=(8, 8))), (3, 8, 8), path, optimize="openvino")

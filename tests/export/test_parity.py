@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-import export
-from export.parity import PYTORCH_MARGIN, Reference, at_precision, judge, reference, require
+from recalib import export
+from recalib.export.parity import PYTORCH_MARGIN, Reference, at_precision, judge, reference, require
 from recalib.errors import ConfigError, VerificationError
 
 

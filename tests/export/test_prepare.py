@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 import recalib
-from export.prepare import PrepareOptions, build, export_all, from_file, prepare
+from recalib.export.prepare import PrepareOptions, build, export_all, from_file, prepare
 from recalib.errors import ConfigError, OutputError, RecalibError
 from recalib.spec import parse_spec
 

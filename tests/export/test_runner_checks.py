@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-import export
+from recalib import export
 from recalib.errors import ShapeError
 
 

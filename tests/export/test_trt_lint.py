@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from export.trt_lint import lint
+from recalib.export.trt_lint import lint
 
 FLOAT = TensorProto.FLOAT
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-import export
+from recalib import export
 import recalib
 from export_helpers import randomize
 from recalib.models import model_spec

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import pytest
 
 import recalib
-from profiling.claims import Build
-from profiling.measure import Measurer
+from recalib.profiling.claims.papers import Build
+from recalib.profiling.claims.measure import Measurer
 from recalib.cli.main import main
 from recalib.errors import ConfigError, UnknownNameError
 from recalib.paper_configs import NAME_PATTERN, PaperConfig, get_paper_config, list_paper_configs, paper_names

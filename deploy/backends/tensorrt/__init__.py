@@ -12,11 +12,11 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from deploy.availability import require
-from deploy.backends.tensorrt.engine_file import EngineMeta, Platform, file_sha256, load, save
+from recalib.deploy.availability import require
+from recalib.deploy.backends.tensorrt.engine_file import EngineMeta, Platform, file_sha256, load, save
 
 if TYPE_CHECKING:
-    from deploy.backends.tensorrt.runner import TensorRTRunner
+    from recalib.deploy.backends.tensorrt.runner import TensorRTRunner
 
 __all__ = ["current_platform", "create_tensorrt_runner", "engine_cache_path"]
 
@@ -61,8 +61,8 @@ def create_tensorrt_runner(path: str | Path, *, device: str = "cuda", threads: i
     the engine runs on the GPU.
     """
     require("tensorrt", device)
-    from deploy.backends.tensorrt.build import BuildOptions, build_engine
-    from deploy.backends.tensorrt.runner import TensorRTRunner
+    from recalib.deploy.backends.tensorrt.build import BuildOptions, build_engine
+    from recalib.deploy.backends.tensorrt.runner import TensorRTRunner
 
     path, here = Path(path), current_platform(device)
     if path.suffix == ".engine":

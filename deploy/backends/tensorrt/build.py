@@ -10,9 +10,9 @@ from pathlib import Path
 
 import tensorrt as trt
 
-from deploy.backends.tensorrt._compat import configure_precision, network_flags, plan_precision
-from deploy.backends.tensorrt.engine_file import EngineMeta, Platform, file_sha256
-from recalib.atomic import write_atomic
+from recalib.deploy.backends.tensorrt._compat import configure_precision, network_flags, plan_precision
+from recalib.deploy.backends.tensorrt.engine_file import EngineMeta, Platform, file_sha256
+from recalib.infra.atomic import write_atomic
 from recalib.errors import ConfigError, ExportError
 
 __all__ = ["BuildOptions", "build_engine", "onnx_input_dtype", "make_logger"]

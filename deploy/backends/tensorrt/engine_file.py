@@ -17,7 +17,7 @@ import struct
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from recalib.atomic import write_atomic
+from recalib.infra.atomic import write_atomic
 from recalib.errors import CheckpointError
 
 __all__ = ["EngineFileError", "EngineMeta", "Platform", "pack", "unpack", "check_compatible",

@@ -11,9 +11,9 @@ import numpy as np
 import tensorrt as trt
 import torch
 
-from deploy.backends.tensorrt.engine_file import EngineFileError, EngineMeta
-from deploy.runner import Runner, random_input, to_numpy
-from deploy.timing import Step
+from recalib.deploy.backends.tensorrt.engine_file import EngineFileError, EngineMeta
+from recalib.deploy.runner import Runner, random_input, to_numpy
+from recalib.deploy.timing import Step
 from recalib.errors import BenchmarkError, ConfigError, ShapeError
 
 __all__ = ["TensorRTRunner"]
@@ -39,7 +39,7 @@ class TensorRTRunner(Runner):
     backend = "tensorrt"
 
     def __init__(self, meta: EngineMeta, plan: bytes, *, device: str = "cuda") -> None:
-        from deploy.backends.tensorrt.build import make_logger
+        from recalib.deploy.backends.tensorrt.build import make_logger
 
         self.meta, self.device = meta, device
         self._logger = make_logger()

@@ -1,0 +1,1 @@
+"""Parameter and FLOP counting: fvcore op handles, named conventions, scopes, per-model profiles."""

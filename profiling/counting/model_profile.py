@@ -1,0 +1,86 @@
+"""Profile one library model: totals under every convention, work by category, block by block."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from recalib.profiling.counting.breakdown import Breakdown, breakdown
+from recalib.profiling.claims.papers import Build
+from recalib.profiling.counting.conventions import CONVENTIONS, DEFAULT_CONVENTION, Convention, Reading, resolve
+from recalib.profiling.counting.counts import Counts, count_module
+from recalib.profiling.counting.crosscheck import CrossCheck, crosscheck
+from recalib.profiling.claims.measure import build_model, input_shape
+from recalib.errors import ConfigError
+from recalib.spec import Spec, parse_spec
+
+__all__ = ["Profile", "profile_model"]
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Everything ``recalib profile`` shows about one model."""
+
+    build: Build
+    reading: Reading
+    flop_convention: Convention
+    param_convention: Convention
+    counts: Counts
+    breakdown: Breakdown
+    crosscheck: CrossCheck | None
+
+    def totals(self) -> dict[str, float]:
+        """The whole model under every convention."""
+        return {name: self.counts.total(conv) for name, conv in CONVENTIONS.items()}
+
+    def to_json(self) -> dict[str, Any]:
+        b = self.breakdown
+        return {
+            "arch": self.build.arch, "block": self.build.block, "options": dict(self.build.options),
+            "stages": list(self.build.stages) if self.build.stages is not None else None,
+            "reading": self.reading.name, "input_shape": list(self.counts.input_shape),
+            "flop_convention": self.flop_convention.name, "param_convention": self.param_convention.name,
+            "params": b.total_params, "flops": b.total_flops,
+            "recalibration": {"params": b.recal_params, "flops": b.recal_flops,
+                              "param_share": b.param_share, "flop_share": b.flop_share},
+            "totals": self.totals(),
+            "flops_by_category": dict(self.counts.categories("flops")),
+            "params_by_category": dict(self.counts.categories("params")),
+            "blocks": [{"module": s.name, "kind": s.kind, "params": s.params, "flops": s.flops}
+                       for s in b.blocks],
+            "unsupported_ops": dict(self.counts.unsupported),
+            "crosscheck": None if self.crosscheck is None else {
+                "fvcore_flops": self.crosscheck.fvcore_flops, "torch_flops": self.crosscheck.torch_flops,
+                "agree": self.crosscheck.ok},
+        }
+
+
+def _conventions(name: str | None) -> tuple[Convention, Convention, Reading]:
+    """(FLOP convention, parameter convention, reading) for a convention or preset name."""
+    flops, params = CONVENTIONS[DEFAULT_CONVENTION["flops"]], CONVENTIONS[DEFAULT_CONVENTION["params"]]
+    if name is None:
+        return flops, params, resolve("mac")[1]
+    chosen, reading = resolve(name)
+    if chosen.metric == "flops":
+        return chosen, params, reading
+    return flops, chosen, reading
+
+
+def profile_model(spec: Spec | str, *, convention: str | None = None, check: bool = False) -> Profile:
+    """Build the model ``spec`` names, trace it once at its input size and summarise it.
+
+    ``spec`` is a :mod:`recalib.spec` specification (``"resnet50:stride_in_1x1=true+se:reduction=8"``,
+    or a checkpoint, whose stored architecture is counted); ``convention`` is a convention or
+    paper-preset name (a preset also sets its layout); ``check`` adds the cross-check against
+    ``torch.utils.flop_counter``.
+    """
+    spec = parse_spec(spec) if isinstance(spec, str) else spec
+    if not spec.builds or spec.arch is None:
+        raise ConfigError(f"{spec.text} is an exported file; profile counts PyTorch models (give its "
+                          f"architecture or checkpoint)")
+    flop_conv, param_conv, reading = _conventions(convention)
+    build = Build.of(spec.arch, spec.block, {**dict(spec.options), **dict(reading.options)}, spec.stages)
+    model = build_model(build)
+    counts = count_module(model, input_shape(build))
+    split = breakdown(model, counts, flop_conv, param_conv)
+    return Profile(build, reading, flop_conv, param_conv, counts, split,
+                   crosscheck(model, counts) if check else None)

@@ -1,0 +1,326 @@
+"""The latency audit: what each block costs in parameters, FLOPs and latency, side by side.
+
+For each architecture the audit prepares the plain backbone and the backbone with each block
+through the one preparation step (:mod:`recalib.export.prepare`: random weights from seed 0, batch-norm
+statistics from random inputs, eval mode), counts parameters and FLOPs once per model (fvcore
+at batch 1, :mod:`recalib.profiling.counting.counts`), exports each model (verified against its float64
+PyTorch model; plain and, where asked, optimised), and times every model on every runtime and
+batch with :func:`recalib.deploy.bench.compare`: the models alternate in one worker process per
+runtime, and each latency overhead is a ratio of medians against the plain backbone timed in
+the same run (and exported the same way), with a paired-bootstrap 95% interval. Optimised
+exports are made per runtime: each ONNX runtime times the export optimised for it
+(:func:`recalib.export.optimize.export_target`; OpenVINO's form differs from onnxruntime's for MS-SAR
+and CC blocks). :meth:`ArchAudit.cheapest` names, per block and batch, the runtime where it
+costs least.
+
+A failure is a result, not a crash: a block that cannot be built on an architecture, an
+export that fails verification, a timing job that fails are recorded with their error and
+the audit goes on (the command line exits non-zero afterwards).
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from recalib.deploy.availability import require
+from recalib.deploy.machine_info import MachineInfo
+from recalib.deploy.results import Measurement
+from recalib.deploy.target import Target, onnx_runtimes
+from recalib.export.parity import ParityCheck
+from recalib.export.prepare import Prepared
+from recalib.export.report import ExportReport
+from recalib.profiling.latency.plan import LatencyPlan
+from recalib.profiling.claims.measure import load_library
+from recalib.errors import BackendUnavailable, RecalibError
+from recalib.infra.workspace import temporary_folder
+
+__all__ = ["ModelCost", "ExportSummary", "LatencyRecord", "Failure", "ArchAudit", "LatencyAudit",
+           "audit_latency", "resolve_targets", "export_variants", "overhead_pct", "BASELINE"]
+
+BASELINE = "none"
+
+
+def overhead_pct(value: float, base: float) -> float | None:
+    """``value`` over ``base`` in percent (None when the base is zero)."""
+    return 100.0 * (value - base) / base if base else None
+
+
+@dataclass(frozen=True)
+class ModelCost:
+    """Parameters and multiply-adds of one model as built (before folding), at batch 1."""
+
+    label: str
+    params: int
+    macs: float
+    macs_all: float
+
+
+@dataclass(frozen=True)
+class ExportSummary:
+    """What one export of one model produced: its size in nodes, its ops, parity and time."""
+
+    nodes: int
+    ops: dict[str, int]
+    max_rel_error: float
+    seconds: float
+
+
+@dataclass(frozen=True)
+class LatencyRecord:
+    """One model timed on one target, export variant (``plain``, ``optimized``, ``module``) and batch;
+    ``form`` is the export it ran (``plain``, the target(s) it was optimised for, None for a module)."""
+
+    arch: str
+    target: Target
+    export: str
+    measurement: Measurement
+    parity: ParityCheck | None
+    threads: int | None
+    form: str | None = None
+
+    @property
+    def model(self) -> str:
+        return self.measurement.label
+
+    @property
+    def batch(self) -> int:
+        return self.measurement.batch
+
+    @property
+    def series(self) -> str:
+        """The column the record belongs to: its target, plus ``optimized`` for optimised exports."""
+        return f"{self.target.name} optimized" if self.export == "optimized" else self.target.name
+
+    def row(self) -> dict[str, Any]:
+        """A flat row for ``latency.csv``."""
+        return {"arch": self.arch, "target": self.target.name, "runtime": self.target.runtime,
+                "device": self.target.device, "export": self.export, "export_form": self.form,
+                **self.measurement.row(),
+                "threads": self.threads, "parity_error": None if self.parity is None else self.parity.error,
+                "parity_bound": None if self.parity is None else self.parity.bound}
+@dataclass(frozen=True)
+class Failure:
+    """Something the audit could not measure, and why; ``exit_code`` is the error's."""
+
+    arch: str
+    stage: str
+    what: str
+    error: str
+    exit_code: int
+
+
+@dataclass
+class ArchAudit:
+    """Costs, exports and latency records of one architecture; ``exports`` by form (``plain``,
+    then each target's name), then model label."""
+
+    arch: str
+    input_chw: tuple[int, ...]
+    costs: list[ModelCost] = field(default_factory=list)
+    exports: dict[str, dict[str, ExportSummary]] = field(default_factory=dict)
+    records: list[LatencyRecord] = field(default_factory=list)
+
+    def cheapest(self, batch: int, label: str, device: str = "cpu") -> LatencyRecord | None:
+        """The record of ``label`` at ``batch`` on ``device`` with the least median overhead (the
+        runtime and export where the block costs least); None when none was measured."""
+        found = [r for r in self.records if r.batch == batch and r.model == label and r.target.device == device
+                 and r.measurement.overhead_pct is not None]
+        return min(found, key=lambda r: r.measurement.overhead_pct or 0.0, default=None)
+
+
+@dataclass
+class LatencyAudit:
+    """Everything the latency audit measured, and what it skipped or failed to measure."""
+
+    plan: LatencyPlan
+    targets: list[Target]
+    skipped: dict[str, str]
+    variants: list[str]
+    variant_notes: dict[str, str]
+    archs: list[ArchAudit]
+    failures: list[Failure]
+    machine: MachineInfo
+    load_end: tuple[float, float, float] | None
+    seconds: float
+
+
+def export_variants(targets: Sequence[Target], optimize: bool | str) -> tuple[list[str], dict[str, str]]:
+    """The ONNX exports to time (``plain``, and ``optimized`` when asked for and offered), with notes
+    saying which target's export each runtime times as ``optimized``."""
+    from recalib.export.optimize import export_target
+
+    runtimes = onnx_runtimes(targets)
+    if not runtimes:
+        return [], {}
+    if not optimize:
+        return ["plain"], {"optimized": "not asked for (--no-optimize)"}
+    forms = ", ".join(f"`{r}` {export_target(optimize, r)}'s" for r in runtimes)
+    how = "each runtime its own target's form" if optimize is True else f"every runtime {optimize}'s form (--target)"
+    return ["plain", "optimized"], {"optimized": f"{how}: {forms}"}
+
+
+def resolve_targets(plan: LatencyPlan) -> tuple[list[Target], dict[str, str]]:
+    """The targets that can run here, and why each other one is skipped.
+
+    When the user named the runtimes (``plan.strict``), an unavailable one is an error
+    (:class:`BackendUnavailable` with its install hint) rather than a skip.
+    """
+    usable: list[Target] = []
+    skipped: dict[str, str] = {}
+    for target in plan.targets:
+        try:
+            require(target.runtime, target.device)
+        except BackendUnavailable as exc:
+            if plan.strict:
+                raise
+            skipped[target.name] = f"{exc.reason}; to enable it: {exc.hint}"
+        else:
+            usable.append(target)
+    return usable, skipped
+
+
+def _cost(label: str, model: Any, chw: tuple[int, ...]) -> ModelCost:
+    from recalib.profiling.counting.counts import count_module
+
+    counts = count_module(model, (1, *chw))
+    return ModelCost(label, int(counts.total("params")), counts.total("mac"), counts.total("mac-all"))
+
+
+def _summary(report: ExportReport) -> ExportSummary:
+    return ExportSummary(sum(report.op_histogram.values()), dict(report.op_histogram), report.max_rel_error,
+                         report.export_seconds)
+
+
+def _form(model: Prepared, runtime: str) -> str | None:
+    """The export ``runtime`` times of ``model``: ``plain``, or the targets it is optimised for."""
+    export = model.exports.get(runtime)
+    return None if export is None else "+".join(export.targets) or "plain"
+
+
+class _Run:
+    """One audit in progress: the plan, where exports go, the progress bar and the failures."""
+
+    def __init__(self, plan: LatencyPlan, targets: list[Target], variants: list[str], workdir: Path,
+                 bar: Any) -> None:
+        self.plan, self.targets, self.variants = plan, targets, variants
+        self.workdir, self.bar = workdir, bar
+        self.failures: list[Failure] = []
+
+    def fail(self, arch: str, stage: str, what: str, exc: RecalibError) -> None:
+        self.failures.append(Failure(arch, stage, what, f"{type(exc).__name__}: {exc}", exc.exit_code))
+
+    def step(self, text: str) -> None:
+        self.bar.set_postfix_str(text, refresh=False)
+        self.bar.update(1)
+
+    def arch(self, arch: str) -> ArchAudit:
+        """Build, count, export and time every model of ``arch``."""
+        from recalib.spec import parse_spec
+
+        spec = parse_spec(arch)
+        result = ArchAudit(arch, spec.input_chw())
+        done = self.bar.n
+        models = self._models(result)
+        if BASELINE in models:
+            exported = {v: self._exports(result, models, v) for v in self.variants}
+            for target in self.targets:
+                for variant in (self.variants if target.runs_onnx else ["module"]):
+                    self._time(result, target, variant, exported.get(variant, models))
+        # Models that failed to build leave their export steps undone: keep the bar honest.
+        self.bar.update(_steps(self.plan, self.targets, self.variants) // len(self.plan.archs)
+                        - (self.bar.n - done))
+        return result
+
+    def _models(self, result: ArchAudit) -> dict[str, Prepared]:
+        """Label → the prepared model (seed 0, calibrated); costs recorded as a side effect."""
+        from recalib.export.prepare import build
+        from recalib.spec import parse_spec
+
+        base, models = parse_spec(result.arch), {}
+        for label in (BASELINE, *self.plan.blocks):
+            try:
+                model = build(base if label == BASELINE else base.with_block(label), label=label)
+                assert model.module is not None
+                result.costs.append(_cost(label, model.module, result.input_chw))
+                models[label] = model
+            except RecalibError as exc:
+                self.fail(result.arch, "build", label, exc)
+            self.step(f"{result.arch}: built {label}")
+        return models
+
+    def _exports(self, result: ArchAudit, models: dict[str, Prepared], variant: str) -> dict[str, Prepared]:
+        """Every model of ``result.arch`` exported the ``variant`` way; label → exported model."""
+        from recalib.export.prepare import PrepareOptions, export_all
+
+        folder = self.workdir / result.arch / variant
+        folder.mkdir(parents=True, exist_ok=True)
+        options = PrepareOptions(optimize=self.plan.optimize if variant == "optimized" else False,
+                                 tolerance=self.plan.tolerance)
+        exported = export_all(list(models.values()), folder, options, runtimes=onnx_runtimes(self.targets),
+                              on_error=lambda m, exc: self.fail(result.arch, f"export ({variant})", m.label, exc),
+                              progress=lambda msg: self.step(f"{result.arch}: {msg} ({variant})"))
+        for model in exported:
+            for export in model.exports.values():
+                for form in export.targets or ("plain",):
+                    result.exports.setdefault(form, {})[model.label] = _summary(export.report)
+        return {m.label: m for m in exported}
+
+    def _time(self, result: ArchAudit, target: Target, variant: str, models: dict[str, Prepared]) -> None:
+        """Time the models of one target and export variant at every batch."""
+        from recalib.deploy.bench import compare
+        from recalib.deploy.settings import BenchSettings
+
+        for batch in self.plan.batches:
+            self.step(f"{result.arch}: {target.name} {variant} batch {batch}")
+            if BASELINE not in models:
+                continue  # the baseline's export failed: already recorded, nothing to compare with
+            settings = BenchSettings((target,), (batch,), warmup=self.plan.warmup_rounds(batch),
+                                     iters=self.plan.rounds(batch), threads=self.plan.threads,
+                                     tolerance=self.plan.tolerance)
+            try:
+                bench = compare(list(models.values()), settings)
+            except RecalibError as exc:
+                self.fail(result.arch, "timing", f"{target.name} {variant} batch {batch}", exc)
+                continue
+            result.records += [LatencyRecord(result.arch, target, variant, m, bench.parity_of(target.name, m.label),
+                                             bench.settings.threads, _form(models[m.label], target.runtime))
+                               for m in bench.measurements]
+
+
+def _steps(plan: LatencyPlan, targets: Sequence[Target], variants: Sequence[str]) -> int:
+    """Progress-bar length: builds, exports and timing jobs."""
+    models = 1 + len(plan.blocks)
+    jobs = sum(len(variants) if t.runs_onnx else 1 for t in targets) * len(plan.batches)
+    return len(plan.archs) * (models * (1 + len(variants)) + jobs)
+
+
+def audit_latency(plan: LatencyPlan, progress: bool = False) -> LatencyAudit:
+    """Run the latency audit of ``plan``; ``progress`` shows a tqdm bar.
+
+    Raises :class:`BackendUnavailable` for a runtime the user named that cannot run here;
+    everything else that goes wrong is recorded in the result's ``failures``.
+    """
+    import torch
+    from tqdm import tqdm
+
+    from recalib.deploy import machine_info
+
+    load_library()
+    targets, skipped = resolve_targets(plan)
+    variants, notes = export_variants(targets, plan.optimize)
+    machine, start, threads = machine_info.collect(), time.perf_counter(), torch.get_num_threads()
+    bar = tqdm(total=_steps(plan, targets, variants), desc="latency audit", unit="step", disable=not progress)
+    try:
+        # Building, exporting and reference outputs run on one thread: with more, torch waits at
+        # every op for a thread that another process holds (27x slower on a busy 2-core machine).
+        torch.set_num_threads(1)
+        with temporary_folder("audit-") as tmp, bar:
+            run = _Run(plan, targets, variants, tmp, bar)
+            archs = [run.arch(arch) for arch in plan.archs]
+    finally:
+        torch.set_num_threads(threads)
+    return LatencyAudit(plan, targets, skipped, variants, notes, archs, run.failures, machine,
+                        machine_info.load_average(), time.perf_counter() - start)

@@ -1,0 +1,97 @@
+"""What the latency audit measures: architectures, blocks, runtime targets, batches, rounds, tolerance.
+
+The defaults are sized for the product's promise: the whole ``recalib audit`` (claims and
+latency) finishes in under 10 minutes on a 2-core CPU machine with other load, and
+``--quick`` in under 2 minutes (the README records measured times). Exporting dominates
+(about 7 s per ResNet-50 model, twice with optimised exports), then ResNet-50 timing; so the
+default times batch 1 only and takes the CIFAR ResNet-20 (the MS-SAR paper's smallest net)
+as the CIFAR network. Blocks default to the ones issue 7 sets latency targets for: SE, GE-θ⁻
+(e = 8), GE-θ, MS-SAR, CC-block-Reduced, and the input-independent CC blocks (a spatial map
+that folds to one Mul, and a scalar gate that folds into the preceding conv).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+from recalib.deploy.settings import check_timing
+from recalib.deploy.target import Target, parse_targets
+from recalib.export.rewrites import check_target
+from recalib.export.parity import DEFAULT_TOLERANCE, check_tolerance
+from recalib.errors import ConfigError
+
+__all__ = ["LatencyPlan", "default_plan", "check_names", "DEFAULT_ARCHS", "DEFAULT_BLOCKS", "QUICK_BLOCKS",
+           "DEFAULT_TARGETS", "MIN_ROUNDS"]
+
+DEFAULT_ARCHS = ("resnet50", "cifar_resnet20")
+DEFAULT_BLOCKS = ("se", "ge-theta-minus:extent=8", "ge-theta", "ms-sar", "cc-reduced", "cc-static",
+                  "cc-static-scalar")
+QUICK_BLOCKS = ("se", "ge-theta-minus:extent=8")
+# GPU targets (and OpenVINO) are in the default list so a report says how to enable them; they
+# are skipped (with the reason) where no GPU is visible (or openvino is not installed). TensorRT and torch-compile build or
+# compile every model for minutes, which the time budget cannot hold: ask for them by name.
+DEFAULT_TARGETS = ("ort-cpu", "openvino-cpu", "torch-eager", "ort-cuda", "torch-eager@cuda")
+MIN_ROUNDS = 8
+
+
+@dataclass(frozen=True)
+class LatencyPlan:
+    """One latency audit. ``iters`` timed rounds at batch 1, ``iters / batch`` at larger batches
+    (at least :data:`MIN_ROUNDS`), so each measurement covers about as many images; warm-up
+    rounds shrink the same way.
+
+    ``strict``: the user named the targets, so an unavailable one is an error, not a skip.
+    ``optimize``: ``True`` times each ONNX runtime on the export optimised for it beside the
+    plain one, a target's name (:data:`recalib.export.optimize.TARGETS`) that target's export on every
+    runtime, ``False`` the plain exports only.
+    ``threads``: CPU threads of each timed model (None: the cores available). The default is 1:
+    with every core in use, a torch model waits at each op for a thread that another process
+    holds; on a busy 2-core machine ResNet-50 took 2.1 s instead of 78 ms. One thread per model
+    is the setting other load disturbs least, so the default report is reproducible on shared
+    machines; pass more for a dedicated deployment's setting.
+    """
+
+    archs: tuple[str, ...] = DEFAULT_ARCHS
+    blocks: tuple[str, ...] = DEFAULT_BLOCKS
+    targets: tuple[Target, ...] = parse_targets(DEFAULT_TARGETS)
+    batches: tuple[int, ...] = (1,)
+    iters: int = 30
+    warmup: int = 3
+    threads: int | None = 1
+    optimize: bool | str = True
+    strict: bool = False
+    tolerance: float = DEFAULT_TOLERANCE
+
+    def __post_init__(self) -> None:
+        if not self.archs or not self.targets:
+            raise ConfigError("choose at least one architecture and runtime")
+        check_timing(self.batches, self.iters, self.warmup, self.threads)
+        check_tolerance(self.tolerance)
+        check_target(self.optimize)
+
+    def rounds(self, batch: int) -> int:
+        """Timed rounds at ``batch``."""
+        return min(self.iters, max(MIN_ROUNDS, math.ceil(self.iters / batch)))
+
+    def warmup_rounds(self, batch: int) -> int:
+        """Untimed rounds at ``batch``: ``warmup / batch``, at least one unless ``warmup`` is 0."""
+        return min(self.warmup, max(1, math.ceil(self.warmup / batch)))
+
+
+def default_plan(quick: bool = False) -> LatencyPlan:
+    """The plan of ``recalib audit`` (``quick``: two blocks, fewer rounds)."""
+    plan = LatencyPlan()
+    return replace(plan, blocks=QUICK_BLOCKS, iters=20) if quick else plan
+
+
+def check_names(plan: LatencyPlan) -> None:
+    """Fail fast, before minutes of work, on a bad architecture or block specification."""
+    from recalib.spec import parse_block, parse_spec
+
+    for arch in plan.archs:
+        spec = parse_spec(arch)
+        if spec.kind != "arch" or spec.block is not None:
+            raise ConfigError(f"--arch {arch}: the audit inserts each --block into plain architectures; "
+                              f"give ARCH[:OPTIONS] without a block")
+    for block in plan.blocks:
+        parse_block(block)

@@ -1,0 +1,152 @@
+"""PNG plots of the latency audit, rendered without pyplot (no global state, no display needed).
+
+* :func:`latency_vs_flops`: FLOP overhead (mac-all, log axis) against latency overhead per block
+  and series, one panel per architecture and batch, with the line where they would be equal;
+  each block's point on the series where it costs least is ringed.
+* :func:`latency_by_runtime`: median latency of each model per series (min–p90 whiskers).
+"""
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Sequence
+
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+from recalib.profiling.latency.audit import BASELINE, ArchAudit, LatencyAudit, LatencyRecord, overhead_pct
+
+__all__ = ["latency_vs_flops", "latency_by_runtime"]
+
+_MARKERS = "os^Dv<>Ph*"
+
+
+def _panels(audit: LatencyAudit) -> list[tuple[ArchAudit, int]]:
+    return [(arch, batch) for arch in audit.archs for batch in audit.plan.batches]
+
+
+def _figure(audit: LatencyAudit, draw: Callable[[Axes, ArchAudit, int, list[str]], None],
+            width: float, height: float) -> bytes:
+    """One panel per architecture (rows) and batch (columns), drawn by ``draw``; PNG bytes."""
+    rows, cols = max(1, len(audit.archs)), len(audit.plan.batches)
+    fig = Figure(figsize=(width * cols, height * rows), layout="constrained")
+    names = list(dict.fromkeys(r.series for arch in audit.archs for r in arch.records))
+    axes = fig.subplots(rows, cols, squeeze=False)
+    for (arch, batch), ax in zip(_panels(audit), axes.flat):
+        ax.set_title(f"{arch.arch}, batch {batch}", fontsize=10)
+        draw(ax, arch, batch, names)
+    if not audit.archs:
+        axes[0][0].text(0.5, 0.5, "nothing measured", ha="center", va="center")
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    return buffer.getvalue()
+
+
+def _overhead_points(arch: ArchAudit, batch: int,
+                     name: str) -> list[tuple[str, float, float, float, float, bool]]:
+    """(block, mac-all FLOP overhead %, latency overhead %, interval low, high, least overhead) per block
+    with more FLOPs; the flag marks the series where the block costs least on its device."""
+    base = next((c for c in arch.costs if c.label == BASELINE), None)
+    costs = {c.label: c for c in arch.costs}
+    points = []
+    for r in arch.records:
+        latency, interval = r.measurement.overhead_pct, r.measurement.interval_pct()
+        if r.series != name or r.batch != batch or latency is None or interval is None or base is None:
+            continue
+        flops = overhead_pct(costs[r.model].macs_all, base.macs_all)
+        if flops is not None and flops > 0:  # a log axis cannot show zero
+            points.append((r.model, flops, latency, *interval, arch.cheapest(batch, r.model, r.target.device) is r))
+    return points
+
+
+def _draw_overheads(ax: Axes, arch: ArchAudit, batch: int, names: list[str]) -> None:
+    # Scales first: limits read afterwards (for the reference line) are then positive.
+    ax.set_xscale("log")
+    ax.set_yscale("symlog", linthresh=1.0)
+    labelled: set[str] = set()
+    ringed = False
+    for index, name in enumerate(names):
+        points = _overhead_points(arch, batch, name)
+        if not points:
+            continue
+        x = [p[1] for p in points]
+        y = [p[2] for p in points]
+        low = [p[2] - p[3] for p in points]
+        high = [p[4] - p[2] for p in points]
+        ax.errorbar(x, y, yerr=[low, high], fmt=_MARKERS[index % len(_MARKERS)], capsize=3, label=name)
+        least = [(p[1], p[2]) for p in points if p[5]]
+        if least:
+            ax.scatter([x for x, _ in least], [y for _, y in least], s=180, facecolors="none", edgecolors="black", linewidths=1.2,
+                       label=None if ringed else "least overhead", zorder=3)
+            ringed = True
+        for block, flops, latency, *_ in points:
+            if block not in labelled:
+                # Staggered vertically: blocks with similar costs would print over each other.
+                ax.annotate(block, (flops, latency), textcoords="offset points",
+                            xytext=(5, 6 - 9 * (len(labelled) % 3)), fontsize=7)
+                labelled.add(block)
+    _reference_line(ax)
+    percent = FuncFormatter(lambda value, _: f"{value:g}%")
+    ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(percent)
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.yaxis.set_major_formatter(percent)
+    ax.set_xlabel("FLOP overhead, mac-all (log)")
+    ax.set_ylabel("latency overhead (linear within ±1%, log beyond)")
+    ax.axhline(0.0, color="grey", linewidth=0.5)
+    ax.grid(True, which="major", alpha=0.3)
+    if labelled:
+        ax.legend(fontsize=7)
+
+
+def _reference_line(ax: Axes) -> None:
+    """Where latency overhead would equal FLOP overhead."""
+    ax.autoscale_view()
+    low, high = ax.get_xlim()
+    if low > 0 and high > low:
+        ax.plot([low, high], [low, high], linestyle="--", color="grey", linewidth=0.8,
+                label="latency = FLOPs")
+        ax.set_xlim(low, high)
+
+
+def _draw_latency(ax: Axes, arch: ArchAudit, batch: int, names: list[str]) -> None:
+    models = [c.label for c in arch.costs]
+    lookup = {(r.series, r.model): r for r in arch.records if r.batch == batch}
+    shown = [n for n in names if any((n, m) in lookup for m in models)]
+    height = 0.8 / max(1, len(shown))
+    for index, name in enumerate(shown):
+        ys, widths, errors = _bars(lookup, name, models, index, height)
+        ax.barh(ys, widths, height=height, xerr=errors, capsize=2, label=name)
+    ax.set_yticks(range(len(models)), labels=models, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("median latency (ms)")
+    ax.grid(True, axis="x", alpha=0.3)
+    if shown:
+        ax.legend(fontsize=7)
+
+
+def _bars(lookup: dict[tuple[str, str], LatencyRecord], name: str, models: Sequence[str], index: int,
+          height: float) -> tuple[list[float], list[float], list[list[float]]]:
+    """Bar positions, medians and min/p90 whiskers of one series."""
+    ys, widths, low, high = [], [], [], []
+    for position, model in enumerate(models):
+        r = lookup.get((name, model))
+        if r is None:
+            continue
+        stats = r.measurement.stats
+        ys.append(position - 0.4 + height * (index + 0.5))
+        widths.append(stats.p50_ms)
+        low.append(stats.p50_ms - stats.min_ms)
+        high.append(stats.p90_ms - stats.p50_ms)
+    return ys, widths, [low, high]
+
+
+def latency_vs_flops(audit: LatencyAudit) -> bytes:
+    """PNG: FLOP overhead (log) against latency overhead, per block, series and batch."""
+    return _figure(audit, _draw_overheads, 6.0, 4.5)
+
+
+def latency_by_runtime(audit: LatencyAudit) -> bytes:
+    """PNG: median latency per model and series (min–p90 whiskers)."""
+    return _figure(audit, _draw_latency, 6.0, 0.35 * (1 + max((len(a.costs) for a in audit.archs),
+                                                              default=1)) + 1.5)

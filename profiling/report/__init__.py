@@ -1,0 +1,1 @@
+"""Report folders: sections written as Markdown, JSON, CSV and PNG, replacing only what recalib wrote."""

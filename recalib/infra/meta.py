@@ -1,0 +1,82 @@
+"""A model built on PyTorch's ``meta`` device: every tensor's shape, no memory, in a fraction of a second.
+
+What a specification asks for is checked here before anything real is allocated:
+
+* a checkpoint's tensors against the model its stored spec names (:func:`check_weights`): a
+  1 MB file whose spec says ``num_classes=10000000`` is refused before a 2.6 GB classifier
+  is made;
+* what a batch and input size need in memory (:func:`estimate_memory`): a forward pass on
+  meta tensors gives every activation's size, hence a lower bound on what a run needs
+  (weights + input + the largest layer's input and output together), which
+  :func:`recalib.infra.memory.check_fits` compares with the memory available, so ``--batch
+  100000000`` is refused with the estimate instead of dying in an allocation.
+
+Any error a constructor raises on the meta device other than a recalib error (a negative size,
+a value of the wrong type that slipped through) becomes a :class:`ConfigError` naming the spec.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+import torch
+from torch import nn
+
+from recalib.errors import CheckpointError, ConfigError, RecalibError
+from recalib.infra.memory import MemoryEstimate
+
+__all__ = ["meta_model", "check_weights", "estimate_memory"]
+
+
+def meta_model(build: Callable[[], nn.Module], what: str) -> nn.Module:
+    """``build()`` on the meta device; ``what`` names the model in errors."""
+    try:
+        with torch.device("meta"):
+            return build()
+    except RecalibError:
+        raise
+    except (TypeError, ValueError, RuntimeError, OverflowError) as exc:
+        raise ConfigError(f"cannot build {what}: {exc}; check the options' values") from None
+
+
+def check_weights(model: nn.Module, shapes: Mapping[str, Sequence[int]], source: str, fix: str) -> None:
+    """Raise :class:`CheckpointError` unless ``shapes`` (name → shape, of ``source``) are exactly
+    ``model``'s tensors; ``fix`` ends the message."""
+    own = {name: tuple(t.shape) for name, t in model.state_dict().items()}
+    given = {name: tuple(shape) for name, shape in shapes.items()}
+    missing, unexpected = sorted(set(own) - set(given)), sorted(set(given) - set(own))
+    wrong = sorted(k for k in set(own) & set(given) if own[k] != given[k])
+    if not (missing or unexpected or wrong):
+        return
+    details = [f"{len(missing)} missing (e.g. {missing[:3]})" if missing else "",
+               f"{len(unexpected)} unexpected (e.g. {unexpected[:3]})" if unexpected else "",
+               f"{len(wrong)} of another shape (e.g. {wrong[0]}: {source} {given[wrong[0]]} vs model "
+               f"{own[wrong[0]]})" if wrong else ""]
+    raise CheckpointError(f"the weights of {source} do not fit the architecture its spec names: "
+                          f"{'; '.join(d for d in details if d)}; {fix}")
+
+
+def _nbytes(value: object) -> int:
+    tensors = value if isinstance(value, (tuple, list)) else (value,)
+    return sum(t.numel() * t.element_size() for t in tensors if isinstance(t, torch.Tensor))
+
+
+def estimate_memory(model: nn.Module, shape: Sequence[int]) -> MemoryEstimate:
+    """The :class:`MemoryEstimate` of ``model`` (on the meta device) on a float32 input of ``shape``."""
+    largest = [0]
+
+    def record(module: nn.Module, args: tuple, output: object) -> None:
+        largest[0] = max(largest[0], _nbytes(args) + _nbytes(output))
+
+    leaves = [m for m in model.modules() if not any(True for _ in m.children())]
+    handles = [m.register_forward_hook(record) for m in leaves]
+    x = torch.empty(*shape, device="meta")
+    try:
+        with torch.no_grad():
+            model.eval()(x)
+    except (NotImplementedError, RuntimeError):
+        largest[0] = 0  # an op without a meta kernel: the input is all we can vouch for
+    finally:
+        for handle in handles:
+            handle.remove()
+    weights = sum(_nbytes(t) for t in model.state_dict().values())
+    return MemoryEstimate(weights, x.numel() * x.element_size(), largest[0])
