@@ -15,6 +15,7 @@ from typing import Any, Generic, TypeVar
 from torch import nn
 
 from recalib.errors import ConfigError, UnknownNameError
+from recalib.literals import parse_value
 from recalib.option_types import describe, fits, hints
 
 __all__ = ["BlockSpec", "ModelSpec", "Registry", "BLOCKS", "MODELS", "register_block", "register_model", "build",
@@ -147,8 +148,6 @@ def check_options(spec: BlockSpec | ModelSpec, options: Mapping[str, Any]) -> No
 
 def _unquote_hint(value: Any, hint: Any) -> str:
     """A hint when a quoted literal (``'false'``, ``"8"``) would have fit unquoted."""
-    from recalib.spec import parse_value
-
     literal = parse_value(value) if isinstance(value, str) and value.strip() else value
     return " (write it without quotes)" if literal is not value and fits(literal, hint) else ""
 

@@ -12,85 +12,31 @@ A model is named by one string:
 * a paper configuration by name, ``PAPER/TABLE/ROW`` (:mod:`recalib.paper_configs`, e.g.
   ``ms-sar/table-5/resnext-50-ms-sar``): the network behind a table row, every setting spelled out.
 
-Values are literals: ``true``/``false``/``none`` in any case, integers, floats, tuples in
-``(…)`` or ``[…]`` (their commas stay together, elements parsed the same way), quoted strings
-(``"a,b"``); anything else is a bare string. :func:`parse_spec` checks every name and option
-key against the registries before any model is built, and its errors quote the part that is
-wrong. :func:`parse_block` parses the ``BLOCK[:KEY=VALUE,...]`` part alone (``--block``).
+Values are literals (:mod:`recalib.literals`): ``true``/``false``/``none`` in any case, integers,
+floats, tuples in ``(…)`` or ``[…]``, quoted strings (``"a,b"``), else bare strings.
+:func:`parse_spec` checks every name and option key against the registries before any model is
+built, and its errors quote the part that is wrong. :func:`parse_block` parses the ``BLOCK[:KEY=VALUE,...]`` part alone (``--block``).
 """
 from __future__ import annotations
 
-import ast
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from recalib.errors import ConfigError, RecalibError
+from recalib.literals import parse_value, scan, split_top_level
 
 if TYPE_CHECKING:
     from torch import nn
 
-__all__ = ["Spec", "parse_spec", "parse_block", "parse_value", "split_top_level", "FILE_KINDS"]
+__all__ = ["Spec", "parse_spec", "parse_block", "FILE_KINDS"]
 
 FILE_KINDS = {".onnx": "onnx", ".engine": "engine", ".safetensors": "checkpoint"}
 _KINDS = {"arch": "an architecture", "checkpoint": "a checkpoint", "onnx": "an exported ONNX file",
           "engine": "a TensorRT engine", "paper": "a paper configuration"}
-_WORDS = {"true": True, "false": False, "none": None, "null": None}
-_OPEN, _CLOSE, _QUOTES = "([{", ")]}", "'\""
 # create_model's own arguments: written as +BLOCK and the block's stages=(...), not as options.
 _BACKBONE_ONLY = ("block", "stages")
-
-
-def _scan(text: str) -> Iterator[tuple[int, str, bool]]:
-    """``(index, char, at_top_level)`` for each character, tracking brackets and quotes."""
-    depth, quote = 0, ""
-    for index, char in enumerate(text):
-        top = depth == 0 and not quote
-        if quote:
-            quote = "" if char == quote else quote
-        elif char in _QUOTES:
-            quote = char
-        elif char in _OPEN:
-            depth += 1
-        elif char in _CLOSE:
-            depth -= 1
-            if depth < 0:
-                raise ConfigError(f"{text!r}: unbalanced {char!r}; brackets must pair up")
-        yield index, char, top
-    if depth or quote:
-        raise ConfigError(f"{text!r}: unclosed {'quote' if quote else 'bracket'}")
-
-
-def split_top_level(text: str, separator: str = ",") -> list[str]:
-    """Split ``text`` at ``separator`` outside brackets and quotes; parts are stripped."""
-    parts, start = [], 0
-    for index, char, top in _scan(text):
-        if top and char == separator:
-            parts.append(text[start:index].strip())
-            start = index + 1
-    return [*parts, text[start:].strip()]
-
-
-def parse_value(text: str) -> Any:
-    """A literal: bool, None, int, float, a tuple in brackets, a quoted or bare string."""
-    text = text.strip()
-    if not text:
-        raise ConfigError("an option or a list item has an empty value; write KEY=VALUE, lists as (1,2)")
-    if text.lower() in _WORDS:
-        return _WORDS[text.lower()]
-    if text[0] in _OPEN and text[-1] == _CLOSE[_OPEN.index(text[0])]:
-        items = split_top_level(text[1:-1]) if text[1:-1].strip() else []
-        if len(items) > 1 and not items[-1]:
-            items.pop()  # a trailing comma, as in (3,)
-        return tuple(parse_value(item) for item in items)
-    if text[0] in _QUOTES and text[-1] == text[0] and len(text) > 1:
-        return text[1:-1]
-    try:
-        number = ast.literal_eval(text)
-    except (ValueError, SyntaxError, MemoryError, RecursionError):
-        return text
-    return number if isinstance(number, (int, float)) and not isinstance(number, bool) else text
 
 
 def _parse_part(part: str, what: str, whole: str) -> tuple[str, dict[str, Any]]:
@@ -266,7 +212,7 @@ def _stages(value: Any, whole: str) -> tuple[int, ...]:
 
 def _split_block(text: str) -> tuple[str, str | None]:
     """``ARCH…+BLOCK…`` → the two parts; a ``+`` counts only before a name (``1e+3`` is a number)."""
-    cuts = [i for i, char, top in _scan(text) if top and char == "+" and text[i + 1:i + 2].isalpha()]
+    cuts = [i for i, char, top in scan(text) if top and char == "+" and text[i + 1:i + 2].isalpha()]
     if len(cuts) > 1:
         raise ConfigError(f"{text!r}: one block per model; write ARCH[:OPTIONS]+BLOCK[:OPTIONS]")
     return (text, None) if not cuts else (text[:cuts[0]], text[cuts[0] + 1:])
