@@ -70,7 +70,7 @@ def save_checkpoint(model: nn.Module, path: str | Path, *, spec: dict[str, Any] 
     """
     from safetensors.torch import save_file
 
-    from recalib import __version__
+    from recalib.version import __version__
 
     path = Path(path)
     text = _spec_json(model, spec)
@@ -123,12 +123,13 @@ def _with_format_1_defaults(spec: dict[str, Any], version: str) -> dict[str, Any
     """A format-1 spec with the defaults its model was built with (:data:`FORMAT_1_DEFAULTS`)."""
     if version != FORMAT_1 or spec["block"] is None:
         return spec
-    from recalib.models import model_spec
-    from recalib.registry import BLOCKS, keyword_names
+    from recalib.blocks import BLOCKS
+    from recalib.entries import keyword_names
+    from recalib.models import arch_entry
 
     try:
         takes = (keyword_names(BLOCKS.get(spec["block"]).builder) or set()) | (
-            keyword_names(model_spec(spec["arch"]).builder) or set())
+            keyword_names(arch_entry(spec["arch"]).builder) or set())
     except RecalibError:
         return spec  # an unknown name: loading says so
     options = spec["options"]

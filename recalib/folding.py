@@ -133,8 +133,8 @@ def _resolve_input_shape(model: nn.Module, input_shape: tuple[int, ...] | None) 
         return shape[1:] if len(shape) == 4 else shape
     spec = getattr(model, "recalib_spec", None)
     if spec:
-        from recalib.models import model_spec
-        arch = model_spec(spec["arch"])
+        from recalib.models import arch_entry
+        arch = arch_entry(spec["arch"])
         size = spec.get("options", {}).get("input_size", arch.input_size)
         size = (size, size) if isinstance(size, int) else tuple(size)
         return (arch.in_channels, *size)

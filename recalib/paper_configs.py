@@ -232,8 +232,8 @@ def _figures(where: str, raw: Mapping[str, Any]) -> Mapping[str, Figure]:
 def _input_size(arch: str, options: Mapping[str, Any]) -> tuple[int, int]:
     size = options.get("input_size")
     if size is None:
-        from recalib.models import model_spec
-        return model_spec(arch).input_size
+        from recalib.models import arch_entry
+        return arch_entry(arch).input_size
     return (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
 
 

@@ -24,8 +24,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from recalib.blocks import BLOCKS
+from recalib.entries import check_options, keyword_names
 from recalib.errors import ConfigError, RecalibError
 from recalib.literals import parse_value, scan, split_top_level
+from recalib.models.catalog import arch_entry
 
 if TYPE_CHECKING:
     from torch import nn
@@ -60,9 +63,6 @@ def _parse_part(part: str, what: str, whole: str) -> tuple[str, dict[str, Any]]:
 
 def _block_part(part: str, whole: str) -> tuple[str, dict[str, Any], tuple[int, ...] | None]:
     """``BLOCK[:KEY=VALUE,...]`` → ``(name, options, stages)``, names checked; errors quote ``whole``."""
-    from recalib.registry import BLOCKS
-    import recalib.blocks  # noqa: F401  (registers the families)
-
     name, options = _parse_part(part, "block", whole)
     stage_value = options.pop("stages", None)
     stages = _stages(stage_value, whole) if stage_value is not None else None
@@ -81,8 +81,6 @@ def parse_block(text: str) -> tuple[str, dict[str, Any]]:
 
 def _check_part(lookup: Any, name: str, options: Mapping[str, Any], what: str, whole: str) -> None:
     """Unknown names and option keys fail here, before any model is built, quoting ``whole``."""
-    from recalib.registry import check_options
-
     try:
         entry = lookup(name)
         reserved = sorted(set(options) & set(_BACKBONE_ONLY)) if what == "architecture" else []
@@ -151,10 +149,7 @@ class Spec:
                               f"{size[0]}x{size[1]}; drop --input-size (or {fix})")
         if self.kind != "arch":
             return self
-        from recalib.models import model_spec
-        from recalib.registry import keyword_names
-
-        accepted = keyword_names(model_spec(str(self.arch)).builder)
+        accepted = keyword_names(arch_entry(str(self.arch)).builder)
         if accepted is not None and "input_size" not in accepted:
             raise ConfigError(f"{self.arch} is built for its nominal size only; drop --input-size")
         return replace(self, options={**self.options, "input_size": tuple(size)})
@@ -163,9 +158,7 @@ class Spec:
         """``(C, H, W)`` the model is built for: its ``input_size`` option, else the nominal size."""
         if not self.builds or self.arch is None:
             raise ConfigError(f"{self.text} is an exported file; read its input shape from the file")
-        from recalib.models import model_spec
-
-        nominal = model_spec(self.arch)
+        nominal = arch_entry(self.arch)
         size = self.options.get("input_size", nominal.input_size)
         height, width = (size, size) if isinstance(size, int) else size
         return nominal.in_channels, int(height), int(width)
@@ -219,11 +212,9 @@ def _split_block(text: str) -> tuple[str, str | None]:
 
 
 def _arch_spec(text: str) -> Spec:
-    from recalib.models import model_spec
-
     arch_part, block_part = _split_block(text)
     arch, options = _parse_part(arch_part, "architecture", text)
-    _check_part(model_spec, arch, options, "architecture", text)
+    _check_part(arch_entry, arch, options, "architecture", text)
     if block_part is None:
         return Spec(text, "arch", arch, None, options)
     block, block_options, stages = _block_part(block_part, text)

@@ -15,9 +15,9 @@ from recalib.profiling.claims.candidates import Outcome, builds, total
 from recalib.profiling.counting.conventions import Convention, get_convention
 from recalib.profiling.claims.measure import Measurer
 from recalib.profiling.counting.scopes import scoped
-from recalib.models import model_spec
+from recalib.models import arch_entry
 from recalib.paper_configs import get_paper_config
-from recalib.registry import BLOCKS
+from recalib.blocks import BLOCKS
 
 __all__ = ["derive", "configuration"]
 
@@ -52,7 +52,7 @@ def configuration(claim: Claim, build: Build, measurer: Measurer) -> str:
     """The network as built: configuration row(s), options, blocks at every insertion point."""
     config = get_paper_config(claim.configs[0])
     options = ", ".join(f"{k}={v}" for k, v in build.options)
-    text = f"`{build.arch}` ({model_spec(build.arch).summary}; {options})"
+    text = f"`{build.arch}` ({arch_entry(build.arch).summary}; {options})"
     if build.block:
         groups = measurer.get(build).blocks
         count = sum(g.count for g in groups)

@@ -19,29 +19,20 @@ from recalib.profiling.claims.papers import Build
 from recalib.profiling.counting.counts import count_module, count_params
 from recalib.profiling.counting.scopes import recalibration_modules
 from recalib.errors import RecalibError
+from recalib.models import arch_entry, create_model
 
-__all__ = ["BlockGroup", "Measurement", "Measurer", "build_model", "input_shape", "load_library", "block_groups"]
-
-
-def load_library() -> None:
-    """Register every block and model (``recalib.models`` alone does not import the blocks)."""
-    import recalib.blocks  # noqa: F401
-    import recalib.models  # noqa: F401
+__all__ = ["BlockGroup", "Measurement", "Measurer", "build_model", "input_shape", "block_groups"]
 
 
 def build_model(build: Build) -> nn.Module:
     """The library model ``build`` names, in eval mode."""
-    load_library()
-    from recalib.models import create_model
     model = create_model(build.arch, build.block, stages=build.stages, **dict(build.options))
     return model.eval()
 
 
 def input_shape(build: Build) -> tuple[int, int, int, int]:
     """Batch-1 input at the build's input size (its ``input_size`` option, else the nominal one)."""
-    load_library()
-    from recalib.models import model_spec
-    spec = model_spec(build.arch)
+    spec = arch_entry(build.arch)
     size = dict(build.options).get("input_size", spec.input_size)
     height, width = (size, size) if isinstance(size, int) else size
     return (1, spec.in_channels, height, width)

@@ -25,7 +25,10 @@ from importlib import resources
 from types import MappingProxyType
 from typing import Any
 
+from recalib.blocks import BLOCKS
+from recalib.entries import keyword_names
 from recalib.errors import ConfigError
+from recalib.models import arch_entry
 from recalib.paper_configs import Figure, FittedOption, Paper, PaperConfig, load_paper, paper_names
 
 __all__ = ["Build", "ClaimReading", "ImpliedDelta", "Claim", "PaperClaims", "load_papers", "paper_names",
@@ -36,19 +39,12 @@ RELATIVE_KINDS = ("overhead", "ratio", "difference")
 
 def model_option_names(arch: str) -> set[str]:
     """Option names the architecture's builder takes (the others configure its block)."""
-    import recalib.blocks  # noqa: F401  (registers every block)
-    from recalib.models import model_spec
-    from recalib.registry import keyword_names
-    return keyword_names(model_spec(arch).builder) or set()
+    return arch_entry(arch).option_names()
 
 
 @lru_cache(maxsize=None)
 def _model_defaults(arch: str) -> Mapping[str, Any]:
-    import inspect
-
-    from recalib.models import model_spec
-    params = inspect.signature(model_spec(arch).builder).parameters.values()
-    return MappingProxyType({p.name: _hashable(p.default) for p in params if p.default is not inspect.Parameter.empty})
+    return MappingProxyType({k: _hashable(v) for k, v in arch_entry(arch).option_defaults().items()})
 
 
 @dataclass(frozen=True)
@@ -317,7 +313,6 @@ def _readings(claim: Claim, configs: Mapping[str, PaperConfig],
 
 def _check_reading(reading: ClaimReading, config: PaperConfig) -> None:
     """A reading may only set options the row's model or block takes (a typo would build nothing)."""
-    from recalib.registry import BLOCKS, keyword_names
     block = reading.block or config.block
     accepted = model_option_names(config.arch) | (keyword_names(BLOCKS.get(block).builder) or set() if block else set())
     unknown = sorted(set(reading.options) - accepted)

@@ -154,4 +154,4 @@ def _size_bound(block: BlockFactory, module: nn.Module) -> bool:
         return module.bound_size is not None
     if getattr(module, "feat_size", None) is not None:
         return True
-    return bool(block.spec is not None and block.spec.needs_feat_size)
+    return bool(block.entry is not None and block.entry.needs_feat_size)

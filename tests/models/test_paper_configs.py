@@ -13,7 +13,9 @@ from recalib.profiling.claims.measure import Measurer
 from recalib.cli.main import main
 from recalib.errors import ConfigError, UnknownNameError
 from recalib.paper_configs import NAME_PATTERN, PaperConfig, get_paper_config, list_paper_configs, paper_names
-from recalib.registry import BLOCKS, MODELS, keyword_names
+from recalib.blocks import BLOCKS
+from recalib.entries import keyword_names
+from recalib.models import MODELS
 
 #: Rows per table with a parameter or FLOP figure, counted in the paper texts (papers/*.txt),
 #: and the rows that name a network the library does not have.
@@ -118,9 +120,9 @@ def test_configurations_spell_out_the_papers_settings() -> None:
         model_options = keyword_names(MODELS.get(config.arch).builder) or set()
         wanted = {"num_classes", "input_size"} | ({"stride_in_1x1"} & model_options)
         if config.block is not None:
-            spec = BLOCKS.get(config.block)
-            params = inspect.signature(spec.builder).parameters.values()
-            wanted |= {p.name for p in params if p.default is not inspect.Parameter.empty} - set(spec.fixed)
+            entry = BLOCKS.get(config.block)
+            params = inspect.signature(entry.builder).parameters.values()
+            wanted |= {p.name for p in params if p.default is not inspect.Parameter.empty} - set(entry.fixed)
             wanted -= {"fold_cols", "fold_rows"}  # one of the two sets the fold
         assert wanted - NOT_SETTINGS <= set(config.options), f"{config.name} leaves {wanted - set(config.options)}"
     ms_sar = [c for c in list_paper_configs("ms-sar") if c.block == "ms-sar"]
