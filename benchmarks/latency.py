@@ -101,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
         models = export_all([build(spec) for spec in specs], tmp, runtimes=settings.onnx_runtimes, progress=log)
         result = compare(models, settings, progress=log)
     recorded = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-    name = f"{base.arch}-{'-'.join(runtimes)}-b{'-'.join(map(str, settings.batches))}"
+    arch = base.record.arch if base.record else base.text
+    name = f"{arch}-{'-'.join(runtimes)}-b{'-'.join(map(str, settings.batches))}"
     data = {**result.to_json(times=True), "recorded": recorded, "note": args.note}
     title = f"{args.arch} latency overhead of recalibration blocks"
     stem = record(args.out, name, result.machine, recorded, args.tag, data,

@@ -91,12 +91,12 @@ def _config_entry(config: PaperConfig) -> dict[str, Any]:
     from recalib.profiling.claims.measure import block_groups
     from recalib.models import arch_entry
 
-    model = config.create()
+    record, model = config.record, config.create()
     groups = block_groups(model)
-    return {"name": config.name, "table": config.table, "row": config.row, "arch": config.arch,
-            "summary": arch_entry(config.arch).summary,
-            "block": config.block, "options": dict(config.options),
-            "stages": None if config.stages is None else list(config.stages), "input_size": list(config.input_size),
+    return {"name": config.name, "table": config.table, "row": config.row, "arch": record.arch,
+            "summary": arch_entry(record.arch).summary,
+            "block": record.block, "options": dict(record.options),
+            "stages": None if record.stages is None else list(record.stages), "input_size": list(config.input_size),
             "insertion": config.insertion or None, "baseline": config.baseline,
             "blocks": [g.describe() for g in groups], "params": sum(p.numel() for p in model.parameters()),
             "paper_figures": {m: str(f) for m, f in config.figures.items()},

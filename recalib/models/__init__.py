@@ -2,7 +2,7 @@
 
 The architectures are in :data:`recalib.models.catalog.MODELS` (the backbone families'
 ``ENTRIES``, added there in one place); :mod:`recalib.models.assembly` puts a backbone and a
-block together.
+block together; :class:`recalib.record.ModelRecord` is what a model is built from and keeps.
 """
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from typing import Any
 from torch import nn
 
 from recalib.models._insertion import BlockFactory
-from recalib.models.assembly import assemble
 from recalib.models.catalog import MODELS, arch_entry, list_models
+from recalib.record import ModelRecord
 
 __all__ = ["create_model", "list_models", "arch_entry", "MODELS", "BlockFactory"]
 
@@ -29,15 +29,8 @@ def create_model(arch: str, block: str | None = None, stages: Iterable[int] | No
 
     Where a paper fixes a block's setting for this family of backbones, that is the default
     (:mod:`recalib.models.block_defaults`: e.g. MS-SAR ``reduction=16`` on ImageNet backbones);
-    explicit options win. ``model.recalib_spec["options"]`` records every option the model was
-    built with, the block's defaults included, so a checkpoint rebuilds this very model.
+    explicit options win. ``model.recalib_record`` (a :class:`~recalib.record.ModelRecord`)
+    records every option the model was built with, the block's defaults included, so a
+    checkpoint rebuilds this very model.
     """
-    stage_tuple = None if stages is None else tuple(sorted(set(stages)))
-    model, effective = assemble(arch, block, stage_tuple, options)
-    # What rebuilds this exact architecture: checkpoints store it next to the weights.
-    spec_record: dict[str, Any] = {"arch": arch, "block": block,
-                                   "stages": None if stage_tuple is None else list(stage_tuple),
-                                   "options": effective}
-    # object.__setattr__: a plain dict attribute, not registered as a submodule or buffer.
-    object.__setattr__(model, "recalib_spec", spec_record)
-    return model
+    return ModelRecord(arch, block, options, None if stages is None else tuple(stages)).create()

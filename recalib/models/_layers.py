@@ -132,7 +132,8 @@ class Backbone(nn.Module):
 
     def check_input(self, x: torch.Tensor) -> None:
         """Raise :class:`ShapeError` unless ``x`` is ``(N, in_channels, H, W)`` at a size the model runs at."""
-        arch = getattr(self, "recalib_spec", {}).get("arch", type(self).__name__)
+        record = getattr(self, "recalib_record", None)
+        arch = type(self).__name__ if record is None else record.arch
         check_dtype(x, self, arch)
         if x.dim() != 4 or x.shape[1] != self.in_channels:
             raise ShapeError(f"{arch} expects (N, {self.in_channels}, H, W) input, got shape {tuple(x.shape)}")

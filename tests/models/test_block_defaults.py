@@ -61,7 +61,7 @@ def test_densenet_ms_sar_is_multi_stage_with_d_over_three() -> None:
     layer = model.dense2[3]
     assert layer.multi_stage and layer.recal.source_channels == 144
     assert {(b.reduction, b.hidden) for b in model.recalibration_blocks()} == {(1, 4)}
-    assert model.recalib_spec["options"]["recalibration"] == "multi-stage"
+    assert model.recalib_record.options["recalibration"] == "multi-stage"
 
 
 def test_explicit_options_win_key_by_key() -> None:
@@ -94,13 +94,13 @@ def test_table_2_wrn_totals() -> None:
 
 
 def test_other_blocks_and_bare_backbones_get_nothing_added() -> None:
-    assert meta("resnet50", "se").recalib_spec["options"] == {"reduction": 16, "pool": "avg"}
-    assert meta("resnet50").recalib_spec["options"] == {}
+    assert meta("resnet50", "se").recalib_record.options == {"reduction": 16, "pool": "avg"}
+    assert meta("resnet50").recalib_record.options == {}
 
 
-def test_the_spec_records_every_effective_option() -> None:
-    spec = meta("resnext50_32x4d", "ms-sar", scales=(1, 4)).recalib_spec
-    assert spec["options"] == {"scales": (1, 4), "strategy": "regional", "reduction": 16}
+def test_the_record_holds_every_effective_option() -> None:
+    record = meta("resnext50_32x4d", "ms-sar", scales=(1, 4)).recalib_record
+    assert record.options == {"scales": (1, 4), "strategy": "regional", "reduction": 16}
 
 
 def test_a_checkpoint_rebuilds_the_same_model_after_the_defaults_change(tmp_path, monkeypatch) -> None:
