@@ -30,7 +30,7 @@ from recalib.blocks import BLOCKS
 from recalib.entries import keyword_names
 from recalib.errors import CheckpointError, RecalibError
 from recalib.infra.atomic import check_destinations, staging
-from recalib.infra.meta import check_weights
+from recalib.infra.meta import check_state_shapes
 from recalib.models.catalog import arch_entry
 from recalib.record import ModelRecord
 from recalib.version import __version__
@@ -145,7 +145,7 @@ def _check_fit(record: ModelRecord, shapes: dict[str, tuple[int, ...]], source: 
         model = record.create_on_meta()
     except RecalibError as exc:
         raise CheckpointError(f"cannot rebuild the architecture of {source} ({record.describe()}): {exc}") from exc
-    check_weights(model, shapes, source, fix)
+    check_state_shapes(model, shapes, source, fix)
 
 
 def load_checkpoint(path: str | Path, *, arch: str | None = None) -> nn.Module:
