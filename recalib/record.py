@@ -65,6 +65,9 @@ class ModelRecord:
     def __hash__(self) -> int:
         return hash((self.arch, self.block, tuple(sorted(self.options.items())), self.stages))
 
+    def __repr__(self) -> str:
+        return f"ModelRecord({self.arch!r}, {self.block!r}, {dict(self.options)!r}, {self.stages!r})"
+
     def __reduce__(self) -> tuple[type[ModelRecord], tuple[Any, ...]]:
         """Pickled and deep-copied (with the model that carries it) by its fields: a read-only view cannot be."""
         return ModelRecord, (self.arch, self.block, dict(self.options), self.stages)

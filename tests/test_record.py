@@ -21,6 +21,11 @@ def test_equal_records_hash_alike_whatever_the_order_of_options_and_stages() -> 
     assert a != b.with_options({"reduction": 16})
 
 
+def test_a_record_reads_back_from_its_repr() -> None:
+    record = ModelRecord("resnet50", "se", {"reduction": 8}, (3, 4))
+    assert repr(record) == "ModelRecord('resnet50', 'se', {'reduction': 8}, (3, 4))" and eval(repr(record)) == record
+
+
 def test_options_cannot_be_changed_in_place() -> None:
     record = ModelRecord("resnet50", "se", {"reduction": 8})
     with pytest.raises(TypeError):
