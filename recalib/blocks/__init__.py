@@ -9,13 +9,17 @@ from typing import Any
 
 from torch import nn
 
-from recalib.blocks import cmpe_se, contextual, gather_excite, ms_sar, se
+from recalib.blocks.cmpe_se import ENTRIES as CMPE_SE_BLOCKS
+from recalib.blocks.contextual import ENTRIES as CONTEXTUAL_BLOCKS
+from recalib.blocks.gather_excite import ENTRIES as GATHER_EXCITE_BLOCKS
+from recalib.blocks.ms_sar import ENTRIES as MS_SAR_BLOCKS
+from recalib.blocks.se import ENTRIES as SE_BLOCKS
 from recalib.entries import BlockEntry, Registry, build
 
 __all__ = ["BLOCKS", "create_block", "list_blocks", "block_entry", "block_variants"]
 
-BLOCKS: Registry[BlockEntry] = Registry("block", (*se.ENTRIES, *gather_excite.ENTRIES, *contextual.ENTRIES,
-                                                  *ms_sar.ENTRIES, *cmpe_se.ENTRIES))
+BLOCKS: Registry[BlockEntry] = Registry("block", (*SE_BLOCKS, *GATHER_EXCITE_BLOCKS, *CONTEXTUAL_BLOCKS,
+                                                  *MS_SAR_BLOCKS, *CMPE_SE_BLOCKS))
 
 
 def create_block(name: str, channels: int, **options: object) -> nn.Module:

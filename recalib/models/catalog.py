@@ -8,12 +8,15 @@ size here), which is why it is a module of its own and not the package's ``__ini
 from __future__ import annotations
 
 from recalib.entries import ArchEntry, Registry
-from recalib.models import cc_vgg, cifar_resnet, densenet, resnet, shufflenet
+from recalib.models.cc_vgg import ENTRIES as CC_VGGS
+from recalib.models.cifar_resnet import ENTRIES as CIFAR_RESNETS
+from recalib.models.densenet import ENTRIES as DENSENETS
+from recalib.models.resnet import ENTRIES as RESNETS
+from recalib.models.shufflenet import ENTRIES as SHUFFLENETS
 
 __all__ = ["MODELS", "list_models", "arch_entry"]
 
-MODELS: Registry[ArchEntry] = Registry("model", (*resnet.ENTRIES, *cifar_resnet.ENTRIES, *densenet.ENTRIES,
-                                                 *shufflenet.ENTRIES, *cc_vgg.ENTRIES))
+MODELS: Registry[ArchEntry] = Registry("model", (*RESNETS, *CIFAR_RESNETS, *DENSENETS, *SHUFFLENETS, *CC_VGGS))
 
 
 def list_models() -> list[str]:
