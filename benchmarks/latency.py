@@ -28,7 +28,8 @@ from recalib.deploy.target import parse_targets
 from recalib.export.prepare import build, export_all
 from recalib.infra.atomic import write_atomic
 from recalib.infra.workspace import temporary_folder
-from recalib.spec import parse_spec, split_top_level
+from recalib.literals import split_top_level
+from recalib.spec import parse_spec
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DEFAULT_BLOCKS = ("se", "ge-theta-minus:extent=8", "ms-sar")
@@ -100,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
         models = export_all([build(spec) for spec in specs], tmp, runtimes=settings.onnx_runtimes, progress=log)
         result = compare(models, settings, progress=log)
     recorded = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-    name = f"{base.arch}-{'-'.join(runtimes)}-b{'-'.join(map(str, settings.batches))}"
+    arch = base.record.arch if base.record else base.text
+    name = f"{arch}-{'-'.join(runtimes)}-b{'-'.join(map(str, settings.batches))}"
     data = {**result.to_json(times=True), "recorded": recorded, "note": args.note}
     title = f"{args.arch} latency overhead of recalibration blocks"
     stem = record(args.out, name, result.machine, recorded, args.tag, data,

@@ -47,7 +47,8 @@ from recalib.deploy.target import onnx_runtimes, parse_targets
 from recalib.export.prepare import PrepareOptions, Prepared, build, export_all
 from recalib.infra.atomic import write_atomic
 from recalib.infra.workspace import temporary_folder
-from recalib.spec import parse_spec, split_top_level
+from recalib.literals import split_top_level
+from recalib.spec import parse_spec
 
 RESULTS = Path(__file__).resolve().parent / "results"
 RUNTIMES = ("ort-cpu", "openvino-cpu", "torch-eager", "torch-compile")

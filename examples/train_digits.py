@@ -113,6 +113,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def _file_stem(spec: Spec) -> str:
+    """The checkpoint's name: the block the model has, or ``plain``."""
+    return (spec.record.block if spec.record else None) or "plain"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.threads:
@@ -125,10 +130,10 @@ def main(argv: list[str] | None = None) -> int:
     schedule = Schedule(epochs=args.epochs, lr=args.lr, seed=args.seed)
     for spec in specs:
         result = train_spec(spec, schedule)
-        path = recalib.save_checkpoint(result.model, args.output / f"{spec.block or 'plain'}.safetensors")
+        path = recalib.save_checkpoint(result.model, args.output / f"{_file_stem(spec)}.safetensors")
         print(f"{spec.text}: test accuracy {100 * result.accuracy:.2f}% (chance {100 * CHANCE:.0f}%), "
               f"trained in {result.seconds:.1f} s, saved {path}", flush=True)
-    print(f"next: recalib export {args.output / (specs[1].block or 'plain')}.safetensors -o model.onnx "
+    print(f"next: recalib export {args.output / _file_stem(specs[1])}.safetensors -o model.onnx "
           f"--verify-data digits")
     return 0
 

@@ -277,6 +277,7 @@ def _report(proto: onnx.ModelProto, path: Path, staged: Path, results: list, fol
             opts: _Options, model: nn.Module) -> ExportReport:
     graph_input = proto.graph.input[0]
     dims = [[d.dim_param or d.dim_value for d in o.type.tensor_type.shape.dim] for o in proto.graph.output]
+    record = getattr(model, "recalib_record", None)  # the ModelRecord create_model leaves on its models
     return ExportReport(
         path=str(path), opset=opts.opset, size_bytes=staged.stat().st_size,
         input_name=graph_input.name,
@@ -287,5 +288,5 @@ def _report(proto: onnx.ModelProto, path: Path, staged: Path, results: list, fol
         folding=folded.actions if folded else [],
         fold_max_rel_error=folded.max_rel_error if folded else None,
         fold_check_dtype=folded.check_dtype if folded else None,
-        source={"class": type(model).__name__, "recalib_spec": getattr(model, "recalib_spec", None),
+        source={"class": type(model).__name__, "recalib_spec": None if record is None else record.to_json(),
                 "seed": opts.seed, "dynamic_batch": opts.dynamic_batch, **opts.provenance})

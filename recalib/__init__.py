@@ -7,15 +7,15 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__version__ = "0.1.0"
+from recalib.version import __version__
 
 _LAZY = {
     "create_block": "recalib.blocks",
     "list_blocks": "recalib.blocks",
-    "block_spec": "recalib.blocks",
+    "block_entry": "recalib.blocks",
     "create_model": "recalib.models",
     "list_models": "recalib.models",
-    "model_spec": "recalib.models",
+    "arch_entry": "recalib.models",
     "get_paper_config": "recalib.paper_configs",
     "list_paper_configs": "recalib.paper_configs",
     "fold": "recalib.folding",

@@ -1,16 +1,18 @@
-"""Checkpoints: the architecture spec plus the weights, in one safetensors file.
+"""Checkpoints: the model's record plus its weights, in one safetensors file.
 
 Format (``recalib-checkpoint/2``): a safetensors file whose tensors are the model's
 ``state_dict`` and whose string metadata holds ``format``, ``recalib_version`` and ``spec``,
-the JSON object ``{"arch", "block", "stages", "options"}`` that :func:`recalib.create_model`
-records on every model it builds (``model.recalib_spec``, every effective option included).
-safetensors holds only tensors and strings, so loading never executes code from the file
-(unlike pickle-based ``torch.load``).
+the JSON object ``{"arch", "block", "stages", "options"}`` of the model's record
+(:meth:`recalib.record.ModelRecord.to_json`: what :func:`recalib.create_model` records on every
+model it builds as ``model.recalib_record``, every effective option included). safetensors
+holds only tensors and strings, so loading never executes code from the file (unlike
+pickle-based ``torch.load``).
 
-Nothing is trusted before it is checked. Loading validates the stored spec, builds its model
-on the meta device (no memory) and compares every tensor's shape with the file's header, and
-only then builds the model and reads the weights; saving makes the same comparison, so a model
-that cannot be rebuilt from its spec (a folded one, say) is refused instead of written.
+Nothing is trusted before it is checked. Loading validates the stored record
+(:meth:`~recalib.record.ModelRecord.from_json`), builds its model on the meta device (no memory)
+and compares every tensor's shape with the file's header, and only then builds the model and
+reads the weights; saving makes the same comparison, so a model that cannot be rebuilt from its
+record (a folded one, say) is refused instead of written.
 
 Format 1 files stored only the options their user passed. Block defaults that changed since
 (:mod:`recalib.models.block_defaults`, the CC EMP reading) are filled in with the values those
@@ -24,15 +26,20 @@ from typing import Any
 
 from torch import nn
 
-from recalib.infra.atomic import check_destinations, staging
+from recalib.blocks import BLOCKS
+from recalib.entries import keyword_names
 from recalib.errors import CheckpointError, RecalibError
+from recalib.infra.atomic import check_destinations, staging
+from recalib.infra.meta import check_state_shapes
+from recalib.models.catalog import arch_entry
+from recalib.record import ModelRecord
+from recalib.version import __version__
 
-__all__ = ["save_checkpoint", "load_checkpoint", "read_spec", "FORMAT", "FORMAT_1", "FORMAT_1_DEFAULTS"]
+__all__ = ["save_checkpoint", "load_checkpoint", "read_record", "FORMAT", "FORMAT_1", "FORMAT_1_DEFAULTS"]
 
 FORMAT = "recalib-checkpoint/2"
 FORMAT_1 = "recalib-checkpoint/1"
-SPEC_KEYS = ("arch", "block", "stages", "options")
-# (block, option, value, unless): a format-1 spec of ``block`` (None: any block that takes the
+# (block, option, value, unless): a format-1 record of ``block`` (None: any block that takes the
 # option) without ``option`` (nor any ``unless`` option) was built with ``value``.
 FORMAT_1_DEFAULTS: tuple[tuple[str | None, str, Any, tuple[str, ...]], ...] = (
     ("ms-sar", "reduction", 3, ()),
@@ -42,43 +49,29 @@ FORMAT_1_DEFAULTS: tuple[tuple[str | None, str, Any, tuple[str, ...]], ...] = (
 )
 
 
-def _spec_json(model: nn.Module, spec: dict[str, Any] | None) -> str:
-    """The spec as JSON, or a CheckpointError saying why it cannot be stored."""
-    spec = spec if spec is not None else getattr(model, "recalib_spec", None)
-    if not spec:
-        raise CheckpointError(f"{type(model).__name__} has no recalib_spec (it was not built by "
-                              f"recalib.create_model); pass spec={{'arch': ..., 'block': ..., "
-                              f"'stages': ..., 'options': {{...}}}} to save_checkpoint")
-    missing = [k for k in ("arch", "options") if k not in spec]
-    if missing:
-        raise CheckpointError(f"the architecture spec lacks {', '.join(missing)}: {spec!r}")
-    try:
-        return json.dumps({k: spec.get(k) for k in SPEC_KEYS}, sort_keys=True)
-    except TypeError as exc:
-        raise CheckpointError(f"the architecture spec {spec!r} holds a value that is not plain data "
-                              f"({exc}); build the model with plain options (numbers, strings, lists)") from exc
-
-
-def save_checkpoint(model: nn.Module, path: str | Path, *, spec: dict[str, Any] | None = None,
+def save_checkpoint(model: nn.Module, path: str | Path, *, record: ModelRecord | None = None,
                     force: bool = False) -> Path:
-    """Write ``model``'s spec and weights to ``path`` atomically; returns the path.
+    """Write ``model``'s record and weights to ``path`` atomically; returns the path.
 
-    ``spec`` overrides ``model.recalib_spec`` (needed for models not built by ``create_model``).
-    The weights must be exactly those of the model the spec builds (a model returned by
+    ``record`` overrides ``model.recalib_record`` (needed for models not built by ``create_model``).
+    The weights must be exactly those of the model the record builds (a model returned by
     :func:`recalib.fold` is not: save the model before folding). An existing file is replaced
     only with ``force``.
     """
     from safetensors.torch import save_file
 
-    from recalib import __version__
-
     path = Path(path)
-    text = _spec_json(model, spec)
+    record = record if record is not None else getattr(model, "recalib_record", None)
+    if record is None:
+        raise CheckpointError(f"{type(model).__name__} has no recalib_record (it was not built by "
+                              f"recalib.create_model); pass record=recalib.record.ModelRecord(arch, block, "
+                              f"options, stages) to save_checkpoint")
+    text = json.dumps(record.to_json(), sort_keys=True)
     check_destinations([path], force)
     state = model.state_dict()
-    _check_fit(json.loads(text), {k: tuple(v.shape) for k, v in state.items()}, "the model to save",
+    _check_fit(record, {k: tuple(v.shape) for k, v in state.items()}, "the model to save",
                "a model returned by recalib.fold (or changed after create_model) cannot be rebuilt from its "
-               "spec, so it would never load: save the model before folding")
+               "record, so it would never load: save the model before folding")
     metadata = {"format": FORMAT, "recalib_version": __version__, "spec": text}
     # safetensors refuses tensors that share storage (tied weights); a copy of each is exact.
     tensors = {k: v.detach().cpu().contiguous().clone() for k, v in state.items()}
@@ -91,51 +84,31 @@ def save_checkpoint(model: nn.Module, path: str | Path, *, spec: dict[str, Any] 
     return path
 
 
-def read_spec(path: str | Path) -> dict[str, Any]:
-    """The architecture spec stored in a checkpoint, checked, without loading its weights."""
+def read_record(path: str | Path) -> ModelRecord:
+    """The model record stored in a checkpoint, checked, without loading its weights."""
     path = Path(path)
     metadata = _metadata(path)
     try:
-        spec = json.loads(metadata["spec"])
+        data = json.loads(metadata["spec"])
     except ValueError as exc:
         raise CheckpointError(f"{path}: the stored spec is not valid JSON ({exc}); the file was edited or "
                               f"damaged: save the model again with recalib.save_checkpoint") from None
-    return _with_format_1_defaults(_checked(spec, path), metadata["format"])
+    return _with_format_1_defaults(ModelRecord.from_json(data, str(path)), metadata["format"])
 
 
-def _checked(spec: Any, path: Path) -> dict[str, Any]:
-    fix = "the file was edited or written by another tool: save the model again with recalib.save_checkpoint"
-    if not isinstance(spec, dict):
-        raise CheckpointError(f"{path}: the stored spec is a JSON {type(spec).__name__}, not an object "
-                              f"{{'arch', 'block', 'stages', 'options'}}; {fix}")
-    wrong = [f"{key} (got {spec.get(key)!r})" for key, ok in (
-        ("arch", isinstance(spec.get("arch"), str)), ("block", isinstance(spec.get("block"), (str, type(None)))),
-        ("stages", spec.get("stages") is None or isinstance(spec.get("stages"), list)),
-        ("options", isinstance(spec.get("options", {}), dict))) if not ok]
-    if wrong:
-        raise CheckpointError(f"{path}: the stored spec has no valid {', '.join(wrong)}: arch is a name, block "
-                              f"a name or null, stages a list or null, options an object; {fix}")
-    return {"arch": spec["arch"], "block": spec.get("block"), "stages": spec.get("stages"),
-            "options": dict(spec.get("options") or {})}
-
-
-def _with_format_1_defaults(spec: dict[str, Any], version: str) -> dict[str, Any]:
-    """A format-1 spec with the defaults its model was built with (:data:`FORMAT_1_DEFAULTS`)."""
-    if version != FORMAT_1 or spec["block"] is None:
-        return spec
-    from recalib.models import model_spec
-    from recalib.registry import BLOCKS, keyword_names
-
+def _with_format_1_defaults(record: ModelRecord, version: str) -> ModelRecord:
+    """A format-1 record with the defaults its model was built with (:data:`FORMAT_1_DEFAULTS`)."""
+    if version != FORMAT_1 or record.block is None:
+        return record
     try:
-        takes = (keyword_names(BLOCKS.get(spec["block"]).builder) or set()) | (
-            keyword_names(model_spec(spec["arch"]).builder) or set())
+        takes = (keyword_names(BLOCKS.get(record.block).builder) or set()) | (
+            keyword_names(arch_entry(record.arch).builder) or set())
     except RecalibError:
-        return spec  # an unknown name: loading says so
-    options = spec["options"]
-    for block, key, value, unless in FORMAT_1_DEFAULTS:
-        if block in (None, spec["block"]) and key in takes and key not in options and not set(unless) & set(options):
-            options[key] = value
-    return spec
+        return record  # an unknown name: loading says so
+    given = set(record.options)
+    return record.with_options({key: value for block, key, value, unless in FORMAT_1_DEFAULTS
+                                if block in (None, record.block) and key in takes and key not in given
+                                and not set(unless) & given})
 
 
 def _metadata(path: Path) -> dict[str, str]:
@@ -166,17 +139,13 @@ def _header_shapes(path: Path) -> dict[str, tuple[int, ...]]:
         raise CheckpointError(f"cannot read the tensor list of {path}: {exc}") from exc
 
 
-def _check_fit(spec: dict[str, Any], shapes: dict[str, tuple[int, ...]], source: str, fix: str) -> None:
-    """Build ``spec`` on the meta device (no memory) and compare its tensors with ``shapes``."""
-    from recalib.infra.meta import check_weights, meta_model
-    from recalib.models import create_model
-
+def _check_fit(record: ModelRecord, shapes: dict[str, tuple[int, ...]], source: str, fix: str) -> None:
+    """Build ``record`` on the meta device (no memory) and compare its tensors with ``shapes``."""
     try:
-        model = meta_model(lambda: create_model(spec["arch"], spec["block"], spec["stages"], **spec["options"]),
-                           f"{spec['arch']} with {spec['options']}")
+        model = record.create_on_meta()
     except RecalibError as exc:
-        raise CheckpointError(f"cannot rebuild the architecture of {source} ({spec}): {exc}") from exc
-    check_weights(model, shapes, source, fix)
+        raise CheckpointError(f"cannot rebuild the architecture of {source} ({record.describe()}): {exc}") from exc
+    check_state_shapes(model, shapes, source, fix)
 
 
 def load_checkpoint(path: str | Path, *, arch: str | None = None) -> nn.Module:
@@ -188,14 +157,12 @@ def load_checkpoint(path: str | Path, *, arch: str | None = None) -> nn.Module:
     """
     from safetensors.torch import load_file
 
-    from recalib.models import create_model
-
     path = Path(path)
-    spec = read_spec(path)
-    if arch is not None and spec["arch"] != arch:
-        raise CheckpointError(f"{path} holds a {spec['arch']!r} model, not {arch!r}")
-    _check_fit(spec, _header_shapes(path), str(path), "the file was saved from another model or edited")
-    model = create_model(spec["arch"], spec["block"], spec["stages"], **spec["options"])
+    record = read_record(path)
+    if arch is not None and record.arch != arch:
+        raise CheckpointError(f"{path} holds a {record.arch!r} model, not {arch!r}")
+    _check_fit(record, _header_shapes(path), str(path), "the file was saved from another model or edited")
+    model = record.create()
     try:
         state = load_file(str(path))
     except Exception as exc:

@@ -131,13 +131,9 @@ def _resolve_input_shape(model: nn.Module, input_shape: tuple[int, ...] | None) 
     if input_shape is not None:
         shape = tuple(int(d) for d in input_shape)
         return shape[1:] if len(shape) == 4 else shape
-    spec = getattr(model, "recalib_spec", None)
-    if spec:
-        from recalib.models import model_spec
-        arch = model_spec(spec["arch"])
-        size = spec.get("options", {}).get("input_size", arch.input_size)
-        size = (size, size) if isinstance(size, int) else tuple(size)
-        return (arch.in_channels, *size)
+    record = getattr(model, "recalib_record", None)
+    if record is not None:
+        return tuple(record.input_chw())
     raise ConfigError("fold needs the input shape of this model: pass input_shape=(C, H, W)")
 
 

@@ -3,8 +3,9 @@
 Every row of every parameter/FLOP table in the papers (and in our notes on the official SE
 code) that the library can build is a :class:`PaperConfig` with a stable name
 ``<paper>/<table>/<row>``, e.g. ``ms-sar/table-5/resnext-50-ms-sar``. A configuration spells out
-the paper's settings as explicit options (reduction, scales, layout, head, input size …), so it
-does not move when a library default does, and carries the figures the row prints.
+the paper's settings as explicit options (reduction, scales, layout, head, input size …) of its
+:class:`~recalib.record.ModelRecord`, so it does not move when a library default does, and
+carries the figures the row prints.
 
 The data lives in ``recalib/papers/<paper>.json``: per paper, named ``settings`` (an option
 group with the paper's words for it, e.g. MS-SAR's CIFAR ResNet block setting), the table
@@ -30,6 +31,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from recalib.errors import ConfigError, UnknownNameError
+from recalib.record import ModelRecord, hashable_value
 
 if TYPE_CHECKING:
     from torch import nn
@@ -109,17 +111,13 @@ class FittedOption:
 
 @dataclass(frozen=True)
 class PaperConfig:
-    """One table row: the network, spelled out, and the figures the paper prints for it."""
+    """One table row: the network, spelled out as a model record, and the figures the paper prints for it."""
 
     name: str
     paper: str
     table: str
     row: str
-    arch: str
-    block: str | None
-    options: Mapping[str, Any]
-    stages: tuple[int, ...] | None
-    input_size: tuple[int, int]
+    record: ModelRecord
     figures: Mapping[str, Figure]
     baseline: str | None = None
     insertion: str = ""
@@ -127,9 +125,14 @@ class PaperConfig:
     fitted: tuple[FittedOption, ...] = ()
 
     def create(self) -> nn.Module:
-        """The network, built with :func:`recalib.create_model` (random weights)."""
-        from recalib.models import create_model
-        return create_model(self.arch, self.block, stages=self.stages, **dict(self.options))
+        """The network, built from its record (random weights)."""
+        return self.record.create()
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        """``(H, W)`` the network takes (:meth:`recalib.record.ModelRecord.input_chw`)."""
+        _, height, width = self.record.input_chw()
+        return height, width
 
     @property
     def key(self) -> str:
@@ -205,36 +208,22 @@ def _config(paper: str, settings: Mapping[str, Any], raw: Mapping[str, Any]) -> 
         notes += [setting["why"]] if "why" in setting else []
         fitted += [_fitted(paper, option, options, fit) for option, fit in setting.get("fitted", {}).items()]
     options.update(raw.get("options", {}))
-    options = {k: _frozen(v) for k, v in options.items()}
-    fitted = [fit for fit in fitted if options.get(fit.option) == fit.value]  # a row option overrides it
-    return PaperConfig(name, paper, raw["table"], raw["row"], raw["arch"], raw.get("block"),
-                       MappingProxyType(options), None if raw.get("stages") is None else tuple(raw["stages"]),
-                       _input_size(raw["arch"], options), _figures(name, raw),
+    record = ModelRecord(raw["arch"], raw.get("block"), options,
+                         None if raw.get("stages") is None else tuple(raw["stages"]))
+    fitted = [fit for fit in fitted if record.options.get(fit.option) == fit.value]  # a row option overrides it
+    return PaperConfig(name, paper, raw["table"], raw["row"], record, _figures(name, raw),
                        None if raw.get("baseline") is None else f"{paper}/{raw['baseline']}",
                        insertion if raw.get("block") else "",
                        tuple(notes + ([raw["note"]] if "note" in raw else [])), tuple(fitted))
 
 
 def _fitted(paper: str, option: str, options: Mapping[str, Any], fit: Mapping[str, Any]) -> FittedOption:
-    return FittedOption(option, _frozen(options[option]), _frozen(fit["text"]), fit["metric"],
+    return FittedOption(option, hashable_value(options[option]), hashable_value(fit["text"]), fit["metric"],
                         tuple(f"{paper}/{key}" for key in fit["figures"]), fit["words"], fit["why"])
-
-
-def _frozen(value: Any) -> Any:
-    """JSON lists become tuples: options are hashable and compare equal to Python literals."""
-    return tuple(_frozen(v) for v in value) if isinstance(value, list) else value
 
 
 def _figures(where: str, raw: Mapping[str, Any]) -> Mapping[str, Figure]:
     return MappingProxyType({m: Figure.parse(raw[m], f"{where} ({m})") for m in METRICS if m in raw})
-
-
-def _input_size(arch: str, options: Mapping[str, Any]) -> tuple[int, int]:
-    size = options.get("input_size")
-    if size is None:
-        from recalib.models import model_spec
-        return model_spec(arch).input_size
-    return (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
 
 
 def _check_references(paper: str, configs: Sequence[PaperConfig]) -> None:
@@ -248,9 +237,10 @@ def _check_references(paper: str, configs: Sequence[PaperConfig]) -> None:
         missing = [r for r in refs if r not in by_name]
         if missing:
             raise ConfigError(f"{config.name}: refers to unknown row(s) {', '.join(missing)}")
-        if config.baseline and by_name[config.baseline].arch != config.arch:
+        if config.baseline and by_name[config.baseline].record.arch != config.record.arch:
             raise ConfigError(f"{config.name}: baseline {config.baseline} is another architecture "
-                              f"({by_name[config.baseline].arch}); a baseline is the same backbone without the block")
+                              f"({by_name[config.baseline].record.arch}); a baseline is the same backbone "
+                              f"without the block")
 
 
 def list_paper_configs(paper: str | None = None) -> list[PaperConfig]:

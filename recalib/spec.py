@@ -7,90 +7,46 @@ A model is named by one string:
   ``cifar_resnet20+ms-sar:scales=(1,2)``. ``stages=(3,4)`` in the block part restricts the
   insertion points.
 * a checkpoint written by :func:`recalib.save_checkpoint` (``.safetensors``, or any existing
-  file that is not one of the kinds below): its stored spec names the model;
+  file that is not one of the kinds below): its stored record names the model;
 * an exported ``.onnx`` file or a TensorRT ``.engine``, where a command measures files;
 * a paper configuration by name, ``PAPER/TABLE/ROW`` (:mod:`recalib.paper_configs`, e.g.
   ``ms-sar/table-5/resnext-50-ms-sar``): the network behind a table row, every setting spelled out.
 
-Values are literals: ``true``/``false``/``none`` in any case, integers, floats, tuples in
-``(…)`` or ``[…]`` (their commas stay together, elements parsed the same way), quoted strings
-(``"a,b"``); anything else is a bare string. :func:`parse_spec` checks every name and option
-key against the registries before any model is built, and its errors quote the part that is
-wrong. :func:`parse_block` parses the ``BLOCK[:KEY=VALUE,...]`` part alone (``--block``).
+Values are literals (:mod:`recalib.literals`): ``true``/``false``/``none`` in any case, integers,
+floats, tuples in ``(…)`` or ``[…]``, quoted strings (``"a,b"``), else bare strings.
+:func:`parse_spec` checks every name and option key against the registries before any model is
+built, and its errors quote the part that is wrong; :func:`parse_block` parses the
+``BLOCK[:KEY=VALUE,...]`` part alone (``--block``). Every kind that builds a model resolves to
+one :class:`~recalib.record.ModelRecord` (``Spec.record``), which builds it.
 """
 from __future__ import annotations
 
-import ast
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from recalib.blocks import BLOCKS
+from recalib.checkpoint import load_checkpoint, read_record
+from recalib.entries import check_options, keyword_names
 from recalib.errors import ConfigError, RecalibError
+from recalib.infra.memory import check_fits
+from recalib.infra.meta import estimate_memory
+from recalib.literals import parse_value, scan, split_top_level
+from recalib.models.catalog import arch_entry
+from recalib.paper_configs import NAME_PATTERN, get_paper_config
+from recalib.record import ModelRecord
 
 if TYPE_CHECKING:
     from torch import nn
 
-__all__ = ["Spec", "parse_spec", "parse_block", "parse_value", "split_top_level", "FILE_KINDS"]
+__all__ = ["Spec", "parse_spec", "parse_block", "FILE_KINDS"]
 
 FILE_KINDS = {".onnx": "onnx", ".engine": "engine", ".safetensors": "checkpoint"}
 _KINDS = {"arch": "an architecture", "checkpoint": "a checkpoint", "onnx": "an exported ONNX file",
           "engine": "a TensorRT engine", "paper": "a paper configuration"}
-_WORDS = {"true": True, "false": False, "none": None, "null": None}
-_OPEN, _CLOSE, _QUOTES = "([{", ")]}", "'\""
 # create_model's own arguments: written as +BLOCK and the block's stages=(...), not as options.
 _BACKBONE_ONLY = ("block", "stages")
-
-
-def _scan(text: str) -> Iterator[tuple[int, str, bool]]:
-    """``(index, char, at_top_level)`` for each character, tracking brackets and quotes."""
-    depth, quote = 0, ""
-    for index, char in enumerate(text):
-        top = depth == 0 and not quote
-        if quote:
-            quote = "" if char == quote else quote
-        elif char in _QUOTES:
-            quote = char
-        elif char in _OPEN:
-            depth += 1
-        elif char in _CLOSE:
-            depth -= 1
-            if depth < 0:
-                raise ConfigError(f"{text!r}: unbalanced {char!r}; brackets must pair up")
-        yield index, char, top
-    if depth or quote:
-        raise ConfigError(f"{text!r}: unclosed {'quote' if quote else 'bracket'}")
-
-
-def split_top_level(text: str, separator: str = ",") -> list[str]:
-    """Split ``text`` at ``separator`` outside brackets and quotes; parts are stripped."""
-    parts, start = [], 0
-    for index, char, top in _scan(text):
-        if top and char == separator:
-            parts.append(text[start:index].strip())
-            start = index + 1
-    return [*parts, text[start:].strip()]
-
-
-def parse_value(text: str) -> Any:
-    """A literal: bool, None, int, float, a tuple in brackets, a quoted or bare string."""
-    text = text.strip()
-    if not text:
-        raise ConfigError("an option or a list item has an empty value; write KEY=VALUE, lists as (1,2)")
-    if text.lower() in _WORDS:
-        return _WORDS[text.lower()]
-    if text[0] in _OPEN and text[-1] == _CLOSE[_OPEN.index(text[0])]:
-        items = split_top_level(text[1:-1]) if text[1:-1].strip() else []
-        if len(items) > 1 and not items[-1]:
-            items.pop()  # a trailing comma, as in (3,)
-        return tuple(parse_value(item) for item in items)
-    if text[0] in _QUOTES and text[-1] == text[0] and len(text) > 1:
-        return text[1:-1]
-    try:
-        number = ast.literal_eval(text)
-    except (ValueError, SyntaxError, MemoryError, RecursionError):
-        return text
-    return number if isinstance(number, (int, float)) and not isinstance(number, bool) else text
 
 
 def _parse_part(part: str, what: str, whole: str) -> tuple[str, dict[str, Any]]:
@@ -114,9 +70,6 @@ def _parse_part(part: str, what: str, whole: str) -> tuple[str, dict[str, Any]]:
 
 def _block_part(part: str, whole: str) -> tuple[str, dict[str, Any], tuple[int, ...] | None]:
     """``BLOCK[:KEY=VALUE,...]`` → ``(name, options, stages)``, names checked; errors quote ``whole``."""
-    from recalib.registry import BLOCKS
-    import recalib.blocks  # noqa: F401  (registers the families)
-
     name, options = _parse_part(part, "block", whole)
     stage_value = options.pop("stages", None)
     stages = _stages(stage_value, whole) if stage_value is not None else None
@@ -135,8 +88,6 @@ def parse_block(text: str) -> tuple[str, dict[str, Any]]:
 
 def _check_part(lookup: Any, name: str, options: Mapping[str, Any], what: str, whole: str) -> None:
     """Unknown names and option keys fail here, before any model is built, quoting ``whole``."""
-    from recalib.registry import check_options
-
     try:
         entry = lookup(name)
         reserved = sorted(set(options) & set(_BACKBONE_ONLY)) if what == "architecture" else []
@@ -152,16 +103,14 @@ def _check_part(lookup: Any, name: str, options: Mapping[str, Any], what: str, w
 class Spec:
     """A parsed model specification (see the module docstring).
 
-    ``options`` are those of :func:`recalib.create_model` (backbone and block options
-    together, as a checkpoint stores them); ``path`` is set for file kinds.
+    ``record`` is the model to build (:class:`~recalib.record.ModelRecord`) for the kinds that
+    build one (an architecture, a paper configuration, a checkpoint); ``path`` is set for file
+    kinds.
     """
 
     text: str
     kind: str
-    arch: str | None = None
-    block: str | None = None
-    options: Mapping[str, Any] = field(default_factory=dict)
-    stages: tuple[int, ...] | None = None
+    record: ModelRecord | None = None
     path: Path | None = None
 
     @property
@@ -182,47 +131,42 @@ class Spec:
 
     def with_block(self, block: str) -> Spec:
         """This architecture with ``block`` (``BLOCK[:KEY=VALUE,...]``) inserted."""
-        if self.kind == "checkpoint":
-            raise ConfigError(f"{self.text} was saved with block {self.block!r}: a checkpoint fixes its "
+        record = self.record
+        if self.kind == "checkpoint" and record is not None:
+            raise ConfigError(f"{self.text} was saved with block {record.block!r}: a checkpoint fixes its "
                               f"block; drop --block {block}")
-        if self.kind != "arch" or self.block is not None:
-            what = f"has block {self.block!r} already" if self.kind == "arch" else f"is {_KINDS.get(self.kind)}"
+        if self.kind != "arch" or record is None or record.block is not None:
+            what = (f"has block {record.block!r} already" if self.kind == "arch" and record is not None
+                    else f"is {_KINDS.get(self.kind)}")
             raise ConfigError(f"--block {block} needs a plain architecture, but {self.text!r} {what}")
         name, options, stages = _block_part(block, block)
-        return replace(self, text=f"{self.text}+{block}", block=name, options={**self.options, **options},
-                       stages=stages)
+        return replace(self, text=f"{self.text}+{block}",
+                       record=replace(record.with_options(options, name), stages=stages))
 
     def with_input_size(self, size: tuple[int, int]) -> Spec:
         """Built for ``size`` (H, W) where the backbone takes ``input_size``.
 
         A checkpoint or an exported file keeps the size it was made for: another one is refused.
         """
-        if self.kind in ("checkpoint", "paper") and tuple(size) != self.input_chw()[1:]:
-            height, width = self.input_chw()[1:]
+        record = self.record
+        if self.kind in ("checkpoint", "paper") and record is not None and tuple(size) != record.input_chw()[1:]:
+            height, width = record.input_chw()[1:]
             fix = ("rebuild and retrain at that size" if self.kind == "checkpoint"
-                   else f"build {self.arch} by name at that size")
+                   else f"build {record.arch} by name at that size")
             raise ConfigError(f"{self.text} holds a model built for {height}x{width} input, not "
                               f"{size[0]}x{size[1]}; drop --input-size (or {fix})")
-        if self.kind != "arch":
+        if self.kind != "arch" or record is None:
             return self
-        from recalib.models import model_spec
-        from recalib.registry import keyword_names
-
-        accepted = keyword_names(model_spec(str(self.arch)).builder)
+        accepted = keyword_names(arch_entry(record.arch).builder)
         if accepted is not None and "input_size" not in accepted:
-            raise ConfigError(f"{self.arch} is built for its nominal size only; drop --input-size")
-        return replace(self, options={**self.options, "input_size": tuple(size)})
+            raise ConfigError(f"{record.arch} is built for its nominal size only; drop --input-size")
+        return replace(self, record=record.with_options({"input_size": tuple(size)}))
 
     def input_chw(self) -> tuple[int, int, int]:
-        """``(C, H, W)`` the model is built for: its ``input_size`` option, else the nominal size."""
-        if not self.builds or self.arch is None:
+        """``(C, H, W)`` the model is built for (:meth:`recalib.record.ModelRecord.input_chw`)."""
+        if self.record is None:
             raise ConfigError(f"{self.text} is an exported file; read its input shape from the file")
-        from recalib.models import model_spec
-
-        nominal = model_spec(self.arch)
-        size = self.options.get("input_size", nominal.input_size)
-        height, width = (size, size) if isinstance(size, int) else size
-        return nominal.in_channels, int(height), int(width)
+        return self.record.input_chw()
 
     def check_fits(self, batch: int) -> None:
         """Refuse, before anything is built, a batch whose forward pass cannot fit in memory here.
@@ -230,31 +174,21 @@ class Spec:
         The model is built on the meta device (:mod:`recalib.infra.meta`: shapes only, no memory); an
         exported file is checked by its input alone when it runs (:func:`recalib.export.inputs.random_input`).
         """
-        if not self.builds:
+        if self.record is None:
             return
-        from recalib.infra.memory import check_fits
-        from recalib.infra.meta import estimate_memory, meta_model
-
-        chw = self.input_chw()
-        model = meta_model(self._build, self.text)
+        chw = self.record.input_chw()
+        model = self.record.create_on_meta(self.text)
         check_fits(estimate_memory(model, (batch, *chw)), f"{self.text} at batch {batch} and {chw[1]}x{chw[2]}",
                    "use a smaller --batch or --input-size")
 
     def create(self) -> nn.Module:
         """The PyTorch model: built through the registry, or loaded with the checkpoint's weights."""
         if self.kind == "checkpoint":
-            from recalib.checkpoint import load_checkpoint
-
             return load_checkpoint(str(self.path))
-        if not self.builds:
+        if self.record is None:
             raise ConfigError(f"{self.text} is an exported {self.kind} file, not a PyTorch model; "
                               f"give an architecture or a checkpoint")
-        return self._build()
-
-    def _build(self) -> nn.Module:
-        from recalib.models import create_model
-
-        return create_model(str(self.arch), self.block, self.stages, **self.options)
+        return self.record.create()
 
 
 def _stages(value: Any, whole: str) -> tuple[int, ...]:
@@ -266,38 +200,20 @@ def _stages(value: Any, whole: str) -> tuple[int, ...]:
 
 def _split_block(text: str) -> tuple[str, str | None]:
     """``ARCH…+BLOCK…`` → the two parts; a ``+`` counts only before a name (``1e+3`` is a number)."""
-    cuts = [i for i, char, top in _scan(text) if top and char == "+" and text[i + 1:i + 2].isalpha()]
+    cuts = [i for i, char, top in scan(text) if top and char == "+" and text[i + 1:i + 2].isalpha()]
     if len(cuts) > 1:
         raise ConfigError(f"{text!r}: one block per model; write ARCH[:OPTIONS]+BLOCK[:OPTIONS]")
     return (text, None) if not cuts else (text[:cuts[0]], text[cuts[0] + 1:])
 
 
 def _arch_spec(text: str) -> Spec:
-    from recalib.models import model_spec
-
     arch_part, block_part = _split_block(text)
     arch, options = _parse_part(arch_part, "architecture", text)
-    _check_part(model_spec, arch, options, "architecture", text)
+    _check_part(arch_entry, arch, options, "architecture", text)
     if block_part is None:
-        return Spec(text, "arch", arch, None, options)
+        return Spec(text, "arch", ModelRecord(arch, None, options))
     block, block_options, stages = _block_part(block_part, text)
-    return Spec(text, "arch", arch, block, {**options, **block_options}, stages)
-
-
-def _checkpoint_spec(text: str, path: Path) -> Spec:
-    from recalib.checkpoint import read_spec
-
-    stored = read_spec(path)
-    stages = stored.get("stages")
-    return Spec(text, "checkpoint", stored["arch"], stored.get("block"), dict(stored.get("options") or {}),
-                None if stages is None else tuple(stages), path)
-
-
-def _paper_spec(text: str) -> Spec:
-    from recalib.paper_configs import get_paper_config
-
-    config = get_paper_config(text)
-    return Spec(text, "paper", config.arch, config.block, dict(config.options), config.stages)
+    return Spec(text, "arch", ModelRecord(arch, block, {**options, **block_options}, stages))
 
 
 def parse_spec(text: str) -> Spec:
@@ -310,11 +226,11 @@ def parse_spec(text: str) -> Spec:
     if kind is not None or path.is_file():
         if not path.is_file():
             raise ConfigError(f"{text}: no such file" + (" (it is a folder)" if path.is_dir() else ""))
-        return _checkpoint_spec(text, path) if kind in (None, "checkpoint") else Spec(text, kind, path=path)
-    from recalib.paper_configs import NAME_PATTERN
-
+        if kind in (None, "checkpoint"):
+            return Spec(text, "checkpoint", read_record(path), path)
+        return Spec(text, kind, path=path)
     if NAME_PATTERN.fullmatch(text):
-        return _paper_spec(text)
+        return Spec(text, "paper", get_paper_config(text).record)
     try:
         return _arch_spec(text)
     except ConfigError as exc:

@@ -7,26 +7,14 @@ import pytest
 
 import recalib
 from recalib.errors import ConfigError
-from recalib.spec import parse_block, parse_spec, parse_value, split_top_level
-
-
-@pytest.mark.parametrize("text, value", [
-    ("true", True), ("FALSE", False), ("None", None), ("null", None), ("8", 8), ("-2", -2), ("0.5", 0.5),
-    ("1e-3", 1e-3), ("(1,2,4)", (1, 2, 4)), ("[1, 2]", (1, 2)), ("()", ()), ("(true, (2,3))", (True, (2, 3))),
-    ('"a,b"', "a,b"), ("sigmoid", "sigmoid"), ("1e+3", 1000.0), ("0x10", 16),
-])
-def test_values_are_literals_not_strings(text: str, value: object) -> None:
-    assert parse_value(text) == value and type(parse_value(text)) is type(value)
-
-
-def test_commas_inside_brackets_and_quotes_stay_together() -> None:
-    assert split_top_level("se, ms-sar:scales=(1,2,4),x='a,b'") == ["se", "ms-sar:scales=(1,2,4)", "x='a,b'"]
+from recalib.record import ModelRecord
+from recalib.spec import parse_block, parse_spec
 
 
 def test_the_grammar_splits_architecture_and_block_options() -> None:
     spec = parse_spec("resnet50:stride_in_1x1=false,num_classes=10+se:reduction=8,stages=(3,4)")
-    assert (spec.kind, spec.arch, spec.block, spec.stages) == ("arch", "resnet50", "se", (3, 4))
-    assert spec.options == {"stride_in_1x1": False, "num_classes": 10, "reduction": 8}
+    assert spec.kind == "arch" and spec.record == ModelRecord(
+        "resnet50", "se", {"stride_in_1x1": False, "num_classes": 10, "reduction": 8}, (3, 4))
     assert parse_block("ms-sar:scales=(1,2)") == ("ms-sar", {"scales": (1, 2)})
 
 
@@ -41,7 +29,7 @@ def test_stride_in_1x1_false_builds_the_torchvision_layout() -> None:
 def test_block_options_reach_the_built_blocks() -> None:
     model = parse_spec("cifar_resnet20+ms-sar:scales=(1,2)").create()
     assert {m.scales for m in model.modules() if type(m).__name__ == "MSSAR"} == {(1, 2)}
-    assert model.recalib_spec["options"]["scales"] == (1, 2)
+    assert model.recalib_record.options["scales"] == (1, 2)
 
 
 @pytest.mark.parametrize("text, message", [
@@ -69,7 +57,8 @@ def test_files_are_recognised_by_kind(tmp_path: Path) -> None:
     checkpoint = recalib.save_checkpoint(recalib.create_model("cc_vgg_mnist", "se", reduction=4),
                                          tmp_path / "m.safetensors")
     spec = parse_spec(str(checkpoint))
-    assert (spec.kind, spec.arch, spec.block, spec.options["reduction"], spec.path) == (
+    assert spec.record is not None
+    assert (spec.kind, spec.record.arch, spec.record.block, spec.record.options["reduction"], spec.path) == (
         "checkpoint", "cc_vgg_mnist", "se", 4, checkpoint)
     assert spec.input_chw() == (1, 28, 28) and spec.builds
     with pytest.raises(ConfigError, match="a checkpoint fixes its block"):
@@ -84,7 +73,8 @@ def test_files_are_recognised_by_kind(tmp_path: Path) -> None:
 def test_block_and_size_are_added_through_the_same_parser() -> None:
     spec = parse_spec("cifar_resnet20").with_block("ge-theta-minus:extent=8").with_input_size((16, 16))
     assert spec.text == "cifar_resnet20+ge-theta-minus:extent=8"
-    assert spec.options == {"extent": 8, "input_size": (16, 16)} and spec.input_chw() == (3, 16, 16)
+    assert spec.record == ModelRecord("cifar_resnet20", "ge-theta-minus", {"extent": 8, "input_size": (16, 16)})
+    assert spec.input_chw() == (3, 16, 16)
     with pytest.raises(ConfigError, match="has block 'ge-theta-minus' already"):
         spec.with_block("se")
 
@@ -92,9 +82,8 @@ def test_block_and_size_are_added_through_the_same_parser() -> None:
 def test_a_paper_configuration_is_a_spec_with_every_setting_of_its_row() -> None:
     config = recalib.get_paper_config("ms-sar/table-5/resnext-50-ms-sar")
     spec = parse_spec(config.name)
-    assert (spec.kind, spec.arch, spec.block, dict(spec.options), spec.stages) == (
-        "paper", "resnext50_32x4d", "ms-sar", dict(config.options), config.stages)
-    assert spec.options["reduction"] == 16 and spec.input_chw() == (3, 224, 224)
+    assert (spec.kind, spec.record) == ("paper", config.record) and config.record.arch == "resnext50_32x4d"
+    assert config.record.options["reduction"] == 16 and spec.input_chw() == (3, 224, 224)
     with pytest.raises(ConfigError, match="holds a model built for 224x224 input, not 64x64; drop --input-size"):
         spec.with_input_size((64, 64))
     with pytest.raises(ConfigError, match="needs a plain architecture"):

@@ -16,13 +16,14 @@ from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 
-from recalib.profiling.claims.papers import Build, Claim, PaperClaims, load_papers
+from recalib.profiling.claims.papers import Claim, PaperClaims, load_papers
 from recalib.profiling.claims.candidates import Candidate, Outcome, builds, candidates, evaluate, total
 from recalib.profiling.claims.derivation import derive
 from recalib.profiling.claims.method import Method, find_method
 from recalib.profiling.claims.verdicts import VERDICTS, ClaimResult, judge
 from recalib.profiling.counting.conventions import READINGS
 from recalib.profiling.claims.measure import Measurer
+from recalib.record import ModelRecord
 
 __all__ = ["ClaimsAudit", "audit_claims", "resnet50_layouts", "QUICK_ARCHS", "VERDICTS"]
 
@@ -57,15 +58,15 @@ def _quick(claim: Claim) -> bool:
     return all(b.arch in QUICK_ARCHS or (b.arch == "resnet50" and b.block is None) for b in found)
 
 
-def _traced(claims: list[Claim]) -> set[Build]:
-    """Builds some FLOP claim will trace (enumerating candidates builds nothing)."""
+def _traced(claims: list[Claim]) -> set[ModelRecord]:
+    """The networks some FLOP claim will trace (enumerating candidates builds nothing)."""
     return {b for c in claims if c.metric == "flops" for cand in candidates(c)
             for b in builds(c, cand) if b is not None}
 
 
 def resnet50_layouts(measurer: Measurer) -> dict[str, float]:
     """ResNet-50 multiply-adds (G) in the torchvision and the Caffe layout: the headline check."""
-    return {name: (total(Build.of("resnet50", options=dict(READINGS[name].options)), "mac", measurer) or 0.0) / 1e9
+    return {name: (total(ModelRecord("resnet50", options=READINGS[name].options), "mac", measurer) or 0.0) / 1e9
             for name in ("default", "caffe-layout")}
 
 

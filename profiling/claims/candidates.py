@@ -13,10 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from itertools import combinations
 
-from recalib.profiling.claims.papers import (Build, Claim, ClaimReading, matches, model_option_names, relative_value,
-                             within_one_percent)
+from recalib.models import arch_entry
+from recalib.profiling.claims.papers import Claim, ClaimReading, matches, relative_value, within_one_percent
 from recalib.profiling.counting.conventions import conventions_for, get_convention
 from recalib.profiling.claims.measure import Measurer
+from recalib.record import ModelRecord
 
 __all__ = ["Candidate", "Outcome", "candidates", "builds", "evaluate", "total"]
 
@@ -65,8 +66,8 @@ def _reading(claim: Claim, name: str) -> ClaimReading:
     return next(r for r in claim.readings if r.name == name)
 
 
-def builds(claim: Claim, candidate: Candidate) -> tuple[Build, Build | None]:
-    """The claim's build under the candidate's readings, and the one it is compared with.
+def builds(claim: Claim, candidate: Candidate) -> tuple[ModelRecord, ModelRecord | None]:
+    """The claim's network under the candidate's readings, and the one it is compared with.
 
     Readings change the claim's own network fully; the other network (the baseline of a
     relative claim, or the network without the block) takes only their model options, so a
@@ -77,12 +78,12 @@ def builds(claim: Claim, candidate: Candidate) -> tuple[Build, Build | None]:
         reading = _reading(claim, name)
         build = build.with_options(reading.options, reading.block)
         if other is not None:
-            accepted = model_option_names(other.arch)
+            accepted = arch_entry(other.arch).option_names()
             other = other.with_options({k: v for k, v in reading.options.items() if k in accepted})
     return build, other
 
 
-def total(build: Build | None, convention: str, measurer: Measurer) -> float | None:
+def total(build: ModelRecord | None, convention: str, measurer: Measurer) -> float | None:
     """The whole of ``build`` under ``convention`` (None if it failed to build or there is no build)."""
     if build is None:
         return None

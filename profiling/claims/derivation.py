@@ -10,14 +10,15 @@ from __future__ import annotations
 
 from collections import Counter
 
-from recalib.profiling.claims.papers import Build, Claim
+from recalib.profiling.claims.papers import Claim
 from recalib.profiling.claims.candidates import Outcome, builds, total
 from recalib.profiling.counting.conventions import Convention, get_convention
 from recalib.profiling.claims.measure import Measurer
 from recalib.profiling.counting.scopes import scoped
-from recalib.models import model_spec
+from recalib.models import arch_entry
 from recalib.paper_configs import get_paper_config
-from recalib.registry import BLOCKS
+from recalib.blocks import BLOCKS
+from recalib.record import ModelRecord
 
 __all__ = ["derive", "configuration"]
 
@@ -48,11 +49,11 @@ def _terms(counts: Counter, conv: Convention, scale: float, unit: str, scope: st
     return text
 
 
-def configuration(claim: Claim, build: Build, measurer: Measurer) -> str:
+def configuration(claim: Claim, build: ModelRecord, measurer: Measurer) -> str:
     """The network as built: configuration row(s), options, blocks at every insertion point."""
     config = get_paper_config(claim.configs[0])
-    options = ", ".join(f"{k}={v}" for k, v in build.options)
-    text = f"`{build.arch}` ({model_spec(build.arch).summary}; {options})"
+    options = ", ".join(f"{k}={v}" for k, v in sorted(build.options.items()))
+    text = f"`{build.arch}` ({arch_entry(build.arch).summary}; {options})"
     if build.block:
         groups = measurer.get(build).blocks
         count = sum(g.count for g in groups)
@@ -92,5 +93,5 @@ def derive(claim: Claim, outcome: Outcome, measurer: Measurer) -> tuple[str, ...
     return tuple(lines)
 
 
-def _formula(build: Build) -> str:
+def _formula(build: ModelRecord) -> str:
     return f"`{BLOCKS.get(build.block).params}`" if build.block else ""

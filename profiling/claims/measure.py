@@ -1,8 +1,8 @@
-"""Build library models and measure them once, however many claims and conventions ask.
+"""Build library models and count them once, however many claims and conventions ask.
 
-A :class:`Measurer` caches one :class:`Measurement` per :class:`~recalib.profiling.claims.papers.Build`:
+A :class:`Measurer` caches one :class:`ModelCounts` per :class:`~recalib.record.ModelRecord`:
 per-category parameter counts always, per-category FLOP counts (one fvcore trace at the
-build's input size, batch 1) when any caller needs them, and the recalibration blocks it
+record's input size, batch 1) when any caller needs them, and the recalibration blocks it
 holds, grouped for the derivations of the claims report. Conventions are applied later by
 the callers, so no model is built or traced twice.
 """
@@ -15,36 +15,12 @@ from dataclasses import dataclass, field
 
 from torch import nn
 
-from recalib.profiling.claims.papers import Build
 from recalib.profiling.counting.counts import count_module, count_params
 from recalib.profiling.counting.scopes import recalibration_modules
 from recalib.errors import RecalibError
+from recalib.record import ModelRecord
 
-__all__ = ["BlockGroup", "Measurement", "Measurer", "build_model", "input_shape", "load_library", "block_groups"]
-
-
-def load_library() -> None:
-    """Register every block and model (``recalib.models`` alone does not import the blocks)."""
-    import recalib.blocks  # noqa: F401
-    import recalib.models  # noqa: F401
-
-
-def build_model(build: Build) -> nn.Module:
-    """The library model ``build`` names, in eval mode."""
-    load_library()
-    from recalib.models import create_model
-    model = create_model(build.arch, build.block, stages=build.stages, **dict(build.options))
-    return model.eval()
-
-
-def input_shape(build: Build) -> tuple[int, int, int, int]:
-    """Batch-1 input at the build's input size (its ``input_size`` option, else the nominal one)."""
-    load_library()
-    from recalib.models import model_spec
-    spec = model_spec(build.arch)
-    size = dict(build.options).get("input_size", spec.input_size)
-    height, width = (size, size) if isinstance(size, int) else size
-    return (1, spec.in_channels, height, width)
+__all__ = ["BlockGroup", "ModelCounts", "Measurer", "block_groups"]
 
 
 @dataclass(frozen=True)
@@ -96,10 +72,10 @@ def block_groups(model: nn.Module) -> tuple[BlockGroup, ...]:
 
 
 @dataclass
-class Measurement:
-    """Root-module counts of one build; ``error`` is set (and counts empty) if it failed to build."""
+class ModelCounts:
+    """Root-module counts of one model record; ``error`` is set (and counts empty) if it failed to build."""
 
-    build: Build
+    record: ModelRecord
     params: Counter = field(default_factory=Counter)
     flops: Counter | None = None
     unsupported: Counter = field(default_factory=Counter)
@@ -109,55 +85,55 @@ class Measurement:
 
 
 class Measurer:
-    """Caches measurements by build.
+    """Caches counts by model record.
 
-    ``trace`` names the builds some caller will want FLOPs of: they are traced on their first
-    build, so a build asked for its parameters first is not built a second time later.
+    ``trace`` names the records some caller will want FLOPs of: they are traced when first
+    built, so a model asked for its parameters first is not built a second time later.
     """
 
-    def __init__(self, trace: Iterable[Build] = ()) -> None:
-        self._cache: dict[Build, Measurement] = {}
-        self._trace: set[Build] = set()
+    def __init__(self, trace: Iterable[ModelRecord] = ()) -> None:
+        self._cache: dict[ModelRecord, ModelCounts] = {}
+        self._trace: set[ModelRecord] = set()
         self.trace(trace)
 
-    def trace(self, builds: Iterable[Build]) -> None:
-        """Mark ``builds`` as wanted with FLOPs: traced when first built."""
-        self._trace.update(build.canonical() for build in builds)
+    def trace(self, records: Iterable[ModelRecord]) -> None:
+        """Mark ``records`` as wanted with FLOPs: traced when first built."""
+        self._trace.update(record.canonical() for record in records)
 
     def __len__(self) -> int:
         return len(self._cache)
 
     def unsupported(self) -> Counter:
-        """Ops no handle covered, over every traced build (empty means no FLOP was missed)."""
+        """Ops no handle covered, over every traced model (empty means no FLOP was missed)."""
         total: Counter = Counter()
-        for measurement in self._cache.values():
-            total.update(measurement.unsupported)
+        for counted in self._cache.values():
+            total.update(counted.unsupported)
         return total
 
-    def get(self, build: Build, flops: bool = False) -> Measurement:
-        """The measurement of ``build`` (traced when ``flops`` is requested and not yet done)."""
-        build = build.canonical()
-        cached = self._cache.get(build)
+    def get(self, record: ModelRecord, flops: bool = False) -> ModelCounts:
+        """The counts of ``record`` (traced when ``flops`` is requested and not yet done)."""
+        record = record.canonical()
+        cached = self._cache.get(record)
         if cached is not None and (cached.error or not flops or cached.flops is not None):
             return cached
-        measurement = self._measure(build, flops or build in self._trace)
-        self._cache[build] = measurement
-        return measurement
+        counted = self._count(record, flops or record in self._trace)
+        self._cache[record] = counted
+        return counted
 
     @staticmethod
-    def _measure(build: Build, flops: bool) -> Measurement:
+    def _count(record: ModelRecord, flops: bool) -> ModelCounts:
         start = time.perf_counter()
         try:
-            model = build_model(build)
+            model = record.create().eval()
         except RecalibError as exc:
-            return Measurement(build, error=f"{type(exc).__name__}: {exc}")
+            return ModelCounts(record, error=f"{type(exc).__name__}: {exc}")
         groups = block_groups(model)
         if not flops:
             params = count_params(model)[""]
-            return Measurement(build, params, seconds=time.perf_counter() - start, blocks=groups)
+            return ModelCounts(record, params, seconds=time.perf_counter() - start, blocks=groups)
         try:
-            counts = count_module(model, input_shape(build))
+            counts = count_module(model, (1, *record.input_chw()))
         except Exception as exc:  # noqa: BLE001 - one model that cannot run must not sink the audit
-            return Measurement(build, count_params(model)[""], error=f"{type(exc).__name__}: {exc}", blocks=groups)
-        return Measurement(build, counts.params[""], counts.flops[""], counts.unsupported,
+            return ModelCounts(record, count_params(model)[""], error=f"{type(exc).__name__}: {exc}", blocks=groups)
+        return ModelCounts(record, counts.params[""], counts.flops[""], counts.unsupported,
                            time.perf_counter() - start, blocks=groups)

@@ -20,85 +20,20 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
 from importlib import resources
-from types import MappingProxyType
 from typing import Any
 
+from recalib.blocks import BLOCKS
+from recalib.entries import keyword_names
 from recalib.errors import ConfigError
+from recalib.models import arch_entry
 from recalib.paper_configs import Figure, FittedOption, Paper, PaperConfig, load_paper, paper_names
+from recalib.record import ModelRecord
 
-__all__ = ["Build", "ClaimReading", "ImpliedDelta", "Claim", "PaperClaims", "load_papers", "paper_names",
-           "tolerance", "matches", "within_one_percent", "relative_value", "model_option_names", "RELATIVE_KINDS"]
+__all__ = ["ClaimReading", "ImpliedDelta", "Claim", "PaperClaims", "load_papers", "paper_names",
+           "tolerance", "matches", "within_one_percent", "relative_value", "RELATIVE_KINDS"]
 
 RELATIVE_KINDS = ("overhead", "ratio", "difference")
-
-
-def model_option_names(arch: str) -> set[str]:
-    """Option names the architecture's builder takes (the others configure its block)."""
-    import recalib.blocks  # noqa: F401  (registers every block)
-    from recalib.models import model_spec
-    from recalib.registry import keyword_names
-    return keyword_names(model_spec(arch).builder) or set()
-
-
-@lru_cache(maxsize=None)
-def _model_defaults(arch: str) -> Mapping[str, Any]:
-    import inspect
-
-    from recalib.models import model_spec
-    params = inspect.signature(model_spec(arch).builder).parameters.values()
-    return MappingProxyType({p.name: _hashable(p.default) for p in params if p.default is not inspect.Parameter.empty})
-
-
-@dataclass(frozen=True)
-class Build:
-    """One model to build: hashable, so measurements are shared between claims."""
-
-    arch: str
-    block: str | None = None
-    options: tuple[tuple[str, Any], ...] = ()
-    stages: tuple[int, ...] | None = None
-
-    @classmethod
-    def of(cls, arch: str, block: str | None = None, options: Mapping[str, Any] | None = None,
-           stages: Iterable[int] | None = None) -> Build:
-        items = tuple(sorted((k, _hashable(v)) for k, v in (options or {}).items()))
-        return cls(arch, block, items, None if stages is None else tuple(sorted(stages)))
-
-    @classmethod
-    def of_config(cls, config: PaperConfig) -> Build:
-        return cls.of(config.arch, config.block, config.options, config.stages)
-
-    def with_options(self, extra: Mapping[str, Any], block: str | None = None) -> Build:
-        """This build with ``extra`` options layered on (and ``block`` replaced if given)."""
-        return Build.of(self.arch, block or self.block, {**dict(self.options), **extra}, self.stages)
-
-    def without_block(self) -> Build:
-        """The same backbone, built alike, without the block (block options and stages dropped)."""
-        accepted = model_option_names(self.arch)
-        return Build.of(self.arch, None, {k: v for k, v in self.options if k in accepted})
-
-    def canonical(self) -> Build:
-        """One name per network: a build without a block drops options set to the builder's defaults.
-
-        (With a block, defaults may depend on the backbone, so nothing is dropped.)
-        """
-        if self.block is not None:
-            return self
-        defaults = _model_defaults(self.arch)
-        return Build(self.arch, None, tuple((k, v) for k, v in self.options if defaults.get(k, object()) != v),
-                     self.stages)
-
-    def describe(self) -> str:
-        parts = [self.arch] + ([f"+{self.block}"] if self.block else [])
-        parts += [f"{k}={v}" for k, v in self.options]
-        parts += [f"stages={list(self.stages)}"] if self.stages is not None else []
-        return " ".join(parts)
-
-
-def _hashable(value: Any) -> Any:
-    return tuple(_hashable(v) for v in value) if isinstance(value, (list, tuple)) else value
 
 
 @dataclass(frozen=True)
@@ -136,13 +71,13 @@ class Claim:
     paper: str
     where: tuple[str, ...]
     configs: tuple[str, ...]
-    build: Build
+    build: ModelRecord
     metric: str
     figure: Figure
     relative: str | None = None
-    baseline: Build | None = None
+    baseline: ModelRecord | None = None
     over: str | None = None
-    removed: Build | None = None
+    removed: ModelRecord | None = None
     implied: ImpliedDelta | None = None
     no_delta: str = ""
     words: str = ""
@@ -244,13 +179,13 @@ def _load(name: str) -> PaperClaims:
 
 def _table_claims(config: PaperConfig, configs: Mapping[str, PaperConfig]) -> list[Claim]:
     """One claim per figure the row prints, with the block's implied delta where it has one."""
-    build = Build.of_config(config)
+    build = config.record
     out = []
     for metric, figure in config.figures.items():
         claim = Claim(f"{config.key}:{metric}", config.paper, (f"{config.table}, {config.row}",), (config.name,),
                       build, metric, figure, notes=config.notes,
                       fit=next((f for f in config.fitted if f.metric == metric and config.name in f.figures), None))
-        if config.block is not None:
+        if config.record.block is not None:
             claim = _with_delta(claim, config, configs)
         out.append(claim)
     return out
@@ -259,9 +194,9 @@ def _table_claims(config: PaperConfig, configs: Mapping[str, PaperConfig]) -> li
 def _with_delta(claim: Claim, config: PaperConfig, configs: Mapping[str, PaperConfig]) -> Claim:
     if config.baseline is None:
         return replace(claim, removed=claim.build.without_block(),
-                       no_delta=f"the paper prints no {config.arch} row without the block")
+                       no_delta=f"the paper prints no {config.record.arch} row without the block")
     base = configs[config.baseline]
-    removed = Build.of_config(base)
+    removed = base.record
     figure = base.figures.get(claim.metric)
     if figure is None:
         return replace(claim, removed=removed, no_delta=f"its baseline row ({base.table}, {base.row}) "
@@ -291,7 +226,7 @@ def _text_claims(paper: str, raw: Mapping[str, Any], configs: Mapping[str, Paper
             raise ConfigError(f"{where}: row {key} has no baseline row; name the row to compare with as [row, over]")
         base = _config(configs, over_name, where)
         out.append(Claim(f"{raw['id']}@{key}", paper, (f"{raw['where']}, {config.row} vs {base.row}",), (config.name,),
-                         Build.of_config(config), raw["metric"], figure, relative, Build.of_config(base), base.name,
+                         config.record, raw["metric"], figure, relative, base.record, base.name,
                          words=raw.get("words", ""), notes=(raw["note"],) if "note" in raw else ()))
     return out
 
@@ -317,18 +252,18 @@ def _readings(claim: Claim, configs: Mapping[str, PaperConfig],
 
 def _check_reading(reading: ClaimReading, config: PaperConfig) -> None:
     """A reading may only set options the row's model or block takes (a typo would build nothing)."""
-    from recalib.registry import BLOCKS, keyword_names
-    block = reading.block or config.block
-    accepted = model_option_names(config.arch) | (keyword_names(BLOCKS.get(block).builder) or set() if block else set())
+    arch, block = config.record.arch, reading.block or config.record.block
+    accepted = arch_entry(arch).option_names() | (keyword_names(BLOCKS.get(block).builder) or set() if block else set())
     unknown = sorted(set(reading.options) - accepted)
     if unknown:
         raise ConfigError(f"{config.paper}: reading {reading.name!r} sets {', '.join(unknown)}, which row "
-                          f"{config.key} ({config.arch} + {block}) does not take")
+                          f"{config.key} ({arch} + {block}) does not take")
 
 
 def _applies(applies: Mapping[str, Any], config: PaperConfig) -> bool:
-    return (config.arch in applies.get("arch", [config.arch])
-            and applies.get("block", config.block) == config.block
+    record = config.record
+    return (record.arch in applies.get("arch", [record.arch])
+            and applies.get("block", record.block) == record.block
             and config.key in applies.get("configs", [config.key]))
 
 

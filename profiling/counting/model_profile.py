@@ -5,12 +5,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from recalib.profiling.counting.breakdown import Breakdown, breakdown
-from recalib.profiling.claims.papers import Build
 from recalib.profiling.counting.conventions import CONVENTIONS, DEFAULT_CONVENTION, Convention, Reading, resolve
 from recalib.profiling.counting.counts import Counts, count_module
 from recalib.profiling.counting.crosscheck import CrossCheck, crosscheck
-from recalib.profiling.claims.measure import build_model, input_shape
 from recalib.errors import ConfigError
+from recalib.record import ModelRecord
 from recalib.spec import Spec, parse_spec
 
 __all__ = ["Profile", "profile_model"]
@@ -18,9 +17,9 @@ __all__ = ["Profile", "profile_model"]
 
 @dataclass(frozen=True)
 class Profile:
-    """Everything ``recalib profile`` shows about one model."""
+    """Everything ``recalib profile`` shows about one model (``record``: as built, the reading's options included)."""
 
-    build: Build
+    record: ModelRecord
     reading: Reading
     flop_convention: Convention
     param_convention: Convention
@@ -35,8 +34,8 @@ class Profile:
     def to_json(self) -> dict[str, Any]:
         b = self.breakdown
         return {
-            "arch": self.build.arch, "block": self.build.block, "options": dict(self.build.options),
-            "stages": list(self.build.stages) if self.build.stages is not None else None,
+            "arch": self.record.arch, "block": self.record.block, "options": dict(sorted(self.record.options.items())),
+            "stages": list(self.record.stages) if self.record.stages is not None else None,
             "reading": self.reading.name, "input_shape": list(self.counts.input_shape),
             "flop_convention": self.flop_convention.name, "param_convention": self.param_convention.name,
             "params": b.total_params, "flops": b.total_flops,
@@ -74,13 +73,13 @@ def profile_model(spec: Spec | str, *, convention: str | None = None, check: boo
     ``torch.utils.flop_counter``.
     """
     spec = parse_spec(spec) if isinstance(spec, str) else spec
-    if not spec.builds or spec.arch is None:
+    if spec.record is None:
         raise ConfigError(f"{spec.text} is an exported file; profile counts PyTorch models (give its "
                           f"architecture or checkpoint)")
     flop_conv, param_conv, reading = _conventions(convention)
-    build = Build.of(spec.arch, spec.block, {**dict(spec.options), **dict(reading.options)}, spec.stages)
-    model = build_model(build)
-    counts = count_module(model, input_shape(build))
+    record = spec.record.with_options(reading.options)
+    model = record.create().eval()
+    counts = count_module(model, (1, *record.input_chw()))
     split = breakdown(model, counts, flop_conv, param_conv)
-    return Profile(build, reading, flop_conv, param_conv, counts, split,
+    return Profile(record, reading, flop_conv, param_conv, counts, split,
                    crosscheck(model, counts) if check else None)

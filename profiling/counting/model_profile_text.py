@@ -22,7 +22,7 @@ def _share(part: float, whole: float) -> str:
 
 def _header(p: Profile) -> list[str]:
     shape = "×".join(map(str, p.counts.input_shape))
-    title = p.build.describe() + (f"  [reading {p.reading.name}]" if p.reading.options else "")
+    title = p.record.describe() + (f"  [reading {p.reading.name}]" if p.reading.options else "")
     b = p.breakdown
     return [title, f"input {shape}",
             f"  parameters ({p.param_convention.name:<8}) {b.total_params:>16,.0f}  {human(b.total_params):>10}"

@@ -33,7 +33,6 @@ from recalib.export.parity import ParityCheck
 from recalib.export.prepare import Prepared
 from recalib.export.report import ExportReport
 from recalib.profiling.latency.plan import LatencyPlan
-from recalib.profiling.claims.measure import load_library
 from recalib.errors import BackendUnavailable, RecalibError
 from recalib.infra.workspace import temporary_folder
 
@@ -308,7 +307,6 @@ def audit_latency(plan: LatencyPlan, progress: bool = False) -> LatencyAudit:
 
     from recalib.deploy import machine_info
 
-    load_library()
     targets, skipped = resolve_targets(plan)
     variants, notes = export_variants(targets, plan.optimize)
     machine, start, threads = machine_info.collect(), time.perf_counter(), torch.get_num_threads()

@@ -90,7 +90,7 @@ def check_names(plan: LatencyPlan) -> None:
 
     for arch in plan.archs:
         spec = parse_spec(arch)
-        if spec.kind != "arch" or spec.block is not None:
+        if spec.kind != "arch" or spec.record is None or spec.record.block is not None:
             raise ConfigError(f"--arch {arch}: the audit inserts each --block into plain architectures; "
                               f"give ARCH[:OPTIONS] without a block")
     for block in plan.blocks:

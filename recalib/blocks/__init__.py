@@ -1,18 +1,25 @@
-"""The recalibration block families; importing this package registers every variant."""
+"""The recalibration block families and :data:`BLOCKS`, the registry of every block variant.
+
+Each family module declares its variants as ``ENTRIES``; this is the one place that adds them
+to the registry. A user adds their own with :func:`recalib.registry.register_block`.
+"""
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 from torch import nn
 
-from recalib.registry import BLOCKS, BlockSpec, build
+from recalib.blocks.cmpe_se import ENTRIES as CMPE_SE_BLOCKS
+from recalib.blocks.contextual import ENTRIES as CONTEXTUAL_BLOCKS
+from recalib.blocks.gather_excite import ENTRIES as GATHER_EXCITE_BLOCKS
+from recalib.blocks.ms_sar import ENTRIES as MS_SAR_BLOCKS
+from recalib.blocks.se import ENTRIES as SE_BLOCKS
+from recalib.entries import BlockEntry, Registry, build
 
-__all__ = ["create_block", "list_blocks", "block_spec", "block_variants"]
+__all__ = ["BLOCKS", "create_block", "list_blocks", "block_entry", "block_variants"]
 
-_FAMILIES = ("se", "gather_excite", "contextual", "ms_sar", "cmpe_se")
-for _family in _FAMILIES:
-    importlib.import_module(f"{__name__}.{_family}")
+BLOCKS: Registry[BlockEntry] = Registry("block", (*SE_BLOCKS, *GATHER_EXCITE_BLOCKS, *CONTEXTUAL_BLOCKS,
+                                                  *MS_SAR_BLOCKS, *CMPE_SE_BLOCKS))
 
 
 def create_block(name: str, channels: int, **options: object) -> nn.Module:
@@ -28,7 +35,7 @@ def list_blocks() -> list[str]:
     return BLOCKS.names()
 
 
-def block_spec(name: str) -> BlockSpec:
+def block_entry(name: str) -> BlockEntry:
     """The registry entry (paper, parameter formula, flags) of ``name``."""
     return BLOCKS.get(name)
 
@@ -39,5 +46,5 @@ def block_variants() -> list[tuple[str, str, dict[str, Any]]]:
     The label is ``"default"`` or the alternative's name (``("ms-sar", "sliding-diamond",
     {"strategy": "sliding-diamond"})``).
     """
-    return [(spec.name, label, dict(options)) for spec in BLOCKS
-            for label, options in (("default", {}), *spec.alternatives.items())]
+    return [(entry.name, label, dict(options)) for entry in BLOCKS
+            for label, options in (("default", {}), *entry.alternatives.items())]

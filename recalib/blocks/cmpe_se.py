@@ -20,10 +20,10 @@ import torch
 from torch import nn
 
 from recalib.blocks.common import check_batch_statistics, check_dtype, check_input, reduced_channels
+from recalib.entries import BlockEntry
 from recalib.errors import ConfigError, ShapeError
-from recalib.registry import register_block
 
-__all__ = ["CMPESEDoubleFC", "CMPESEPairView", "CMPESEFolded"]
+__all__ = ["CMPESEDoubleFC", "CMPESEPairView", "CMPESEFolded", "ENTRIES"]
 
 _PAPER = "Hu et al. 2018, Competitive Inner-Imaging SE (arXiv:1807.08920)"
 
@@ -296,21 +296,24 @@ class CMPESEFolded(_InnerImagingSE):
 _TAKES = "forward(residual, identity) returns s·residual; the host adds the identity"
 _NO_AVERAGE = {"the ε filter maps not averaged (Sec. 4.4)": {"average_filters": False}}
 
-register_block("cmpe-se-double-fc", CMPESEDoubleFC, paper=_PAPER, params="4·C·⌊C/r⌋",
+#: This family's registry entries (:data:`recalib.blocks.BLOCKS` adds them).
+ENTRIES: tuple[BlockEntry, ...] = (
+    BlockEntry("cmpe-se-double-fc", CMPESEDoubleFC, paper=_PAPER, params="4·C·⌊C/r⌋",
                summary=f"both flows squeezed, embedded by separate FCs, joint excitation; {_TAKES}",
-               takes_identity=True)
-register_block("cmpe-se-pair-2x1", CMPESEPairView, paper=_PAPER, fixed={"view": "2x1"},
+               takes_identity=True),
+    BlockEntry("cmpe-se-pair-2x1", CMPESEPairView, paper=_PAPER, fixed={"view": "2x1"},
                params="4ε + 2·C·⌊C/r⌋ (average_filters=False: 4ε + (ε+1)·C·⌊C/r⌋), "
                       "ε = max(1, ⌊width/t⌋)",
                summary=f"pair-view inner imaging, ε (1,2) filters over the (C, 2) map; {_TAKES}",
-               takes_identity=True, alternatives=_NO_AVERAGE)
-register_block("cmpe-se-pair-1x1", CMPESEPairView, paper=_PAPER, fixed={"view": "1x1"},
+               takes_identity=True, alternatives=_NO_AVERAGE),
+    BlockEntry("cmpe-se-pair-1x1", CMPESEPairView, paper=_PAPER, fixed={"view": "1x1"},
                params="3ε + 3·C·⌊C/r⌋ (average_filters=False: 3ε + (2ε+1)·C·⌊C/r⌋), "
                       "ε = max(1, ⌊width/t⌋)",
                summary=f"pair-view inner imaging, ε 1x1 filters, flattened 2C; {_TAKES}",
-               takes_identity=True, alternatives=_NO_AVERAGE)
-register_block("cmpe-se-folded-3x3", CMPESEFolded, paper=_PAPER,
+               takes_identity=True, alternatives=_NO_AVERAGE),
+    BlockEntry("cmpe-se-folded-3x3", CMPESEFolded, paper=_PAPER,
                params="11ε + (F + C)·⌊C/r⌋, F = (n−2)(m−2) (average_filters=False: ε·(n−2)(m−2)), "
                       "n·m = 2C, ε = max(1, ⌊width/t⌋)",
                summary=f"pair map folded to (n, m), alternating rows, ε 3x3 filters; {_TAKES}",
-               takes_identity=True, alternatives=_NO_AVERAGE)
+               takes_identity=True, alternatives=_NO_AVERAGE),
+)

@@ -55,10 +55,10 @@ from torch import nn
 
 from recalib.blocks.common import as_pair, check_channels, check_feat_size, check_input, positive_int
 from recalib.blocks.emp import DEFAULT_READING, check_emp, check_reading, excitation_map
+from recalib.entries import BlockEntry
 from recalib.errors import ConfigError, ShapeError, UnknownNameError
-from recalib.registry import register_block
 
-__all__ = ["ContextualConv", "StaticContextualConv", "StaticChannelScale", "squash", "COEFFICIENT_RANGES"]
+__all__ = ["ContextualConv", "StaticContextualConv", "StaticChannelScale", "squash", "COEFFICIENT_RANGES", "ENTRIES"]
 
 PAPER = "Marwood & Baluja, Contextual Convolution Blocks, BMVC 2021"
 GRID_SIZE = 11
@@ -357,12 +357,15 @@ _RANGE = {"coefficients in {-1...1} (Sec. 3)": {"coefficient_range": "-1..1"}}
 _EMPS = {"Gaussian EMP (Table 2)": {"emp": "gaussian"}, "sine EMP (Table 2)": {"emp": "sine"}}
 _UNIT = {"sine EMP with x read as eq. 2's x/W": {"emp": "sine", "emp_coordinates": "unit"}}
 _ALTERNATIVES = {"cc-reduced": {**_EMPS, **_RANGE}, "cc-scalar": _RANGE}
-for _name, (_fixed, _params, _summary) in _VARIANTS.items():
+#: This family's registry entries (:data:`recalib.blocks.BLOCKS` adds them).
+ENTRIES: tuple[BlockEntry, ...] = (
     # Parameters depend on the grid, which the paper's small maps (8x8, 4x4) shrink.
-    register_block(_name, ContextualConv, paper=PAPER, params=_params, summary=_summary,
-                   fixed=_fixed, needs_feat_size=True, alternatives=_ALTERNATIVES.get(_name))
-register_block("cc-static", StaticContextualConv, paper=PAPER, params="4C", needs_feat_size=True, summary=
-               "input-independent CC-block: learned coefficients, constant map; emp=bilinear|gaussian|sine",
-               alternatives={**_EMPS, **_UNIT})
-register_block("cc-static-scalar", StaticChannelScale, paper=PAPER, params="C",
-               summary="input-independent |P_c|=1: learned static per-channel weighting")
+    *(BlockEntry(name, ContextualConv, paper=PAPER, params=params, summary=summary, fixed=fixed,
+                 needs_feat_size=True, alternatives=_ALTERNATIVES.get(name, {}))
+      for name, (fixed, params, summary) in _VARIANTS.items()),
+    BlockEntry("cc-static", StaticContextualConv, paper=PAPER, params="4C", needs_feat_size=True,
+               summary="input-independent CC-block: learned coefficients, constant map; emp=bilinear|gaussian|sine",
+               alternatives={**_EMPS, **_UNIT}),
+    BlockEntry("cc-static-scalar", StaticChannelScale, paper=PAPER, params="C",
+               summary="input-independent |P_c|=1: learned static per-channel weighting"),
+)

@@ -17,10 +17,10 @@ from torch import nn
 
 from recalib.blocks.common import as_pair, check_batch_statistics, check_channels, check_feat_size, check_input
 from recalib.blocks.se import ExciteMLP, global_pool
+from recalib.entries import BlockEntry
 from recalib.errors import ConfigError
-from recalib.registry import register_block
 
-__all__ = ["GatherExcite", "AvgGather", "conv_gather", "check_extent", "Variant", "Extent", "VARIANTS"]
+__all__ = ["GatherExcite", "AvgGather", "conv_gather", "check_extent", "Variant", "Extent", "VARIANTS", "ENTRIES"]
 
 Variant = Literal["theta-minus", "theta", "theta-plus"]
 VARIANTS: tuple[str, ...] = ("theta-minus", "theta", "theta-plus")
@@ -255,20 +255,17 @@ def _ge_theta_plus(channels: int, *, variant: Variant, extent: Extent = GLOBAL,
 _PAPER = "Hu, Shen, Albanie, Sun, Vedaldi. Gather-Excite: Exploiting Feature Context in CNNs. NeurIPS 2018"
 _GATHER = "global: C*H*W + 2*C (depthwise HxW conv + BN); extent e: 11*C*log2(e) (3x3 depthwise convs + BN)"
 
-register_block(
-    "ge-theta-minus", _ge_theta_minus, paper=_PAPER, params="0", fixed={"variant": "theta-minus"},
-    summary="parameter-free: average pool over the (2e-1)^2 window (or global) -> sigmoid -> nearest "
-            "resize to HxW -> multiply",
-)
-# needs_feat_size describes the default (global) build; finite extents do not need feat_size
-register_block(
-    "ge-theta", _ge_theta, paper=_PAPER, params=_GATHER, fixed={"variant": "theta"}, needs_feat_size=True,
-    summary="depthwise conv gather (global kernel = feature map, or log2(e) 3x3 stride-2 convs) + BN "
-            "-> sigmoid -> nearest resize -> multiply; global extent needs feat_size",
-)
-register_block(
-    "ge-theta-plus", _ge_theta_plus, paper=_PAPER, params=f"{_GATHER}; + 2*C*(C//r) + C//r + C",
-    fixed={"variant": "theta-plus"}, needs_feat_size=True,
-    summary="ge-theta gather -> ReLU (official) -> SE 1x1 conv MLP C->C/r->C -> sigmoid -> nearest "
-            "resize -> multiply; global extent needs feat_size",
+#: This family's registry entries (:data:`recalib.blocks.BLOCKS` adds them).
+ENTRIES: tuple[BlockEntry, ...] = (
+    BlockEntry("ge-theta-minus", _ge_theta_minus, paper=_PAPER, params="0", fixed={"variant": "theta-minus"},
+               summary="parameter-free: average pool over the (2e-1)^2 window (or global) -> sigmoid -> nearest "
+                       "resize to HxW -> multiply"),
+    # needs_feat_size describes the default (global) build; finite extents do not need feat_size
+    BlockEntry("ge-theta", _ge_theta, paper=_PAPER, params=_GATHER, fixed={"variant": "theta"}, needs_feat_size=True,
+               summary="depthwise conv gather (global kernel = feature map, or log2(e) 3x3 stride-2 convs) + BN "
+                       "-> sigmoid -> nearest resize -> multiply; global extent needs feat_size"),
+    BlockEntry("ge-theta-plus", _ge_theta_plus, paper=_PAPER, params=f"{_GATHER}; + 2*C*(C//r) + C//r + C",
+               fixed={"variant": "theta-plus"}, needs_feat_size=True,
+               summary="ge-theta gather -> ReLU (official) -> SE 1x1 conv MLP C->C/r->C -> sigmoid -> nearest "
+                       "resize -> multiply; global extent needs feat_size"),
 )

@@ -15,10 +15,10 @@ from torch import nn
 
 from recalib.blocks.common import as_pair, check_batch_statistics, check_feat_size, check_input, reduced_channels
 from recalib.blocks.region_pooling import box_matrix, contract, diamond_matrix, region_matrices, regions_fit
+from recalib.entries import BlockEntry
 from recalib.errors import ConfigError, ShapeError, UnknownNameError
-from recalib.registry import register_block
 
-__all__ = ["MSSAR", "SCALES", "STRATEGIES"]
+__all__ = ["MSSAR", "SCALES", "STRATEGIES", "ENTRIES"]
 
 SCALES: tuple[int, ...] = (1, 2, 4)
 STRATEGIES: tuple[str, ...] = ("regional", "sliding", "sliding-diamond")
@@ -304,14 +304,17 @@ def _check_source_channels(source_channels: int | None, channels: int) -> int:
     return source_channels
 
 
-register_block(
-    _NAME, MSSAR,
-    paper="Wang, Xie, Qiao, Zhang, Zhang, Yuille. Multi-Scale Spatially-Asymmetric Recalibration "
-          "for Image Classification. ECCV 2018",
-    params="L*(S*h + h*C + 2*h + 2*C), h = C//(r*L), L = len(scales), S = source_channels or C",
-    summary="per scale K in {1,2,4}: average over KxK regions (or sliding squares/diamonds) -> 1x1 conv "
-            "C->h -> BN -> ReLU -> 1x1 conv h->C -> BN -> sigmoid -> spread back; gates averaged over "
-            "scales -> scale",
-    alternatives={"sliding squares (Sec. 3.2, footnotes 1 and 3)": {"strategy": "sliding"},
-                  "sliding L1 diamonds (Sec. 3.2's formula)": {"strategy": "sliding-diamond"}},
+#: This family's registry entries (:data:`recalib.blocks.BLOCKS` adds them).
+ENTRIES: tuple[BlockEntry, ...] = (
+    BlockEntry(
+        _NAME, MSSAR,
+        paper="Wang, Xie, Qiao, Zhang, Zhang, Yuille. Multi-Scale Spatially-Asymmetric Recalibration "
+              "for Image Classification. ECCV 2018",
+        params="L*(S*h + h*C + 2*h + 2*C), h = C//(r*L), L = len(scales), S = source_channels or C",
+        summary="per scale K in {1,2,4}: average over KxK regions (or sliding squares/diamonds) -> 1x1 conv "
+                "C->h -> BN -> ReLU -> 1x1 conv h->C -> BN -> sigmoid -> spread back; gates averaged over "
+                "scales -> scale",
+        alternatives={"sliding squares (Sec. 3.2, footnotes 1 and 3)": {"strategy": "sliding"},
+                      "sliding L1 diamonds (Sec. 3.2's formula)": {"strategy": "sliding-diamond"}},
+    ),
 )

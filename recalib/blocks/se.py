@@ -12,10 +12,10 @@ import torch
 from torch import nn
 
 from recalib.blocks.common import check_input, reduced_channels
+from recalib.entries import BlockEntry
 from recalib.errors import ConfigError
-from recalib.registry import register_block
 
-__all__ = ["Pool", "POOLS", "global_pool", "ExciteMLP", "SqueezeExcite"]
+__all__ = ["Pool", "POOLS", "global_pool", "ExciteMLP", "SqueezeExcite", "ENTRIES"]
 
 Pool = Literal["avg", "max"]
 POOLS: tuple[str, ...] = ("avg", "max")
@@ -100,10 +100,10 @@ class SqueezeExcite(nn.Module):
         return f"channels={self.channels}, reduction={self.reduction}, pool={self.pool!r}"
 
 
-register_block(
-    "se", SqueezeExcite,
-    paper="Hu, Shen, Sun. Squeeze-and-Excitation Networks. CVPR 2018",
-    params="2*C*(C//r) + C//r + C",
-    summary="global average (or max) squeeze -> 1x1 conv C->C/r (bias) -> ReLU -> 1x1 conv C/r->C (bias) "
-            "-> sigmoid -> channel scale",
+#: This family's registry entries (:data:`recalib.blocks.BLOCKS` adds them).
+ENTRIES: tuple[BlockEntry, ...] = (
+    BlockEntry("se", SqueezeExcite, paper="Hu, Shen, Sun. Squeeze-and-Excitation Networks. CVPR 2018",
+               params="2*C*(C//r) + C//r + C",
+               summary="global average (or max) squeeze -> 1x1 conv C->C/r (bias) -> ReLU -> 1x1 conv C/r->C "
+                       "(bias) -> sigmoid -> channel scale"),
 )

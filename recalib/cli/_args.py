@@ -11,13 +11,15 @@
   wherever ONNX files are exported; ``--json`` prints JSON instead of
   text; ``-o``/``--output`` names what is written, ``--force`` lets it replace a file.
 
-Only argparse is imported here: these modules load before torch.
+Only argparse and :mod:`recalib.literals` are imported here: these modules load before torch.
 """
 from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
 from typing import Any
+
+from recalib.literals import split_top_level
 
 __all__ = ["comma_list", "add_model", "add_blocks", "add_input_size", "add_runtime", "add_timing",
            "add_verification", "add_output", "output_path"]
@@ -26,8 +28,6 @@ __all__ = ["comma_list", "add_model", "add_blocks", "add_input_size", "add_runti
 def comma_list(convert: Callable[[str], Any] = str, what: str = "names") -> Callable[[str], list[Any]]:
     """An argparse type: ``"a,b"`` → ``[convert("a"), convert("b")]`` (with ``action="extend"``)."""
     def parse(text: str) -> list[Any]:
-        from recalib.spec import split_top_level
-
         items = [item for item in split_top_level(text) if item]
         try:
             values = [convert(item) for item in items]

@@ -21,16 +21,16 @@ def _options(options: Mapping[str, Any]) -> str:
 
 
 def _rows() -> list[dict[str, Any]]:
+    from recalib.blocks import BLOCKS
+    from recalib.models import MODELS
     from recalib.models.block_defaults import BLOCK_DEFAULTS
-    from recalib.registry import BLOCKS
-    import recalib.models  # noqa: F401  (registers the block families and the backbones)
 
-    return [{"name": s.name, "paper": s.paper, "params": s.params, "summary": s.summary,
-             "takes_identity": s.takes_identity, "needs_feat_size": s.needs_feat_size, "fixed": dict(s.fixed),
-             "alternatives": {label: dict(options) for label, options in s.alternatives.items()},
-             "backbone_defaults": [{"options": dict(d.options), "backbones": d.backbones(), "source": d.source}
-                                   for d in BLOCK_DEFAULTS if d.block == s.name]}
-            for s in BLOCKS]
+    return [{"name": b.name, "paper": b.paper, "params": b.params, "summary": b.summary,
+             "takes_identity": b.takes_identity, "needs_feat_size": b.needs_feat_size, "fixed": dict(b.fixed),
+             "alternatives": {label: dict(options) for label, options in b.alternatives.items()},
+             "backbone_defaults": [{"options": dict(d.options), "backbones": d.backbones(MODELS), "source": d.source}
+                                   for d in BLOCK_DEFAULTS if d.block == b.name]}
+            for b in BLOCKS]
 
 
 def run(args: argparse.Namespace) -> int:

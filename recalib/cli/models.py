@@ -35,16 +35,16 @@ def run(args: argparse.Namespace) -> int:
 
     from recalib.errors import ConfigError
     from recalib.models import create_model
-    from recalib.registry import MODELS
+    from recalib.models import MODELS
     from recalib.spec import parse_block
 
     block, options = parse_block(args.block) if args.block else (None, {})
     rows = []
-    for spec in MODELS:
-        row: dict[str, Any] = {"name": spec.name, "paper": spec.paper, "input_size": list(spec.input_size),
-               "params": None, "summary": spec.summary}
+    for entry in MODELS:
+        row: dict[str, Any] = {"name": entry.name, "paper": entry.paper, "input_size": list(entry.input_size),
+                               "params": None, "summary": entry.summary}
         try:
-            model = create_model(spec.name, block, **options)
+            model = create_model(entry.name, block, **options)
         except ConfigError as exc:  # e.g. r=16 on DenseNet's 12 new channels: report, keep listing
             row["summary"] = f"cannot take block {args.block!r}: {exc}"
         else:
@@ -89,14 +89,14 @@ def _run_papers(args: argparse.Namespace) -> int:
 def _config_entry(config: PaperConfig) -> dict[str, Any]:
     """Everything shown about one configuration; the network is built to count and list its blocks."""
     from recalib.profiling.claims.measure import block_groups
-    from recalib.models import model_spec
+    from recalib.models import arch_entry
 
-    model = config.create()
+    record, model = config.record, config.create()
     groups = block_groups(model)
-    return {"name": config.name, "table": config.table, "row": config.row, "arch": config.arch,
-            "summary": model_spec(config.arch).summary,
-            "block": config.block, "options": dict(config.options),
-            "stages": None if config.stages is None else list(config.stages), "input_size": list(config.input_size),
+    return {"name": config.name, "table": config.table, "row": config.row, "arch": record.arch,
+            "summary": arch_entry(record.arch).summary,
+            "block": record.block, "options": dict(record.options),
+            "stages": None if record.stages is None else list(record.stages), "input_size": list(config.input_size),
             "insertion": config.insertion or None, "baseline": config.baseline,
             "blocks": [g.describe() for g in groups], "params": sum(p.numel() for p in model.parameters()),
             "paper_figures": {m: str(f) for m, f in config.figures.items()},

@@ -2,9 +2,9 @@
 
 What a specification asks for is checked here before anything real is allocated:
 
-* a checkpoint's tensors against the model its stored spec names (:func:`check_weights`): a
-  1 MB file whose spec says ``num_classes=10000000`` is refused before a 2.6 GB classifier
-  is made;
+* a checkpoint's tensor shapes against the model its stored record names
+  (:func:`check_state_shapes`): a 1 MB file whose record says ``num_classes=10000000`` is
+  refused before a 2.6 GB classifier is made;
 * what a batch and input size need in memory (:func:`estimate_memory`): a forward pass on
   meta tensors gives every activation's size, hence a lower bound on what a run needs
   (weights + input + the largest layer's input and output together), which
@@ -12,7 +12,7 @@ What a specification asks for is checked here before anything real is allocated:
   100000000`` is refused with the estimate instead of dying in an allocation.
 
 Any error a constructor raises on the meta device other than a recalib error (a negative size,
-a value of the wrong type that slipped through) becomes a :class:`ConfigError` naming the spec.
+a value of the wrong type that slipped through) becomes a :class:`ConfigError` naming the model.
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from torch import nn
 from recalib.errors import CheckpointError, ConfigError, RecalibError
 from recalib.infra.memory import MemoryEstimate
 
-__all__ = ["meta_model", "check_weights", "estimate_memory"]
+__all__ = ["meta_model", "check_state_shapes", "estimate_memory"]
 
 
 def meta_model(build: Callable[[], nn.Module], what: str) -> nn.Module:
@@ -38,7 +38,7 @@ def meta_model(build: Callable[[], nn.Module], what: str) -> nn.Module:
         raise ConfigError(f"cannot build {what}: {exc}; check the options' values") from None
 
 
-def check_weights(model: nn.Module, shapes: Mapping[str, Sequence[int]], source: str, fix: str) -> None:
+def check_state_shapes(model: nn.Module, shapes: Mapping[str, Sequence[int]], source: str, fix: str) -> None:
     """Raise :class:`CheckpointError` unless ``shapes`` (name → shape, of ``source``) are exactly
     ``model``'s tensors; ``fix`` ends the message."""
     own = {name: tuple(t.shape) for name, t in model.state_dict().items()}

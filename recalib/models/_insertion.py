@@ -7,9 +7,8 @@ from typing import Any
 import torch
 from torch import nn
 
-import recalib.blocks  # noqa: F401  (registers every block family before any lookup)
+from recalib.entries import BlockEntry, build, keyword_defaults, keyword_names
 from recalib.errors import ConfigError
-from recalib.registry import BLOCKS, BlockSpec, build, keyword_defaults, keyword_names
 
 __all__ = ["BlockFactory", "recalibrate_residual"]
 
@@ -17,33 +16,34 @@ _CONTEXT = ("feat_size", "width", "source_channels")
 
 
 class BlockFactory:
-    """Builds one block per insertion point from a registered name and the user's options.
+    """Builds one block per insertion point from a block's registry entry and the user's options.
 
     The backbone supplies the context it knows (``feat_size`` from its nominal resolution, the
     bottleneck ``width``); each block receives only the context keys its constructor takes.
-    ``BlockFactory(None)`` builds ``nn.Identity`` so a backbone has one code path.
+    ``BlockFactory(None)`` builds ``nn.Identity`` so a backbone has one code path. The caller
+    looks the entry up (:mod:`recalib.models.assembly`), so backbones never reach for a registry.
     """
 
-    def __init__(self, name: str | None = None, options: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, entry: BlockEntry | None = None, options: Mapping[str, Any] | None = None) -> None:
         self.options = dict(options or {})
-        self.spec: BlockSpec | None = BLOCKS.get(name) if name is not None else None
-        if self.spec is None and self.options:
+        self.entry = entry
+        if self.entry is None and self.options:
             raise ConfigError(f"option(s) {', '.join(sorted(self.options))} given without a block; "
                               f"pass block=NAME or drop them")
         given_context = sorted(set(self.options) & set(_CONTEXT))
         if given_context:
             raise ConfigError(f"{', '.join(given_context)} is set by the backbone at each insertion point; "
                               f"do not pass it (choose the model's input_size instead)")
-        if self.spec is not None:
-            self._accepted = keyword_names(self.spec.builder)
+        if self.entry is not None:
+            self._accepted = keyword_names(self.entry.builder)
 
     @property
     def name(self) -> str | None:
-        return self.spec.name if self.spec else None
+        return self.entry.name if self.entry else None
 
     @property
     def takes_identity(self) -> bool:
-        return bool(self.spec and self.spec.takes_identity)
+        return bool(self.entry and self.entry.takes_identity)
 
     def require_plain(self, arch: str, reason: str) -> None:
         """Refuse, at build time, a block that needs the residual identity where none exists."""
@@ -56,27 +56,27 @@ class BlockFactory:
 
         Recorded with the model, so it rebuilds the same block should a default change later.
         """
-        if self.spec is None:
+        if self.entry is None:
             return {}
-        defaults = keyword_defaults(self.spec.builder)
-        own = {k: v for k, v in defaults.items() if k not in _CONTEXT and k not in self.spec.fixed}
+        defaults = keyword_defaults(self.entry.builder)
+        own = {k: v for k, v in defaults.items() if k not in _CONTEXT and k not in self.entry.fixed}
         return {**own, **self.options}
 
     def accepts(self, option: str) -> bool:
         """Whether the block's constructor takes ``option`` (e.g. ``source_channels``)."""
-        return self.spec is not None and (self._accepted is None or option in self._accepted)
+        return self.entry is not None and (self._accepted is None or option in self._accepted)
 
     def __call__(self, channels: int, *, feat_size: tuple[int, int] | None = None,
                  width: int | None = None, source_channels: int | None = None) -> nn.Module:
         """Build the block for ``channels``; context the block's constructor does not take is dropped."""
-        if self.spec is None:
+        if self.entry is None:
             return nn.Identity()
         context = {"feat_size": feat_size, "width": width, "source_channels": source_channels}
         context = {k: v for k, v in context.items() if v is not None and self.accepts(k)}
-        if self.spec.needs_feat_size and "feat_size" not in context:
-            raise ConfigError(f"block {self.spec.name!r} needs the feature-map size, which this "
+        if self.entry.needs_feat_size and "feat_size" not in context:
+            raise ConfigError(f"block {self.entry.name!r} needs the feature-map size, which this "
                               f"insertion point does not know")
-        return build(self.spec, (channels,), {**context, **self.options})
+        return build(self.entry, (channels,), {**context, **self.options})
 
 
 def recalibrate_residual(block: nn.Module, takes_identity: bool, residual: torch.Tensor,

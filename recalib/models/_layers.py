@@ -132,7 +132,8 @@ class Backbone(nn.Module):
 
     def check_input(self, x: torch.Tensor) -> None:
         """Raise :class:`ShapeError` unless ``x`` is ``(N, in_channels, H, W)`` at a size the model runs at."""
-        arch = getattr(self, "recalib_spec", {}).get("arch", type(self).__name__)
+        record = getattr(self, "recalib_record", None)
+        arch = type(self).__name__ if record is None else record.arch
         check_dtype(x, self, arch)
         if x.dim() != 4 or x.shape[1] != self.in_channels:
             raise ShapeError(f"{arch} expects (N, {self.in_channels}, H, W) input, got shape {tuple(x.shape)}")
@@ -154,4 +155,4 @@ def _size_bound(block: BlockFactory, module: nn.Module) -> bool:
         return module.bound_size is not None
     if getattr(module, "feat_size", None) is not None:
         return True
-    return bool(block.spec is not None and block.spec.needs_feat_size)
+    return bool(block.entry is not None and block.entry.needs_feat_size)

@@ -4,22 +4,24 @@ A block's constructor defaults are one paper setting (MS-SAR's ``reduction=3`` i
 ResNet setting). Where a paper uses another setting for a whole family of backbones, that
 setting is what :func:`recalib.create_model` gives on those backbones: it consults
 :data:`BLOCK_DEFAULTS` and adds each matching row's options that the caller did not give.
+A row matches an architecture by its registry entry (its name and dataset), which the caller
+passes in: this table knows no registry.
 Explicit options always win, key by key; a row also steps aside when the caller gives one of
 its ``unless`` options (``fold_cols`` replaces a default ``fold_rows``: the block takes one of
 the two); an option given as ``None`` asks for the default. The options a model was built with,
-defaults included, are recorded in ``model.recalib_spec``, so a checkpoint rebuilds the same
+defaults included, are recorded in ``model.recalib_record``, so a checkpoint rebuilds the same
 model after a default changes.
 
 ``recalib blocks`` prints these rows under each block.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from recalib.registry import MODELS, ModelSpec
+from recalib.entries import ArchEntry
 
 __all__ = ["BlockDefault", "BLOCK_DEFAULTS", "defaults_for", "with_block_defaults"]
 
@@ -35,13 +37,13 @@ class BlockDefault:
     archs: tuple[str, ...] = ()
     unless: tuple[str, ...] = ()
 
-    def matches(self, spec: ModelSpec, block: str) -> bool:
-        return (block == self.block and (self.dataset is None or spec.dataset == self.dataset)
-                and (not self.archs or spec.name in self.archs))
+    def matches(self, arch: ArchEntry, block: str) -> bool:
+        return (block == self.block and (self.dataset is None or arch.dataset == self.dataset)
+                and (not self.archs or arch.name in self.archs))
 
-    def backbones(self) -> list[str]:
-        """The registered architectures this row applies to."""
-        return [spec.name for spec in MODELS if self.matches(spec, self.block)]
+    def backbones(self, archs: Iterable[ArchEntry]) -> list[str]:
+        """The names of those of ``archs`` (e.g. every registered architecture) this row applies to."""
+        return [arch.name for arch in archs if self.matches(arch, self.block)]
 
 
 def _row(block: str, options: dict[str, Any], source: str, **where: Any) -> BlockDefault:
@@ -66,15 +68,14 @@ BLOCK_DEFAULTS: tuple[BlockDefault, ...] = (
 )
 
 
-def defaults_for(arch: str, block: str | None) -> list[BlockDefault]:
+def defaults_for(arch: ArchEntry, block: str | None) -> list[BlockDefault]:
     """The rows of :data:`BLOCK_DEFAULTS` for ``block`` on architecture ``arch``."""
     if block is None:
         return []
-    spec = MODELS.get(arch)
-    return [row for row in BLOCK_DEFAULTS if row.matches(spec, block)]
+    return [row for row in BLOCK_DEFAULTS if row.matches(arch, block)]
 
 
-def with_block_defaults(arch: str, block: str | None, options: Mapping[str, Any]) -> dict[str, Any]:
+def with_block_defaults(arch: ArchEntry, block: str | None, options: Mapping[str, Any]) -> dict[str, Any]:
     """``options`` plus the defaults of ``block`` on ``arch`` that the caller did not set or replace."""
     merged = dict(options)
     given = {k for k, v in options.items() if v is not None}  # None asks for the default

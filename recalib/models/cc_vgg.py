@@ -22,12 +22,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from recalib.entries import ArchEntry
 from recalib.errors import ConfigError
 from recalib.models._insertion import BlockFactory
 from recalib.models._layers import Backbone, Size, check_input_size, classifier, conv2d, out_size, stage_factories
-from recalib.registry import register_model
 
-__all__ = ["CCVGG", "build_cc_vgg_mnist", "build_cc_vgg_cifar10", "build_cc_vgg_cifar100"]
+__all__ = ["CCVGG", "build_cc_vgg_mnist", "build_cc_vgg_cifar10", "build_cc_vgg_cifar100", "ENTRIES"]
 
 WIDTHS = (1, 2, 4, 8, 16, 32, 48)
 _PAPER = "Marwood & Baluja, Contextual Convolution Blocks (Table 1)"
@@ -106,9 +106,12 @@ def build_cc_vgg_cifar100(*, block: BlockFactory, stages: frozenset[int] | None,
                   in_channels=3, n_stages=4, convs_per_stage=2, pool=2, growth=2)
 
 
-register_model("cc_vgg_mnist", build_cc_vgg_mnist, paper=_PAPER, input_size=(28, 28), in_channels=1, dataset="mnist",
-               summary="CC paper's MNIST VGG-style net, first width 48")
-register_model("cc_vgg_cifar10", build_cc_vgg_cifar10, paper=_PAPER, input_size=(32, 32), dataset="cifar",
-               summary="CC paper's CIFAR-10 VGG-style net, first width 48")
-register_model("cc_vgg_cifar100", build_cc_vgg_cifar100, paper=_PAPER, input_size=(32, 32), dataset="cifar",
-               summary="CC paper's CIFAR-100 VGG-style net, first width 48")
+#: This family's registry entries (:data:`recalib.models.catalog.MODELS` adds them).
+ENTRIES: tuple[ArchEntry, ...] = (
+    ArchEntry("cc_vgg_mnist", build_cc_vgg_mnist, paper=_PAPER, input_size=(28, 28), in_channels=1, dataset="mnist",
+              summary="CC paper's MNIST VGG-style net, first width 48"),
+    ArchEntry("cc_vgg_cifar10", build_cc_vgg_cifar10, paper=_PAPER, input_size=(32, 32), dataset="cifar",
+              summary="CC paper's CIFAR-10 VGG-style net, first width 48"),
+    ArchEntry("cc_vgg_cifar100", build_cc_vgg_cifar100, paper=_PAPER, input_size=(32, 32), dataset="cifar",
+              summary="CC paper's CIFAR-100 VGG-style net, first width 48"),
+)

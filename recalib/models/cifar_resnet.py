@@ -28,15 +28,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from recalib.entries import ArchEntry
 from recalib.errors import ConfigError
 from recalib.models._insertion import BlockFactory, recalibrate_residual
 from recalib.models._layers import (Backbone, Size, batch_norm, check_input_size, classifier, conv2d, out_size,
                                     stage_factories)
 from recalib.models.preact_units import PreActBottleneck, PreActUnit
-from recalib.registry import register_model
 
 __all__ = ["CifarResNet", "BasicUnit", "PreActUnit", "PreActBottleneck",
-           "build_cifar_resnet", "build_preact_resnet", "build_wrn"]
+           "build_cifar_resnet", "build_preact_resnet", "build_wrn", "ENTRIES"]
 
 CIFAR_SIZE: Size = (32, 32)
 
@@ -165,17 +165,21 @@ def build_wrn(*, block: BlockFactory, stages: frozenset[int] | None, depth: int,
 _ORIGINAL = "He et al., Deep Residual Learning (CVPR 2016)"
 _PREACT = "He et al., Identity Mappings in Deep Residual Networks (ECCV 2016)"
 _WRN = "Zagoruyko & Komodakis, Wide Residual Networks (BMVC 2016)"
-for _depth in (20, 32, 56, 110):
-    register_model(f"cifar_resnet{_depth}", build_cifar_resnet, paper=_ORIGINAL, input_size=CIFAR_SIZE, dataset="cifar",
-                   summary=f"CIFAR ResNet-{_depth}, original post-activation, option-A shortcuts",
-                   fixed={"depth": _depth})
-    register_model(f"preact_resnet{_depth}", build_preact_resnet, paper=_PREACT, input_size=CIFAR_SIZE, dataset="cifar",
-                   summary=f"CIFAR pre-activation ResNet-{_depth}, basic units",
-                   fixed={"depth": _depth, "bottleneck": False})
-register_model("preact_resnet164", build_preact_resnet, paper=_PREACT, input_size=CIFAR_SIZE, dataset="cifar",
-               summary="CIFAR pre-activation ResNet-164, bottleneck units",
-               fixed={"depth": 164, "bottleneck": True})
-for _depth, _widen in ((16, 8), (22, 10), (28, 10)):
-    register_model(f"wrn{_depth}_{_widen}", build_wrn, paper=_WRN, input_size=CIFAR_SIZE, dataset="cifar",
-                   summary=f"CIFAR Wide ResNet-{_depth}-{_widen}, pre-activation",
-                   fixed={"depth": _depth, "widen": _widen})
+#: This family's registry entries (:data:`recalib.models.catalog.MODELS` adds them).
+ENTRIES: tuple[ArchEntry, ...] = (
+    *(ArchEntry(f"cifar_resnet{depth}", build_cifar_resnet, paper=_ORIGINAL, input_size=CIFAR_SIZE, dataset="cifar",
+                summary=f"CIFAR ResNet-{depth}, original post-activation, option-A shortcuts",
+                fixed={"depth": depth})
+      for depth in (20, 32, 56, 110)),
+    *(ArchEntry(f"preact_resnet{depth}", build_preact_resnet, paper=_PREACT, input_size=CIFAR_SIZE, dataset="cifar",
+                summary=f"CIFAR pre-activation ResNet-{depth}, basic units",
+                fixed={"depth": depth, "bottleneck": False})
+      for depth in (20, 32, 56, 110)),
+    ArchEntry("preact_resnet164", build_preact_resnet, paper=_PREACT, input_size=CIFAR_SIZE, dataset="cifar",
+              summary="CIFAR pre-activation ResNet-164, bottleneck units",
+              fixed={"depth": 164, "bottleneck": True}),
+    *(ArchEntry(f"wrn{depth}_{widen}", build_wrn, paper=_WRN, input_size=CIFAR_SIZE, dataset="cifar",
+                summary=f"CIFAR Wide ResNet-{depth}-{widen}, pre-activation",
+                fixed={"depth": depth, "widen": widen})
+      for depth, widen in ((16, 8), (22, 10), (28, 10))),
+)

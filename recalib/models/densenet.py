@@ -24,13 +24,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from recalib.entries import ArchEntry
 from recalib.errors import ConfigError
 from recalib.models._insertion import BlockFactory
 from recalib.models._layers import (Backbone, Size, batch_norm, check_input_size, classifier, conv2d, out_size,
                                     stage_factories)
-from recalib.registry import register_model
 
-__all__ = ["DenseNet", "DenseLayer", "build_densenet"]
+__all__ = ["DenseNet", "DenseLayer", "build_densenet", "ENTRIES"]
 
 CIFAR_SIZE: Size = (32, 32)
 _MODES = ("single-stage", "multi-stage")
@@ -118,7 +118,8 @@ def build_densenet(*, block: BlockFactory, stages: frozenset[int] | None, depth:
 
 
 _PAPER = "Huang et al., Densely Connected Convolutional Networks (CVPR 2017)"
-for _depth, _growth in ((100, 12), (190, 40)):
-    register_model(f"densenet_bc{_depth}", build_densenet, paper=_PAPER, input_size=CIFAR_SIZE, dataset="cifar",
-                   summary=f"CIFAR DenseNet-BC-{_depth}, growth {_growth}",
-                   fixed={"depth": _depth, "growth": _growth})
+#: This family's registry entries (:data:`recalib.models.catalog.MODELS` adds them).
+ENTRIES: tuple[ArchEntry, ...] = tuple(
+    ArchEntry(f"densenet_bc{depth}", build_densenet, paper=_PAPER, input_size=CIFAR_SIZE, dataset="cifar",
+              summary=f"CIFAR DenseNet-BC-{depth}, growth {growth}", fixed={"depth": depth, "growth": growth})
+    for depth, growth in ((100, 12), (190, 40)))

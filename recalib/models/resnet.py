@@ -31,14 +31,14 @@ from functools import partial
 import torch
 from torch import nn
 
+from recalib.entries import ArchEntry
 from recalib.errors import ConfigError
 from recalib.models._insertion import BlockFactory, recalibrate_residual
 from recalib.models._layers import (Backbone, Size, batch_norm, check_input_size, classifier, conv2d, out_size,
                                     stage_factories)
 from recalib.models.preact_units import PreActBottleneck, PreActUnit
-from recalib.registry import register_model
 
-__all__ = ["ResNet", "BasicBlock", "Bottleneck", "build_resnet", "build_preact_resnet_imagenet"]
+__all__ = ["ResNet", "BasicBlock", "Bottleneck", "build_resnet", "build_preact_resnet_imagenet", "ENTRIES"]
 
 IMAGENET_SIZE: Size = (224, 224)
 _LAYERS = {18: ("basic", (2, 2, 2, 2)), 34: ("basic", (3, 4, 6, 3)), 50: ("bottleneck", (3, 4, 6, 3)),
@@ -195,13 +195,17 @@ def build_preact_resnet_imagenet(*, block: BlockFactory, stages: frozenset[int] 
 
 
 _PAPERS = "He et al., Deep Residual Learning (CVPR 2016)"
-for _depth in sorted(_LAYERS):
-    register_model(f"resnet{_depth}", build_resnet, paper=_PAPERS, input_size=IMAGENET_SIZE, dataset="imagenet",
-                   summary=f"ImageNet ResNet-{_depth} ({_LAYERS[_depth][0]} units)", fixed={"depth": _depth})
-    register_model(f"preact_resnet{_depth}_imagenet", build_preact_resnet_imagenet,
-                   paper="He et al., Identity Mappings in Deep Residual Networks (ECCV 2016)",
-                   input_size=IMAGENET_SIZE, dataset="imagenet", fixed={"depth": _depth},
-                   summary=f"ImageNet pre-activation ResNet-{_depth} ({_LAYERS[_depth][0]} units)")
-register_model("resnext50_32x4d", build_resnet, paper="Xie et al., Aggregated Residual Transformations (CVPR 2017)",
-               input_size=IMAGENET_SIZE, dataset="imagenet", summary="ImageNet ResNeXt-50, 32 groups x 4d",
-               fixed={"depth": 50, "groups": 32, "width_per_group": 4})
+#: This family's registry entries (:data:`recalib.models.catalog.MODELS` adds them).
+ENTRIES: tuple[ArchEntry, ...] = (
+    *(ArchEntry(f"resnet{depth}", build_resnet, paper=_PAPERS, input_size=IMAGENET_SIZE, dataset="imagenet",
+                summary=f"ImageNet ResNet-{depth} ({kind} units)", fixed={"depth": depth})
+      for depth, (kind, _) in sorted(_LAYERS.items())),
+    *(ArchEntry(f"preact_resnet{depth}_imagenet", build_preact_resnet_imagenet,
+                paper="He et al., Identity Mappings in Deep Residual Networks (ECCV 2016)",
+                input_size=IMAGENET_SIZE, dataset="imagenet", fixed={"depth": depth},
+                summary=f"ImageNet pre-activation ResNet-{depth} ({kind} units)")
+      for depth, (kind, _) in sorted(_LAYERS.items())),
+    ArchEntry("resnext50_32x4d", build_resnet, paper="Xie et al., Aggregated Residual Transformations (CVPR 2017)",
+              input_size=IMAGENET_SIZE, dataset="imagenet", summary="ImageNet ResNeXt-50, 32 groups x 4d",
+              fixed={"depth": 50, "groups": 32, "width_per_group": 4}),
+)

@@ -22,13 +22,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from recalib.entries import ArchEntry
 from recalib.errors import ConfigError
 from recalib.models._insertion import BlockFactory
 from recalib.models._layers import (Backbone, Size, batch_norm, check_input_size, classifier, conv2d, out_size,
                                     stage_factories)
-from recalib.registry import register_model
 
-__all__ = ["ShuffleNetV1", "ShuffleUnit", "build_shufflenet_v1"]
+__all__ = ["ShuffleNetV1", "ShuffleUnit", "build_shufflenet_v1", "ENTRIES"]
 
 IMAGENET_SIZE: Size = (224, 224)
 _STEM = 24
@@ -108,6 +108,9 @@ def build_shufflenet_v1(*, block: BlockFactory, stages: frozenset[int] | None, g
     return model
 
 
-register_model("shufflenet_v1_g3", build_shufflenet_v1, input_size=IMAGENET_SIZE, dataset="imagenet",
-               paper="Zhang et al., ShuffleNet (CVPR 2018)", summary="ImageNet ShuffleNet v1 1x, g = 3",
-               fixed={"groups": 3})
+#: This family's registry entries (:data:`recalib.models.catalog.MODELS` adds them).
+ENTRIES: tuple[ArchEntry, ...] = (
+    ArchEntry("shufflenet_v1_g3", build_shufflenet_v1, input_size=IMAGENET_SIZE, dataset="imagenet",
+              paper="Zhang et al., ShuffleNet (CVPR 2018)", summary="ImageNet ShuffleNet v1 1x, g = 3",
+              fixed={"groups": 3}),
+)

@@ -11,10 +11,10 @@ import pytest
 import torch
 from torch import nn
 
-from recalib import block_spec, create_block, list_blocks
+from recalib import block_entry, create_block, list_blocks
 from recalib.blocks import block_variants
 from recalib.errors import RecalibError, ShapeError
-from recalib.registry import keyword_names
+from recalib.entries import keyword_names
 
 CHANNELS = 64
 SIZES = [(8, 8), (7, 7), (13, 9)]
@@ -26,13 +26,13 @@ IDS = [name if label == "default" else f"{name}[{label}]" for name, label, _ in 
 
 def build(name: str, size: tuple[int, int], options: dict | None = None, channels: int = CHANNELS) -> nn.Module:
     """Build with ``options``, telling the block its feature size when its constructor takes one."""
-    accepted = keyword_names(block_spec(name).builder)
+    accepted = keyword_names(block_entry(name).builder)
     context = {"feat_size": size} if accepted is None or "feat_size" in accepted else {}
     return create_block(name, channels, **context, **(options or {}))
 
 
 def call(name: str, block: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    if block_spec(name).takes_identity:
+    if block_entry(name).takes_identity:
         return block(x, torch.randn_like(x))
     return block(x)
 
@@ -46,9 +46,9 @@ def test_every_family_is_registered() -> None:
 
 
 @pytest.mark.parametrize("name", list_blocks())
-def test_spec_documents_paper_and_formula(name: str) -> None:
-    spec = block_spec(name)
-    assert spec.paper and spec.params and spec.summary
+def test_entry_documents_paper_and_formula(name: str) -> None:
+    entry = block_entry(name)
+    assert entry.paper and entry.params and entry.summary
     assert (type(build(name, SIZES[0])).__doc__ or "").strip(), "public block without a docstring"
 
 
@@ -102,7 +102,7 @@ def test_eval_mode_is_deterministic_and_batch_independent(name: str, options: di
     block = build(name, SIZES[0], options).eval()
     x = torch.randn(3, CHANNELS, *SIZES[0])
     identity = torch.randn_like(x)
-    args = (x, identity) if block_spec(name).takes_identity else (x,)
+    args = (x, identity) if block_entry(name).takes_identity else (x,)
     full = block(*args)
     single = block(*(a[:1] for a in args))
     torch.testing.assert_close(single, full[:1], rtol=1e-5, atol=1e-6)
@@ -133,7 +133,7 @@ def test_an_input_of_another_dtype_is_refused_by_name_not_by_torch(name: str) ->
     has_weights = any(t.is_floating_point() for t in (*block.parameters(), *block.buffers()))
     for dtype in (torch.float16, torch.float64, torch.int64):
         x = torch.ones(2, CHANNELS, 8, 8, dtype=dtype)
-        args = (x, x) if block_spec(name).takes_identity else (x,)
+        args = (x, x) if block_entry(name).takes_identity else (x,)
         if dtype.is_floating_point and not has_weights:
             assert block(*args).dtype == dtype  # a parameter-free block computes in the input's dtype
             continue

@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from recalib.blocks import create_block
+from recalib.blocks import block_entry, create_block
 from recalib.blocks.cmpe_se import CMPESEDoubleFC, CMPESEFolded, CMPESEPairView
 from recalib.errors import ConfigError, ShapeError
 from recalib.models._insertion import BlockFactory
@@ -231,9 +231,9 @@ def test_options_that_do_not_apply_are_rejected(name: str, option: str) -> None:
 
 
 def test_backbone_width_reaches_inner_imaging_blocks_and_is_dropped_for_double_fc() -> None:
-    assert BlockFactory("cmpe-se-pair-2x1")(256, width=64).filters == 4  # ε = C/64 on bottlenecks
-    assert BlockFactory("cmpe-se-folded-3x3", {"fold_rows": 20})(640, width=640).filters == 40  # WRN
-    assert isinstance(BlockFactory("cmpe-se-double-fc")(256, width=64), CMPESEDoubleFC)
+    assert BlockFactory(block_entry("cmpe-se-pair-2x1"))(256, width=64).filters == 4  # ε = C/64 on bottlenecks
+    assert BlockFactory(block_entry("cmpe-se-folded-3x3"), {"fold_rows": 20})(640, width=640).filters == 40  # WRN
+    assert isinstance(BlockFactory(block_entry("cmpe-se-double-fc"))(256, width=64), CMPESEDoubleFC)
 
 
 def test_filter_count_defaults_to_a_quarter_of_channels_over_t_and_never_drops_to_zero() -> None:

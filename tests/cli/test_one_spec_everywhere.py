@@ -1,8 +1,9 @@
 """Every subcommand that builds a model takes the same specification and builds exactly that model.
 
 Each command is run until it has built the model the spec names; a spy on
-``recalib.models.create_model`` (the one constructor every path goes through) keeps the model
-and stops the command there, so ResNet-50 is checked without being exported or timed.
+``recalib.record.ModelRecord.create`` (the one constructor every path goes through,
+``recalib.create_model`` included) keeps the model and stops the command there, so ResNet-50 is
+checked without being exported or timed.
 """
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from collections.abc import Callable
 import pytest
 from torch import nn
 
-import recalib.models
 from recalib.cli.main import main
+from recalib.record import ModelRecord
 
 
 class Built(Exception):
@@ -58,15 +59,15 @@ COMMANDS = {
 @pytest.fixture
 def spy(monkeypatch: pytest.MonkeyPatch) -> Callable[[Callable[[nn.Module], bool]], None]:
     """Install a spy that stops the command when a model satisfying ``wanted`` is built."""
-    real = recalib.models.create_model
+    real = ModelRecord.create
 
     def install(wanted: Callable[[nn.Module], bool]) -> None:
-        def create_model(*args: object, **kwargs: object) -> nn.Module:
-            model = real(*args, **kwargs)  # type: ignore[arg-type]
+        def create(record: ModelRecord) -> nn.Module:
+            model = real(record)
             if wanted(model):
                 raise Built(model)
             return model
-        monkeypatch.setattr(recalib.models, "create_model", create_model)
+        monkeypatch.setattr(ModelRecord, "create", create)
     return install
 
 

@@ -74,4 +74,4 @@ def test_the_example_runs_in_one_command(tmp_path, capsys) -> None:
     out = capsys.readouterr().out
     assert "cifar_resnet20: test accuracy" in out and "cifar_resnet20+ge-theta-minus: test accuracy" in out
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ge-theta-minus.safetensors", "plain.safetensors"]
-    assert recalib.load_checkpoint(tmp_path / "ge-theta-minus.safetensors").recalib_spec["block"] == "ge-theta-minus"
+    assert recalib.load_checkpoint(tmp_path / "ge-theta-minus.safetensors").recalib_record.block == "ge-theta-minus"

@@ -8,7 +8,7 @@ import onnx
 import torch
 from torch import nn
 
-from recalib.blocks import block_spec, create_block
+from recalib.blocks import block_entry, create_block
 
 
 class Host(nn.Module):
@@ -17,14 +17,14 @@ class Host(nn.Module):
     def __init__(self, block: str, channels: int = 32, size: tuple[int, int] = (13, 13),
                  options: dict | None = None) -> None:
         super().__init__()
-        spec = block_spec(block)
+        entry = block_entry(block)
         self.stem = nn.Sequential(nn.Conv2d(3, channels, 3, padding=1, bias=False),
                                   nn.BatchNorm2d(channels), nn.ReLU())
         self.conv = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
         self.bn = nn.BatchNorm2d(channels)
-        context = {"feat_size": size} if spec.needs_feat_size else {}
+        context = {"feat_size": size} if entry.needs_feat_size else {}
         self.block = create_block(block, channels, **context, **(options or {}))
-        self.takes_identity = spec.takes_identity
+        self.takes_identity = entry.takes_identity
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.stem(x)

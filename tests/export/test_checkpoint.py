@@ -1,4 +1,4 @@
-"""Checkpoints: spec + safetensors weights; loading rebuilds through the registry, never unpickles."""
+"""Checkpoints: model record + safetensors weights; loading rebuilds through the registry, never unpickles."""
 from __future__ import annotations
 
 import json
@@ -13,8 +13,9 @@ from safetensors.torch import save_file
 from recalib import export
 import recalib
 from export_helpers import randomize
-from recalib.checkpoint import FORMAT, read_spec
+from recalib.checkpoint import FORMAT, read_record
 from recalib.errors import CheckpointError, OutputError
+from recalib.record import ModelRecord
 
 
 @pytest.fixture
@@ -22,14 +23,15 @@ def trained():
     return randomize(recalib.create_model("cc_vgg_mnist", "cc-static", emp="sine"))
 
 
-def test_create_model_records_the_spec_that_rebuilds_it(trained):
-    assert trained.recalib_spec == {"arch": "cc_vgg_mnist", "block": "cc-static", "stages": None,
-                                    "options": {"emp": "sine", "emp_coordinates": "centred"}}
+def test_create_model_records_what_rebuilds_it(trained):
+    assert trained.recalib_record == ModelRecord("cc_vgg_mnist", "cc-static", {"emp": "sine", "emp_coordinates": "centred"})
+    assert trained.recalib_record.to_json() == {"arch": "cc_vgg_mnist", "block": "cc-static", "stages": None,
+                                                "options": {"emp": "sine", "emp_coordinates": "centred"}}
 
 
 def test_round_trip_save_load_export(trained, tmp_path):
     path = recalib.save_checkpoint(trained, tmp_path / "m.safetensors")
-    assert read_spec(path)["block"] == "cc-static"
+    assert read_record(path) == trained.recalib_record
     loaded = recalib.load_checkpoint(path).eval()
     x = torch.randn(2, 1, 28, 28)
     torch.testing.assert_close(loaded(x), trained(x), rtol=0, atol=0)
@@ -77,23 +79,23 @@ def write_by_hand(path, model, spec, version=FORMAT):
 
 
 def test_weights_of_another_architecture_are_refused(trained, tmp_path):
-    wrong = {"arch": "cc_vgg_mnist", "block": "se", "options": {}}
+    wrong = ModelRecord("cc_vgg_mnist", "se")
     with pytest.raises(CheckpointError, match="do not fit the architecture.*save the model before folding"):
-        recalib.save_checkpoint(trained, tmp_path / "m.safetensors", spec=wrong)
+        recalib.save_checkpoint(trained, tmp_path / "m.safetensors", record=wrong)
     assert list(tmp_path.iterdir()) == []
-    path = write_by_hand(tmp_path / "m.safetensors", trained, json.dumps(wrong))
+    path = write_by_hand(tmp_path / "m.safetensors", trained, json.dumps(wrong.to_json()))
     with pytest.raises(CheckpointError, match="do not fit the architecture"):
         recalib.load_checkpoint(path)
     with pytest.raises(CheckpointError, match="holds a 'cc_vgg_mnist' model, not 'resnet18'"):
         recalib.load_checkpoint(path, arch="resnet18")
 
 
-def test_unstorable_spec_and_foreign_model_are_refused(tmp_path):
+def test_unstorable_record_and_foreign_model_are_refused(tmp_path):
     with pytest.raises(CheckpointError, match="not built by recalib.create_model"):
         recalib.save_checkpoint(torch.nn.Linear(2, 2), tmp_path / "x.safetensors")
     with pytest.raises(CheckpointError, match="not plain data"):
         recalib.save_checkpoint(torch.nn.Linear(2, 2), tmp_path / "x.safetensors",
-                                spec={"arch": "x", "options": {"act": torch.nn.ReLU}})
+                                record=ModelRecord("x", options={"act": torch.nn.ReLU}))
     assert list(tmp_path.iterdir()) == []
 
 
@@ -101,7 +103,7 @@ def test_unknown_architecture_in_the_file_is_a_checkpoint_error(trained, tmp_pat
     path = write_by_hand(tmp_path / "m.safetensors", trained, json.dumps({"arch": "no-such-net", "options": {}}))
     with pytest.raises(CheckpointError, match="cannot rebuild.*no-such-net"):
         recalib.load_checkpoint(path)
-    assert json.loads(json.dumps(read_spec(path)))["arch"] == "no-such-net"
+    assert read_record(path) == ModelRecord("no-such-net")
 
 
 def test_a_format_1_file_loads_as_it_was_saved_not_with_todays_defaults(tmp_path):
@@ -110,7 +112,7 @@ def test_a_format_1_file_loads_as_it_was_saved_not_with_todays_defaults(tmp_path
     old = {"arch": "cc_vgg_mnist", "block": "cc-static", "stages": None, "options": {"emp": "sine"}}
     path = write_by_hand(tmp_path / "old.safetensors", saved, json.dumps(old), version="recalib-checkpoint/1")
     loaded = recalib.load_checkpoint(path).eval()
-    assert loaded.recalib_spec["options"] == {"emp": "sine", "emp_coordinates": "unit"}
+    assert loaded.recalib_record.options == {"emp": "sine", "emp_coordinates": "unit"}
     x = torch.randn(2, 1, 28, 28)
     torch.testing.assert_close(loaded(x), saved.eval()(x), rtol=0, atol=0)
     today = recalib.create_model("cc_vgg_mnist", "cc-static", emp="sine").eval()
@@ -120,7 +122,7 @@ def test_a_format_1_file_loads_as_it_was_saved_not_with_todays_defaults(tmp_path
 
 @pytest.mark.parametrize("arch,block,options,filled", [
     ("resnet50", "ms-sar", {}, {"reduction": 3}),
-    ("densenet_bc100", "ms-sar", {"scales": [1, 2]}, {"scales": [1, 2], "reduction": 3,
+    ("densenet_bc100", "ms-sar", {"scales": [1, 2]}, {"scales": (1, 2), "reduction": 3,
                                                       "recalibration": "single-stage"}),
     ("wrn22_10", "cmpe-se-folded-3x3", {}, {"fold_cols": 16}),
     ("wrn22_10", "cmpe-se-folded-3x3", {"fold_rows": 20}, {"fold_rows": 20}),
@@ -134,8 +136,8 @@ def test_format_1_specs_get_the_defaults_of_their_time_where_the_option_is_absen
               metadata={"format": "recalib-checkpoint/1", "recalib_version": "0", "spec": json.dumps(spec)})
     save_file({"w": torch.zeros(1)}, str(tmp_path / "v2.safetensors"),
               metadata={"format": FORMAT, "recalib_version": "0", "spec": json.dumps(spec)})
-    assert read_spec(tmp_path / "v1.safetensors")["options"] == filled
-    assert read_spec(tmp_path / "v2.safetensors")["options"] == options  # format 2 records every option
+    assert read_record(tmp_path / "v1.safetensors").options == filled
+    assert read_record(tmp_path / "v2.safetensors").to_json()["options"] == options  # format 2 records every option
 
 
 def test_a_hostile_spec_is_refused_from_the_header_before_any_weight_is_allocated(tmp_path):
@@ -170,6 +172,7 @@ def address_space_limited_to(extra: int):
     ('{"block": "se", "options": {}}', "no valid arch"),
     ('{"arch": "cifar_resnet20", "options": [1]}', "no valid options"),
     ('{"arch": 7, "options": {}}', "no valid arch"),
+    ('{"arch": "cifar_resnet20", "stages": [1, "2"]}', "no valid stages"),
 ])
 def test_a_damaged_stored_spec_is_a_clear_checkpoint_error(tmp_path, stored, message):
     path = write_by_hand(tmp_path / "m.safetensors", recalib.create_model("cifar_resnet20"), stored)
@@ -193,4 +196,4 @@ def test_an_existing_file_is_replaced_only_with_force(trained, tmp_path):
         recalib.save_checkpoint(trained, path)
     assert path.read_text() == "my notes" and sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
     recalib.save_checkpoint(trained, path, force=True)
-    assert read_spec(path)["block"] == "cc-static"
+    assert read_record(path).block == "cc-static"

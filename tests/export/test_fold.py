@@ -86,7 +86,7 @@ def test_fold_leaves_the_original_untouched_and_agrees_with_it():
 
 def test_fold_reads_the_input_shape_from_a_library_model():
     model = randomize(recalib.create_model("cc_vgg_mnist", "cc-static"))
-    result = fold_model(model)  # built for 1x28x28: fold finds that in model.recalib_spec
+    result = fold_model(model)  # built for 1x28x28: fold finds that in model.recalib_record
     gates = [m for m in model.modules() if hasattr(m, "constant_gate")]
     assert len(result.actions) == len(gates) == 2 and all("one Mul" in a for a in result.actions)
     assert result.max_rel_error < 1e-5

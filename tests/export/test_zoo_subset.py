@@ -6,7 +6,7 @@ import pytest
 from recalib import export
 import recalib
 from export_helpers import randomize
-from recalib.models import model_spec
+from recalib.models import arch_entry
 
 # One per backbone family the fast tests can afford, each with a different block family.
 # The last field is a rewrite every such model must get from folding (None: nothing to fold).
@@ -17,9 +17,9 @@ SUBSET = [("cifar_resnet20", "se", "BatchNorm folded"), ("preact_resnet20", "cmp
 
 @pytest.mark.parametrize("arch,block,rewrite", SUBSET)
 def test_zoo_model_exports_verified_and_trt_clean(arch, block, rewrite, tmp_path):
-    spec = model_spec(arch)
+    entry = arch_entry(arch)
     model = randomize(recalib.create_model(arch, block))
-    report = export.to_onnx(model, (spec.in_channels, *spec.input_size), tmp_path / "m.onnx")
+    report = export.to_onnx(model, (entry.in_channels, *entry.input_size), tmp_path / "m.onnx")
     assert report.max_rel_error < 1e-4
     assert report.trt_findings == []
     assert any(rewrite in a for a in report.folding) if rewrite else report.folding == []

@@ -10,12 +10,12 @@ import torch
 
 import recalib
 from model_testing import n_params
-from recalib import create_model, list_blocks, list_models, model_spec
+from recalib import arch_entry, create_model, list_blocks, list_models
 from recalib.cli.main import main
-from recalib.models import block_defaults
+from recalib.models import MODELS, block_defaults
 from recalib.models.block_defaults import BLOCK_DEFAULTS, defaults_for
 
-IMAGENET = [a for a in list_models() if model_spec(a).dataset == "imagenet"]
+IMAGENET = [a for a in list_models() if arch_entry(a).dataset == "imagenet"]
 
 
 def meta(arch: str, block: str | None = None, **options: Any) -> torch.nn.Module:
@@ -25,15 +25,15 @@ def meta(arch: str, block: str | None = None, **options: Any) -> torch.nn.Module
 
 def test_every_row_names_a_registered_block_and_backbones_and_cites_its_paper() -> None:
     for row in BLOCK_DEFAULTS:
-        assert row.block in list_blocks() and row.backbones(), row
+        assert row.block in list_blocks() and row.backbones(MODELS), row
         assert set(row.archs) <= set(list_models()), row
         assert row.source.split()[0] in {"MS-SAR", "CMPE-SE"}, "each row cites its paper section"
 
 
 def test_the_imagenet_row_covers_every_imagenet_backbone_and_nothing_else() -> None:
     (row,) = [r for r in BLOCK_DEFAULTS if r.dataset == "imagenet"]
-    assert row.backbones() == sorted(IMAGENET) and len(IMAGENET) == 12
-    assert all(defaults_for(a, "ms-sar") == [row] for a in IMAGENET)
+    assert row.backbones(MODELS) == sorted(IMAGENET) and len(IMAGENET) == 12
+    assert all(defaults_for(arch_entry(a), "ms-sar") == [row] for a in IMAGENET)
 
 
 @pytest.mark.parametrize("arch", ["resnet18", "preact_resnet18_imagenet", "shufflenet_v1_g3"])
@@ -51,7 +51,7 @@ def test_ms_sar_resnext50_is_table_5s_model() -> None:
 
 
 def test_cifar_resnets_keep_the_blocks_own_ms_sar_setting() -> None:
-    assert defaults_for("cifar_resnet20", "ms-sar") == []
+    assert defaults_for(arch_entry("cifar_resnet20"), "ms-sar") == []
     assert {b.reduction for b in meta("cifar_resnet56", "ms-sar").recalibration_blocks()} == {3}
 
 
@@ -61,7 +61,7 @@ def test_densenet_ms_sar_is_multi_stage_with_d_over_three() -> None:
     layer = model.dense2[3]
     assert layer.multi_stage and layer.recal.source_channels == 144
     assert {(b.reduction, b.hidden) for b in model.recalibration_blocks()} == {(1, 4)}
-    assert model.recalib_spec["options"]["recalibration"] == "multi-stage"
+    assert model.recalib_record.options["recalibration"] == "multi-stage"
 
 
 def test_explicit_options_win_key_by_key() -> None:
@@ -94,13 +94,13 @@ def test_table_2_wrn_totals() -> None:
 
 
 def test_other_blocks_and_bare_backbones_get_nothing_added() -> None:
-    assert meta("resnet50", "se").recalib_spec["options"] == {"reduction": 16, "pool": "avg"}
-    assert meta("resnet50").recalib_spec["options"] == {}
+    assert meta("resnet50", "se").recalib_record.options == {"reduction": 16, "pool": "avg"}
+    assert meta("resnet50").recalib_record.options == {}
 
 
-def test_the_spec_records_every_effective_option() -> None:
-    spec = meta("resnext50_32x4d", "ms-sar", scales=(1, 4)).recalib_spec
-    assert spec["options"] == {"scales": (1, 4), "strategy": "regional", "reduction": 16}
+def test_the_record_holds_every_effective_option() -> None:
+    record = meta("resnext50_32x4d", "ms-sar", scales=(1, 4)).recalib_record
+    assert record.options == {"scales": (1, 4), "strategy": "regional", "reduction": 16}
 
 
 def test_a_checkpoint_rebuilds_the_same_model_after_the_defaults_change(tmp_path, monkeypatch) -> None:

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from model_testing import run
-from recalib import create_model, model_spec
+from recalib import arch_entry, create_model
 from recalib.errors import ConfigError, ShapeError
 
 # (arch, block, options): models whose blocks are built for fixed feature sizes
@@ -25,7 +25,7 @@ def meta_forward(arch: str, block: str | None, size: tuple[int, int], **options:
 
 @pytest.mark.parametrize(("arch", "block", "options"), BOUND, ids=lambda v: v if isinstance(v, str) else "")
 def test_wrong_resolution_is_a_clear_error_at_the_model_input(arch: str, block: str | None, options: dict) -> None:
-    h, w = model_spec(arch).input_size
+    h, w = arch_entry(arch).input_size
     wrong = (h - 4, w + 8)
     with pytest.raises(ShapeError, match=rf"built for {h}x{w} input .*got {wrong[0]}x{wrong[1]}; "
                                          rf"rebuild with input_size=\({wrong[0]}, {wrong[1]}\)"):
@@ -35,7 +35,7 @@ def test_wrong_resolution_is_a_clear_error_at_the_model_input(arch: str, block: 
 @pytest.mark.parametrize(("arch", "block", "options"), BOUND, ids=lambda v: v if isinstance(v, str) else "")
 def test_rebuilt_for_an_odd_resolution_every_feature_size_is_exact(arch: str, block: str | None, options: dict) -> None:
     """Odd, non-divisible sizes: each block's own size check passes only if the model's arithmetic is exact."""
-    h, w = model_spec(arch).input_size
+    h, w = arch_entry(arch).input_size
     odd = (h + 3, w - 5)
     model = meta_forward(arch, block, odd, input_size=odd, **options)
     assert model.input_size == odd and model.fixed_input_size
@@ -75,4 +75,4 @@ def test_invalid_input_size_is_a_config_error(bad: Any) -> None:
 def test_model_exposes_its_nominal_input_size(arch: str) -> None:
     with torch.device("meta"):
         model = create_model(arch)
-    assert model.input_size == model_spec(arch).input_size and model.in_channels == model_spec(arch).in_channels
+    assert model.input_size == arch_entry(arch).input_size and model.in_channels == arch_entry(arch).in_channels

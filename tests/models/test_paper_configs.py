@@ -8,12 +8,14 @@ from collections.abc import Iterator
 import pytest
 
 import recalib
-from recalib.profiling.claims.papers import Build
 from recalib.profiling.claims.measure import Measurer
 from recalib.cli.main import main
 from recalib.errors import ConfigError, UnknownNameError
 from recalib.paper_configs import NAME_PATTERN, PaperConfig, get_paper_config, list_paper_configs, paper_names
-from recalib.registry import BLOCKS, MODELS, keyword_names
+from recalib.blocks import BLOCKS
+from recalib.entries import keyword_names
+from recalib.models import MODELS
+from recalib.record import ModelRecord
 
 #: Rows per table with a parameter or FLOP figure, counted in the paper texts (papers/*.txt),
 #: and the rows that name a network the library does not have.
@@ -55,10 +57,10 @@ NOT_SETTINGS = {"feat_size", "width", "source_channels", "zero_init_residual", "
                 "bottleneck", "block", "stages"}
 
 
-def _distinct(configs: list[PaperConfig]) -> Iterator[tuple[Build, list[PaperConfig]]]:
-    builds: dict[Build, list[PaperConfig]] = {}
+def _distinct(configs: list[PaperConfig]) -> Iterator[tuple[ModelRecord, list[PaperConfig]]]:
+    builds: dict[ModelRecord, list[PaperConfig]] = {}
     for config in configs:
-        builds.setdefault(Build.of_config(config), []).append(config)
+        builds.setdefault(config.record, []).append(config)
     yield from builds.items()
 
 
@@ -115,20 +117,22 @@ def test_the_counts_printed_to_the_parameter(counts: dict[str, int]) -> None:
 
 def test_configurations_spell_out_the_papers_settings() -> None:
     for config in list_paper_configs():
-        model_options = keyword_names(MODELS.get(config.arch).builder) or set()
+        record = config.record
+        model_options = keyword_names(MODELS.get(record.arch).builder) or set()
         wanted = {"num_classes", "input_size"} | ({"stride_in_1x1"} & model_options)
-        if config.block is not None:
-            spec = BLOCKS.get(config.block)
-            params = inspect.signature(spec.builder).parameters.values()
-            wanted |= {p.name for p in params if p.default is not inspect.Parameter.empty} - set(spec.fixed)
+        if record.block is not None:
+            entry = BLOCKS.get(record.block)
+            params = inspect.signature(entry.builder).parameters.values()
+            wanted |= {p.name for p in params if p.default is not inspect.Parameter.empty} - set(entry.fixed)
             wanted -= {"fold_cols", "fold_rows"}  # one of the two sets the fold
-        assert wanted - NOT_SETTINGS <= set(config.options), f"{config.name} leaves {wanted - set(config.options)}"
-    ms_sar = [c for c in list_paper_configs("ms-sar") if c.block == "ms-sar"]
-    assert {c.options["reduction"] for c in ms_sar if c.arch.startswith("densenet")} == {1}
-    assert {c.options["recalibration"] for c in ms_sar if c.arch.startswith("densenet")} == {"multi-stage"}
-    assert {c.options["reduction"] for c in ms_sar if c.arch.startswith("res")} == {16}
-    folded = [c for c in list_paper_configs("competitive-se") if c.block == "cmpe-se-folded-3x3"]
-    assert {c.name.split("/")[-1]: c.options.get("fold_rows", c.options.get("fold_cols")) for c in folded} == {
+        assert wanted - NOT_SETTINGS <= set(record.options), f"{config.name} leaves {wanted - set(record.options)}"
+    ms_sar = [c.record for c in list_paper_configs("ms-sar") if c.record.block == "ms-sar"]
+    assert {r.options["reduction"] for r in ms_sar if r.arch.startswith("densenet")} == {1}
+    assert {r.options["recalibration"] for r in ms_sar if r.arch.startswith("densenet")} == {"multi-stage"}
+    assert {r.options["reduction"] for r in ms_sar if r.arch.startswith("res")} == {16}
+    folded = [c for c in list_paper_configs("competitive-se") if c.record.block == "cmpe-se-folded-3x3"]
+    assert {c.name.split("/")[-1]: c.record.options.get("fold_rows", c.record.options.get("fold_cols"))
+            for c in folded} == {
         "cmpe-se-resnet-164-folded-3x3": 16, "cmpe-se-wrn-16-8-folded-3x3": 16,
         "cmpe-se-wrn-22-10-folded-3x3": 20, "cmpe-se-wrn-28-10-folded-3x3": 20}
 
@@ -144,8 +148,10 @@ def test_options_chosen_from_figures_carry_the_texts_literal_value() -> None:
 def test_create_builds_the_configuration_and_records_it_for_checkpoints() -> None:
     config = get_paper_config("contextual-convolution/table-3/input-independent-sine")
     model = config.create()
-    assert model.recalib_spec["arch"] == "cc_vgg_cifar100" and model.recalib_spec["block"] == "cc-static"
-    assert model.recalib_spec["options"]["emp"] == "sine" and model.recalib_spec["options"]["first_width"] == 32
+    record = model.recalib_record
+    assert (record.arch, record.block) == ("cc_vgg_cifar100", "cc-static")
+    assert config.record.options.items() <= record.options.items()
+    assert record.options["emp"] == "sine" and record.options["first_width"] == 32
     assert config.input_size == (32, 32) and config.baseline is None and config.insertion
 
 

@@ -60,9 +60,9 @@ def test_data_slips_are_fixed(papers: dict[str, PaperClaims]) -> None:
     # The Intro and Sec. 4.1-4.3 overheads are about the same rows as the tables, with their settings.
     intro = _claim(papers, "ms-sar", "intro-flops-at-most-1pct@table-2/dn-100-ms-sar")
     table = _claim(papers, "ms-sar", "table-2/dn-100-ms-sar:flops")
-    assert intro.build == table.build and dict(intro.build.options)["reduction"] == 1
+    assert intro.build == table.build and intro.build.options["reduction"] == 1
     rx50 = _claim(papers, "ms-sar", "sec43-vs-se-params@table-5/resnext-50-ms-sar")
-    assert dict(rx50.build.options)["reduction"] == 16 and rx50.baseline is not None and rx50.baseline.block == "se"
+    assert rx50.build.options["reduction"] == 16 and rx50.baseline is not None and rx50.baseline.block == "se"
 
 
 def test_self_contradictions_name_the_other_figure(papers: dict[str, PaperClaims]) -> None:

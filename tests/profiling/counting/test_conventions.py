@@ -5,7 +5,6 @@ from collections import Counter
 
 import pytest
 
-import recalib.blocks  # noqa: F401
 from recalib.profiling.counting.conventions import CONVENTIONS, PRESETS, READINGS, conventions_for, get_convention, resolve
 from recalib.profiling.counting.counts import count_module
 from recalib.profiling.counting.handles import CATEGORIES

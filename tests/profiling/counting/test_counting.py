@@ -5,7 +5,6 @@ import pytest
 import torch
 from torch import nn
 
-import recalib.blocks  # noqa: F401
 from recalib.profiling.counting.breakdown import breakdown, recalibration_modules
 from recalib.profiling.counting.counts import count_module, count_params
 from recalib.profiling.counting.crosscheck import crosscheck

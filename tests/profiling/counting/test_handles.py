@@ -5,7 +5,6 @@ import pytest
 import torch
 from torch import nn
 
-import recalib.blocks  # noqa: F401  (registers the blocks)
 from recalib.profiling.counting.counts import count_module
 from recalib.profiling.counting.handles import FREE_OPS, HANDLES, _adaptive_axis, _window_total
 from recalib import create_block

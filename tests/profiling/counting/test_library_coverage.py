@@ -9,11 +9,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-import recalib.blocks  # noqa: F401
-import recalib.models  # noqa: F401
 from recalib.profiling.counting.counts import count_module
 from recalib.profiling.counting.crosscheck import crosscheck
-from recalib import create_model, list_models, model_spec
+from recalib import arch_entry, create_model, list_models
 from recalib.blocks import block_variants
 from recalib.errors import RecalibError
 
@@ -26,12 +24,12 @@ _HOSTS = ("cifar_resnet20", "wrn16_8", "cc_vgg_cifar10")
 
 
 def _size(arch: str) -> tuple[int, int]:
-    nominal = model_spec(arch).input_size
+    nominal = arch_entry(arch).input_size
     return (32, 32) if nominal[0] > 64 else nominal
 
 
 def _assert_complete(model: torch.nn.Module, arch: str) -> None:
-    shape = (1, model_spec(arch).in_channels, *_size(arch))
+    shape = (1, arch_entry(arch).in_channels, *_size(arch))
     counts = count_module(model, shape)
     assert not counts.unsupported, f"{arch}: ops without a handle: {dict(counts.unsupported)}"
     check = crosscheck(model, counts)

@@ -1,0 +1,43 @@
+"""How an architecture is put together with a block: one function, :func:`assemble`.
+
+The options of a model are split by name: those the backbone's builder takes configure the
+backbone; every other option configures the block. Where a paper fixes a block's setting for a
+family of backbones, that is the default (:mod:`recalib.models.block_defaults`); explicit
+options win. The options the model was built with, the block's defaults included, come back
+with it, so a record of them rebuilds this very model (:class:`recalib.record.ModelRecord`,
+which is what calls this).
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from torch import nn
+
+from recalib.blocks import BLOCKS
+from recalib.entries import build
+from recalib.errors import ConfigError
+from recalib.models.block_defaults import with_block_defaults
+from recalib.models.catalog import MODELS
+from recalib.models._insertion import BlockFactory
+
+__all__ = ["assemble"]
+
+
+def assemble(arch: str, block: str | None, stages: tuple[int, ...] | None,
+             options: Mapping[str, Any]) -> tuple[nn.Module, dict[str, Any]]:
+    """Architecture ``arch`` with ``block`` at the paper's insertion points (of ``stages`` only, if
+    given), and every option it was built with."""
+    entry = MODELS.get(arch)
+    options = with_block_defaults(entry, block, options)
+    accepted = entry.option_names()
+    model_options = {k: v for k, v in options.items() if k in accepted}
+    block_options = {k: v for k, v in options.items() if k not in accepted}
+    if block is None and block_options:
+        valid = sorted(accepted - {"block", "stages"} - set(entry.fixed))
+        raise ConfigError(f"model {arch!r} does not take option(s) {', '.join(sorted(block_options))}; "
+                          f"valid options: {', '.join(valid)} (block options need block=NAME)")
+    factory = BlockFactory(None if block is None else BLOCKS.get(block), block_options)
+    stage_set = None if stages is None else frozenset(stages)
+    model = build(entry, (), {"block": factory, "stages": stage_set, **model_options})
+    return model, {**model_options, **factory.effective_options()}
