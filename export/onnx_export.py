@@ -31,7 +31,7 @@ from recalib.export.agreement import AgreementCheck, num_classes, verify_on_data
 from recalib.export.decompose import translation_table
 from recalib.export.float64 import fast_float64
 from recalib.export.labelled import LabelledData
-from recalib.export.parity import DEFAULT_TOLERANCE, ParityCheck, check_tolerance
+from recalib.export.parity import DEFAULT_TOLERANCE, ParityCheck, Truth, check_tolerance
 from recalib.export.report import ExportReport, op_histogram
 from recalib.export.trt_lint import lint
 from recalib.export.verify import Opener, check_structure, parity
@@ -266,11 +266,12 @@ def _run(model: nn.Module, chw: tuple[int, ...], path: Path, report_path: Path |
 def _verify(onnx_file: Path, model: nn.Module, chw: tuple[int, ...],
             opts: _Options) -> tuple[list[ParityCheck], list[AgreementCheck]]:
     """Parity on random inputs at each declared batch, or parity and agreement on the labelled data."""
+    truth = Truth(model)
     if opts.verify_data is not None:
-        return verify_on_data(onnx_file, model, opts.verify_data, opts.tolerance, opts.runtimes,
+        return verify_on_data(onnx_file, truth, opts.verify_data, opts.tolerance, opts.runtimes,
                               None if opts.dynamic_batch else opts.batch)
     shapes = [(b, *chw) for b in VERIFIED_BATCHES] if opts.dynamic_batch else [(opts.batch, *chw)]
-    return parity(onnx_file, model, shapes, opts.tolerance, opts.seed, opts.runtimes), []
+    return parity(onnx_file, truth, shapes, opts.tolerance, opts.seed, opts.runtimes), []
 
 
 def _report(proto: onnx.ModelProto, path: Path, staged: Path, results: list, folded: FoldResult | None,

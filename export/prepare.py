@@ -37,7 +37,7 @@ from recalib.export.labelled import LabelledData
 from recalib.export.onnx_file import read_onnx
 from recalib.export.onnx_export import DEFAULT_OPSET, check_opset, check_weights, to_onnx
 from recalib.export.optimize import check_target, export_target, same_for_every_target
-from recalib.export.parity import DEFAULT_TOLERANCE, Reference, check_tolerance, reference
+from recalib.export.parity import DEFAULT_TOLERANCE, Reference, Truth, check_tolerance
 from recalib.export.report import ExportReport
 from recalib.export.verify import Opener
 from recalib.infra.atomic import check_destinations, file_path
@@ -126,7 +126,7 @@ class Prepared:
         if self.module is None:
             raise ConfigError(f"{self.label} is an exported file: there is no PyTorch model to judge it by")
         if batch not in self._references:
-            self._references[batch] = reference(self.module, random_input((batch, *self.input_chw), seed=1))
+            self._references[batch] = Truth(self.module).reference(random_input((batch, *self.input_chw), seed=1))
         return self._references[batch]
 
     def file_for(self, runtime: str) -> Path | None:

@@ -19,11 +19,10 @@ from typing import Any
 import numpy as np
 import onnx
 import torch
-from torch import nn
 
 from recalib.export.inputs import Dims, declared_inputs, dims_of, validate_inputs
 from recalib.export.onnx_file import check_domains
-from recalib.export.parity import ParityCheck, judge, reference, require
+from recalib.export.parity import ParityCheck, Truth, judge, require
 from recalib.errors import ExportError, VerificationError
 
 __all__ = ["check_structure", "run_onnx", "parity", "ort_session", "Run", "Opener", "open_runtimes"]
@@ -97,14 +96,15 @@ def open_runtimes(path: Path, runtimes: Mapping[str, Opener] | None = None) -> d
     return {name: opener(path) for name, opener in (runtimes or {"onnxruntime": _open_onnxruntime}).items()}
 
 
-def parity(path: Path, reference_model: nn.Module, shapes: Sequence[tuple[int, ...]], tolerance: float,
+def parity(path: Path, truth: Truth, shapes: Sequence[tuple[int, ...]], tolerance: float,
            seed: int, runtimes: Mapping[str, Opener] | None = None) -> list[ParityCheck]:
-    """Each runtime (:func:`open_runtimes`) on fresh random inputs of each shape, judged by :mod:`recalib.export.parity`."""
+    """Each runtime (:func:`open_runtimes`) on fresh random inputs of each shape, judged by :mod:`recalib.export.parity`
+    against ``truth`` (the PyTorch model's)."""
     runs = open_runtimes(path, runtimes)
     generator = torch.Generator().manual_seed(seed)
     checks = []
     for shape in shapes:
-        ref = reference(reference_model, torch.randn(*shape, generator=generator).numpy())
+        ref = truth.reference(torch.randn(*shape, generator=generator).numpy())
         for name, run in runs.items():
             checks.append(require(judge(ref, run(ref.input), runtime=name, label=path.name, tolerance=tolerance),
                                   "the output was not written"))
