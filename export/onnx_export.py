@@ -9,7 +9,6 @@ original PyTorch model; lint for TensorRT; only then move the files into place.
 from __future__ import annotations
 
 import contextlib
-import copy
 import io
 import logging
 import numbers
@@ -230,7 +229,7 @@ def _run(model: nn.Module, chw: tuple[int, ...], path: Path, report_path: Path |
     module = folded.model if folded else model
     rewrites: list[str] = []
     if opts.optimize:
-        optimized = optimizing.optimize_model(module if folded else copy.deepcopy(model), opts.optimize)
+        optimized = optimizing.optimize_model(module, opts.optimize)
         module, rewrites = optimized.model, optimized.actions
     # A dynamic batch is traced at 2: torch.export specialises example sizes 0 and 1.
     example = torch.randn(2 if opts.dynamic_batch else opts.batch, *chw)

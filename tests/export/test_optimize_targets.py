@@ -5,6 +5,7 @@ Structural assertions (ONNX ops, OpenVINO's executed graph), never timings.
 from __future__ import annotations
 
 import pytest
+from torch import nn
 
 from recalib import export
 from recalib.export.optimize import DEFAULT_TARGET, TARGETS, check_target, optimize_model, target_for_runtime
@@ -30,6 +31,19 @@ def test_optimize_model_builds_the_targets_form_and_nothing_when_off():
     assert optimize_model(block, False).model is block
     with pytest.raises(ConfigError, match="names no export target"):
         optimize_model(block, "tvm")
+
+
+def test_every_target_form_is_built_from_one_model_that_stays_as_it_was():
+    """One folded model serves each target's export: rewrites copy the path to a block, share the rest."""
+    block = create_block("cc-reduced", 8, feat_size=(7, 7))
+    stem, tail = nn.Conv2d(3, 8, 1), nn.ReLU()
+    model = nn.Sequential(stem, nn.Sequential(block, tail))
+    forms = {target: optimize_model(model, target) for target in TARGETS}
+    assert model[1][0] is block and model[1][1] is tail  # the model itself is unchanged
+    for target, result in forms.items():
+        assert result.actions[0].startswith("1.0: cc-grid-picks")
+        assert isinstance(result.model[1][0], ContextualConvInference) and result.model[1][0].target == target
+        assert result.model[0] is stem and result.model[1][1] is tail and result.model[1][0].block is block
 
 
 def test_each_runtime_gets_the_target_that_suits_it():
