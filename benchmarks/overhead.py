@@ -44,7 +44,10 @@ from recalib.deploy.bench import compare
 from recalib.deploy.report import format_table
 from recalib.deploy.settings import BenchSettings
 from recalib.deploy.target import onnx_runtimes, parse_targets
-from recalib.export.prepare import PrepareOptions, Prepared, build, export_all
+from recalib.export.export_all import export_all
+from recalib.export.options import ExportOptions, PrepareOptions
+from recalib.export.prepare import build
+from recalib.export.prepared import Prepared
 from recalib.infra.atomic import write_atomic
 from recalib.infra.workspace import temporary_folder
 from recalib.spec import parse_spec, split_top_level
@@ -172,7 +175,7 @@ class Exports:
         for export in ("optimized", "plain") if not self._families else ():
             (self.folder / export).mkdir()
             self._families[export] = export_all(self.models, self.folder / export,
-                                                PrepareOptions(optimize=export == "optimized"),
+                                                PrepareOptions(export=ExportOptions(optimize=export == "optimized")),
                                                 runtimes=self.onnx, progress=self.log)
         return self._families
 

@@ -22,7 +22,8 @@ from recalib.deploy.runner import Runner, Source, create_runner
 from recalib.deploy.stats import ratio, summarize
 from recalib.deploy.target import Target
 from recalib.deploy.timing import time_alternating
-from recalib.export.parity import DEFAULT_TOLERANCE, ParityCheck, Reference, judge, require
+from recalib.export.options import DEFAULT_TOLERANCE
+from recalib.export.parity import ParityCheck, Reference, judge, require
 from recalib.errors import RecalibError
 from recalib.infra.lifetime import Terminated, die_with_parent, exit_on_signals
 

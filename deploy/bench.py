@@ -32,7 +32,9 @@ from recalib.deploy.runner import Source
 from recalib.deploy.settings import BenchSettings
 from recalib.deploy.target import Target
 from recalib.export.parity import Reference, at_precision
-from recalib.export.prepare import PrepareOptions, Prepared, build
+from recalib.export.options import PrepareOptions
+from recalib.export.prepare import build
+from recalib.export.prepared import Prepared
 from recalib.errors import BenchmarkError, ConfigError, RecalibError
 from recalib.infra.lifetime import GRACE_SECONDS
 from recalib.spec import Spec
@@ -66,7 +68,7 @@ def _source(model: Prepared, target: Target) -> Source:
         file = model.file_for(target.runtime)
         if file is None:
             raise ConfigError(f"{model.label} has no exported file for {target.name}; export it first "
-                              f"(export.prepare.export_all)")
+                              f"(recalib.export.export_all.export_all)")
         return file
     return model.inference()
 

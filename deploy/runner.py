@@ -97,7 +97,7 @@ def create_runner(name: str, source: Source, *, device: str | None = None,
 
 def opener(name: str, *, device: str | None = None, threads: int | None = None,
            **options: Any) -> Callable[[Path], Callable[[np.ndarray], list[np.ndarray]]]:
-    """An :data:`recalib.export.verify.Opener` for runtime ``name``: exports are verified on it (``to_onnx(runtimes=...)``)."""
+    """An :data:`recalib.export.verify.Opener` for runtime ``name``: exports are verified on it (``Verification(runtimes=...)``)."""
     def open_file(path: Path) -> Callable[[np.ndarray], list[np.ndarray]]:
         try:
             runner = create_runner(name, path, device=device, threads=threads, **options)

@@ -12,7 +12,7 @@ from typing import Any
 
 from recalib.deploy.machine_info import available_cores
 from recalib.deploy.target import Target, onnx_runtimes
-from recalib.export.parity import DEFAULT_TOLERANCE, check_tolerance
+from recalib.export.options import DEFAULT_TOLERANCE, check_tolerance
 from recalib.errors import ConfigError
 
 __all__ = ["BenchSettings", "check_timing"]

@@ -1,6 +1,6 @@
 """Exact rewrites that make exported recalibration blocks cost what they should on a target runtime.
 
-``export.to_onnx(..., optimize=True)`` (the default; ``recalib export --no-optimize`` turns it
+``ExportOptions(optimize=True)`` (the default; ``recalib export --no-optimize`` turns it
 off) applies two kinds of rewrite, each the same function up to float32 rounding, checked by
 the export's parity test against the original PyTorch model:
 

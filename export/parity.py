@@ -26,27 +26,17 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from recalib.errors import VerificationError, first_line
+from recalib.export.options import DEFAULT_TOLERANCE
 
 if TYPE_CHECKING:
     import torch
     from torch import nn
 
-__all__ = ["DEFAULT_TOLERANCE", "PYTORCH_MARGIN", "PRECISIONS", "Reference", "ParityCheck", "Truth",
-           "at_precision", "judge", "require", "relative_error", "check_tolerance"]
+__all__ = ["PYTORCH_MARGIN", "PRECISIONS", "Reference", "ParityCheck", "Truth", "at_precision", "judge",
+           "require", "relative_error"]
 
-DEFAULT_TOLERANCE = 1e-4
 PYTORCH_MARGIN = 2.0
 PRECISIONS = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}  # runner precision -> torch dtype
-
-
-def check_tolerance(tolerance: float) -> float:
-    """``tolerance`` if it is a finite number >= 0, else a ConfigError saying what to pass."""
-    from recalib.errors import ConfigError
-
-    if not isinstance(tolerance, (int, float)) or not np.isfinite(tolerance) or tolerance < 0:
-        raise ConfigError(f"the parity tolerance must be a finite number >= 0 (relative to the largest "
-                          f"output), got {tolerance!r}; the default is {DEFAULT_TOLERANCE:g}")
-    return float(tolerance)
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from recalib.deploy.machine_info import MachineInfo
 from recalib.deploy.results import Measurement
 from recalib.deploy.target import Target, onnx_runtimes
 from recalib.export.parity import ParityCheck
-from recalib.export.prepare import Prepared
+from recalib.export.prepared import Prepared
 from recalib.export.report import ExportReport
 from recalib.profiling.latency.plan import LatencyPlan
 from recalib.profiling.claims.measure import load_library
@@ -253,12 +253,13 @@ class _Run:
 
     def _exports(self, result: ArchAudit, models: dict[str, Prepared], variant: str) -> dict[str, Prepared]:
         """Every model of ``result.arch`` exported the ``variant`` way; label → exported model."""
-        from recalib.export.prepare import PrepareOptions, export_all
+        from recalib.export.export_all import export_all
+        from recalib.export.options import ExportOptions, PrepareOptions
 
         folder = self.workdir / result.arch / variant
         folder.mkdir(parents=True, exist_ok=True)
-        options = PrepareOptions(optimize=self.plan.optimize if variant == "optimized" else False,
-                                 tolerance=self.plan.tolerance)
+        options = PrepareOptions(export=ExportOptions(optimize=self.plan.optimize if variant == "optimized" else False,
+                                                      tolerance=self.plan.tolerance))
         exported = export_all(list(models.values()), folder, options, runtimes=onnx_runtimes(self.targets),
                               on_error=lambda m, exc: self.fail(result.arch, f"export ({variant})", m.label, exc),
                               progress=lambda msg: self.step(f"{result.arch}: {msg} ({variant})"))

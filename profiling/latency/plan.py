@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from recalib.deploy.settings import check_timing
 from recalib.deploy.target import Target, parse_targets
 from recalib.export.rewrites import check_target
-from recalib.export.parity import DEFAULT_TOLERANCE, check_tolerance
+from recalib.export.options import DEFAULT_TOLERANCE, check_tolerance
 from recalib.errors import ConfigError
 
 __all__ = ["LatencyPlan", "default_plan", "check_names", "DEFAULT_ARCHS", "DEFAULT_BLOCKS", "QUICK_BLOCKS",

@@ -19,8 +19,15 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["comma_list", "add_model", "add_blocks", "add_input_size", "add_runtime", "add_timing",
+__all__ = ["comma_list", "given", "add_model", "add_blocks", "add_input_size", "add_runtime", "add_timing",
            "add_verification", "add_output", "output_path"]
+
+
+def given(**values: Any) -> dict[str, Any]:
+    """The values the user gave: None means the flag was absent, so it is left out and the option
+    record's own default applies; lists become tuples, as records hold them."""
+    return {key: tuple(value) if isinstance(value, list) else value for key, value in values.items()
+            if value is not None}
 
 
 def comma_list(convert: Callable[[str], Any] = str, what: str = "names") -> Callable[[str], list[Any]]:

@@ -77,7 +77,7 @@ def _baseline(labels: list[str], choice: str | None) -> int:
 def _settings(args: argparse.Namespace):  # -> BenchSettings
     from recalib.deploy.settings import BenchSettings
     from recalib.deploy.target import parse_targets
-    from recalib.export.parity import DEFAULT_TOLERANCE
+    from recalib.export.options import DEFAULT_TOLERANCE
 
     runtimes: list[str] = args.runtime or [RUNTIME]
     return BenchSettings(targets=parse_targets(runtimes), batches=tuple(args.batch or [BATCH]),
@@ -90,7 +90,7 @@ def _settings(args: argparse.Namespace):  # -> BenchSettings
 def run(args: argparse.Namespace) -> int:
     from recalib.deploy.bench import check_models, check_targets, compare, load_model
     from recalib.deploy.report import format_table
-    from recalib.export.prepare import export_all
+    from recalib.export.export_all import export_all
     from recalib.cli._output import check_output, emit
     from recalib.cli._specs import prepare_options, specs
     from recalib.infra.workspace import temporary_folder

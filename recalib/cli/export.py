@@ -58,19 +58,21 @@ def _runtimes(names: list[str] | None) -> dict[str, Opener] | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from dataclasses import replace
     from pathlib import Path
 
     from recalib.export.labelled import load_labelled
-    from recalib.export.onnx_export import VERIFIED_BATCHES
+    from recalib.export.options import Verification
     from recalib.export.prepare import prepare
     from recalib.cli._specs import one_spec, prepare_options
 
-    options = prepare_options(args, fixed_batch=args.fixed_batch)
+    options = prepare_options(args, fixed_batch=args.fixed_batch, force=args.force, strict_trt=args.strict_trt)
     spec, runtimes = one_spec(args), _runtimes(args.runtime)
-    spec.check_fits(args.fixed_batch or VERIFIED_BATCHES[-1])
+    spec.check_fits(max(options.export.verified_batches))
     data = None if args.verify_data is None else load_labelled(args.verify_data, spec.input_chw())
-    prepared = prepare(spec, Path(args.output), options, force=args.force, strict_trt=args.strict_trt,
-                       verify_data=data, runtimes=runtimes)
+    if data is not None or runtimes is not None:
+        options = replace(options, export=replace(options.export, verification=Verification(data, runtimes)))
+    prepared = prepare(spec, Path(args.output), options)
     assert prepared.report is not None
     print(prepared.report.to_json() if args.json else prepared.report.summary())
     return 0

@@ -11,7 +11,7 @@ from recalib.deploy._worker import Job, WorkerError, run_job
 from recalib.deploy.bench import _raise_from, compare
 from recalib.deploy.settings import BenchSettings
 from recalib.deploy.target import parse_targets
-from recalib.export.prepare import Prepared
+from recalib.export.prepared import Prepared
 from recalib.errors import BackendUnavailable, ConfigError, VerificationError
 from recalib.spec import Spec
 

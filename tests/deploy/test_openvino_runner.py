@@ -14,7 +14,7 @@ from recalib.deploy import create_runner
 from recalib.deploy.bench import compare
 from recalib.deploy.settings import BenchSettings
 from recalib.deploy.target import parse_targets
-from recalib.export.prepare import Prepared
+from recalib.export.prepared import Prepared
 from recalib.spec import Spec
 from recalib.deploy.runner import random_input
 from recalib.errors import ConfigError

@@ -8,6 +8,7 @@ import pytest
 from torch import nn
 
 from recalib import export
+from recalib.export.options import ExportOptions
 from recalib.export.optimize import DEFAULT_TARGET, TARGETS, check_target, optimize_model, target_for_runtime
 from recalib.export.rewrites.contextual import ContextualConvInference
 from recalib.blocks import create_block
@@ -53,7 +54,7 @@ def test_each_runtime_gets_the_target_that_suits_it():
 
 def test_an_unknown_target_is_refused_before_any_file_is_written(tmp_path):
     with pytest.raises(ConfigError, match="names no export target"):
-        export.to_onnx(Host("se", size=(8, 8)), (3, 8, 8), tmp_path / "m.onnx", optimize="tensorrt")
+        export.to_onnx(Host("se", size=(8, 8)), (3, 8, 8), tmp_path / "m.onnx", ExportOptions(optimize="tensorrt"))
     assert list(tmp_path.iterdir()) == []
 
 
@@ -62,7 +63,8 @@ def test_openvino_cc_form_multiplies_x_by_each_profile_in_one_fused_pass(tmp_pat
     from recalib.deploy.backends.openvino_graph import executed_graph
 
     path = tmp_path / "ov.onnx"
-    report = export.to_onnx(randomize(Host("cc-reduced", size=(8, 8))), (3, 8, 8), path, optimize="openvino")
+    report = export.to_onnx(randomize(Host("cc-reduced", size=(8, 8))), (3, 8, 8), path,
+                            ExportOptions(optimize="openvino"))
     assert report.target == "openvino" and "optimized for openvino (1 rewrites" in report.summary()
     assert report.max_rel_error < 1e-5 and "MatMul" not in ops(path)
     graph = executed_graph(path, (2, 3, 8, 8), threads=1, runs=1)
@@ -78,7 +80,8 @@ def test_openvino_ms_sar_form_scales_by_a_mul_fused_with_the_product_and_residua
     from recalib.deploy.backends.openvino_graph import executed_graph
 
     path = tmp_path / "ov.onnx"
-    report = export.to_onnx(randomize(Host("ms-sar", size=(8, 8))), (3, 8, 8), path, optimize="openvino")
+    report = export.to_onnx(randomize(Host("ms-sar", size=(8, 8))), (3, 8, 8), path,
+                            ExportOptions(optimize="openvino"))
     assert report.max_rel_error < 1e-5
     assert ops(path)[-3:] == ["Mul", "Mul", "Add"]  # x * gates, * 1/L, + identity: no depthwise 1x1 conv
     graph = executed_graph(path, (2, 3, 8, 8), threads=1, runs=1)

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from recalib import export
+from recalib.export.options import ExportOptions
 from recalib.export.parity import PYTORCH_MARGIN, Reference, Truth, at_precision, judge, require
 from recalib.errors import ConfigError, VerificationError
 
@@ -66,7 +67,7 @@ def test_the_reference_measures_pytorch_float32_against_float64() -> None:
 
 def test_an_ill_conditioned_model_exports_because_the_runtime_is_as_close_as_pytorch(tmp_path) -> None:
     """Its float32 error exceeds the tolerance in PyTorch itself; onnxruntime is judged by that yardstick."""
-    report = export.to_onnx(Cancelling(), (4, 3, 3), tmp_path / "m.onnx", fold=False, optimize=False)
+    report = export.to_onnx(Cancelling(), (4, 3, 3), tmp_path / "m.onnx", ExportOptions(fold=False, optimize=False))
     for check in report.parity:
         assert check.pytorch_error > check.tolerance == 1e-4
         assert check.passed and check.error > check.tolerance
@@ -75,7 +76,7 @@ def test_an_ill_conditioned_model_exports_because_the_runtime_is_as_close_as_pyt
 def test_tolerances_must_be_finite_and_non_negative(tmp_path) -> None:
     for bad in (-1.0, float("nan"), float("inf")):
         with pytest.raises(ConfigError, match="finite number >= 0"):
-            export.to_onnx(Cancelling(), (4, 3, 3), tmp_path / "m.onnx", tolerance=bad)
+            export.to_onnx(Cancelling(), (4, 3, 3), tmp_path / "m.onnx", ExportOptions(tolerance=bad))
     assert list(tmp_path.iterdir()) == []
 
 
