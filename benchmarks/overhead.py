@@ -42,6 +42,7 @@ from overhead_report import PLAIN, QUICK_BLOCKS, TARGETS, markdown, summarize
 from recalib.deploy import machine_info
 from recalib.deploy.bench import compare
 from recalib.deploy.report import format_table
+from recalib.deploy.runner_options import RunnerOptions
 from recalib.deploy.settings import BenchSettings
 from recalib.deploy.target import onnx_runtimes, parse_targets
 from recalib.export.export_all import export_all
@@ -91,7 +92,7 @@ def rounds(args: argparse.Namespace, runtime: str, batch: int) -> tuple[int, int
 
 def job_settings(args: argparse.Namespace, runtime: str, batch: int) -> BenchSettings:
     warmup, iters = rounds(args, runtime, batch)
-    options = {runtime: {"spinning": args.spinning}} if runtime.startswith("ort-") else {}
+    options = {runtime: RunnerOptions(spinning=args.spinning)} if runtime.startswith("ort-") else {}
     return BenchSettings(parse_targets([runtime]), (batch,), warmup=warmup, iters=iters, threads=args.threads,
                          runtime_options=options)
 

@@ -78,7 +78,7 @@ def check_targets(settings: BenchSettings) -> None:
     or not in the precision asked for."""
     for target in settings.targets:
         require(target.runtime, target.device)
-        check_precision(target.runtime, settings.options_for(target).get("precision", "fp32"))
+        check_precision(target.runtime, settings.options_for(target).compute_precision)
 
 
 def check_models(models: Sequence[Prepared], settings: BenchSettings) -> None:
@@ -111,8 +111,8 @@ def _job(models: Sequence[Prepared], target: Target, settings: BenchSettings,
          references: list[Reference | None]) -> Job:
     return Job(target=target, labels=[m.label for m in models], sources=[_source(m, target) for m in models],
                input_chws=[m.input_chw for m in models], batches=list(settings.batches),
-               warmup=settings.warmup, iters=settings.iters, threads=settings.threads,
-               options=settings.options_for(target), references=references, tolerance=settings.tolerance)
+               warmup=settings.warmup, iters=settings.iters, options=settings.options_for(target),
+               references=references, tolerance=settings.tolerance)
 
 
 def _raise_from(error: WorkerError) -> NoReturn:
@@ -176,7 +176,7 @@ def compare(models: Sequence[Prepared], settings: BenchSettings, progress: Progr
     for target in settings.targets:
         if progress is not None:
             progress(f"{target.name}: timing {len(models)} models at batch {list(settings.batches)}")
-        precision = settings.options_for(target).get("precision", "fp32")
+        precision = settings.options_for(target).compute_precision
         job = _job(models, target, settings, _references(models, settings.batches[0], precision))
         outcome = _run_isolated(job) if settings.isolate else run_job(job)
         if isinstance(outcome, WorkerError):

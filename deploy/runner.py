@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any, Callable, Union, cast
 
 import numpy as np
 
-from recalib.deploy.availability import Backend, backend, require
+from recalib.deploy.availability import Backend, backend, check_options, require
+from recalib.deploy.runner_options import RunnerOptions
 from recalib.deploy.stats import LatencyStats, summarize
 from recalib.deploy.timing import Step, time_alternating
 from recalib.export.inputs import random_input
@@ -78,29 +79,31 @@ def _check_source(source: Source, backend: Backend) -> Source:
     return path
 
 
-def create_runner(name: str, source: Source, *, device: str | None = None,
-                  threads: int | None = None, **options: Any) -> Runner:
+def create_runner(name: str, source: Source, options: RunnerOptions = RunnerOptions(), *,
+                  device: str | None = None) -> Runner:
     """Build a runner for runtime ``name`` (see ``recalib.deploy.availability.BACKENDS``) from ``source``.
 
     torch runtimes take an ``nn.Module``; the others an exported file (``.onnx``; ``tensorrt``
-    also a ``.engine`` built by this package). ``device`` defaults to the runtime's own;
-    ``threads`` fixes the CPU thread count. ``options`` go to the backend (e.g. ``mode`` for
-    torch-compile, ``precision`` for tensorrt and openvino-cpu, ``spinning`` for onnxruntime,
-    ``hint`` for openvino-cpu). Raises
-    ``BackendUnavailable`` when the runtime is not installed here.
+    also a ``.engine`` built by this package).
+    ``device`` defaults to the runtime's own. ``options`` (:class:`RunnerOptions`: threads,
+    precision, onnxruntime's spinning, OpenVINO's hint, torch-compile's mode, TensorRT's batch
+    profile, …) go to the backend, which reads the fields it honours; a field it does not read is
+    refused here. Raises ``BackendUnavailable`` when the runtime is not installed here.
     """
     entry = backend(name)
     device = device or entry.device
     require(name, device)
-    return cast(Runner, entry.create(_check_source(source, entry), device=device, threads=threads, **options))
+    check_options(name, options)
+    return cast(Runner, entry.create(_check_source(source, entry), device=device, options=options))
 
 
-def opener(name: str, *, device: str | None = None, threads: int | None = None,
-           **options: Any) -> Callable[[Path], Callable[[np.ndarray], list[np.ndarray]]]:
-    """An :data:`recalib.export.verify.Opener` for runtime ``name``: exports are verified on it (``Verification(runtimes=...)``)."""
+def opener(name: str, options: RunnerOptions = RunnerOptions(), *,
+           device: str | None = None) -> Callable[[Path], Callable[[np.ndarray], list[np.ndarray]]]:
+    """An :data:`recalib.export.verify.Opener` for runtime ``name``: exports are verified on it
+    (``Verification(runtimes=...)``)."""
     def open_file(path: Path) -> Callable[[np.ndarray], list[np.ndarray]]:
         try:
-            runner = create_runner(name, path, device=device, threads=threads, **options)
+            runner = create_runner(name, path, options, device=device)
         except BackendUnavailable:
             raise
         except Exception as exc:  # the runtime refuses the graph just exported: the export fails verification

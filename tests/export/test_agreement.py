@@ -11,6 +11,7 @@ from torch import nn
 from recalib import export
 from recalib.deploy.availability import unavailable_reason
 from recalib.deploy.runner import opener
+from recalib.deploy.runner_options import RunnerOptions
 from recalib.export.agreement import compare_predictions, run_batched
 from recalib.export.labelled import LabelledData
 from recalib.export.options import ExportOptions, Verification
@@ -82,7 +83,8 @@ def test_a_fixed_batch_export_is_verified_on_data_in_its_batches(data, tmp_path)
 
 @pytest.mark.skipif(unavailable_reason("openvino-cpu") is not None, reason="openvino is not installed")
 def test_an_export_is_verified_on_every_runtime_named(data, tmp_path) -> None:
-    runtimes = {"ort-cpu": opener("ort-cpu", threads=1), "openvino-cpu": opener("openvino-cpu", threads=1)}
+    one = RunnerOptions(threads=1)
+    runtimes = {"ort-cpu": opener("ort-cpu", one), "openvino-cpu": opener("openvino-cpu", one)}
     report = export.to_onnx(classifier(), CHW, tmp_path / "m.onnx", ExportOptions(verification=Verification(data, runtimes)))
     assert [a.runtime for a in report.agreement] == ["ort-cpu", "openvino-cpu"]
     assert [p.runtime for p in report.parity] == ["ort-cpu", "openvino-cpu"]
