@@ -21,7 +21,7 @@ from recalib.export.options import DEFAULT_TOLERANCE, check_tolerance
 from recalib.errors import ConfigError
 
 __all__ = ["LatencyPlan", "default_plan", "check_names", "DEFAULT_ARCHS", "DEFAULT_BLOCKS", "QUICK_BLOCKS",
-           "DEFAULT_TARGETS", "MIN_ROUNDS"]
+           "DEFAULT_TARGETS", "MIN_ROUNDS", "QUICK_ITERS"]
 
 DEFAULT_ARCHS = ("resnet50", "cifar_resnet20")
 DEFAULT_BLOCKS = ("se", "ge-theta-minus:extent=8", "ge-theta", "ms-sar", "cc-reduced", "cc-static",
@@ -32,6 +32,7 @@ QUICK_BLOCKS = ("se", "ge-theta-minus:extent=8")
 # compile every model for minutes, which the time budget cannot hold: ask for them by name.
 DEFAULT_TARGETS = ("ort-cpu", "openvino-cpu", "torch-eager", "ort-cuda", "torch-eager@cuda")
 MIN_ROUNDS = 8
+QUICK_ITERS = 20
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,7 @@ class LatencyPlan:
 def default_plan(quick: bool = False) -> LatencyPlan:
     """The plan of ``recalib audit`` (``quick``: two blocks, fewer rounds)."""
     plan = LatencyPlan()
-    return replace(plan, blocks=QUICK_BLOCKS, iters=20) if quick else plan
+    return replace(plan, blocks=QUICK_BLOCKS, iters=QUICK_ITERS) if quick else plan
 
 
 def check_names(plan: LatencyPlan) -> None:

@@ -94,11 +94,12 @@ def add_verification(parser: argparse.ArgumentParser, optimize_help: str, target
 
     ``args.target`` is None unless given; :func:`recalib.cli._specs.optimize_choice` reads both.
     """
+    from recalib.export.options import DEFAULT_TOLERANCE
     from recalib.export.rewrites import TARGETS
 
-    from_float64 = ("parity: largest error allowed relative to the largest output of the float64 PyTorch model "
-                    "(default 1e-4); a runtime also passes when it is no further from float64 than 2x PyTorch "
-                    "is in the same precision (float32, or --precision's)")
+    from_float64 = (f"parity: largest error allowed relative to the largest output of the float64 PyTorch model "
+                    f"(default {DEFAULT_TOLERANCE:g}); a runtime also passes when it is no further from float64 "
+                    f"than 2x PyTorch is in the same precision (float32, or --precision's)")
     parser.add_argument("--tolerance", type=float, default=None, help=from_float64)
     form = parser.add_mutually_exclusive_group()
     form.add_argument("--target", choices=TARGETS, default=None,

@@ -40,9 +40,10 @@ def one_spec(args: argparse.Namespace) -> Spec:
     return _sized(spec.with_block(args.block) if args.block else spec, args)
 
 
-def optimize_choice(args: argparse.Namespace) -> bool | str:
-    """``--no-optimize`` -> False, ``--target T`` -> T, neither -> True (each runtime's own target)."""
-    return False if args.no_optimize else (args.target or True)
+def optimize_choice(args: argparse.Namespace) -> bool | str | None:
+    """``--no-optimize`` -> False, ``--target T`` -> T, neither -> None (the record's default: each
+    runtime's own target)."""
+    return False if args.no_optimize else args.target
 
 
 def prepare_options(args: argparse.Namespace, **export: Any) -> PrepareOptions:

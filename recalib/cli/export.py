@@ -11,6 +11,8 @@ if TYPE_CHECKING:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    from recalib.export.options import ExportOptions, PrepareOptions  # light: the defaults are theirs
+
     p = subparsers.add_parser(
         "export", help="export a model or a checkpoint to verified ONNX",
         description="Build the model (random weights from --seed with batch-norm statistics from random "
@@ -23,9 +25,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_output(p, "the .onnx file to write", required=True)
     p.add_argument("--fixed-batch", type=int, default=None, metavar="N",
                    help="export for batch N only (default: any batch)")
-    p.add_argument("--opset", type=int, default=None, help="ONNX opset (default 18; TensorRT 10.0 reads up to 20)")
+    p.add_argument("--opset", type=int, default=None,
+                   help=f"ONNX opset (default {ExportOptions.opset}; TensorRT 10.0 reads up to 20)")
     add_input_size(p)
-    p.add_argument("--seed", type=int, default=0, help="seed of random weights (default 0; checkpoints keep theirs)")
+    p.add_argument("--seed", type=int, default=None,
+                   help=f"seed of random weights (default {PrepareOptions.seed}; checkpoints keep theirs)")
     p.add_argument("--no-fold", action="store_true", help="export without the inference rewrite")
     add_verification(p, "export plain, without export.optimize's exact rewrites",
                      target_default="onnxruntime (recorded as the report's target)")
