@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Union, cast
 
@@ -26,10 +27,24 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
-__all__ = ["Runner", "Source", "create_runner", "opener", "random_input", "to_numpy"]
+__all__ = ["Runner", "Source", "CheckedFile", "create_runner", "opener", "random_input", "to_numpy"]
+
+
+@dataclass(frozen=True)
+class CheckedFile:
+    """The path of an exported file that was read and checked already (by
+    :func:`recalib.export.onnx_file.read_onnx`, or by the verification of the export that wrote it):
+    a runner loads it without reading it again."""
+
+    path: Path
+
+    def __fspath__(self) -> str:
+        return os.fspath(self.path)
+
 
 Source = Union["nn.Module", str, os.PathLike]
-"""What a runner is built from: a PyTorch module, or the path of an ONNX (or TensorRT engine) file."""
+"""What a runner is built from: a PyTorch module, or the path of an ONNX (or TensorRT engine) file
+(a :class:`CheckedFile` when it was checked already)."""
 
 
 class Runner(ABC):
@@ -74,7 +89,7 @@ def _check_source(source: Source, backend: Backend) -> Source:
     path = Path(os.fspath(source))
     if not path.is_file():
         raise ConfigError(f"{path} does not exist; pass the path of an exported .onnx file")
-    if path.suffix != ".engine":  # a TensorRT engine is checked by its own header (engine_file)
+    if path.suffix != ".engine" and not isinstance(source, CheckedFile):  # an engine: by its header (engine_file)
         read_onnx(path)
     return path
 

@@ -34,12 +34,14 @@ Opener = Callable[[Path], Run]
 
 
 def check_structure(path: Path, opset: int, expected_input: Dims) -> onnx.ModelProto:
-    """Full checker, opset, domains and declared input dims of the file at ``path``."""
+    """Full checker, opset, domains and declared input dims of the file at ``path``, read once (the
+    checker reads the file itself only when weights lie outside it, to find them)."""
+    model = onnx.load(str(path), load_external_data=False)
+    external = any(t.data_location == onnx.TensorProto.EXTERNAL for t in model.graph.initializer)
     try:
-        onnx.checker.check_model(str(path), full_check=True)
+        onnx.checker.check_model(str(path) if external else model, full_check=True)
     except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as exc:
         raise VerificationError(f"the exported graph fails onnx.checker: {exc}") from exc
-    model = onnx.load(str(path), load_external_data=False)
     produced = {o.domain: o.version for o in model.opset_import}
     version = produced.get("", produced.get("ai.onnx"))
     if version != opset:

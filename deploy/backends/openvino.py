@@ -26,7 +26,7 @@ from recalib.deploy.availability import check_precision
 from recalib.deploy.runner import Runner, random_input, to_numpy
 from recalib.deploy.runner_options import RunnerOptions
 from recalib.deploy.timing import Step
-from recalib.export import declared_inputs, validate_inputs
+from recalib.export.inputs import validate_inputs
 from recalib.errors import ConfigError
 
 __all__ = ["OpenVinoRunner", "PRECISIONS", "PERFORMANCE_HINTS", "compile_onnx"]
@@ -123,8 +123,10 @@ class OpenVinoRunner(Runner):
         if element not in _INPUT_TYPES:
             raise ConfigError(f"{self.path}: input type {element} is not float32 or float16")
         self.input_dtype = np.dtype(_INPUT_TYPES[element])
-        self.declared = declared_inputs(self.path)
-        self.input_name = self.declared[0][0]
+        # The input as OpenVINO read it (no second parse of the file): "?" for a dynamic dim.
+        self.input_name = inputs[0].get_any_name()
+        dims: list[int | str] = [d.get_length() if d.is_static else "?" for d in inputs[0].get_partial_shape()]
+        self.declared = [(self.input_name, dims)]
 
     def check_shape(self, shape: tuple[int, ...]) -> None:
         """Raise :class:`ShapeError` unless ``shape`` fits the graph's declared input dims."""

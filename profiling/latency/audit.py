@@ -34,6 +34,7 @@ from recalib.export.prepared import Prepared
 from recalib.export.report import ExportReport
 from recalib.profiling.latency.plan import LatencyPlan
 from recalib.profiling.claims.measure import load_library
+from recalib.spec import Spec
 from recalib.errors import BackendUnavailable, RecalibError
 from recalib.infra.workspace import temporary_folder
 
@@ -216,14 +217,11 @@ class _Run:
         self.bar.set_postfix_str(text, refresh=False)
         self.bar.update(1)
 
-    def arch(self, arch: str) -> ArchAudit:
-        """Build, count, export and time every model of ``arch``."""
-        from recalib.spec import parse_spec
-
-        spec = parse_spec(arch)
+    def arch(self, arch: str, spec: Spec) -> ArchAudit:
+        """Build, count, export and time every model of ``arch`` (parsed as ``spec``)."""
         result = ArchAudit(arch, spec.input_chw())
         done = self.bar.n
-        models = self._models(result)
+        models = self._models(result, spec)
         if BASELINE in models:
             exported = {v: self._exports(result, models, v) for v in self.variants}
             for target in self.targets:
@@ -234,12 +232,11 @@ class _Run:
                         - (self.bar.n - done))
         return result
 
-    def _models(self, result: ArchAudit) -> dict[str, Prepared]:
+    def _models(self, result: ArchAudit, base: Spec) -> dict[str, Prepared]:
         """Label → the prepared model (seed 0, calibrated); costs recorded as a side effect."""
         from recalib.export.prepare import build
-        from recalib.spec import parse_spec
 
-        base, models = parse_spec(result.arch), {}
+        models = {}
         for label in (BASELINE, *self.plan.blocks):
             try:
                 model = build(base if label == BASELINE else base.with_block(label), label=label)
@@ -320,7 +317,7 @@ def audit_latency(plan: LatencyPlan, progress: bool = False) -> LatencyAudit:
         torch.set_num_threads(1)
         with temporary_folder("audit-") as tmp, bar:
             run = _Run(plan, targets, variants, tmp, bar)
-            archs = [run.arch(arch) for arch in plan.archs]
+            archs = [run.arch(arch, spec) for arch, spec in zip(plan.archs, plan.arch_specs)]
     finally:
         torch.set_num_threads(threads)
     return LatencyAudit(plan, targets, skipped, variants, notes, archs, run.failures, machine,

@@ -13,12 +13,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 from recalib.deploy.settings import check_timing
 from recalib.deploy.target import Target, parse_targets
 from recalib.export.rewrites import check_target
 from recalib.export.options import DEFAULT_TOLERANCE, check_tolerance
 from recalib.errors import ConfigError
+
+if TYPE_CHECKING:
+    from recalib.spec import Spec
 
 __all__ = ["LatencyPlan", "default_plan", "check_names", "DEFAULT_ARCHS", "DEFAULT_BLOCKS", "QUICK_BLOCKS",
            "DEFAULT_TARGETS", "MIN_ROUNDS", "QUICK_ITERS"]
@@ -70,6 +75,14 @@ class LatencyPlan:
         check_tolerance(self.tolerance)
         check_target(self.optimize)
 
+    @cached_property
+    def arch_specs(self) -> tuple[Spec, ...]:
+        """Each architecture parsed, once per plan: the checks, the memory estimate and the audit
+        all read these (:func:`check_names` refuses one that is not a plain architecture)."""
+        from recalib.spec import parse_spec
+
+        return tuple(parse_spec(arch) for arch in self.archs)
+
     def rounds(self, batch: int) -> int:
         """Timed rounds at ``batch``."""
         return min(self.iters, max(MIN_ROUNDS, math.ceil(self.iters / batch)))
@@ -87,10 +100,9 @@ def default_plan(quick: bool = False) -> LatencyPlan:
 
 def check_names(plan: LatencyPlan) -> None:
     """Fail fast, before minutes of work, on a bad architecture or block specification."""
-    from recalib.spec import parse_block, parse_spec
+    from recalib.spec import parse_block
 
-    for arch in plan.archs:
-        spec = parse_spec(arch)
+    for arch, spec in zip(plan.archs, plan.arch_specs):
         if spec.kind != "arch" or spec.block is not None:
             raise ConfigError(f"--arch {arch}: the audit inserts each --block into plain architectures; "
                               f"give ARCH[:OPTIONS] without a block")

@@ -109,7 +109,6 @@ def _check(args: argparse.Namespace, chosen: list[str]) -> LatencyPlan:
     from recalib.profiling.claims.papers import load_papers
     from recalib.profiling.latency.audit import resolve_targets
     from recalib.profiling.latency.plan import check_names
-    from recalib.spec import parse_spec
 
     plan = _plan(args)
     check_names(plan)
@@ -117,8 +116,8 @@ def _check(args: argparse.Namespace, chosen: list[str]) -> LatencyPlan:
         load_papers(args.papers)
     if "latency" in chosen:
         resolve_targets(plan)  # a runtime the user named that cannot run here fails now, not later
-        for arch in plan.archs:
-            parse_spec(arch).check_fits(max(plan.batches))
+        for spec in plan.arch_specs:
+            spec.check_fits(max(plan.batches))
     return plan
 
 
