@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from recalib.errors import ConfigError
+from recalib.export.derived import Derived
 from recalib.export.report import ExportReport
 from recalib.spec import Spec
 
 if TYPE_CHECKING:
     from torch import nn
 
-    from recalib.export.derived import Derived
     from recalib.export.parity import Reference
 
 __all__ = ["Prepared", "Export"]
@@ -64,8 +64,6 @@ class Prepared:
 
     def __post_init__(self) -> None:
         if self.module is not None and self.derived is None:
-            from recalib.export.derived import Derived
-
             self.derived = Derived(self.module, self.input_chw)
 
     def reference(self, batch: int) -> Reference:
