@@ -28,7 +28,8 @@ import torch
 from latency import write_pair
 
 from recalib.deploy import machine_info
-from recalib.export.prepare import PrepareOptions, build, export_prepared
+from recalib.export.options import ExportOptions, PrepareOptions
+from recalib.export.prepare import build, export_prepared
 from recalib.infra.workspace import temporary_folder
 from recalib.errors import RecalibError
 from recalib.models import list_models
@@ -67,7 +68,7 @@ def export_one(arch: str, block: str | None, folder: Path, options: PrepareOptio
         prepared = build(spec, options)
         assert prepared.module is not None
         row["params"] = sum(p.numel() for p in prepared.module.parameters())
-        report = export_prepared(prepared, folder / "model.onnx", options, force=True, write_report=False).report
+        report = export_prepared(prepared, folder / "model.onnx", options).report
         assert report is not None
     except RecalibError as exc:
         row.update(status="error", error=f"{type(exc).__name__}: {exc}")
@@ -136,11 +137,11 @@ def main() -> None:
     parser.add_argument("--arch", action="append", default=None, help="an architecture, repeatable (default: all)")
     parser.add_argument("--plain-only", action="store_true", help="skip the paper block")
     parser.add_argument("--threads", type=int, default=1, help="torch/onnxruntime threads (default 1)")
-    parser.add_argument("--tolerance", type=float, default=PrepareOptions.tolerance,
-                        help=f"parity tolerance (default {PrepareOptions.tolerance:g})")
+    parser.add_argument("--tolerance", type=float, default=ExportOptions.tolerance,
+                        help=f"parity tolerance (default {ExportOptions.tolerance:g})")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    options = PrepareOptions(tolerance=args.tolerance)
+    options = PrepareOptions(export=ExportOptions(tolerance=args.tolerance, force=True, write_report=False))
     env: dict[str, Any] = {"machine": machine_info.collect().to_dict(), "torch_threads": args.threads,
                            "tolerance": args.tolerance, "date": time.strftime("%Y-%m-%d %H:%M:%S")}
     rows: list[dict[str, Any]] = []

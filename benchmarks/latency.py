@@ -25,7 +25,8 @@ from recalib.deploy.report import format_table
 from recalib.deploy.results import BenchResult
 from recalib.deploy.settings import BenchSettings
 from recalib.deploy.target import parse_targets
-from recalib.export.prepare import build, export_all
+from recalib.export.export_all import export_all
+from recalib.export.prepare import build
 from recalib.infra.atomic import write_atomic
 from recalib.infra.workspace import temporary_folder
 from recalib.literals import split_top_level

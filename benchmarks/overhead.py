@@ -42,9 +42,13 @@ from overhead_report import PLAIN, QUICK_BLOCKS, TARGETS, markdown, summarize
 from recalib.deploy import machine_info
 from recalib.deploy.bench import compare
 from recalib.deploy.report import format_table
+from recalib.deploy.runner_options import RunnerOptions
 from recalib.deploy.settings import BenchSettings
 from recalib.deploy.target import onnx_runtimes, parse_targets
-from recalib.export.prepare import PrepareOptions, Prepared, build, export_all
+from recalib.export.export_all import export_all
+from recalib.export.options import ExportOptions, PrepareOptions
+from recalib.export.prepare import build
+from recalib.export.prepared import Prepared
 from recalib.infra.atomic import write_atomic
 from recalib.infra.workspace import temporary_folder
 from recalib.literals import split_top_level
@@ -89,7 +93,7 @@ def rounds(args: argparse.Namespace, runtime: str, batch: int) -> tuple[int, int
 
 def job_settings(args: argparse.Namespace, runtime: str, batch: int) -> BenchSettings:
     warmup, iters = rounds(args, runtime, batch)
-    options = {runtime: {"spinning": args.spinning}} if runtime.startswith("ort-") else {}
+    options = {runtime: RunnerOptions(spinning=args.spinning)} if runtime.startswith("ort-") else {}
     return BenchSettings(parse_targets([runtime]), (batch,), warmup=warmup, iters=iters, threads=args.threads,
                          runtime_options=options)
 
@@ -173,7 +177,7 @@ class Exports:
         for export in ("optimized", "plain") if not self._families else ():
             (self.folder / export).mkdir()
             self._families[export] = export_all(self.models, self.folder / export,
-                                                PrepareOptions(optimize=export == "optimized"),
+                                                PrepareOptions(export=ExportOptions(optimize=export == "optimized")),
                                                 runtimes=self.onnx, progress=self.log)
         return self._families
 

@@ -43,10 +43,13 @@ from recalib.deploy.bench import compare  # noqa: E402
 from recalib.deploy.report import format_table  # noqa: E402
 from recalib.deploy.results import BenchResult  # noqa: E402
 from recalib.deploy.runner import opener  # noqa: E402
+from recalib.deploy.runner_options import RunnerOptions  # noqa: E402
 from recalib.deploy.settings import BenchSettings  # noqa: E402
 from recalib.deploy.target import Target, parse_targets  # noqa: E402
 from recalib.export.labelled import digits  # noqa: E402
-from recalib.export.prepare import Prepared, prepare  # noqa: E402
+from recalib.export.options import ExportOptions, PrepareOptions, Verification  # noqa: E402
+from recalib.export.prepare import prepare  # noqa: E402
+from recalib.export.prepared import Prepared  # noqa: E402
 from recalib.profiling.counting.model_profile import profile_model  # noqa: E402
 from recalib.errors import BenchmarkError  # noqa: E402
 from recalib.spec import Spec, parse_spec  # noqa: E402
@@ -107,9 +110,10 @@ def measure_model(label: str, spec: Spec, args: argparse.Namespace, folder: Path
     trained = train_spec(spec, Schedule(epochs=args.epochs))
     log(f"{label}: test accuracy {100 * trained.accuracy:.2f}% after {trained.seconds:.1f} s of training")
     checkpoint = checkpoint_round_trip(trained, folder / f"{label}.safetensors")
-    runtimes = {t.name: opener(t.runtime, device=t.device, threads=args.threads) for t in targets}
-    prepared = prepare(checkpoint, folder / f"{label}.onnx", verify_data=digits("test", spec.input_chw()),
-                       runtimes=runtimes)
+    runtimes = {t.name: opener(t.runtime, RunnerOptions(threads=args.threads), device=t.device) for t in targets}
+    verification = Verification(digits("test", spec.input_chw()), runtimes)
+    options = PrepareOptions(export=ExportOptions(verification=verification))
+    prepared = prepare(checkpoint, folder / f"{label}.onnx", options)
     prepared.label = label
     profile = profile_model(checkpoint)
     return Row(label, trained, prepared, int(profile.breakdown.total_params), profile.breakdown.total_flops)

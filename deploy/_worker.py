@@ -14,15 +14,17 @@ from __future__ import annotations
 
 import pickle
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from recalib.deploy.results import Measurement
 from recalib.deploy.runner import Runner, Source, create_runner
+from recalib.deploy.runner_options import RunnerOptions
 from recalib.deploy.stats import ratio, summarize
 from recalib.deploy.target import Target
 from recalib.deploy.timing import time_alternating
-from recalib.export.parity import DEFAULT_TOLERANCE, ParityCheck, Reference, judge, require
+from recalib.export.options import DEFAULT_TOLERANCE
+from recalib.export.parity import ParityCheck, Reference, judge, require
 from recalib.errors import RecalibError
 from recalib.infra.lifetime import Terminated, die_with_parent, exit_on_signals
 
@@ -33,8 +35,8 @@ __all__ = ["Job", "WorkerResult", "WorkerError", "measure", "run_job"]
 class Job:
     """Everything a worker needs: sources in model order (first = baseline) and settings.
 
-    ``references[i]`` is model ``i``'s PyTorch reference for the parity check (None: a file
-    with no PyTorch model, not checked here).
+    ``options`` are the runners' (threads included). ``references[i]`` is model ``i``'s PyTorch
+    reference for the parity check (None: a file with no PyTorch model, not checked here).
     """
 
     target: Target
@@ -44,8 +46,7 @@ class Job:
     batches: list[int]
     warmup: int
     iters: int
-    threads: int | None
-    options: dict[str, Any] = field(default_factory=dict)
+    options: RunnerOptions = RunnerOptions()
     references: list[Reference | None] = field(default_factory=list)
     tolerance: float = DEFAULT_TOLERANCE
 
@@ -70,11 +71,11 @@ class WorkerError:
     state: dict[str, Any]
 
 
-def _runner_options(job: Job, batch: int) -> dict[str, Any]:
+def _runner_options(job: Job, batch: int) -> RunnerOptions:
     """TensorRT engines are tuned for one batch: build each batch's engine for exactly that batch."""
     if job.target.runtime == "tensorrt":
-        return {**job.options, "batches": (batch, batch, batch)}
-    return dict(job.options)
+        return replace(job.options, batches=(batch, batch, batch))
+    return job.options
 
 
 def _check_parity(job: Job, runners: list[Runner]) -> list[ParityCheck]:
@@ -90,8 +91,8 @@ def _check_parity(job: Job, runners: list[Runner]) -> list[ParityCheck]:
 def _measure_batch(job: Job, batch: int, parity: list[ParityCheck],
                    ran: dict[str, Any]) -> list[Measurement]:
     options = _runner_options(job, batch)
-    runners = [create_runner(job.target.runtime, source, device=job.target.device, threads=job.threads,
-                             **options) for source in job.sources]
+    runners = [create_runner(job.target.runtime, source, options, device=job.target.device)
+               for source in job.sources]
     ran.update(getattr(runners[0], "settings", {}))
     if not parity:
         parity.extend(_check_parity(job, runners))

@@ -15,10 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from recalib.deploy.runner_options import RunnerOptions
 from recalib.errors import BackendUnavailable, ConfigError
 
-__all__ = ["Backend", "BACKENDS", "backend", "require", "check_precision", "unavailable_reason", "backend_matrix",
-           "cuda_available", "tensorrt_module"]
+__all__ = ["Backend", "BACKENDS", "backend", "require", "check_precision", "check_options", "unavailable_reason",
+           "backend_matrix", "cuda_available", "tensorrt_module"]
 
 _GPU = "an NVIDIA GPU with its driver, and a CUDA build of torch (https://pytorch.org/get-started)"
 
@@ -27,11 +28,12 @@ _GPU = "an NVIDIA GPU with its driver, and a CUDA build of torch (https://pytorc
 class Backend:
     """One runtime: ``runs`` ``"onnx"`` files or PyTorch ``"module"``s, on ``device`` by default.
 
-    ``factory`` (``"module:callable"``) is called as ``factory(source, device=..., threads=...,
-    **fixed, **options)`` and returns a :class:`recalib.deploy.runner.Runner`; ``devices`` are the
-    other devices it can be put on (``RUNTIME@DEVICE``); ``precisions`` the compute precisions
-    its runner takes (``precision=``), the first its default, and ``precision_probes`` say why
-    one of them cannot run here (:func:`check_precision`).
+    ``factory`` (``"module:callable"``) is called as ``factory(source, device=..., options=...,
+    **fixed)`` and returns a :class:`recalib.deploy.runner.Runner`; ``options`` are the
+    :class:`~recalib.deploy.runner_options.RunnerOptions` fields its runner reads (any other one set
+    is refused, :func:`check_options`); ``devices`` are the other devices it can be put on
+    (``RUNTIME@DEVICE``); ``precisions`` the compute precisions its runner takes, the first its
+    default, and ``precision_probes`` say why one of them cannot run here (:func:`check_precision`).
     """
 
     name: str
@@ -41,15 +43,16 @@ class Backend:
     hint: str
     factory: str
     fixed: tuple[tuple[str, Any], ...] = ()
+    options: tuple[str, ...] = ("threads", "precision")
     devices: tuple[str, ...] = ()
     precisions: tuple[str, ...] = ("fp32",)
     precision_probes: tuple[tuple[str, Callable[[], str | None]], ...] = ()
 
-    def create(self, source: Any, *, device: str, threads: int | None, **options: Any) -> Any:
+    def create(self, source: Any, *, device: str, options: RunnerOptions) -> Any:
         """The runner of ``source`` (the factory's module is imported now, not before)."""
         module, _, name = self.factory.partition(":")
         factory = getattr(importlib.import_module(module), name)
-        return factory(source, device=device, threads=threads, **dict(self.fixed), **options)
+        return factory(source, device=device, options=options, **dict(self.fixed))
 
 
 def cuda_available() -> bool:
@@ -135,6 +138,7 @@ def _probe_tensorrt() -> str | None:
     return None
 
 
+_ORT_OPTIONS = ("threads", "precision", "spinning")
 # onnxruntime and onnxruntime-gpu install the same module and break each other, so the GPU
 # hints remove the CPU wheel first.
 _TABLE = {b.name: b for b in (
@@ -142,20 +146,24 @@ _TABLE = {b.name: b for b in (
             "recalib.deploy.backends.torch_eager:TorchRunner", devices=("cuda",), precisions=("fp32", "fp16")),
     Backend("torch-compile", "module", "cpu", _probe_torch_compile,
             "install a C++ compiler for TorchInductor (e.g. apt-get install g++)",
-            "recalib.deploy.backends.torch_compile:TorchCompileRunner", devices=("cuda",), precisions=("fp32", "fp16")),
+            "recalib.deploy.backends.torch_compile:TorchCompileRunner",
+            options=("threads", "precision", "compile_mode", "freezing"), devices=("cuda",),
+            precisions=("fp32", "fp16")),
     Backend("ort-cpu", "onnx", "cpu", lambda: _probe_ort("CPUExecutionProvider"), 'pip install -e ".[cpu]"',
-            "recalib.deploy.backends.ort:OrtRunner", (("backend", "ort-cpu"),)),
+            "recalib.deploy.backends.ort:OrtRunner", (("backend", "ort-cpu"),), _ORT_OPTIONS),
     Backend("openvino-cpu", "onnx", "cpu", _probe_openvino, 'pip install -e ".[cpu]" (or pip install openvino)',
-            "recalib.deploy.backends.openvino:OpenVinoRunner", precisions=("fp32", "bf16"),
-            precision_probes=(("bf16", _probe_native_bf16),)),
+            "recalib.deploy.backends.openvino:OpenVinoRunner", options=("threads", "precision", "hint", "profile"),
+            precisions=("fp32", "bf16"), precision_probes=(("bf16", _probe_native_bf16),)),
     Backend("ort-cuda", "onnx", "cuda", lambda: _probe_ort("CUDAExecutionProvider"),
             f'pip uninstall -y onnxruntime && pip install -e ".[gpu]" (not ".[cpu]": they conflict), and {_GPU}',
-            "recalib.deploy.backends.ort:OrtRunner", (("backend", "ort-cuda"),)),
+            "recalib.deploy.backends.ort:OrtRunner", (("backend", "ort-cuda"),), _ORT_OPTIONS),
     Backend("ort-tensorrt", "onnx", "cuda", _probe_ort_tensorrt,
             f'pip uninstall -y onnxruntime && pip install -e ".[gpu,tensorrt]", and {_GPU}',
-            "recalib.deploy.backends.ort:OrtRunner", (("backend", "ort-tensorrt"),), precisions=("fp32", "fp16")),
+            "recalib.deploy.backends.ort:OrtRunner", (("backend", "ort-tensorrt"),), (*_ORT_OPTIONS, "cache_dir"),
+            precisions=("fp32", "fp16")),
     Backend("tensorrt", "onnx", "cuda", _probe_tensorrt, f'pip install -e ".[tensorrt]", and {_GPU}',
-            "recalib.deploy.backends.tensorrt:create_tensorrt_runner", precisions=("fp32", "fp16")),
+            "recalib.deploy.backends.tensorrt:create_tensorrt_runner",
+            options=("threads", "precision", "batches", "workspace_bytes", "cache_dir"), precisions=("fp32", "fp16")),
 )}
 BACKENDS = tuple(_TABLE)
 
@@ -198,6 +206,18 @@ def check_precision(name: str, precision: str) -> None:
     reason = None if probe is None else probe()
     if reason is not None:
         raise ConfigError(f"{name} cannot compute in {precision} here: {reason}; use precision 'fp32'")
+
+
+def check_options(name: str, options: RunnerOptions) -> None:
+    """Raise :class:`ConfigError` when ``options`` sets a field runtime ``name`` does not read, saying
+    which runtimes take it (a setting silently ignored would make a result claim what did not run)."""
+    entry = backend(name)
+    refused = [key for key in options.given() if key not in entry.options]
+    if refused:
+        takers = [f"{key} is a setting of {', '.join(b.name for b in _TABLE.values() if key in b.options)}"
+                  for key in refused]
+        raise ConfigError(f"{name} does not take {', '.join(f'{k}={getattr(options, k)!r}' for k in refused)}: "
+                          f"{'; '.join(takers)}")
 
 
 def backend_matrix() -> list[dict[str, object]]:

@@ -28,11 +28,13 @@ from recalib.deploy import machine_info
 from recalib.deploy._worker import Job, WorkerError, WorkerResult, run_job
 from recalib.deploy.availability import check_precision, require
 from recalib.deploy.results import BenchResult, ModelEntry
-from recalib.deploy.runner import Source
+from recalib.deploy.runner import CheckedFile, Source
 from recalib.deploy.settings import BenchSettings
 from recalib.deploy.target import Target
 from recalib.export.parity import Reference, at_precision
-from recalib.export.prepare import PrepareOptions, Prepared, build
+from recalib.export.options import PrepareOptions
+from recalib.export.prepare import build
+from recalib.export.prepared import Prepared
 from recalib.errors import BenchmarkError, ConfigError, RecalibError
 from recalib.infra.lifetime import GRACE_SECONDS
 from recalib.spec import Spec
@@ -61,26 +63,29 @@ def load_model(spec: Spec, options: PrepareOptions = PrepareOptions()) -> Prepar
 
 
 def _source(model: Prepared, target: Target) -> Source:
-    """What ``target`` runs of ``model``: its exported file, or its folded PyTorch module."""
+    """What ``target`` runs of ``model``: its exported file (read and checked when it was prepared or
+    exported, so the runner does not read it again), or its folded PyTorch module."""
     if target.runs_onnx:
         file = model.file_for(target.runtime)
         if file is None:
             raise ConfigError(f"{model.label} has no exported file for {target.name}; export it first "
-                              f"(export.prepare.export_all)")
-        return file
+                              f"(recalib.export.export_all.export_all)")
+        return CheckedFile(file)
     return model.inference()
 
 
 def check_targets(settings: BenchSettings) -> None:
     """Refuse, before any model is built, a runtime that cannot run here (with its install hint),
-    or not in the precision asked for."""
+    or not in the precision asked for. Called once, by whoever takes the settings from a user
+    (``recalib bench``); a runner made for a runtime that cannot run refuses the same way."""
     for target in settings.targets:
         require(target.runtime, target.device)
-        check_precision(target.runtime, settings.options_for(target).get("precision", "fp32"))
+        check_precision(target.runtime, settings.options_for(target).compute_precision)
 
 
 def check_models(models: Sequence[Prepared], settings: BenchSettings) -> None:
-    """Refuse, before any timing, what cannot be measured as asked."""
+    """Refuse, before any timing, models that cannot be measured as asked (labels, fixed batches,
+    files on torch runtimes, engines on other runtimes); pure checks, nothing is probed."""
     labels = [m.label for m in models]
     if not models or len(set(labels)) != len(labels):
         raise ConfigError(f"give at least one model, each with its own label; got {labels}")
@@ -96,7 +101,6 @@ def check_models(models: Sequence[Prepared], settings: BenchSettings) -> None:
                                   f"file; give its architecture or checkpoint, or time it on an ONNX runtime")
             if model.spec.kind == "engine" and target.runtime != "tensorrt":
                 raise ConfigError(f"{model.label} is a TensorRT engine; only the tensorrt runtime runs it")
-    check_targets(settings)
 
 
 def _references(models: Sequence[Prepared], batch: int, precision: str) -> list[Reference | None]:
@@ -109,8 +113,8 @@ def _job(models: Sequence[Prepared], target: Target, settings: BenchSettings,
          references: list[Reference | None]) -> Job:
     return Job(target=target, labels=[m.label for m in models], sources=[_source(m, target) for m in models],
                input_chws=[m.input_chw for m in models], batches=list(settings.batches),
-               warmup=settings.warmup, iters=settings.iters, threads=settings.threads,
-               options=settings.options_for(target), references=references, tolerance=settings.tolerance)
+               warmup=settings.warmup, iters=settings.iters, options=settings.options_for(target),
+               references=references, tolerance=settings.tolerance)
 
 
 def _raise_from(error: WorkerError) -> NoReturn:
@@ -174,7 +178,7 @@ def compare(models: Sequence[Prepared], settings: BenchSettings, progress: Progr
     for target in settings.targets:
         if progress is not None:
             progress(f"{target.name}: timing {len(models)} models at batch {list(settings.batches)}")
-        precision = settings.options_for(target).get("precision", "fp32")
+        precision = settings.options_for(target).compute_precision
         job = _job(models, target, settings, _references(models, settings.batches[0], precision))
         outcome = _run_isolated(job) if settings.isolate else run_job(job)
         if isinstance(outcome, WorkerError):

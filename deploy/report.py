@@ -35,7 +35,7 @@ def _exports(exports: dict[str, str]) -> str:
 def settings_lines(result: BenchResult) -> list[str]:
     """The machine, the settings, the models and the parity checks the numbers belong to."""
     s = result.settings
-    options = "; ".join(f"{k}: {dict(v)}" for k, v in s.runtime_options.items() if v)
+    options = "; ".join(f"{k}: {v.to_dict()}" for k, v in s.runtime_options.items() if v.given())
     lines = [f"machine: {result.machine.describe()} at start, {result.load_average_end} at end",
              f"settings: {s.threads} threads, {s.warmup} warm-up + {s.iters} timed rounds per batch, models "
              f"alternated{', one worker process per runtime' if s.isolate else ''}; baseline {result.baseline}"

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Union, cast
 
 import numpy as np
 
-from recalib.deploy.availability import Backend, backend, require
+from recalib.deploy.availability import Backend, backend, check_options, require
+from recalib.deploy.runner_options import RunnerOptions
 from recalib.deploy.stats import LatencyStats, summarize
 from recalib.deploy.timing import Step, time_alternating
 from recalib.export.inputs import random_input
@@ -25,10 +27,24 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
-__all__ = ["Runner", "Source", "create_runner", "opener", "random_input", "to_numpy"]
+__all__ = ["Runner", "Source", "CheckedFile", "create_runner", "opener", "random_input", "to_numpy"]
+
+
+@dataclass(frozen=True)
+class CheckedFile:
+    """The path of an exported file that was read and checked already (by
+    :func:`recalib.export.onnx_file.read_onnx`, or by the verification of the export that wrote it):
+    a runner loads it without reading it again."""
+
+    path: Path
+
+    def __fspath__(self) -> str:
+        return os.fspath(self.path)
+
 
 Source = Union["nn.Module", str, os.PathLike]
-"""What a runner is built from: a PyTorch module, or the path of an ONNX (or TensorRT engine) file."""
+"""What a runner is built from: a PyTorch module, or the path of an ONNX (or TensorRT engine) file
+(a :class:`CheckedFile` when it was checked already)."""
 
 
 class Runner(ABC):
@@ -73,34 +89,36 @@ def _check_source(source: Source, backend: Backend) -> Source:
     path = Path(os.fspath(source))
     if not path.is_file():
         raise ConfigError(f"{path} does not exist; pass the path of an exported .onnx file")
-    if path.suffix != ".engine":  # a TensorRT engine is checked by its own header (engine_file)
+    if path.suffix != ".engine" and not isinstance(source, CheckedFile):  # an engine: by its header (engine_file)
         read_onnx(path)
     return path
 
 
-def create_runner(name: str, source: Source, *, device: str | None = None,
-                  threads: int | None = None, **options: Any) -> Runner:
+def create_runner(name: str, source: Source, options: RunnerOptions = RunnerOptions(), *,
+                  device: str | None = None) -> Runner:
     """Build a runner for runtime ``name`` (see ``recalib.deploy.availability.BACKENDS``) from ``source``.
 
     torch runtimes take an ``nn.Module``; the others an exported file (``.onnx``; ``tensorrt``
-    also a ``.engine`` built by this package). ``device`` defaults to the runtime's own;
-    ``threads`` fixes the CPU thread count. ``options`` go to the backend (e.g. ``mode`` for
-    torch-compile, ``precision`` for tensorrt and openvino-cpu, ``spinning`` for onnxruntime,
-    ``hint`` for openvino-cpu). Raises
-    ``BackendUnavailable`` when the runtime is not installed here.
+    also a ``.engine`` built by this package).
+    ``device`` defaults to the runtime's own. ``options`` (:class:`RunnerOptions`: threads,
+    precision, onnxruntime's spinning, OpenVINO's hint, torch-compile's mode, TensorRT's batch
+    profile, …) go to the backend, which reads the fields it honours; a field it does not read is
+    refused here. Raises ``BackendUnavailable`` when the runtime is not installed here.
     """
     entry = backend(name)
     device = device or entry.device
     require(name, device)
-    return cast(Runner, entry.create(_check_source(source, entry), device=device, threads=threads, **options))
+    check_options(name, options)
+    return cast(Runner, entry.create(_check_source(source, entry), device=device, options=options))
 
 
-def opener(name: str, *, device: str | None = None, threads: int | None = None,
-           **options: Any) -> Callable[[Path], Callable[[np.ndarray], list[np.ndarray]]]:
-    """An :data:`recalib.export.verify.Opener` for runtime ``name``: exports are verified on it (``to_onnx(runtimes=...)``)."""
+def opener(name: str, options: RunnerOptions = RunnerOptions(), *,
+           device: str | None = None) -> Callable[[Path], Callable[[np.ndarray], list[np.ndarray]]]:
+    """An :data:`recalib.export.inputs.Opener` for runtime ``name``: exports are verified on it
+    (``Verification(runtimes=...)``)."""
     def open_file(path: Path) -> Callable[[np.ndarray], list[np.ndarray]]:
         try:
-            runner = create_runner(name, path, device=device, threads=threads, **options)
+            runner = create_runner(name, path, options, device=device)
         except BackendUnavailable:
             raise
         except Exception as exc:  # the runtime refuses the graph just exported: the export fails verification

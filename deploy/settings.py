@@ -7,15 +7,18 @@ message wherever it is made.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from recalib.deploy.machine_info import available_cores
+from recalib.deploy.runner_options import RunnerOptions, check_threads
 from recalib.deploy.target import Target, onnx_runtimes
-from recalib.export.parity import DEFAULT_TOLERANCE, check_tolerance
+from recalib.export.options import DEFAULT_TOLERANCE, check_tolerance
 from recalib.errors import ConfigError
 
-__all__ = ["BenchSettings", "check_timing"]
+__all__ = ["BenchSettings", "check_timing", "DEFAULT_RUNTIME"]
+
+DEFAULT_RUNTIME = "ort-cpu"
 
 
 def _is_count(value: object, least: int) -> bool:
@@ -28,26 +31,26 @@ def check_timing(batches: Sequence[int], iters: int, warmup: int, threads: int |
         raise ConfigError(f"batch sizes must be integers >= 1 (at least one), got {list(batches)}")
     if not _is_count(iters, 1) or not _is_count(warmup, 0):
         raise ConfigError(f"need iters >= 1 and warmup >= 0, got iters {iters!r} and warmup {warmup!r}")
-    if threads is not None and not _is_count(threads, 1):
-        raise ConfigError(f"threads must be an integer >= 1, got {threads!r}")
+    check_threads(threads)
 
 
 @dataclass(frozen=True)
 class BenchSettings:
     """Targets, batches, rounds, threads and the parity tolerance of one comparison.
 
-    ``threads`` None means the cores this process may use. ``runtime_options`` are passed to
-    the runners of a runtime (e.g. ``{"ort-cpu": {"spinning": False}}``). ``isolate`` runs
+    ``threads`` None means the cores this process may use; it is every runner's thread count.
+    ``runtime_options`` are the other :class:`~recalib.deploy.runner_options.RunnerOptions` of a
+    runtime's runners (e.g. ``{"ort-cpu": RunnerOptions(spinning=False)}``). ``isolate`` runs
     each target in a fresh worker process (so thread pools never compete).
     """
 
-    targets: tuple[Target, ...]
+    targets: tuple[Target, ...] = (Target.parse(DEFAULT_RUNTIME),)
     batches: tuple[int, ...] = (1,)
     warmup: int = 10
     iters: int = 50
     threads: int | None = None
     tolerance: float = DEFAULT_TOLERANCE
-    runtime_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    runtime_options: Mapping[str, RunnerOptions] = field(default_factory=dict)
     isolate: bool = True
 
     def __post_init__(self) -> None:
@@ -58,6 +61,9 @@ class BenchSettings:
         unknown = sorted(set(self.runtime_options) - {t.runtime for t in self.targets})
         if unknown:
             raise ConfigError(f"options given for runtime(s) {', '.join(unknown)}, which are not measured")
+        if any(options.threads is not None for options in self.runtime_options.values()):
+            raise ConfigError("threads are one setting of the whole comparison (BenchSettings.threads), "
+                              "not of a runtime's options")
         if self.threads is None:
             object.__setattr__(self, "threads", available_cores())
 
@@ -66,11 +72,13 @@ class BenchSettings:
         """The measured runtimes that run exported files (:func:`recalib.deploy.target.onnx_runtimes`)."""
         return onnx_runtimes(self.targets)
 
-    def options_for(self, target: Target) -> dict[str, Any]:
-        return dict(self.runtime_options.get(target.runtime, {}))
+    def options_for(self, target: Target) -> RunnerOptions:
+        """The options of ``target``'s runners: its runtime's, with the comparison's threads."""
+        return replace(self.runtime_options.get(target.runtime, RunnerOptions()), threads=self.threads)
 
     def to_dict(self) -> dict[str, Any]:
         return {"runtimes": [t.name for t in self.targets], "batches": list(self.batches),
                 "warmup": self.warmup, "iters": self.iters, "threads": self.threads,
-                "tolerance": self.tolerance, "runtime_options": {k: dict(v) for k, v in self.runtime_options.items()},
+                "tolerance": self.tolerance,
+                "runtime_options": {k: v.to_dict() for k, v in self.runtime_options.items()},
                 "alternated": True, "isolated": self.isolate}

@@ -141,8 +141,9 @@ class ChannelAttention(nn.Module):
 class BatchNormAct2d(nn.BatchNorm2d):
     """timm's fused norm: a ``BatchNorm2d`` *subclass* that also applies its activation."""
 
-    def __init__(self, channels: int, act_layer: Callable[[], nn.Module] | None = nn.SiLU, **kwargs: float) -> None:
-        super().__init__(channels, **kwargs)
+    def __init__(self, channels: int, act_layer: Callable[[], nn.Module] | None = nn.SiLU, eps: float = 1e-5,
+                 momentum: float = 0.1) -> None:
+        super().__init__(channels, eps=eps, momentum=momentum)
         self.act = act_layer() if act_layer is not None else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -23,8 +23,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from recalib.export.labelled import LabelledData
-from recalib.export.parity import ParityCheck, judge, reference, require
-from recalib.export.verify import Opener, Run, open_runtimes
+from recalib.export.parity import ParityCheck, Truth, judge, require
+from recalib.export.inputs import Opener, Run
+from recalib.export.verify import open_runtimes
 from recalib.errors import DataError
 
 if TYPE_CHECKING:
@@ -120,11 +121,12 @@ def compare_predictions(pytorch: np.ndarray, got: np.ndarray, labels: np.ndarray
                           float((top_two[:, 1] - top_two[:, 0]).min()), disagreements)
 
 
-def verify_on_data(path: Path, model: nn.Module, data: LabelledData, tolerance: float,
+def verify_on_data(path: Path, truth: Truth, data: LabelledData, tolerance: float,
                    runtimes: Mapping[str, Opener] | None = None,
                    batch: int | None = None) -> tuple[list[ParityCheck], list[AgreementCheck]]:
-    """Each runtime's logits on ``data``: the parity check (raises when outside the bound) and the agreement."""
-    ref = reference(model, data.inputs, chunk=CHUNK)
+    """Each runtime's logits on ``data``: the parity check against ``truth`` (the PyTorch model's; raises
+    when outside the bound) and the agreement."""
+    ref = truth.reference(data.inputs, chunk=CHUNK)
     checks, agreements = [], []
     for name, run in open_runtimes(path, runtimes).items():
         got = run_batched(run, data.inputs, batch)

@@ -5,7 +5,8 @@ Pure ONNX and numpy (no torch), so runtime worker processes can import it cheapl
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, Union
 
 import numpy as np
@@ -14,7 +15,12 @@ import onnx
 from recalib.errors import ConfigError, ShapeError
 from recalib.infra.memory import MemoryEstimate, check_fits
 
-__all__ = ["Dims", "dims_of", "declared_inputs", "validate_inputs", "shape_text", "random_input"]
+__all__ = ["Run", "Opener", "Dims", "dims_of", "declared_inputs", "validate_inputs", "shape_text", "random_input"]
+
+Run = Callable[[np.ndarray], list[np.ndarray]]
+"""One inference on a runtime: an input batch to the graph's outputs."""
+Opener = Callable[[Path], Run]
+"""Loads an exported file on one runtime (``recalib.deploy.runner.opener`` makes one for each runtime)."""
 
 Dims = list[Union[int, str]]  # a static size, or the name of a symbolic dim
 

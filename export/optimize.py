@@ -1,6 +1,6 @@
 """Exact rewrites that make exported recalibration blocks cost what they should on a target runtime.
 
-``export.to_onnx(..., optimize=True)`` (the default; ``recalib export --no-optimize`` turns it
+``ExportOptions(optimize=True)`` (the default; ``recalib export --no-optimize`` turns it
 off) applies two kinds of rewrite, each the same function up to float32 rounding, checked by
 the export's parity test against the original PyTorch model:
 
@@ -37,6 +37,7 @@ export serves every batch, so no target gains. The squeeze it saves is about wha
 from __future__ import annotations
 
 import contextlib
+import copy
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -88,7 +89,7 @@ def same_for_every_target(model: nn.Module) -> bool:
 
 @dataclass
 class OptimizeResult:
-    """The rewritten model (the same object, changed in place) and one line per rewrite."""
+    """The rewritten model and one line per rewrite."""
 
     model: nn.Module
     actions: list[str] = field(default_factory=list)
@@ -103,26 +104,42 @@ def _rewrite(module: nn.Module, target: str) -> tuple[nn.Module, str] | None:
 
 
 def optimize_model(model: nn.Module, target: bool | str = DEFAULT_TARGET) -> OptimizeResult:
-    """Replace every block that has an exact inference form by its ``target`` form, in place;
-    ``model`` must be a copy. ``target`` as :func:`check_target` reads it (``False``: no change).
+    """``model`` with every block that has an exact inference form replaced by its ``target`` form;
+    ``model`` itself is left as it is. ``target`` as :func:`check_target` reads it (``False``: no change).
 
-    Blocks are found by type wherever they sit (also the root); the replacement keeps the
-    block as a submodule, so weights are shared, never copied.
+    Blocks are found by type wherever they sit (also the root). Nothing is deep-copied: the
+    modules on the path from the root to a replaced block are shallow copies with their own
+    child lists, every other module (and every weight) is shared with ``model``, and each
+    replacement keeps its block as a submodule. So one folded model serves every target's export.
     """
     form = check_target(target)
-    if form is None:
-        return OptimizeResult(model)
-    root = _rewrite(model, form)
-    if root is not None:
-        return OptimizeResult(root[0], [f"<model>: {root[1]}"])
     result = OptimizeResult(model)
-    for parent_name, parent in list(model.named_modules()):
-        for name, child in list(parent.named_children()):
-            found = _rewrite(child, form)
-            if found is not None:
-                setattr(parent, name, found[0])
-                result.actions.append(f"{parent_name + '.' if parent_name else ''}{name}: {found[1]}")
+    if form is not None:
+        result.model = _rebuilt(model, form, "", result.actions, {})
     return result
+
+
+def _rebuilt(module: nn.Module, form: str, name: str, actions: list[str], done: dict[int, nn.Module]) -> nn.Module:
+    """``module`` with its rewritable blocks replaced (``name`` is its path, ``done`` the modules
+    already rebuilt, so a shared module stays shared); ``module`` itself when nothing changed."""
+    if id(module) in done:
+        return done[id(module)]
+    found = _rewrite(module, form)
+    if found is not None:
+        actions.append(f"{name or '<model>'}: {found[1]}")
+        done[id(module)] = found[0]
+        return found[0]
+    changed = {}
+    for key, child in module._modules.items():
+        new = None if child is None else _rebuilt(child, form, f"{name}.{key}" if name else key, actions, done)
+        if new is not child:
+            changed[key] = new
+    rebuilt = module
+    if changed:
+        rebuilt = copy.copy(module)
+        rebuilt._modules = {**module._modules, **changed}
+    done[id(module)] = rebuilt
+    return rebuilt
 
 
 def translation_table(target: str = DEFAULT_TARGET) -> dict[Callable, Callable]:

@@ -13,7 +13,7 @@ one). A runtime computing in a reduced precision (OpenVINO's bf16, TensorRT's fp
 PyTorch run in that precision instead (:func:`at_precision`): bf16 keeps 8 bits of mantissa,
 and a random ResNet-50 ends 5-20% of its largest output away from float64 in PyTorch and
 OpenVINO alike. A model that cannot run in float64 is judged against float32 PyTorch, and the
-record says so (``reference_dtype``). :func:`reference` needs torch; :func:`judge` only numpy, so
+record says so (``reference_dtype``). :class:`Truth` needs torch; :func:`judge` only numpy, so
 worker processes of other runtimes judge without running torch.
 """
 from __future__ import annotations
@@ -26,27 +26,17 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from recalib.errors import VerificationError, first_line
+from recalib.export.options import DEFAULT_TOLERANCE
 
 if TYPE_CHECKING:
     import torch
     from torch import nn
 
-__all__ = ["DEFAULT_TOLERANCE", "PYTORCH_MARGIN", "PRECISIONS", "Reference", "ParityCheck", "reference",
-           "at_precision", "judge", "require", "relative_error", "check_tolerance"]
+__all__ = ["PYTORCH_MARGIN", "PRECISIONS", "Reference", "ParityCheck", "Truth", "at_precision", "judge",
+           "require", "relative_error"]
 
-DEFAULT_TOLERANCE = 1e-4
 PYTORCH_MARGIN = 2.0
 PRECISIONS = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}  # runner precision -> torch dtype
-
-
-def check_tolerance(tolerance: float) -> float:
-    """``tolerance`` if it is a finite number >= 0, else a ConfigError saying what to pass."""
-    from recalib.errors import ConfigError
-
-    if not isinstance(tolerance, (int, float)) or not np.isfinite(tolerance) or tolerance < 0:
-        raise ConfigError(f"the parity tolerance must be a finite number >= 0 (relative to the largest "
-                          f"output), got {tolerance!r}; the default is {DEFAULT_TOLERANCE:g}")
-    return float(tolerance)
 
 
 @dataclass(frozen=True)
@@ -113,45 +103,60 @@ def _outputs(model: nn.Module, parts: Sequence[Any]) -> list[np.ndarray]:
     return [np.concatenate(outputs) for outputs in zip(*runs)]
 
 
-def _truth(model: nn.Module, parts: Sequence[Any]) -> tuple[list[np.ndarray], list[np.ndarray] | None]:
-    """``model``'s outputs in float32 and (None if it cannot run there) float64, run in eval mode."""
-    import torch
+class Truth:
+    """``model``'s float64 truth: its float64 twin is made on first use and kept, so every parity
+    check of one model (each batch, each export, each runtime) shares one copy.
 
-    from recalib.export.float64 import fast_float64
-
-    with torch.no_grad():
-        float32 = _outputs(model, parts)
-        try:
-            exact = copy.deepcopy(model).double()
-            with fast_float64():
-                return float32, _outputs(exact, [part.double() for part in parts])
-        except (RuntimeError, TypeError):  # a block with float32-only arithmetic: no float64 truth
-            return float32, None
-
-
-def reference(model: nn.Module, x: np.ndarray, chunk: int | None = None) -> Reference:
-    """``model``'s float64 truth on ``x`` (float32) and how far float32 PyTorch is from it.
-
-    ``chunk`` runs the model on that many inputs at a time (a data set would not fit at once).
-    The model runs in eval mode; its own mode is restored afterwards.
+    The twin is a copy taken then: change ``model``'s weights afterwards and the truth is stale,
+    so make one :class:`Truth` per model as it will be exported. A model that cannot run in
+    float64 (a block with float32-only arithmetic) is judged against float32 PyTorch instead.
     """
-    import torch
 
-    tensor = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
-    parts = tensor.split(chunk) if chunk else (tensor,)
-    was_training = model.training
-    try:
-        float32, exact = _truth(model.eval(), parts)
-    finally:
-        model.train(was_training)
-    truth = exact if exact is not None else float32
-    if not all(np.isfinite(t).all() for t in truth):
-        raise VerificationError("the PyTorch model's own output holds NaN or infinite values on the check input "
-                                "(it overflows, or its weights are not finite): there is nothing to verify "
-                                "against; check the model and its weights")
-    if exact is None:
-        return Reference(np.asarray(tensor.numpy()), float32, None, "float32", float32)
-    return Reference(np.asarray(tensor.numpy()), exact, relative_error(exact, float32)[0], "float64", float32)
+    def __init__(self, model: nn.Module) -> None:
+        self.model = model
+        self._twin: nn.Module | None = None
+        self._runs_float64 = True
+
+    def reference(self, x: np.ndarray, chunk: int | None = None) -> Reference:
+        """The truth on ``x`` (float32) and how far float32 PyTorch is from it.
+
+        ``chunk`` runs the model on that many inputs at a time (a data set would not fit at once).
+        The model runs in eval mode; its own mode is restored afterwards.
+        """
+        import torch
+
+        tensor = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+        parts = tensor.split(chunk) if chunk else (tensor,)
+        was_training = self.model.training
+        try:
+            with torch.no_grad():
+                float32 = _outputs(self.model.eval(), parts)
+                exact = self._float64(parts)
+        finally:
+            self.model.train(was_training)
+        truth = exact if exact is not None else float32
+        if not all(np.isfinite(t).all() for t in truth):
+            raise VerificationError("the PyTorch model's own output holds NaN or infinite values on the check "
+                                    "input (it overflows, or its weights are not finite): there is nothing to "
+                                    "verify against; check the model and its weights")
+        if exact is None:
+            return Reference(np.asarray(tensor.numpy()), float32, None, "float32", float32)
+        return Reference(np.asarray(tensor.numpy()), exact, relative_error(exact, float32)[0], "float64", float32)
+
+    def _float64(self, parts: Sequence[Any]) -> list[np.ndarray] | None:
+        """The twin's outputs on ``parts`` (None when the model cannot run in float64)."""
+        from recalib.export.float64 import fast_float64
+
+        if not self._runs_float64:
+            return None
+        try:
+            if self._twin is None:
+                self._twin = copy.deepcopy(self.model).eval().double()
+            with fast_float64():
+                return _outputs(self._twin, [part.double() for part in parts])
+        except (RuntimeError, TypeError):  # a block with float32-only arithmetic: no float64 truth
+            self._runs_float64, self._twin = False, None
+            return None
 
 
 def at_precision(ref: Reference, model: nn.Module, precision: str) -> Reference:

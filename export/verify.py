@@ -12,35 +12,32 @@
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import onnx
 import torch
-from torch import nn
 
-from recalib.export.inputs import Dims, declared_inputs, dims_of, validate_inputs
+from recalib.export.inputs import Dims, Opener, Run, declared_inputs, dims_of, validate_inputs
 from recalib.export.onnx_file import check_domains
-from recalib.export.parity import ParityCheck, judge, reference, require
+from recalib.export.parity import ParityCheck, Truth, judge, require
 from recalib.errors import ExportError, VerificationError
 
-__all__ = ["check_structure", "run_onnx", "parity", "ort_session", "Run", "Opener", "open_runtimes"]
+__all__ = ["check_structure", "run_onnx", "parity", "ort_session", "open_runtimes"]
 
-Run = Callable[[np.ndarray], list[np.ndarray]]
-"""One inference on a runtime: an input batch to the graph's outputs."""
-Opener = Callable[[Path], Run]
-"""Loads an exported file on one runtime (``recalib.deploy.runner.opener`` makes one for each runtime)."""
 
 
 def check_structure(path: Path, opset: int, expected_input: Dims) -> onnx.ModelProto:
-    """Full checker, opset, domains and declared input dims of the file at ``path``."""
+    """Full checker, opset, domains and declared input dims of the file at ``path``, read once (the
+    checker reads the file itself only when weights lie outside it, to find them)."""
+    model = onnx.load(str(path), load_external_data=False)
+    external = any(t.data_location == onnx.TensorProto.EXTERNAL for t in model.graph.initializer)
     try:
-        onnx.checker.check_model(str(path), full_check=True)
+        onnx.checker.check_model(str(path) if external else model, full_check=True)
     except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as exc:
         raise VerificationError(f"the exported graph fails onnx.checker: {exc}") from exc
-    model = onnx.load(str(path), load_external_data=False)
     produced = {o.domain: o.version for o in model.opset_import}
     version = produced.get("", produced.get("ai.onnx"))
     if version != opset:
@@ -97,14 +94,15 @@ def open_runtimes(path: Path, runtimes: Mapping[str, Opener] | None = None) -> d
     return {name: opener(path) for name, opener in (runtimes or {"onnxruntime": _open_onnxruntime}).items()}
 
 
-def parity(path: Path, reference_model: nn.Module, shapes: Sequence[tuple[int, ...]], tolerance: float,
+def parity(path: Path, truth: Truth, shapes: Sequence[tuple[int, ...]], tolerance: float,
            seed: int, runtimes: Mapping[str, Opener] | None = None) -> list[ParityCheck]:
-    """Each runtime (:func:`open_runtimes`) on fresh random inputs of each shape, judged by :mod:`recalib.export.parity`."""
+    """Each runtime (:func:`open_runtimes`) on fresh random inputs of each shape, judged by :mod:`recalib.export.parity`
+    against ``truth`` (the PyTorch model's)."""
     runs = open_runtimes(path, runtimes)
     generator = torch.Generator().manual_seed(seed)
     checks = []
     for shape in shapes:
-        ref = reference(reference_model, torch.randn(*shape, generator=generator).numpy())
+        ref = truth.reference(torch.randn(*shape, generator=generator).numpy())
         for name, run in runs.items():
             checks.append(require(judge(ref, run(ref.input), runtime=name, label=path.name, tolerance=tolerance),
                                   "the output was not written"))

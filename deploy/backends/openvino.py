@@ -24,8 +24,9 @@ import numpy as np
 
 from recalib.deploy.availability import check_precision
 from recalib.deploy.runner import Runner, random_input, to_numpy
+from recalib.deploy.runner_options import RunnerOptions
 from recalib.deploy.timing import Step
-from recalib.export import declared_inputs, validate_inputs
+from recalib.export.inputs import validate_inputs
 from recalib.errors import ConfigError
 
 __all__ = ["OpenVinoRunner", "PRECISIONS", "PERFORMANCE_HINTS", "compile_onnx"]
@@ -54,25 +55,24 @@ def _config(threads: int | None, precision: str, hint: str, profile: bool) -> di
         hints.performance_mode: getattr(hints.PerformanceMode, PERFORMANCE_HINTS[hint]),
         props.enable_profiling: profile}
     if threads is not None:
-        if threads < 1:
-            raise ConfigError(f"threads must be >= 1, got {threads}")
         config[props.inference_num_threads] = threads
     return config
 
 
-def compile_onnx(path: str | Path, *, threads: int | None = None, precision: str = "fp32",
-                 hint: str = "latency", profile: bool = False) -> tuple[Any, Any]:
+def compile_onnx(path: str | Path, options: RunnerOptions = RunnerOptions()) -> tuple[Any, Any]:
     """``(model, compiled_model)``: ``path`` read by OpenVINO and compiled for the CPU.
 
-    ``threads`` None leaves OpenVINO's default (one per core); ``profile`` turns on the
-    per-layer performance counters (``PERF_COUNT``) that :mod:`recalib.deploy.backends.openvino_graph` reads.
+    ``options.threads`` None leaves OpenVINO's default (one per core); ``options.hint`` defaults to
+    ``latency``; ``options.profile`` turns on the per-layer performance counters (``PERF_COUNT``)
+    that :mod:`recalib.deploy.backends.openvino_graph` reads.
     """
     import openvino as ov
 
+    precision, hint = options.compute_precision, options.hint or "latency"
     _check_choice("precision", precision, PRECISIONS)
     _check_choice("hint", hint, PERFORMANCE_HINTS)
     check_precision("openvino-cpu", precision)  # bf16 only where the CPU computes it natively
-    config = _config(threads, precision, hint, profile)
+    config = _config(options.threads, precision, hint, bool(options.profile))
     core = ov.Core()
     try:
         model = core.read_model(str(path))
@@ -101,14 +101,13 @@ class OpenVinoRunner(Runner):
     backend = "openvino-cpu"
     device = "cpu"
 
-    def __init__(self, path: str | Path, *, device: str = "cpu", threads: int | None = None,
-                 precision: str = "fp32", hint: str = "latency", profile: bool = False) -> None:
+    def __init__(self, path: str | Path, *, device: str = "cpu", options: RunnerOptions = RunnerOptions()) -> None:
         if device != "cpu":
             raise ConfigError(f"openvino-cpu runs on the CPU, not {device!r}")
         self.path = Path(path)
-        self.model, self.compiled = compile_onnx(path, threads=threads, precision=precision,
-                                                 hint=hint, profile=profile)
+        self.model, self.compiled = compile_onnx(path, options)
         self.settings = {key: _plain(self.compiled.get_property(name)) for key, name in _SETTINGS.items()}
+        precision = options.compute_precision
         if self.settings["precision"] != PRECISIONS[precision]:
             raise ConfigError(f"OpenVINO compiled {self.path} in {self.settings['precision']}, not the "
                               f"requested {precision}; this CPU plugin cannot run {precision}")
@@ -124,8 +123,10 @@ class OpenVinoRunner(Runner):
         if element not in _INPUT_TYPES:
             raise ConfigError(f"{self.path}: input type {element} is not float32 or float16")
         self.input_dtype = np.dtype(_INPUT_TYPES[element])
-        self.declared = declared_inputs(self.path)
-        self.input_name = self.declared[0][0]
+        # The input as OpenVINO read it (no second parse of the file): "?" for a dynamic dim.
+        self.input_name = inputs[0].get_any_name()
+        dims: list[int | str] = [d.get_length() if d.is_static else "?" for d in inputs[0].get_partial_shape()]
+        self.declared = [(self.input_name, dims)]
 
     def check_shape(self, shape: tuple[int, ...]) -> None:
         """Raise :class:`ShapeError` unless ``shape`` fits the graph's declared input dims."""

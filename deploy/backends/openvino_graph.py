@@ -116,8 +116,9 @@ def executed_graph(path: str | Path, shape: tuple[int, ...], *, threads: int | N
     ``threads``, ``precision``) with the performance counters on.
     """
     from recalib.deploy.backends.openvino import OpenVinoRunner
+    from recalib.deploy.runner_options import RunnerOptions
 
-    runner = OpenVinoRunner(path, threads=threads, precision=precision, profile=True)
+    runner = OpenVinoRunner(path, options=RunnerOptions(threads=threads, precision=precision, profile=True))
     runner.check_shape(shape)
     times = _layer_times(runner.compiled, shape, runner.input_dtype, max(1, runs))
     types = {op.get_friendly_name(): op.get_type_name() for op in runner.model.get_ops()}

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from recalib.deploy.runner import Runner, random_input, to_numpy
+from recalib.deploy.runner_options import RunnerOptions
 from recalib.deploy.timing import Step
 from recalib.export.inputs import declared_inputs, validate_inputs
 from recalib.errors import BackendUnavailable, ConfigError, first_line
@@ -88,16 +89,18 @@ def provider_list(backend: str, precision: str = "fp32", device_id: int = 0,
 
 
 class OrtRunner(Runner):
-    """One onnxruntime session of ``path`` with the provider named by ``backend``.
+    """One onnxruntime session of ``path`` with the provider named by ``backend``, on the first GPU
+    for the GPU providers; ``options`` give threads, spinning (default on), precision and the
+    TensorRT provider's cache folder.
 
     On the GPU providers, ``prepare`` keeps input and output on the device through I/O binding,
     so the timed step is the inference, not host-device copies.
     """
 
+    device_id = 0
+
     def __init__(self, path: str | Path, *, backend: str = "ort-cpu", device: str | None = None,
-                 threads: int | None = None, spinning: bool = True,
-                 optimized_model_path: str | Path | None = None, precision: str = "fp32", device_id: int = 0,
-                 cache_dir: str | Path | None = None) -> None:
+                 options: RunnerOptions = RunnerOptions()) -> None:
         import onnxruntime as ort
 
         if backend not in _PROVIDER:
@@ -105,11 +108,11 @@ class OrtRunner(Runner):
         own = "cpu" if backend == "ort-cpu" else "cuda"
         if device not in (None, own):
             raise ConfigError(f"{backend} runs on {own}, not on {device!r}")
-        self.backend, self.path, self.device_id, self.device = backend, Path(path), device_id, own
-        providers = provider_list(backend, precision, device_id, cache_dir)
+        self.backend, self.path, self.device = backend, Path(path), own
+        providers = provider_list(backend, options.compute_precision, self.device_id, options.cache_dir)
+        session = session_options(options.threads, options.spinning is not False)
         try:
-            self.session = ort.InferenceSession(str(path), session_options(threads, spinning, optimized_model_path),
-                                                providers=providers)
+            self.session = ort.InferenceSession(str(path), session, providers=providers)
         except Exception as exc:  # onnxruntime's own untyped errors (Fail, InvalidGraph, NotImplemented)
             raise ConfigError(f"onnxruntime cannot load {path}: {first_line(exc)}; check the file, or export it again "
                               f"with recalib export") from None

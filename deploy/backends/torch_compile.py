@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from recalib.deploy.backends.torch_eager import TorchRunner
+from recalib.deploy.runner_options import RunnerOptions
 from recalib.deploy.timing import Step
 from recalib.errors import ConfigError
 
@@ -24,23 +25,24 @@ _MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagra
 
 
 class TorchCompileRunner(TorchRunner):
-    """Like :class:`TorchRunner`, compiled with ``torch.compile(dynamic=False)`` in ``mode``'s
-    Inductor options, with ``freezing`` (default on).
+    """Like :class:`TorchRunner`, compiled with ``torch.compile(dynamic=False)`` in
+    ``options.compile_mode``'s Inductor options (default ``default``), with ``options.freezing``
+    (default on).
 
-    ``mode="reduce-overhead"`` on CUDA replays CUDA graphs, which removes per-kernel launch cost;
-    ``dynamic=False`` gives each batch size its own specialised graph, as a deployment would.
+    ``compile_mode="reduce-overhead"`` on CUDA replays CUDA graphs, which removes per-kernel launch
+    cost; ``dynamic=False`` gives each batch size its own specialised graph, as a deployment would.
     ``settings`` says what was compiled (``mode``, ``freezing``).
     """
 
     backend = "torch-compile"
 
-    def __init__(self, module: nn.Module, *, device: str = "cpu", threads: int | None = None,
-                 precision: str = "fp32", mode: str = "default", freezing: bool = True) -> None:
+    def __init__(self, module: nn.Module, *, device: str = "cpu", options: RunnerOptions = RunnerOptions()) -> None:
+        mode = options.compile_mode or _MODES[0]
         if mode not in _MODES:
             raise ConfigError(f"torch.compile mode {mode!r} is not one of {', '.join(_MODES)}")
-        self.mode, self.freezing = mode, bool(freezing)
+        self.mode, self.freezing = mode, options.freezing is not False
         self.settings = {"mode": mode, "freezing": self.freezing}
-        super().__init__(module, device=device, threads=threads, precision=precision)
+        super().__init__(module, device=device, options=options)
 
     def _build_forward(self, module: nn.Module) -> Any:
         return torch.compile(module, mode=self.mode, dynamic=False)

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from recalib.deploy.runner import Runner, random_input, to_numpy
+from recalib.deploy.runner_options import RunnerOptions
 from recalib.deploy.timing import Step
 from recalib.errors import ConfigError
 
@@ -20,22 +21,22 @@ _DTYPES = {"fp32": torch.float32, "fp16": torch.float16}
 class TorchRunner(Runner):
     """Runs ``module`` in eval mode under ``torch.no_grad`` on ``device`` (``cpu`` or ``cuda``).
 
-    ``threads`` sets torch's intra-op thread count for the whole process (torch has no
+    ``options.threads`` sets torch's intra-op thread count for the whole process (torch has no
     per-module setting), which is why benchmarks run each runtime in its own worker process.
-    ``precision="fp16"`` casts weights and inputs to half precision. The runner works on its own
-    copy of ``module``: the caller's model keeps its weights, dtype, device and mode.
+    ``options.precision="fp16"`` casts weights and inputs to half precision. The runner works on its
+    own copy of ``module``: the caller's model keeps its weights, dtype, device and mode.
     """
 
     backend = "torch-eager"
 
-    def __init__(self, module: nn.Module, *, device: str = "cpu", threads: int | None = None,
-                 precision: str = "fp32") -> None:
+    def __init__(self, module: nn.Module, *, device: str = "cpu", options: RunnerOptions = RunnerOptions()) -> None:
         if not isinstance(module, nn.Module):
             raise ConfigError(f"{self.backend} needs a torch.nn.Module, got {type(module).__name__}")
+        precision = options.compute_precision
         if precision not in _DTYPES:
             raise ConfigError(f"precision {precision!r} is not one of {', '.join(_DTYPES)}")
-        if threads is not None:
-            torch.set_num_threads(threads)
+        if options.threads is not None:
+            torch.set_num_threads(options.threads)
         self.device = device
         self.dtype = _DTYPES[precision]
         self.input_dtype = np.dtype(np.float16 if precision == "fp16" else np.float32)

@@ -30,9 +30,10 @@ from recalib.deploy.machine_info import MachineInfo
 from recalib.deploy.results import Measurement
 from recalib.deploy.target import Target, onnx_runtimes
 from recalib.export.parity import ParityCheck
-from recalib.export.prepare import Prepared
+from recalib.export.prepared import Prepared
 from recalib.export.report import ExportReport
 from recalib.profiling.latency.plan import LatencyPlan
+from recalib.spec import Spec
 from recalib.errors import BackendUnavailable, RecalibError
 from recalib.infra.workspace import temporary_folder
 
@@ -215,14 +216,11 @@ class _Run:
         self.bar.set_postfix_str(text, refresh=False)
         self.bar.update(1)
 
-    def arch(self, arch: str) -> ArchAudit:
-        """Build, count, export and time every model of ``arch``."""
-        from recalib.spec import parse_spec
-
-        spec = parse_spec(arch)
+    def arch(self, arch: str, spec: Spec) -> ArchAudit:
+        """Build, count, export and time every model of ``arch`` (parsed as ``spec``)."""
         result = ArchAudit(arch, spec.input_chw())
         done = self.bar.n
-        models = self._models(result)
+        models = self._models(result, spec)
         if BASELINE in models:
             exported = {v: self._exports(result, models, v) for v in self.variants}
             for target in self.targets:
@@ -233,12 +231,11 @@ class _Run:
                         - (self.bar.n - done))
         return result
 
-    def _models(self, result: ArchAudit) -> dict[str, Prepared]:
+    def _models(self, result: ArchAudit, base: Spec) -> dict[str, Prepared]:
         """Label → the prepared model (seed 0, calibrated); costs recorded as a side effect."""
         from recalib.export.prepare import build
-        from recalib.spec import parse_spec
 
-        base, models = parse_spec(result.arch), {}
+        models = {}
         for label in (BASELINE, *self.plan.blocks):
             try:
                 model = build(base if label == BASELINE else base.with_block(label), label=label)
@@ -252,12 +249,13 @@ class _Run:
 
     def _exports(self, result: ArchAudit, models: dict[str, Prepared], variant: str) -> dict[str, Prepared]:
         """Every model of ``result.arch`` exported the ``variant`` way; label → exported model."""
-        from recalib.export.prepare import PrepareOptions, export_all
+        from recalib.export.export_all import export_all
+        from recalib.export.options import ExportOptions, PrepareOptions
 
         folder = self.workdir / result.arch / variant
         folder.mkdir(parents=True, exist_ok=True)
-        options = PrepareOptions(optimize=self.plan.optimize if variant == "optimized" else False,
-                                 tolerance=self.plan.tolerance)
+        options = PrepareOptions(export=ExportOptions(optimize=self.plan.optimize if variant == "optimized" else False,
+                                                      tolerance=self.plan.tolerance))
         exported = export_all(list(models.values()), folder, options, runtimes=onnx_runtimes(self.targets),
                               on_error=lambda m, exc: self.fail(result.arch, f"export ({variant})", m.label, exc),
                               progress=lambda msg: self.step(f"{result.arch}: {msg} ({variant})"))
@@ -317,7 +315,7 @@ def audit_latency(plan: LatencyPlan, progress: bool = False) -> LatencyAudit:
         torch.set_num_threads(1)
         with temporary_folder("audit-") as tmp, bar:
             run = _Run(plan, targets, variants, tmp, bar)
-            archs = [run.arch(arch) for arch in plan.archs]
+            archs = [run.arch(arch, spec) for arch, spec in zip(plan.archs, plan.arch_specs)]
     finally:
         torch.set_num_threads(threads)
     return LatencyAudit(plan, targets, skipped, variants, notes, archs, run.failures, machine,

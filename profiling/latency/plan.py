@@ -13,15 +13,20 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 from recalib.deploy.settings import check_timing
 from recalib.deploy.target import Target, parse_targets
 from recalib.export.rewrites import check_target
-from recalib.export.parity import DEFAULT_TOLERANCE, check_tolerance
+from recalib.export.options import DEFAULT_TOLERANCE, check_tolerance
 from recalib.errors import ConfigError
 
+if TYPE_CHECKING:
+    from recalib.spec import Spec
+
 __all__ = ["LatencyPlan", "default_plan", "check_names", "DEFAULT_ARCHS", "DEFAULT_BLOCKS", "QUICK_BLOCKS",
-           "DEFAULT_TARGETS", "MIN_ROUNDS"]
+           "DEFAULT_TARGETS", "MIN_ROUNDS", "QUICK_ITERS"]
 
 DEFAULT_ARCHS = ("resnet50", "cifar_resnet20")
 DEFAULT_BLOCKS = ("se", "ge-theta-minus:extent=8", "ge-theta", "ms-sar", "cc-reduced", "cc-static",
@@ -32,6 +37,7 @@ QUICK_BLOCKS = ("se", "ge-theta-minus:extent=8")
 # compile every model for minutes, which the time budget cannot hold: ask for them by name.
 DEFAULT_TARGETS = ("ort-cpu", "openvino-cpu", "torch-eager", "ort-cuda", "torch-eager@cuda")
 MIN_ROUNDS = 8
+QUICK_ITERS = 20
 
 
 @dataclass(frozen=True)
@@ -69,6 +75,14 @@ class LatencyPlan:
         check_tolerance(self.tolerance)
         check_target(self.optimize)
 
+    @cached_property
+    def arch_specs(self) -> tuple[Spec, ...]:
+        """Each architecture parsed, once per plan: the checks, the memory estimate and the audit
+        all read these (:func:`check_names` refuses one that is not a plain architecture)."""
+        from recalib.spec import parse_spec
+
+        return tuple(parse_spec(arch) for arch in self.archs)
+
     def rounds(self, batch: int) -> int:
         """Timed rounds at ``batch``."""
         return min(self.iters, max(MIN_ROUNDS, math.ceil(self.iters / batch)))
@@ -81,15 +95,14 @@ class LatencyPlan:
 def default_plan(quick: bool = False) -> LatencyPlan:
     """The plan of ``recalib audit`` (``quick``: two blocks, fewer rounds)."""
     plan = LatencyPlan()
-    return replace(plan, blocks=QUICK_BLOCKS, iters=20) if quick else plan
+    return replace(plan, blocks=QUICK_BLOCKS, iters=QUICK_ITERS) if quick else plan
 
 
 def check_names(plan: LatencyPlan) -> None:
     """Fail fast, before minutes of work, on a bad architecture or block specification."""
-    from recalib.spec import parse_block, parse_spec
+    from recalib.spec import parse_block
 
-    for arch in plan.archs:
-        spec = parse_spec(arch)
+    for arch, spec in zip(plan.archs, plan.arch_specs):
         if spec.kind != "arch" or spec.record is None or spec.record.block is not None:
             raise ConfigError(f"--arch {arch}: the audit inserts each --block into plain architectures; "
                               f"give ARCH[:OPTIONS] without a block")

@@ -21,8 +21,15 @@ from typing import Any
 
 from recalib.literals import split_top_level
 
-__all__ = ["comma_list", "add_model", "add_blocks", "add_input_size", "add_runtime", "add_timing",
+__all__ = ["comma_list", "given", "add_model", "add_blocks", "add_input_size", "add_runtime", "add_timing",
            "add_verification", "add_output", "output_path"]
+
+
+def given(**values: Any) -> dict[str, Any]:
+    """The values the user gave: None means the flag was absent, so it is left out and the option
+    record's own default applies; lists become tuples, as records hold them."""
+    return {key: tuple(value) if isinstance(value, list) else value for key, value in values.items()
+            if value is not None}
 
 
 def comma_list(convert: Callable[[str], Any] = str, what: str = "names") -> Callable[[str], list[Any]]:
@@ -87,11 +94,12 @@ def add_verification(parser: argparse.ArgumentParser, optimize_help: str, target
 
     ``args.target`` is None unless given; :func:`recalib.cli._specs.optimize_choice` reads both.
     """
+    from recalib.export.options import DEFAULT_TOLERANCE
     from recalib.export.rewrites import TARGETS
 
-    from_float64 = ("parity: largest error allowed relative to the largest output of the float64 PyTorch model "
-                    "(default 1e-4); a runtime also passes when it is no further from float64 than 2x PyTorch "
-                    "is in the same precision (float32, or --precision's)")
+    from_float64 = (f"parity: largest error allowed relative to the largest output of the float64 PyTorch model "
+                    f"(default {DEFAULT_TOLERANCE:g}); a runtime also passes when it is no further from float64 "
+                    f"than 2x PyTorch is in the same precision (float32, or --precision's)")
     parser.add_argument("--tolerance", type=float, default=None, help=from_float64)
     form = parser.add_mutually_exclusive_group()
     form.add_argument("--target", choices=TARGETS, default=None,

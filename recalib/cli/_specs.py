@@ -5,13 +5,14 @@ Imported inside handlers only (it loads the registries, hence torch).
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from recalib.cli._args import given
 from recalib.errors import ConfigError
 from recalib.spec import Spec, parse_spec
 
 if TYPE_CHECKING:
-    from recalib.export.prepare import PrepareOptions
+    from recalib.export.options import PrepareOptions
 
 __all__ = ["specs", "one_spec", "prepare_options", "optimize_choice"]
 
@@ -39,17 +40,17 @@ def one_spec(args: argparse.Namespace) -> Spec:
     return _sized(spec.with_block(args.block) if args.block else spec, args)
 
 
-def optimize_choice(args: argparse.Namespace) -> bool | str:
-    """``--no-optimize`` -> False, ``--target T`` -> T, neither -> True (each runtime's own target)."""
-    return False if args.no_optimize else (args.target or True)
+def optimize_choice(args: argparse.Namespace) -> bool | str | None:
+    """``--no-optimize`` -> False, ``--target T`` -> T, neither -> None (the record's default: each
+    runtime's own target)."""
+    return False if args.no_optimize else args.target
 
 
-def prepare_options(args: argparse.Namespace, fixed_batch: int | None = None) -> PrepareOptions:
-    """Seed, calibration and export settings from the shared flags (defaults where absent)."""
-    from recalib.export.parity import DEFAULT_TOLERANCE
-    from recalib.export.prepare import PrepareOptions
+def prepare_options(args: argparse.Namespace, **export: Any) -> PrepareOptions:
+    """Seed, calibration and export settings from the shared flags; a flag not given leaves the
+    record's default. ``export`` adds export settings of the subcommand's own (its fixed batch, …)."""
+    from recalib.export.options import ExportOptions, PrepareOptions
 
-    tolerance = DEFAULT_TOLERANCE if args.tolerance is None else args.tolerance
-    return PrepareOptions(seed=getattr(args, "seed", 0), fold=not getattr(args, "no_fold", False),
-                          optimize=optimize_choice(args), tolerance=tolerance,
-                          opset=getattr(args, "opset", None) or PrepareOptions.opset, fixed_batch=fixed_batch)
+    shared = given(fold=False if getattr(args, "no_fold", False) else None, optimize=optimize_choice(args),
+                   tolerance=args.tolerance, opset=getattr(args, "opset", None))
+    return PrepareOptions(**given(seed=getattr(args, "seed", None)), export=ExportOptions(**shared, **export))

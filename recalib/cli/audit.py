@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from recalib.cli._args import add_blocks, add_timing, add_verification, comma_list, output_path
+from recalib.cli._args import add_blocks, add_timing, add_verification, comma_list, given, output_path
 
 if TYPE_CHECKING:
     from recalib.profiling.latency.plan import LatencyPlan
@@ -55,18 +55,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _latency_options(p: argparse.ArgumentParser) -> None:
-    """The options of the latency section (``None`` means the plan's default)."""
+    """The options of the latency section (``None`` means the plan's default, shown in the help)."""
+    from recalib.profiling.latency import plan  # light: the defaults are the plan's
+
+    default = plan.LatencyPlan
     p.add_argument("--arch", action="append", default=None, metavar="ARCH[:K=V,...]",
-                   help="latency: an architecture at its nominal input size; repeatable "
-                        "(default: resnet50, cifar_resnet20)")
-    add_blocks(p, several=True, extra="; repeatable (default: se, ge-theta-minus:extent=8, ge-theta, ms-sar, "
-                                      "cc-reduced, cc-static, cc-static-scalar; --quick: the first two)")
-    add_timing(p, runtime="ort-cpu, torch-eager, and ort-cuda, torch-eager@cuda where a GPU is visible, else "
-                          "listed as skipped; a runtime named here that cannot run is an error",
-               batch="1; 1,8 adds about 3 minutes on 2 cores",
-               iters="30, --quick 20, at batch 1; iters/batch (at least 8) at larger batches",
-               warmup="3, divided by the batch like iters",
-               threads="1, the setting other load disturbs least; all work around the timing runs on 1 thread")
+                   help=f"latency: an architecture at its nominal input size; repeatable "
+                        f"(default: {', '.join(default.archs)})")
+    add_blocks(p, several=True, extra=f"; repeatable (default: {', '.join(default.blocks)}; "
+                                      f"--quick: {', '.join(plan.QUICK_BLOCKS)})")
+    add_timing(p, runtime=f"{', '.join(t.name for t in default.targets)}; those that cannot run here are listed as "
+                          f"skipped; a runtime named here that cannot run is an error",
+               batch=f"{','.join(map(str, default.batches))}; 1,8 adds about 3 minutes on 2 cores",
+               iters=f"{default.iters}, --quick {plan.QUICK_ITERS}, at batch 1; iters/batch (at least "
+                     f"{plan.MIN_ROUNDS}) at larger batches",
+               warmup=f"{default.warmup}, divided by the batch like iters",
+               threads=f"{default.threads}, the setting other load disturbs least; all work around the timing "
+                       f"runs on 1 thread")
     add_verification(p, "latency: time only the plain ONNX exports, not the optimised ones",
                      target_default="each runtime's own (openvino-cpu: openvino, the others: onnxruntime)")
 
@@ -80,11 +85,10 @@ def _plan(args: argparse.Namespace) -> LatencyPlan:
     from recalib.cli._specs import optimize_choice
 
     plan = default_plan(args.quick)
-    given = {"archs": args.arch, "blocks": args.block or None, "batches": args.batch, "iters": args.iters,
-             "warmup": args.warmup, "threads": args.threads, "tolerance": args.tolerance}
-    overrides: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in given.items()
-                                 if v is not None}
-    plan = replace(plan, optimize=optimize_choice(args), **overrides)
+    overrides = given(archs=args.arch, blocks=args.block or None, batches=args.batch, iters=args.iters,
+                      warmup=args.warmup, threads=args.threads, tolerance=args.tolerance,
+                      optimize=optimize_choice(args))
+    plan = replace(plan, **overrides)
     if args.runtime is not None:
         plan = replace(plan, targets=parse_targets(args.runtime), strict=True)
     return plan
@@ -105,7 +109,6 @@ def _check(args: argparse.Namespace, chosen: list[str]) -> LatencyPlan:
     from recalib.profiling.claims.papers import load_papers
     from recalib.profiling.latency.audit import resolve_targets
     from recalib.profiling.latency.plan import check_names
-    from recalib.spec import parse_spec
 
     plan = _plan(args)
     check_names(plan)
@@ -113,8 +116,8 @@ def _check(args: argparse.Namespace, chosen: list[str]) -> LatencyPlan:
         load_papers(args.papers)
     if "latency" in chosen:
         resolve_targets(plan)  # a runtime the user named that cannot run here fails now, not later
-        for arch in plan.archs:
-            parse_spec(arch).check_fits(max(plan.batches))
+        for spec in plan.arch_specs:
+            spec.check_fits(max(plan.batches))
     return plan
 
 

@@ -14,13 +14,22 @@ its 95% interval, and, for models built here, each runtime's parity with the flo
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-from recalib.cli._args import add_blocks, add_input_size, add_model, add_output, add_timing, add_verification
+from recalib.cli._args import add_blocks, add_input_size, add_model, add_output, add_timing, add_verification, given
 
-RUNTIME, BATCH, ITERS, WARMUP = "ort-cpu", 1, 50, 10
+if TYPE_CHECKING:
+    from recalib.deploy.runner_options import RunnerOptions
+    from recalib.deploy.settings import BenchSettings
+    from recalib.deploy.target import Target
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    # The records are light to import: each default below is theirs, written once.
+    from recalib.deploy.runner_options import DEFAULT_PRECISION
+    from recalib.deploy.settings import BenchSettings
+    from recalib.export.options import PrepareOptions
+
     p = subparsers.add_parser(
         "bench", help="time exported models or model specs against each other, alternated",
         description="Time each MODEL (an exported .onnx file, or a spec built here with seeded, calibrated "
@@ -32,14 +41,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--baseline", default=None, metavar="MODEL",
                    help="the model the others are compared with: its position (1 = first) or its text "
                         "(default: the first)")
-    add_timing(p, runtime=RUNTIME, batch=str(BATCH), iters=str(ITERS), warmup=str(WARMUP),
-               threads="the cores available")
+    add_timing(p, runtime=", ".join(t.name for t in BenchSettings.targets),
+               batch=",".join(map(str, BenchSettings.batches)), iters=str(BenchSettings.iters),
+               warmup=str(BenchSettings.warmup), threads="the cores available")
     add_input_size(p)
-    p.add_argument("--seed", type=int, default=0, help="seed of random weights of specs (default 0)")
-    p.add_argument("--precision", default="fp32", choices=("fp32", "fp16", "bf16"),
-                   help="compute precision (default: fp32): fp16 on torch and TensorRT runtimes, bf16 on "
-                        "openvino-cpu where the CPU has native bf16; parity is then judged against PyTorch "
-                        "run in that precision")
+    p.add_argument("--seed", type=int, default=None,
+                   help=f"seed of random weights of specs (default {PrepareOptions.seed})")
+    p.add_argument("--precision", default=None, choices=("fp32", "fp16", "bf16"),
+                   help=f"compute precision (default: {DEFAULT_PRECISION}): fp16 on torch and TensorRT runtimes, "
+                        "bf16 on openvino-cpu where the CPU has native bf16; parity is then judged against "
+                        "PyTorch run in that precision")
     add_verification(p, "export specs plain, without export.optimize's exact rewrites",
                      target_default="each runtime's own (openvino-cpu: openvino, the others: onnxruntime)")
     p.add_argument("--no-spinning", dest="spinning", action="store_false",
@@ -50,15 +61,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run)
 
 
-def _runtime_options(runtimes: list[str], precision: str, spinning: bool) -> dict[str, dict[str, object]]:
+def _runtime_options(targets: tuple[Target, ...], precision: str | None, spinning: bool) -> dict[str, RunnerOptions]:
     """The runner options of each runtime: the precision where asked, spinning for onnxruntime."""
-    options: dict[str, dict[str, object]] = {}
-    for runtime in {r.partition("@")[0] for r in runtimes}:
-        chosen: dict[str, object] = {} if precision == "fp32" else {"precision": precision}
-        if runtime.startswith("ort-"):
-            chosen["spinning"] = spinning
-        options[runtime] = chosen
-    return options
+    from recalib.deploy.runner_options import RunnerOptions
+
+    return {runtime: RunnerOptions(precision=precision, spinning=spinning if runtime.startswith("ort-") else None)
+            for runtime in dict.fromkeys(t.runtime for t in targets)}
 
 
 def _baseline(labels: list[str], choice: str | None) -> int:
@@ -74,23 +82,21 @@ def _baseline(labels: list[str], choice: str | None) -> int:
                       f"1..{len(labels)}")
 
 
-def _settings(args: argparse.Namespace):  # -> BenchSettings
+def _settings(args: argparse.Namespace) -> BenchSettings:
+    """The comparison's settings: what the flags gave, the record's defaults for the rest."""
     from recalib.deploy.settings import BenchSettings
     from recalib.deploy.target import parse_targets
-    from recalib.export.parity import DEFAULT_TOLERANCE
 
-    runtimes: list[str] = args.runtime or [RUNTIME]
-    return BenchSettings(targets=parse_targets(runtimes), batches=tuple(args.batch or [BATCH]),
-                         warmup=WARMUP if args.warmup is None else args.warmup,
-                         iters=ITERS if args.iters is None else args.iters, threads=args.threads,
-                         tolerance=DEFAULT_TOLERANCE if args.tolerance is None else args.tolerance,
-                         runtime_options=_runtime_options(runtimes, args.precision, args.spinning))
+    targets = parse_targets(args.runtime) if args.runtime else BenchSettings.targets
+    return BenchSettings(targets, **given(batches=args.batch, warmup=args.warmup, iters=args.iters,
+                                          threads=args.threads, tolerance=args.tolerance),
+                         runtime_options=_runtime_options(targets, args.precision, args.spinning))
 
 
 def run(args: argparse.Namespace) -> int:
     from recalib.deploy.bench import check_models, check_targets, compare, load_model
     from recalib.deploy.report import format_table
-    from recalib.export.prepare import export_all
+    from recalib.export.export_all import export_all
     from recalib.cli._output import check_output, emit
     from recalib.cli._specs import prepare_options, specs
     from recalib.infra.workspace import temporary_folder

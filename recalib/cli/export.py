@@ -7,10 +7,12 @@ from typing import TYPE_CHECKING
 from recalib.cli._args import add_blocks, add_input_size, add_model, add_output, add_runtime, add_verification
 
 if TYPE_CHECKING:
-    from recalib.export.verify import Opener
+    from recalib.export.inputs import Opener
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    from recalib.export.options import ExportOptions, PrepareOptions  # light: the defaults are theirs
+
     p = subparsers.add_parser(
         "export", help="export a model or a checkpoint to verified ONNX",
         description="Build the model (random weights from --seed with batch-norm statistics from random "
@@ -23,9 +25,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_output(p, "the .onnx file to write", required=True)
     p.add_argument("--fixed-batch", type=int, default=None, metavar="N",
                    help="export for batch N only (default: any batch)")
-    p.add_argument("--opset", type=int, default=None, help="ONNX opset (default 18; TensorRT 10.0 reads up to 20)")
+    p.add_argument("--opset", type=int, default=None,
+                   help=f"ONNX opset (default {ExportOptions.opset}; TensorRT 10.0 reads up to 20)")
     add_input_size(p)
-    p.add_argument("--seed", type=int, default=0, help="seed of random weights (default 0; checkpoints keep theirs)")
+    p.add_argument("--seed", type=int, default=None,
+                   help=f"seed of random weights (default {PrepareOptions.seed}; checkpoints keep theirs)")
     p.add_argument("--no-fold", action="store_true", help="export without the inference rewrite")
     add_verification(p, "export plain, without export.optimize's exact rewrites",
                      target_default="onnxruntime (recorded as the report's target)")
@@ -58,19 +62,21 @@ def _runtimes(names: list[str] | None) -> dict[str, Opener] | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from dataclasses import replace
     from pathlib import Path
 
     from recalib.export.labelled import load_labelled
-    from recalib.export.onnx_export import VERIFIED_BATCHES
+    from recalib.export.options import Verification
     from recalib.export.prepare import prepare
     from recalib.cli._specs import one_spec, prepare_options
 
-    options = prepare_options(args, fixed_batch=args.fixed_batch)
+    options = prepare_options(args, fixed_batch=args.fixed_batch, force=args.force, strict_trt=args.strict_trt)
     spec, runtimes = one_spec(args), _runtimes(args.runtime)
-    spec.check_fits(args.fixed_batch or VERIFIED_BATCHES[-1])
+    spec.check_fits(max(options.export.verified_batches))
     data = None if args.verify_data is None else load_labelled(args.verify_data, spec.input_chw())
-    prepared = prepare(spec, Path(args.output), options, force=args.force, strict_trt=args.strict_trt,
-                       verify_data=data, runtimes=runtimes)
+    if data is not None or runtimes is not None:
+        options = replace(options, export=replace(options.export, verification=Verification(data, runtimes)))
+    prepared = prepare(spec, Path(args.output), options)
     assert prepared.report is not None
     print(prepared.report.to_json() if args.json else prepared.report.summary())
     return 0

@@ -2,7 +2,8 @@
 
 Each subcommand lives in its own module with ``register(subparsers)``; those modules import
 only argparse at module level and load torch and the pipeline stages inside their handler,
-so ``recalib --help`` stays fast.
+so ``recalib --help`` stays fast. ``register`` reads each default from its option record
+(:mod:`recalib.export.options`, :mod:`recalib.deploy.settings`, …), which are light to import.
 """
 from __future__ import annotations
 

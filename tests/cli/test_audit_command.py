@@ -113,7 +113,7 @@ def test_failed_verification_exits_4_and_still_writes_the_report(
     def disagree(*args: object, **kwargs: object) -> None:
         raise VerificationError("onnxruntime disagrees with PyTorch (simulated)")
 
-    monkeypatch.setattr(prepare, "to_onnx", disagree)
+    monkeypatch.setattr(prepare, "export_model", disagree)
     out = tmp_path / "report"
     assert main(["audit", "-o", str(out), "--sections", "latency", *TINY[:4], "--runtime", "ort-cpu",
                  "--batch", "1", "--no-progress"]) == 4

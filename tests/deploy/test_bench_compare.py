@@ -9,9 +9,10 @@ from torch import nn
 
 from recalib.deploy._worker import Job, WorkerError, run_job
 from recalib.deploy.bench import _raise_from, compare
+from recalib.deploy.runner_options import RunnerOptions
 from recalib.deploy.settings import BenchSettings
 from recalib.deploy.target import parse_targets
-from recalib.export.prepare import Prepared
+from recalib.export.prepared import Prepared
 from recalib.errors import BackendUnavailable, ConfigError, VerificationError
 from recalib.spec import Spec
 
@@ -73,7 +74,7 @@ def test_worker_errors_are_raised_again_with_their_class_and_fields(tiny_models:
     if unavailable_reason("ort-cuda") is None:
         pytest.skip("ort-cuda is available on this machine")
     job = Job(target=parse_targets(["ort-cuda"])[0], labels=["plain"], sources=[tiny_models["plain"][1]],
-              input_chws=[INPUT_CHW], batches=[1], warmup=0, iters=1, threads=1)
+              input_chws=[INPUT_CHW], batches=[1], warmup=0, iters=1, options=RunnerOptions(threads=1))
     outcome = run_job(job)
     assert isinstance(outcome, WorkerError)
     with pytest.raises(BackendUnavailable) as info:
@@ -94,7 +95,9 @@ def test_what_cannot_be_measured_is_refused_before_timing(tiny_models: Models) -
 
 @pytest.mark.parametrize("overrides, message", [({"batches": (0,)}, "batch"), ({"iters": 0}, "iters"),
                                                 ({"threads": 0}, "threads"), ({"tolerance": -1.0}, "tolerance"),
-                                                ({"runtime_options": {"tensorrt": {}}}, "not measured")])
+                                                ({"runtime_options": {"tensorrt": RunnerOptions()}}, "not measured"),
+                                                ({"runtime_options": {"ort-cpu": RunnerOptions(threads=2)}},
+                                                 "one setting of the whole comparison")])
 def test_bad_settings_are_config_errors(overrides: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         _settings(["ort-cpu"], **overrides)

@@ -12,9 +12,10 @@ import pytest
 
 from recalib.deploy import create_runner
 from recalib.deploy.bench import compare
+from recalib.deploy.runner_options import RunnerOptions
 from recalib.deploy.settings import BenchSettings
 from recalib.deploy.target import parse_targets
-from recalib.export.prepare import Prepared
+from recalib.export.prepared import Prepared
 from recalib.spec import Spec
 from recalib.deploy.runner import random_input
 from recalib.errors import ConfigError
@@ -33,13 +34,13 @@ def test_precision_is_f32_unless_bf16_is_asked_for(tiny_models: Models) -> None:
     import openvino as ov
 
     _, path = tiny_models["plain"]
-    assert create_runner("openvino-cpu", path, threads=1).settings["precision"] == "f32"
+    assert create_runner("openvino-cpu", path, RunnerOptions(threads=1)).settings["precision"] == "f32"
     if "BF16" not in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"):
         with pytest.raises(ConfigError, match="native bf16"):
-            create_runner("openvino-cpu", path, threads=1, precision="bf16")
+            create_runner("openvino-cpu", path, RunnerOptions(threads=1, precision="bf16"))
         return
     module, _ = tiny_models["plain"]
-    bf16 = create_runner("openvino-cpu", path, threads=1, precision="bf16")
+    bf16 = create_runner("openvino-cpu", path, RunnerOptions(threads=1, precision="bf16"))
     assert bf16.settings["precision"] == "bf16"
     x = random_input((2, *INPUT_CHW))
     error = np.abs(bf16.run(x) - pytorch_output(module, x)).max()
@@ -48,19 +49,20 @@ def test_precision_is_f32_unless_bf16_is_asked_for(tiny_models: Models) -> None:
 
 def test_threads_and_performance_hint_are_applied(tiny_models: Models) -> None:
     _, path = tiny_models["plain"]
-    latency = create_runner("openvino-cpu", path, threads=1).settings
+    latency = create_runner("openvino-cpu", path, RunnerOptions(threads=1)).settings
     assert (latency["threads"], latency["hint"], latency["streams"]) == (1, "LATENCY", 1)
-    throughput = create_runner("openvino-cpu", path, threads=2, hint="throughput").settings
+    throughput = create_runner("openvino-cpu", path, RunnerOptions(threads=2, hint="throughput")).settings
     assert (throughput["threads"], throughput["hint"]) == (2, "THROUGHPUT")
 
 
 @pytest.mark.parametrize("options, message", [({"precision": "fp16"}, "fp32, bf16"),
                                               ({"hint": "fastest"}, "latency, throughput"),
-                                              ({"threads": 0}, "threads must be >= 1")])
+                                              ({"threads": 0}, "threads must be an integer >= 1"),
+                                              ({"spinning": False}, "spinning is a setting of ort-cpu, ort-cuda")])
 def test_bad_settings_are_config_errors(tiny_models: Models, options: dict, message: str) -> None:
     _, path = tiny_models["plain"]
     with pytest.raises(ConfigError, match=message):
-        create_runner("openvino-cpu", path, **options)
+        create_runner("openvino-cpu", path, RunnerOptions(**options))
 
 
 def test_refuses_a_missing_file_a_module_and_a_file_that_is_not_onnx(tiny_models: Models, tmp_path: Path) -> None:

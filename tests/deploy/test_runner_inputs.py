@@ -10,6 +10,7 @@ import torch
 from onnx import TensorProto, helper
 
 from recalib.deploy import create_runner
+from recalib.deploy.runner_options import RunnerOptions
 from deploy_testing import INPUT_CHW, Models, tiny_net
 from recalib.deploy.runner import random_input
 from recalib.errors import ConfigError
@@ -50,7 +51,7 @@ def test_a_damaged_or_foreign_onnx_file_is_a_clear_error(tiny_models: Models, tm
 def test_a_torch_runner_leaves_the_callers_model_as_it_was(precision: str) -> None:
     model = tiny_net().train()
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    runner = create_runner("torch-eager", model, precision=precision)
+    runner = create_runner("torch-eager", model, RunnerOptions(precision=precision))
     runner.run(random_input((2, *INPUT_CHW)))
     assert model.training and all(v.dtype == before[k].dtype for k, v in model.state_dict().items())
     assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())  # BN statistics too

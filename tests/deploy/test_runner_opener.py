@@ -8,6 +8,7 @@ from torch import nn
 
 from recalib import export
 from recalib.deploy.runner import opener
+from recalib.deploy.runner_options import RunnerOptions
 from recalib.errors import VerificationError
 
 
@@ -15,7 +16,7 @@ def test_an_opener_runs_the_file_on_its_runtime(tmp_path) -> None:
     model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten()).eval()
     export.to_onnx(model, (3, 5, 5), tmp_path / "m.onnx")
     x = np.random.default_rng(0).standard_normal((2, 3, 5, 5), dtype=np.float32)
-    (out,) = opener("ort-cpu", threads=1)(tmp_path / "m.onnx")(x)
+    (out,) = opener("ort-cpu", RunnerOptions(threads=1))(tmp_path / "m.onnx")(x)
     with torch.no_grad():
         np.testing.assert_allclose(out, model(torch.from_numpy(x)).numpy(), rtol=1e-5, atol=1e-5)
 

@@ -7,6 +7,7 @@ import torch
 
 from recalib.deploy import create_runner
 from recalib.deploy.backends.ort import OrtRunner
+from recalib.deploy.runner_options import RunnerOptions
 from recalib.deploy.runner import random_input
 from recalib.errors import BackendUnavailable, ConfigError, ShapeError
 
@@ -17,7 +18,7 @@ from deploy_testing import INPUT_CHW, Models, pytorch_output as _expected, tiny_
 @pytest.mark.parametrize("batch", [1, 3])
 def test_cpu_onnx_runtimes_match_pytorch_at_every_batch(tiny_models: Models, batch: int, backend: str) -> None:
     module, path = tiny_models["gated"]
-    runner = create_runner(backend, path, threads=1)
+    runner = create_runner(backend, path, RunnerOptions(threads=1))
     x = random_input((batch, *INPUT_CHW), seed=batch)
     np.testing.assert_allclose(runner.run(x), _expected(module, x), rtol=1e-4, atol=1e-5)
 
@@ -44,7 +45,7 @@ def test_torch_compile_matches_pytorch_with_its_weights_frozen_into_the_graph() 
 
 def test_benchmark_returns_stats_of_the_requested_runs(tiny_models: Models) -> None:
     _, path = tiny_models["plain"]
-    stats = create_runner("ort-cpu", path, threads=1).benchmark((4, *INPUT_CHW), warmup=2, iters=7)
+    stats = create_runner("ort-cpu", path, RunnerOptions(threads=1)).benchmark((4, *INPUT_CHW), warmup=2, iters=7)
     assert stats.n == 7 and stats.batch == 4
     assert 0 < stats.min_ms <= stats.median_ms <= stats.p90_ms <= stats.p99_ms <= stats.max_ms
     assert stats.throughput == pytest.approx(4 / (stats.mean_ms / 1e3))
@@ -52,11 +53,11 @@ def test_benchmark_returns_stats_of_the_requested_runs(tiny_models: Models) -> N
 
 def test_ort_session_has_fixed_threads_and_spins_only_during_a_run(tiny_models: Models) -> None:
     _, path = tiny_models["plain"]
-    options = OrtRunner(path, threads=1).session.get_session_options()
+    options = OrtRunner(path, options=RunnerOptions(threads=1)).session.get_session_options()
     assert options.intra_op_num_threads == 1 and options.inter_op_num_threads == 1
     assert options.get_session_config_entry("session.intra_op.allow_spinning") == "1"
     assert options.get_session_config_entry("session.force_spinning_stop") == "1"
-    quiet = OrtRunner(path, threads=1, spinning=False).session.get_session_options()
+    quiet = OrtRunner(path, options=RunnerOptions(threads=1, spinning=False)).session.get_session_options()
     assert quiet.get_session_config_entry("session.intra_op.allow_spinning") == "0"
     assert quiet.get_session_config_entry("session.inter_op.allow_spinning") == "0"
 
@@ -64,7 +65,7 @@ def test_ort_session_has_fixed_threads_and_spins_only_during_a_run(tiny_models: 
 @pytest.mark.parametrize("backend", ["ort-cpu", "openvino-cpu"])
 def test_cpu_onnx_runtimes_refuse_an_input_of_another_size(tiny_models: Models, backend: str) -> None:
     _, path = tiny_models["plain"]
-    runner = create_runner(backend, path, threads=1)
+    runner = create_runner(backend, path, RunnerOptions(threads=1))
     with pytest.raises(ShapeError, match="re-export"):
         runner.run(random_input((1, 3, 8, 16)))
     with pytest.raises(ShapeError):
@@ -84,7 +85,16 @@ def test_torch_runtime_refuses_an_onnx_file_and_onnx_runtime_a_module(tiny_model
 def test_ort_cpu_refuses_fp16_precision(tiny_models: Models) -> None:
     _, path = tiny_models["plain"]
     with pytest.raises(ConfigError, match="FP16"):
-        create_runner("ort-cpu", path, precision="fp16")
+        create_runner("ort-cpu", path, RunnerOptions(precision="fp16"))
+
+
+def test_a_setting_the_runtime_does_not_read_is_refused_not_ignored(tiny_models: Models) -> None:
+    module, path = tiny_models["plain"]
+    with pytest.raises(ConfigError, match="torch-eager does not take hint='throughput': hint is a setting of "
+                                          "openvino-cpu"):
+        create_runner("torch-eager", module, RunnerOptions(hint="throughput"))
+    with pytest.raises(ConfigError, match="compile_mode='max-autotune'.*torch-compile"):
+        create_runner("ort-cpu", path, RunnerOptions(compile_mode="max-autotune"))
 
 
 @pytest.mark.parametrize("backend", ["ort-cuda", "ort-tensorrt", "tensorrt"])

@@ -11,8 +11,10 @@ from torch import nn
 from recalib import export
 from recalib.deploy.availability import unavailable_reason
 from recalib.deploy.runner import opener
+from recalib.deploy.runner_options import RunnerOptions
 from recalib.export.agreement import compare_predictions, run_batched
 from recalib.export.labelled import LabelledData
+from recalib.export.options import ExportOptions, Verification
 from recalib.export.verify import open_runtimes
 from export_helpers import Host
 from recalib.errors import DataError, VerificationError
@@ -60,7 +62,7 @@ def test_a_fixed_batch_runtime_gets_exactly_its_batch() -> None:
 
 def test_an_export_verified_on_data_reports_parity_and_agreement(data, tmp_path) -> None:
     model = classifier()
-    report = export.to_onnx(model, CHW, tmp_path / "m.onnx", verify_data=data)
+    report = export.to_onnx(model, CHW, tmp_path / "m.onnx", ExportOptions(verification=Verification(data)))
     (parity,) = report.parity
     (agreement,) = report.agreement
     assert parity.shape == (10, *CHW) and parity.passed and report.verified_on == "ten images"
@@ -74,15 +76,16 @@ def test_an_export_verified_on_data_reports_parity_and_agreement(data, tmp_path)
 
 
 def test_a_fixed_batch_export_is_verified_on_data_in_its_batches(data, tmp_path) -> None:
-    report = export.to_onnx(classifier(), CHW, tmp_path / "m.onnx", dynamic_batch=False, batch_size=4,
-                            verify_data=data)
+    report = export.to_onnx(classifier(), CHW, tmp_path / "m.onnx",
+                            ExportOptions(fixed_batch=4, verification=Verification(data)))
     assert report.agreement[0].agreed == 10 and report.input_dims == [4, *CHW]
 
 
 @pytest.mark.skipif(unavailable_reason("openvino-cpu") is not None, reason="openvino is not installed")
 def test_an_export_is_verified_on_every_runtime_named(data, tmp_path) -> None:
-    runtimes = {"ort-cpu": opener("ort-cpu", threads=1), "openvino-cpu": opener("openvino-cpu", threads=1)}
-    report = export.to_onnx(classifier(), CHW, tmp_path / "m.onnx", verify_data=data, runtimes=runtimes)
+    one = RunnerOptions(threads=1)
+    runtimes = {"ort-cpu": opener("ort-cpu", one), "openvino-cpu": opener("openvino-cpu", one)}
+    report = export.to_onnx(classifier(), CHW, tmp_path / "m.onnx", ExportOptions(verification=Verification(data, runtimes)))
     assert [a.runtime for a in report.agreement] == ["ort-cpu", "openvino-cpu"]
     assert [p.runtime for p in report.parity] == ["ort-cpu", "openvino-cpu"]
     assert all(a.agreed == 10 for a in report.agreement)
@@ -100,16 +103,18 @@ def test_a_runtime_that_changes_a_decision_fails_and_writes_nothing(data, tmp_pa
         return flipped
 
     with pytest.raises(VerificationError, match="top-1 agreement 9/10 on ten images"):
-        export.to_onnx(classifier(), CHW, tmp_path / "m.onnx", verify_data=data, runtimes={"broken": flipping})
+        export.to_onnx(classifier(), CHW, tmp_path / "m.onnx",
+                       ExportOptions(verification=Verification(data, {"broken": flipping})))
     assert list(tmp_path.iterdir()) == []
 
 
 def test_labels_the_model_cannot_output_fail_before_the_export(data, tmp_path) -> None:
     with pytest.raises(DataError, match="the model has 5 outputs"):
-        export.to_onnx(classifier(5), CHW, tmp_path / "m.onnx", verify_data=data)
+        export.to_onnx(classifier(5), CHW, tmp_path / "m.onnx", ExportOptions(verification=Verification(data)))
     assert list(tmp_path.iterdir()) == []
 
 
 def test_a_model_that_is_not_a_classifier_cannot_be_verified_on_labels(data, tmp_path) -> None:
     with pytest.raises(DataError, match="needs a classifier with one \\(N, classes\\) output"):
-        export.to_onnx(Host("se", size=(8, 8)).eval(), CHW, tmp_path / "m.onnx", verify_data=data)
+        export.to_onnx(Host("se", size=(8, 8)).eval(), CHW, tmp_path / "m.onnx",
+                       ExportOptions(verification=Verification(data)))

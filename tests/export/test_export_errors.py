@@ -12,6 +12,7 @@ from torch import nn
 from recalib import export
 import recalib
 from recalib.export.onnx_export import to_onnx  # imported here, so the timing below measures the check, not the import
+from recalib.export.options import ExportOptions
 from recalib.export.prepare import build
 from recalib.export.verify import _check_declared, check_structure
 from recalib.errors import ConfigError, ExportError, OutputError, ShapeError, VerificationError
@@ -29,7 +30,7 @@ def _leftovers(folder) -> list:
 def test_unsupported_opset_is_refused_before_any_work(opset, tmp_path):
     start = time.perf_counter()
     with pytest.raises(ExportError, match=f"opset {opset} is not supported"):
-        to_onnx(_small(), (3, 8, 8), tmp_path / "m.onnx", opset=opset)
+        to_onnx(_small(), (3, 8, 8), tmp_path / "m.onnx", ExportOptions(opset=opset))
     assert time.perf_counter() - start < 1.0 and _leftovers(tmp_path) == []
 
 
@@ -39,7 +40,7 @@ def test_existing_file_is_kept_without_force_and_replaced_with_it(tmp_path):
     with pytest.raises(OutputError, match=f"{path} already exists.*force"):
         export.to_onnx(_small(), (3, 8, 8), path)
     assert path.read_text() == "precious"
-    export.to_onnx(_small(), (3, 8, 8), path, force=True)
+    export.to_onnx(_small(), (3, 8, 8), path, ExportOptions(force=True))
     assert path.stat().st_size > 100 and path.with_suffix(".report.json").exists()
 
 
@@ -83,6 +84,21 @@ def test_a_model_that_fails_on_the_input_shape_gives_a_shape_error(tmp_path):
     assert _leftovers(tmp_path) == []
 
 
+def test_an_unfolded_model_that_fails_on_the_input_shape_gives_a_shape_error(tmp_path):
+    """Without the fold's trace, the exporter meets the bad shape first; the error still says what is wrong."""
+    with pytest.raises(ShapeError, match="fails on a 2x3x4x4 input"):
+        export.to_onnx(nn.Conv2d(5, 5, 1), (3, 4, 4), tmp_path / "m.onnx", ExportOptions(fold=False))
+    assert _leftovers(tmp_path) == []
+
+
+def test_a_shape_whose_batch_contradicts_the_fixed_batch_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match=r"has batch 2, but the export is for fixed batch 4"):
+        to_onnx(_small(), (2, 3, 8, 8), tmp_path / "m.onnx", ExportOptions(fixed_batch=4))
+    with pytest.raises(ConfigError, match="a fixed batch must be a positive integer, got 0"):
+        ExportOptions(fixed_batch=0)
+    assert _leftovers(tmp_path) == []
+
+
 def test_declared_dims_check_accepts_only_the_declared_dims():
     graph = helper.make_graph([helper.make_node("Relu", ["input"], ["y"])], "g",
                               [helper.make_tensor_value_info("input", TensorProto.FLOAT, [2, 3, 8, 8])],
@@ -93,10 +109,10 @@ def test_declared_dims_check_accepts_only_the_declared_dims():
 
 
 def test_strict_trt_turns_lint_findings_into_an_error(tmp_path):
-    report = export.to_onnx(_small(), (3, 8, 8), tmp_path / "ok.onnx", opset=21)
+    report = export.to_onnx(_small(), (3, 8, 8), tmp_path / "ok.onnx", ExportOptions(opset=21))
     assert [f.rule for f in report.trt_findings] == ["opset"]
     with pytest.raises(ExportError, match="strict-trt.*opset 21"):
-        export.to_onnx(_small(), (3, 8, 8), tmp_path / "strict.onnx", opset=21, strict_trt=True)
+        export.to_onnx(_small(), (3, 8, 8), tmp_path / "strict.onnx", ExportOptions(opset=21, strict_trt=True))
     assert not (tmp_path / "strict.onnx").exists()
 
 

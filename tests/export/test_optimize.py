@@ -1,4 +1,4 @@
-"""``to_onnx(optimize=True)``: exact rewrites that keep blocks in onnxruntime's NCHWc layout.
+"""``to_onnx`` with ``ExportOptions(optimize=True)``: exact rewrites that keep blocks in onnxruntime's NCHWc layout.
 
 Structural assertions only (graph ops and onnxruntime's optimised graph), never timings.
 """
@@ -13,6 +13,7 @@ import onnx
 import pytest
 
 from recalib import export
+from recalib.export.options import ExportOptions
 from recalib.export.rewrites.layout import integer_scale
 from export_helpers import Host, ort_ops, randomize
 from recalib.cli.main import main
@@ -20,7 +21,7 @@ from recalib.models import create_model
 
 
 def _export(model, shape, path: Path, **kw) -> export.ExportReport:
-    return export.to_onnx(model, shape, path, **kw)
+    return export.to_onnx(model, shape, path, ExportOptions(**kw))
 
 
 def _initializer(model: onnx.ModelProto, name: str) -> np.ndarray | None:

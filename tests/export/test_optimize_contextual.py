@@ -12,6 +12,7 @@ from torch import nn
 from recalib import export
 from recalib.export.decompose import torch_nearest_indices
 from recalib.export.optimize import optimize_model
+from recalib.export.options import ExportOptions
 from recalib.export.rewrites.contextual import ContextualConvInference, applies, bilinear_bases, pick
 from recalib.blocks import create_block
 
@@ -102,7 +103,7 @@ def test_a_size_other_than_feat_size_with_the_same_grid_still_matches(target, si
 def test_openvino_form_picks_no_pixel_by_indexing_where_the_picks_are_uneven(tmp_path):
     block = _random("cc-reduced", (14, 14)).float()  # 14 -> 11 picks: uneven on both axes
     path = tmp_path / "cc.onnx"
-    export.to_onnx(block, (8, 14, 14), path, optimize="openvino", fold=False)
+    export.to_onnx(block, (8, 14, 14), path, ExportOptions(optimize="openvino", fold=False))
     ops = Counter(n.op_type for n in onnx.load(str(path)).graph.node)
     assert not {"Gather", "Slice", "MatMul"} & set(ops) and ops["Conv"] == 4
 
@@ -132,7 +133,7 @@ def test_export_with_the_rewrite_passes_parity_with_static_shapes_and_no_grouped
     model = host("cc-reduced", size=(28, 28))
     optimized, plain = tmp_path / "opt.onnx", tmp_path / "plain.onnx"
     report = export.to_onnx(model, (3, 28, 28), optimized)  # raises if ORT differs from PyTorch
-    export.to_onnx(model, (3, 28, 28), plain, optimize=False)
+    export.to_onnx(model, (3, 28, 28), plain, ExportOptions(optimize=False))
     assert any("cc-grid-picks" in line for line in report.rewrites)
     fast, slow = _ops(optimized), _ops(plain)
     assert fast["Shape"] == 0 and fast["Resize"] == 0 and slow["Resize"] == 1

@@ -9,6 +9,7 @@ from torch import nn
 
 from recalib import export
 from recalib.export.optimize import optimize_model
+from recalib.export.options import ExportOptions
 from recalib.export.rewrites.ms_sar import (RegionalMSSARInference, SpreadPlan, padded_excitation, phase_count,
                                     phase_pool, region_pool, scaled, spread, spread_plan, window_stride)
 from recalib.blocks import create_block
@@ -139,7 +140,7 @@ def test_optimize_model_swaps_regional_blocks_only():
 def test_export_pools_and_spreads_without_matmuls_and_fuses_the_residual_add(size, tmp_path):
     path = tmp_path / "ms_sar.onnx"
     host = randomize(Host("ms-sar", channels=32, size=(size, size)))
-    export.to_onnx(host, (3, size, size), path, write_report=False)  # checks ORT vs PyTorch parity
+    export.to_onnx(host, (3, size, size), path, ExportOptions(write_report=False))  # checks ORT vs PyTorch parity
     graph = ops(path)
     assert "MatMul" not in graph and "Div" not in graph
     optimized = ort_ops(path)

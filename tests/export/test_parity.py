@@ -1,13 +1,16 @@
 """The one parity definition: against float64 PyTorch, with float32 PyTorch's own error as the yardstick."""
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
 from recalib import export
-from recalib.export.parity import PYTORCH_MARGIN, Reference, at_precision, judge, reference, require
+from recalib.export.options import ExportOptions
+from recalib.export.parity import PYTORCH_MARGIN, Reference, Truth, at_precision, judge, require
 from recalib.errors import ConfigError, VerificationError
 
 
@@ -56,7 +59,7 @@ def test_a_failure_says_the_runtime_is_further_from_float64_than_pytorch() -> No
 
 def test_the_reference_measures_pytorch_float32_against_float64() -> None:
     x = np.random.default_rng(0).standard_normal((2, 8), dtype=np.float32)
-    ref = reference(Cancelling(), x)
+    ref = Truth(Cancelling()).reference(x)
     assert ref.reference_dtype == "float64"
     np.testing.assert_array_equal(ref.truth[0], x.astype(np.float64))  # exact in float64
     assert 1e-4 < ref.pytorch_error < 1e-3  # float32 loses about 5e-4 of every value near 1e4
@@ -64,7 +67,7 @@ def test_the_reference_measures_pytorch_float32_against_float64() -> None:
 
 def test_an_ill_conditioned_model_exports_because_the_runtime_is_as_close_as_pytorch(tmp_path) -> None:
     """Its float32 error exceeds the tolerance in PyTorch itself; onnxruntime is judged by that yardstick."""
-    report = export.to_onnx(Cancelling(), (4, 3, 3), tmp_path / "m.onnx", fold=False, optimize=False)
+    report = export.to_onnx(Cancelling(), (4, 3, 3), tmp_path / "m.onnx", ExportOptions(fold=False, optimize=False))
     for check in report.parity:
         assert check.pytorch_error > check.tolerance == 1e-4
         assert check.passed and check.error > check.tolerance
@@ -73,13 +76,13 @@ def test_an_ill_conditioned_model_exports_because_the_runtime_is_as_close_as_pyt
 def test_tolerances_must_be_finite_and_non_negative(tmp_path) -> None:
     for bad in (-1.0, float("nan"), float("inf")):
         with pytest.raises(ConfigError, match="finite number >= 0"):
-            export.to_onnx(Cancelling(), (4, 3, 3), tmp_path / "m.onnx", tolerance=bad)
+            export.to_onnx(Cancelling(), (4, 3, 3), tmp_path / "m.onnx", ExportOptions(tolerance=bad))
     assert list(tmp_path.iterdir()) == []
 
 
 def test_the_reference_leaves_the_models_mode_as_it_was() -> None:
     model = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4)).train()
-    reference(model, np.ones((2, 4), np.float32))
+    Truth(model).reference(np.ones((2, 4), np.float32))
     assert model.training and all(m.training for m in model.modules())
 
 
@@ -88,7 +91,7 @@ def test_a_model_whose_own_output_is_nan_is_not_blamed_on_rounding() -> None:
     with torch.no_grad():
         model.weight[0, 0] = float("nan")
     with pytest.raises(VerificationError, match="own output holds NaN or infinite values.*nothing to verify"):
-        reference(model, np.ones((1, 4), np.float32))
+        Truth(model).reference(np.ones((1, 4), np.float32))
 
 
 def test_an_infinite_yardstick_lets_nothing_through() -> None:
@@ -100,7 +103,7 @@ def test_an_infinite_yardstick_lets_nothing_through() -> None:
 
 def test_a_reduced_precision_runtime_is_held_to_pytorch_in_that_precision() -> None:
     model = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.ReLU(), torch.nn.Conv2d(8, 4, 3)).eval()
-    float32 = reference(model, np.random.default_rng(0).standard_normal((1, 3, 8, 8)).astype(np.float32))
+    float32 = Truth(model).reference(np.random.default_rng(0).standard_normal((1, 3, 8, 8)).astype(np.float32))
     bf16 = at_precision(float32, model, "bf16")
     assert bf16.precision == "bf16" and bf16.truth is float32.truth
     assert bf16.pytorch_error > 50 * float32.pytorch_error  # 8 mantissa bits against 24
@@ -111,3 +114,19 @@ def test_a_reduced_precision_runtime_is_held_to_pytorch_in_that_precision() -> N
     assert at_precision(float32, model, "fp32") is float32
     with pytest.raises(ConfigError, match="not one of fp32, bf16, fp16"):
         at_precision(float32, model, "int8")
+
+
+def test_one_float64_twin_serves_every_input_of_a_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    copied = []
+    deepcopy = copy.deepcopy
+
+    def counting(value: object, memo: dict | None = None) -> object:
+        if memo is None:
+            copied.append(type(value).__name__)
+        return deepcopy(value, memo)
+
+    monkeypatch.setattr(copy, "deepcopy", counting)
+    truth = Truth(Cancelling())
+    for batch in (1, 3):
+        assert truth.reference(np.ones((batch, 4), np.float32)).reference_dtype == "float64"
+    assert copied == ["Cancelling"]

@@ -9,7 +9,10 @@ import torch
 from torch import nn
 
 import recalib
-from recalib.export.prepare import PrepareOptions, build, export_all, from_file, prepare
+from recalib.export.export_all import export_all
+from recalib.export.from_file import from_file
+from recalib.export.options import ExportOptions, PrepareOptions
+from recalib.export.prepare import build, prepare
 from recalib.errors import ConfigError, OutputError, RecalibError
 from recalib.spec import parse_spec
 
@@ -48,8 +51,8 @@ def test_random_weights_get_batch_norm_statistics_and_checkpoints_keep_theirs(tm
 def test_one_loop_exports_every_model_and_optimize_selects_the_rewrites(tmp_path: Path) -> None:
     models = [build(TINY, label="none"), build(TINY.with_block("se"), label="se")]
     (tmp_path / "plain").mkdir()
-    plain = export_all(models[1:], tmp_path / "plain", PrepareOptions(optimize=False))
-    optimized = export_all(models, tmp_path, PrepareOptions(optimize=True))
+    plain = export_all(models[1:], tmp_path / "plain", PrepareOptions(export=ExportOptions(optimize=False)))
+    optimized = export_all(models, tmp_path, PrepareOptions(export=ExportOptions(optimize=True)))
     assert [m.label for m in optimized] == ["none", "se"] and all(m.file and m.file.is_file() for m in optimized)
 
     def ops(path: Path | None) -> set[str]:
@@ -73,7 +76,7 @@ def test_failures_are_reported_and_the_others_exported(tmp_path: Path) -> None:
 
 def test_an_exported_file_is_measured_as_it_is_with_its_shape(tmp_path: Path) -> None:
     path = tmp_path / "m.onnx"
-    prepare(TINY, path, PrepareOptions(fixed_batch=2))
+    prepare(TINY, path, PrepareOptions(export=ExportOptions(fixed_batch=2)))
     from_report = from_file(parse_spec(str(path)))
     assert (from_report.input_chw, from_report.fixed_batch, from_report.module) == ((1, 28, 28), 2, None)
     assert "m.report.json" in from_report.verified
@@ -103,7 +106,7 @@ def test_each_runtime_gets_the_export_of_its_own_target_and_shared_forms_are_exp
 @pytest.mark.parametrize("optimize, described", [(False, "plain"), ("openvino", "optimised for openvino")])
 def test_plain_or_one_named_target_is_one_export_for_every_runtime(tmp_path: Path, optimize: bool | str,
                                                                    described: str) -> None:
-    [done] = export_all([build(TINY.with_block("cc-reduced"))], tmp_path, PrepareOptions(optimize=optimize),
+    [done] = export_all([build(TINY.with_block("cc-reduced"))], tmp_path, PrepareOptions(export=ExportOptions(optimize=optimize)),
                         runtimes=["ort-cpu", "openvino-cpu"])
     assert {done.exports[r].describe() for r in ("ort-cpu", "openvino-cpu")} == {described}
     assert len(list(tmp_path.iterdir())) == 1
@@ -111,7 +114,7 @@ def test_plain_or_one_named_target_is_one_export_for_every_runtime(tmp_path: Pat
 
 def test_an_unknown_export_target_is_refused_before_any_model_is_built() -> None:
     with pytest.raises(ConfigError, match="names no export target"):
-        PrepareOptions(optimize="tvm")
+        PrepareOptions(export=ExportOptions(optimize="tvm"))
 
 
 def test_identity_gates_are_drawn_from_the_seed_so_no_runtime_can_delete_them() -> None:

@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from recalib import export
+from recalib.export.options import ExportOptions
 from recalib.errors import ShapeError
 
 
@@ -41,7 +42,7 @@ def test_wrong_rank_and_static_batch_are_refused(exported_224, tmp_path):
     with pytest.raises(ShapeError, match="rank 4"):
         export.validate_inputs(declared, {"input": np.zeros((3, 224, 224))})
     static = tmp_path / "static.onnx"
-    export.to_onnx(model, (2, 3, 224, 224), static, dynamic_batch=False)
+    export.to_onnx(model, (2, 3, 224, 224), static, ExportOptions(fixed_batch=2))
     assert export.declared_inputs(static) == [("input", [2, 3, 224, 224])]
     with pytest.raises(ShapeError, match="exported for batch 2, got batch 1.*without --fixed-batch"):
         export.run_onnx(static, np.zeros((1, 3, 224, 224), np.float32))

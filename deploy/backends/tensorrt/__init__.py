@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from recalib.deploy.availability import require
 from recalib.deploy.backends.tensorrt.engine_file import EngineMeta, Platform, file_sha256, load, save
+from recalib.deploy.runner_options import RunnerOptions
 
 if TYPE_CHECKING:
     from recalib.deploy.backends.tensorrt.runner import TensorRTRunner
@@ -48,17 +49,15 @@ def _matches(meta: EngineMeta, onnx_path: Path, precision: str, batches: tuple[i
             and (meta.min_shape[0], meta.opt_shape[0], meta.max_shape[0]) == batches)
 
 
-def create_tensorrt_runner(path: str | Path, *, device: str = "cuda", threads: int | None = None,
-                           precision: str = "fp32", batches: tuple[int, int, int] = (1, 1, 1),
-                           cache_dir: str | Path | None = None,
-                           workspace_bytes: int | None = None) -> TensorRTRunner:
+def create_tensorrt_runner(path: str | Path, *, device: str = "cuda",
+                           options: RunnerOptions = RunnerOptions()) -> TensorRTRunner:
     """A runner for an ``.engine`` file (checked against this platform) or an ``.onnx`` file.
 
-    From ONNX, builds an engine for ``precision`` whose profile covers batches
-    ``(min, opt, max) = batches``. With ``cache_dir``, engines and the timing cache are kept
-    there and an engine built earlier from the same ONNX file with the same settings is reused.
-    ``threads`` (host CPU threads) is accepted like every runtime's and has nothing to set:
-    the engine runs on the GPU.
+    From ONNX, builds an engine for ``options.precision`` whose profile covers batches
+    ``(min, opt, max) = options.batches`` (default ``(1, 1, 1)``). With ``options.cache_dir``,
+    engines and the timing cache are kept there and an engine built earlier from the same ONNX
+    file with the same settings is reused. ``options.threads`` (host CPU threads) is accepted like
+    every runtime's and has nothing to set: the engine runs on the GPU.
     """
     require("tensorrt", device)
     from recalib.deploy.backends.tensorrt.build import BuildOptions, build_engine
@@ -67,16 +66,16 @@ def create_tensorrt_runner(path: str | Path, *, device: str = "cuda", threads: i
     path, here = Path(path), current_platform(device)
     if path.suffix == ".engine":
         return TensorRTRunner(*load(path, here), device=device)
-    cache = Path(cache_dir) if cache_dir is not None else None
+    precision, batches, cache = options.compute_precision, options.batches or (1, 1, 1), options.cache_dir
     cached = engine_cache_path(cache, path, here, precision, batches) if cache else None
     if cached is not None and cached.is_file():
         meta, plan = load(cached, here)
         if _matches(meta, path, precision, batches):
             return TensorRTRunner(meta, plan, device=device)
     timing = cache / f"timing-{_platform_slug(here)}.cache" if cache else None
-    options = BuildOptions(precision=precision, min_batch=batches[0], opt_batch=batches[1],
-                           max_batch=batches[2], workspace_bytes=workspace_bytes, timing_cache=timing)
-    meta, plan = build_engine(path, here, options)
+    build = BuildOptions(precision=precision, min_batch=batches[0], opt_batch=batches[1],
+                         max_batch=batches[2], workspace_bytes=options.workspace_bytes, timing_cache=timing)
+    meta, plan = build_engine(path, here, build)
     if cached is not None:
         save(cached, meta, plan, force=True)  # the cache entry of exactly this build
     return TensorRTRunner(meta, plan, device=device)

@@ -1,0 +1,89 @@
+"""torch's dynamo exporter, run quietly with our decompositions; its failures become recalib errors.
+
+The graph's outputs are named after export from the program itself (``output``, or ``output0``,
+``output1``, … when there are several), so no forward pass is spent only to count them.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from recalib.errors import ExportError, RecalibError, first_line
+from recalib.export import optimize as optimizing
+from recalib.export.decompose import translation_table
+from recalib.export.options import ExportOptions
+from recalib.folding import run_model
+
+__all__ = ["export_program", "save_program", "EXTERNAL_DATA_BYTES"]
+
+EXTERNAL_DATA_BYTES = 1_800_000_000  # protobuf's 2 GiB limit, with room for the graph itself
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Silence the exporter's progress prints, warnings and logs; our report says what matters."""
+    logger = logging.getLogger("torch.onnx")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logger.setLevel(level)
+
+
+def _recalib_cause(exc: BaseException | None) -> RecalibError | None:
+    """The RecalibError (e.g. a block's ShapeError) buried in the exporter's exception chain."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, RecalibError):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def export_program(module: nn.Module, example: torch.Tensor, options: ExportOptions) -> torch.onnx.ONNXProgram:
+    """``module`` traced on ``example`` by torch's dynamo exporter with our decompositions (and the
+    layout rewrites of ``options.target``), its outputs named; errors become recalib errors."""
+    dynamic = ({0: torch.export.Dim("batch", min=1)},) if options.dynamic_batch else None
+    target = options.target
+    table = optimizing.translation_table(target) if target else translation_table()
+    try:
+        with _quiet():
+            program = torch.onnx.export(module, (example,), None, dynamo=True, opset_version=options.opset,
+                                        dynamic_shapes=dynamic, input_names=["input"], verbose=False,
+                                        custom_translation_table=table)
+    except Exception as exc:
+        cause = _recalib_cause(exc)
+        if cause is not None:
+            raise cause from exc
+        with torch.no_grad():
+            run_model(module, example)  # a model that fails on this input says so with a ShapeError
+        raise ExportError(f"torch.onnx.export failed: {first_line(exc)}") from exc
+    if program is None:  # only when given a file name, which we never pass
+        raise ExportError("torch.onnx.export returned no program")
+    outputs = program.model.graph.outputs
+    for index, value in enumerate(outputs):
+        value.name = "output" if len(outputs) == 1 else f"output{index}"
+    return program
+
+
+def save_program(program: torch.onnx.ONNXProgram, target: Path, module: nn.Module) -> bool:
+    """Write one self-contained file, or file + ``<name>.data`` when weights exceed protobuf's limit;
+    True for the latter."""
+    weight_bytes = sum(t.numel() * t.element_size() for t in module.state_dict().values())
+    external = weight_bytes > EXTERNAL_DATA_BYTES
+    try:
+        program.save(str(target), external_data=external)
+    except OSError as exc:
+        raise ExportError(f"cannot write {target.name}: {exc}") from exc
+    return external
