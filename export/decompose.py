@@ -28,7 +28,7 @@ from recalib.errors import ExportError
 # The exporter calls translations with symbolic tensors of its tracer (static shapes known).
 Traced = Any
 
-__all__ = ["pooling_matrix", "adaptive_avg_pool2d_by_matrices", "torch_nearest_indices",
+__all__ = ["pooling_matrix", "torch_nearest_indices",
            "onnx_nearest_indices", "translation_table"]
 
 
@@ -45,14 +45,6 @@ def pooling_matrix(n_in: int, n_out: int) -> torch.Tensor:
         start, end = (i * n_in) // n_out, -(-((i + 1) * n_in) // n_out)
         m[i, start:end] = 1.0 / (end - start)
     return m.to(torch.float32)
-
-
-def adaptive_avg_pool2d_by_matrices(x: torch.Tensor, output_size: Sequence[int]) -> torch.Tensor:
-    """PyTorch form of the exported graph: ``(N, C, H, W) → (N, C, Kh, Kw)`` by two products."""
-    kh, kw = output_size
-    ph = pooling_matrix(x.shape[-2], kh).to(x.dtype)
-    pw = pooling_matrix(x.shape[-1], kw).to(x.dtype)
-    return ph @ x @ pw.T
 
 
 def torch_nearest_indices(n_in: int, n_out: int, scale: float | None = None) -> list[int]:

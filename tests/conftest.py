@@ -1,6 +1,7 @@
 """Shared test configuration: deterministic seeds and few threads (CI has 2 cores)."""
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 import pytest
@@ -9,7 +10,8 @@ import torch
 if TYPE_CHECKING:
     from recalib.profiling.claims.measure import Measurer
 
-torch.set_num_threads(2)
+# Two xdist workers share the 2 cores (pyproject's addopts): one thread each; alone, two threads.
+torch.set_num_threads(1 if os.environ.get("PYTEST_XDIST_WORKER") else 2)
 
 
 @pytest.fixture(autouse=True)

@@ -73,9 +73,10 @@ def test_recalib_help_loads_no_torch() -> None:
     assert _imported_torch("-m", "recalib.cli.main", "--help") == []
 
 
-@pytest.mark.parametrize("module", ["recalib.record", "recalib.registry", "recalib.spec", "recalib.checkpoint",
-                                    "recalib.paper_configs", "recalib.models.catalog", "recalib.models.resnet",
-                                    "recalib.blocks.se"])
+@pytest.mark.parametrize("module", ["recalib.record", "recalib.checkpoint", *(
+    pytest.param(m, marks=pytest.mark.slow) for m in ("recalib.registry", "recalib.spec", "recalib.paper_configs",
+                                                      "recalib.models.catalog", "recalib.models.resnet",
+                                                      "recalib.blocks.se"))])
 def test_a_module_of_the_former_circle_imports_first_in_a_fresh_interpreter(module: str) -> None:
     """A package's ``__init__`` runs before its modules, an order the graph does not show: each of
     these, imported before anything else, must not meet a half-initialised module."""

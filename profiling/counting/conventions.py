@@ -27,7 +27,7 @@ from typing import Any
 from recalib.errors import UnknownNameError
 
 __all__ = ["Convention", "Modifier", "Reading", "Preset", "CONVENTIONS", "MODIFIERS", "READINGS", "PRESETS",
-           "get_convention", "get_preset", "resolve", "conventions_for", "DEFAULT_CONVENTION"]
+           "get_convention", "resolve", "conventions_for", "DEFAULT_CONVENTION"]
 
 
 def _frozen(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -192,14 +192,6 @@ def conventions_for(metric: str) -> list[Convention]:
             combos += [modifier.apply(c) for c in combos if modifier.applies(c)]
         found += combos
     return found
-
-
-def get_preset(name: str) -> Preset:
-    """The paper preset called ``name``."""
-    try:
-        return PRESETS[name]
-    except KeyError:
-        raise UnknownNameError("preset", name, sorted(PRESETS)) from None
 
 
 def resolve(name: str) -> tuple[Convention, Reading]:

@@ -4,6 +4,9 @@
   and series, one panel per architecture and batch, with the line where they would be equal;
   each block's point on the series where it costs least is ringed.
 * :func:`latency_by_runtime`: median latency of each model per series (min–p90 whiskers).
+
+Each is built as a :class:`~matplotlib.figure.Figure` (``*_figure``, what the tests inspect) and
+rendered to PNG bytes by :func:`png`.
 """
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from recalib.profiling.latency.audit import BASELINE, ArchAudit, LatencyAudit, LatencyRecord, overhead_pct
 
-__all__ = ["latency_vs_flops", "latency_by_runtime"]
+__all__ = ["latency_vs_flops", "latency_by_runtime", "latency_vs_flops_figure", "latency_by_runtime_figure", "png"]
 
 _MARKERS = "os^Dv<>Ph*"
 
@@ -26,8 +29,8 @@ def _panels(audit: LatencyAudit) -> list[tuple[ArchAudit, int]]:
 
 
 def _figure(audit: LatencyAudit, draw: Callable[[Axes, ArchAudit, int, list[str]], None],
-            width: float, height: float) -> bytes:
-    """One panel per architecture (rows) and batch (columns), drawn by ``draw``; PNG bytes."""
+            width: float, height: float) -> Figure:
+    """One panel per architecture (rows) and batch (columns), drawn by ``draw``."""
     rows, cols = max(1, len(audit.archs)), len(audit.plan.batches)
     fig = Figure(figsize=(width * cols, height * rows), layout="constrained")
     names = list(dict.fromkeys(r.series for arch in audit.archs for r in arch.records))
@@ -37,6 +40,11 @@ def _figure(audit: LatencyAudit, draw: Callable[[Axes, ArchAudit, int, list[str]
         draw(ax, arch, batch, names)
     if not audit.archs:
         axes[0][0].text(0.5, 0.5, "nothing measured", ha="center", va="center")
+    return fig
+
+
+def png(fig: Figure) -> bytes:
+    """The figure as PNG bytes (100 dpi)."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=100)
     return buffer.getvalue()
@@ -141,12 +149,22 @@ def _bars(lookup: dict[tuple[str, str], LatencyRecord], name: str, models: Seque
     return ys, widths, [low, high]
 
 
-def latency_vs_flops(audit: LatencyAudit) -> bytes:
-    """PNG: FLOP overhead (log) against latency overhead, per block, series and batch."""
+def latency_vs_flops_figure(audit: LatencyAudit) -> Figure:
+    """FLOP overhead (log) against latency overhead, per block, series and batch."""
     return _figure(audit, _draw_overheads, 6.0, 4.5)
 
 
-def latency_by_runtime(audit: LatencyAudit) -> bytes:
-    """PNG: median latency per model and series (min–p90 whiskers)."""
+def latency_by_runtime_figure(audit: LatencyAudit) -> Figure:
+    """Median latency per model and series (min–p90 whiskers)."""
     return _figure(audit, _draw_latency, 6.0, 0.35 * (1 + max((len(a.costs) for a in audit.archs),
                                                               default=1)) + 1.5)
+
+
+def latency_vs_flops(audit: LatencyAudit) -> bytes:
+    """PNG of :func:`latency_vs_flops_figure`."""
+    return png(latency_vs_flops_figure(audit))
+
+
+def latency_by_runtime(audit: LatencyAudit) -> bytes:
+    """PNG of :func:`latency_by_runtime_figure`."""
+    return png(latency_by_runtime_figure(audit))

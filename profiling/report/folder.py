@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from recalib.infra.atomic import write_atomic
-from recalib.errors import ConfigError, OutputError
+from recalib.errors import OutputError
 from recalib.infra.workspace import FolderLock
 
 __all__ = ["ReportFolder", "RECORD", "check_folder"]
@@ -40,7 +40,7 @@ def _sha256(content: str | bytes) -> str:
 
 
 def check_folder(out_dir: str | Path) -> Path:
-    """``out_dir`` as a Path, or :class:`ConfigError` if it (or a parent) is not a writable folder."""
+    """``out_dir`` as a Path, or :class:`OutputError` if it (or a parent) is not a writable folder."""
     folder = Path(out_dir)
     for path in (folder, *folder.parents):
         if path.exists():

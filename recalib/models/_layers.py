@@ -121,10 +121,6 @@ class Backbone(nn.Module):
         if any(_size_bound(block, b) for b in self.recalibration_blocks()):
             self.bind(f"its {block.name!r} blocks were built for fixed feature sizes")
 
-    @property
-    def fixed_input_size(self) -> bool:
-        return self.bound_reason is not None
-
     def recalibration_blocks(self) -> list[nn.Module]:
         """The inserted blocks, in forward order (empty without a block)."""
         return [m for name, m in self.named_modules()

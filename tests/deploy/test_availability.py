@@ -1,10 +1,15 @@
 """Which backends run here, and the errors (with install hints) for those that cannot."""
 from __future__ import annotations
 
+import sys
+import types
+from pathlib import Path
+
 import pytest
 
 from recalib.deploy.availability import BACKENDS, backend, backend_matrix, require, tensorrt_module, unavailable_reason
 from recalib.deploy.runner import create_runner
+from recalib.deploy.runner_options import RunnerOptions
 from recalib.errors import BackendUnavailable, ConfigError
 
 
@@ -22,9 +27,23 @@ def test_matrix_has_one_row_per_backend_with_hints_for_missing_ones() -> None:
     assert rows[0]["available"]  # torch-eager always runs
 
 
-def test_cpu_backends_are_available_here() -> None:
-    require("torch-eager")
-    require("ort-cpu")
+def test_cpu_backends_are_available_here_and_run_a_model(tmp_path: Path) -> None:
+    import torch
+    from torch import nn
+
+    from recalib.export.onnx_export import to_onnx
+
+    rows = {row["name"]: row for row in backend_matrix()}
+    assert rows["torch-eager"]["available"] and rows["ort-cpu"]["available"]
+    assert unavailable_reason("torch-eager") is None and unavailable_reason("ort-cpu") is None
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU()).eval()
+    path = tmp_path / "m.onnx"
+    to_onnx(model, (3, 6, 6), path)
+    x = torch.randn(1, 3, 6, 6)
+    expected = model(x).detach().numpy()
+    for name, source in (("torch-eager", model), ("ort-cpu", path)):
+        got = create_runner(name, source, RunnerOptions(threads=1)).run(x)
+        assert got.shape == (1, 4, 4, 4) and abs(got - expected).max() < 1e-5
 
 
 @pytest.mark.parametrize("runtime", ["ort-cuda", "ort-tensorrt"])
@@ -44,10 +63,16 @@ def test_tensorrt_raises_with_the_tensorrt_extra_hint() -> None:
     assert '.[tensorrt]' in info.value.hint and "NVIDIA GPU" in info.value.hint
 
 
-def test_tensorrt_stubs_alone_are_not_mistaken_for_tensorrt() -> None:
+def test_tensorrt_stubs_alone_are_not_mistaken_for_tensorrt(monkeypatch: pytest.MonkeyPatch) -> None:
     """tensorrt-stubs makes ``import tensorrt`` succeed as an empty namespace package."""
-    module = tensorrt_module()
-    assert module is None or hasattr(module, "Builder")
+    stubs_only = types.ModuleType("tensorrt")  # what importing the stubs' folder gives: no Builder
+    monkeypatch.setitem(sys.modules, "tensorrt", stubs_only)
+    assert tensorrt_module() is None
+    assert "not installed" in str(unavailable_reason("tensorrt"))
+    real = types.ModuleType("tensorrt")
+    real.Builder = object  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "tensorrt", real)
+    assert tensorrt_module() is real
 
 
 def test_torch_on_cuda_without_a_gpu_raises() -> None:

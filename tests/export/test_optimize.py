@@ -120,6 +120,7 @@ def test_scalar_static_gate_leaves_no_node(host, tmp_path):
     assert report.folding and all("no node left" in a for a in report.folding if "scalar gate" in a)
 
 
+@pytest.mark.slow  # ResNet-50 at 224; test_low_resolution_gates_stay_in_the_nchwc_layout covers it small
 def test_resnet50_ge_theta_minus_spreads_its_low_resolution_gates_in_the_nchwc_layout(tmp_path):
     # at 64x64 the maps are 16, 8, 4, 2 and the extent-8 gates 2, 1, 1, 1: conv2_x's three
     # 2x2 gates are spread by integer Resizes, the thirteen 1x1 gates broadcast

@@ -38,7 +38,7 @@ def test_rebuilt_for_an_odd_resolution_every_feature_size_is_exact(arch: str, bl
     h, w = arch_entry(arch).input_size
     odd = (h + 3, w - 5)
     model = meta_forward(arch, block, odd, input_size=odd, **options)
-    assert model.input_size == odd and model.fixed_input_size
+    assert model.input_size == odd and model.bound_reason is not None
 
 
 def test_rebuilt_model_runs_at_its_new_resolution() -> None:
@@ -55,7 +55,7 @@ def test_rebuilt_model_runs_at_its_new_resolution() -> None:
 def test_models_without_fixed_size_blocks_run_at_any_size(arch: str, block: str | None, size: tuple[int, int]) -> None:
     options = {"ge-theta": {"extent": 2}, "se": {"reduction": 4}}.get(block or "", {})  # k = 12 < 16 in DenseNet
     model = create_model(arch, block=block, **options)
-    assert not model.fixed_input_size
+    assert model.bound_reason is None
     out = run(model, size)
     assert out.dim() == 2 and torch.isfinite(out).all()
 

@@ -45,7 +45,12 @@ def _first_block(arch: str, extra: dict) -> torch.nn.Module:
     pytest.fail(f"{arch} accepts none of {_BLOCK_PREFERENCE}")
 
 
-@pytest.mark.parametrize("arch", list_models())
+# Deeper siblings of backbones counted in the default run: the same layer types, only more of them.
+DEEPER = {"cifar_resnet110", "densenet_bc190", "preact_resnet101_imagenet", "preact_resnet110",
+          "preact_resnet152_imagenet", "preact_resnet164", "resnet101", "resnet152", "wrn22_10", "wrn28_10"}
+
+
+@pytest.mark.parametrize("arch", [pytest.param(a, marks=pytest.mark.slow) if a in DEEPER else a for a in list_models()])
 def test_every_backbone_bare_and_with_a_block_is_counted_completely(arch: str) -> None:
     _assert_complete(create_model(arch, input_size=_size(arch)), arch)
     extra = {"recalibration": "multi-stage"} if arch.startswith("densenet") else {}

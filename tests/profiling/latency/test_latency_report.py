@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from matplotlib.container import BarContainer, ErrorbarContainer
 from matplotlib.image import imread
 
 from recalib.deploy.machine_info import MachineInfo
@@ -14,6 +15,7 @@ from recalib.deploy.stats import LatencyStats, RatioStats
 from recalib.deploy.target import Target, parse_targets
 from recalib.profiling.latency.audit import ArchAudit, ExportSummary, Failure, LatencyAudit, LatencyRecord, ModelCost
 from recalib.profiling.latency.plan import LatencyPlan
+from recalib.profiling.latency.plots import latency_by_runtime_figure, latency_vs_flops_figure
 from recalib.profiling.latency.report import LatencySection
 from recalib.profiling.report.writer import write_report
 from recalib.errors import OutputError
@@ -92,6 +94,27 @@ def test_plots_are_valid_pngs_even_with_negative_and_zero_overheads() -> None:
     for data in files.values():
         assert data.startswith(b"\x89PNG\r\n\x1a\n")
         assert imread(io.BytesIO(data), format="png").ndim == 3
+
+
+def test_flop_plot_places_each_block_at_its_flop_and_latency_overheads_and_rings_the_cheapest() -> None:
+    (ax,) = latency_vs_flops_figure(_audit()).axes
+    points = {c.get_label(): [tuple(xy) for xy in c.lines[0].get_xydata()] for c in ax.containers
+              if isinstance(c, ErrorbarContainer)}
+    # se: mac-all 1.12e6 over 1.1e6 = +1.818%; "gate" has no FLOP overhead, so the log axis leaves it off
+    flops = 100 * (1.12e6 - 1.1e6) / 1.1e6
+    assert points == {"ort-cpu": [pytest.approx((flops, 20.0))], "ort-cpu optimized": [pytest.approx((flops, 5.0))],
+                      "torch-eager": [pytest.approx((flops, 10.0))]}
+    (ring,) = [c for c in ax.collections if c.get_label() == "least overhead"]
+    assert [tuple(xy) for xy in ring.get_offsets()] == [pytest.approx((flops, 5.0))]
+    assert {t.get_text() for t in ax.texts} == {"se"}
+
+
+def test_runtime_plot_draws_each_models_median_per_series() -> None:
+    (ax,) = latency_by_runtime_figure(_audit()).axes
+    medians = {c.get_label(): sorted(round(bar.get_width(), 6) for bar in c) for c in ax.containers
+               if isinstance(c, BarContainer)}
+    assert medians == {"ort-cpu": [1.9, 2.0, 2.4], "ort-cpu optimized": [1.8, 1.9], "torch-eager": [4.0, 4.4]}
+    assert [label.get_text() for label in ax.get_yticklabels()] == ["none", "se", "gate"]
 
 
 def test_rewriting_a_report_folder_replaces_its_files_and_keeps_unrelated_ones(tmp_path: Path) -> None:
