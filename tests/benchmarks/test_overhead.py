@@ -94,6 +94,7 @@ def test_a_small_run_times_every_runtime_and_export_apart_and_records_the_execut
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The CC paper's MNIST net with SE on onnxruntime, OpenVINO and torch eager, a few rounds (torch
     fewer); the page made from the record is the page ``--render`` makes of it."""
+    pytest.importorskip("openvino")
     argv = ["--arch", "cc_vgg_mnist", "--block", "se", "--runtime", "ort-cpu,openvino-cpu,torch-eager",
             "--batch", "1", "--iters", "3", "--torch-iters", "2", "--warmup", "1", "--threads", "1",
             "--no-spinning", "--out", str(tmp_path), "--tag", "t"]
