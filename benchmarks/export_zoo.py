@@ -25,7 +25,7 @@ from typing import Any
 
 import torch
 
-from latency import write_pair
+from record import RESULTS, write_pair
 
 from recalib.deploy import machine_info
 from recalib.export.options import ExportOptions, PrepareOptions
@@ -34,8 +34,6 @@ from recalib.infra.workspace import temporary_folder
 from recalib.errors import RecalibError
 from recalib.models import list_models
 from recalib.spec import parse_spec
-
-RESULTS = Path(__file__).parent / "results"
 
 # The block each backbone's paper measures it with (the first row of its table).
 PAPER_BLOCK = {
@@ -67,7 +65,7 @@ def export_one(arch: str, block: str | None, folder: Path, options: PrepareOptio
         row["input"] = list(spec.input_chw())
         prepared = build(spec, options)
         assert prepared.module is not None
-        row["params"] = sum(p.numel() for p in prepared.module.parameters())
+        row["params"] = sum(p.numel() for p in prepared.module.parameters())  # recorded even if the export fails
         report = export_prepared(prepared, folder / "model.onnx", options).report
         assert report is not None
     except RecalibError as exc:
@@ -126,20 +124,25 @@ def markdown(rows: list[dict[str, Any]], env: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write(rows: list[dict[str, Any]], env: dict[str, Any]) -> None:
-    """Rewrite the JSON and Markdown results."""
-    RESULTS.mkdir(exist_ok=True)
-    write_pair(RESULTS / "export_zoo", {"environment": env, "rows": rows}, markdown(rows, env))
+def write(folder: Path, rows: list[dict[str, Any]], env: dict[str, Any]) -> None:
+    """Rewrite the JSON and Markdown results in ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    write_pair(folder / "export_zoo", {"environment": env, "rows": rows}, markdown(rows, env))
 
 
-def main() -> None:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--arch", action="append", default=None, help="an architecture, repeatable (default: all)")
     parser.add_argument("--plain-only", action="store_true", help="skip the paper block")
     parser.add_argument("--threads", type=int, default=1, help="torch/onnxruntime threads (default 1)")
     parser.add_argument("--tolerance", type=float, default=ExportOptions.tolerance,
                         help=f"parity tolerance (default {ExportOptions.tolerance:g})")
-    args = parser.parse_args()
+    parser.add_argument("--out", type=Path, default=RESULTS, help="the results folder (default: benchmarks/results)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     torch.set_num_threads(args.threads)
     options = PrepareOptions(export=ExportOptions(tolerance=args.tolerance, force=True, write_report=False))
     env: dict[str, Any] = {"machine": machine_info.collect().to_dict(), "torch_threads": args.threads,
@@ -152,8 +155,9 @@ def main() -> None:
                 rows.append(export_one(arch, block, folder, options))
                 print(json.dumps(rows[-1]), flush=True)
                 env["load_average_end"] = machine_info.load_average()
-                write(rows, env)
+                write(args.out, rows, env)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -7,32 +7,24 @@ Writes ``benchmarks/results/<arch>-<runtimes>-b<batches>-<machine>-<date>.json``
 :class:`recalib.deploy.results.BenchResult`) and a ``.md`` beside it with the table, the machine and
 the load average during the run. Models are prepared like ``recalib bench`` prepares specs
 (:mod:`recalib.export.prepare`: each ONNX runtime times the export optimised for it) and alternate
-A B C D … in one worker process per runtime. Blocks
+A B C D … in one worker process per runtime: the script is argument parsing, one call of
+:func:`recalib.deploy.bench.bench` (what ``recalib bench`` calls) and :func:`record.record`. Blocks
 default to the ones issue 6 names: SE, GE-θ⁻ with extent 8, MS-SAR.
 """
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
-import re
-from pathlib import Path
-from typing import Any
 
-from recalib.deploy.bench import compare
-from recalib.deploy.machine_info import MachineInfo
+from record import add_record_options, now, record
+
+from recalib.deploy.bench import bench
 from recalib.deploy.report import format_table
 from recalib.deploy.results import BenchResult
 from recalib.deploy.settings import BenchSettings
 from recalib.deploy.target import parse_targets
-from recalib.export.export_all import export_all
-from recalib.export.prepare import build
-from recalib.infra.atomic import write_atomic
-from recalib.infra.workspace import temporary_folder
 from recalib.literals import split_top_level
 from recalib.spec import parse_spec
 
-RESULTS = Path(__file__).resolve().parent / "results"
 DEFAULT_BLOCKS = ("se", "ge-theta-minus:extent=8", "ms-sar")
 
 
@@ -51,35 +43,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def add_record_options(parser: argparse.ArgumentParser) -> None:
-    """``--tag`` and ``--out``: where :func:`record` writes, and the file names' suffix."""
-    parser.add_argument("--tag", default="", help="suffix of the result file names, e.g. preliminary")
-    parser.add_argument("--out", type=Path, default=RESULTS, help="the results folder (default: benchmarks/results)")
-
-
-def machine_slug(machine: MachineInfo) -> str:
-    """``intel-xeon-processor-2c``: the CPU model and the cores the run could use."""
-    cpu = re.sub(r"\((r|tm)\)", "", machine.cpu.lower())
-    cpu = re.sub(r"[^a-z0-9]+", "-", cpu).strip("-")
-    return f"{cpu}-{machine.cores_available}c"
-
-
-def record(folder: Path, name: str, machine: MachineInfo, recorded: str, tag: str, data: dict[str, Any],
-           page: str) -> Path:
-    """Write ``<name>-<machine>-<date>[-<tag>]`` ``.json`` and ``.md`` into ``folder``, each whole or not at all."""
-    stem = folder / (f"{name}-{machine_slug(machine)}-{recorded[:10]}" + (f"-{tag}" if tag else ""))
-    folder.mkdir(parents=True, exist_ok=True)
-    return write_pair(stem, data, page)
-
-
-def write_pair(stem: Path, data: dict[str, Any], page: str) -> Path:
-    """``<stem>.json`` and ``<stem>.md``, each written whole; ``stem``. A rerun on the same day and
-    machine (or a re-rendered page) replaces that record."""
-    write_atomic(stem.with_name(f"{stem.name}.json"), json.dumps(data, indent=1, default=str) + "\n", force=True)
-    write_atomic(stem.with_name(f"{stem.name}.md"), page, force=True)
-    return stem
-
-
 def markdown(result: BenchResult, title: str, recorded: str, note: str) -> str:
     """The result as a Markdown page: what was run, on what, the table, and the caveats."""
     lines = [f"# {title}", "", f"- recorded: {recorded}", f"- packages: {result.machine.versions()}"]
@@ -95,13 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     runtimes = split_top_level(args.runtime)
     settings = BenchSettings(parse_targets(runtimes), tuple(int(b) for b in split_top_level(args.batch)),
                              warmup=args.warmup, iters=args.iters, threads=args.threads)
-    def log(message: str) -> None:
-        print(f"[latency] {message}", flush=True)
-
-    with temporary_folder("latency-") as tmp:
-        models = export_all([build(spec) for spec in specs], tmp, runtimes=settings.onnx_runtimes, progress=log)
-        result = compare(models, settings, progress=log)
-    recorded = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    result = bench(specs, settings, progress=lambda message: print(f"[latency] {message}", flush=True))
+    recorded = now()
     arch = base.record.arch if base.record else base.text
     name = f"{arch}-{'-'.join(runtimes)}-b{'-'.join(map(str, settings.batches))}"
     data = {**result.to_json(times=True), "recorded": recorded, "note": args.note}

@@ -4,15 +4,19 @@ least against issue 15's targets, speed-ups over PyTorch, and the executed-graph
 Everything here reads the recorded JSON (``overhead.py --render`` rewrites a page from it):
 overheads are recomputed from every round's time with :func:`recalib.deploy.stats.ratio`, so an
 export's plain and optimised forms are each compared with the plain backbone exported the
-same way, in the same rounds.
+same way, in the same rounds. Each series (a runtime and, for ONNX runtimes, an export) at a
+batch is one run, ``runs[run_key(series, batch)]``; records made before the benchmark became a
+latency audit (December 2026) hold both exports of a runtime in one run, the plain ones labelled
+``<label> [plain export]``, and still render.
 """
 from __future__ import annotations
 
 from typing import Any
 
 from recalib.deploy.stats import RatioStats, ratio
+from recalib.profiling.latency.audit import BASELINE
 
-__all__ = ["TARGETS", "SPEEDUP_TARGETS", "QUICK_BLOCKS", "PLAIN", "summarize", "markdown"]
+__all__ = ["TARGETS", "SPEEDUP_TARGETS", "QUICK_BLOCKS", "run_key", "summarize", "markdown"]
 
 # block spec -> issue 15's target: the least median overhead on a CPU runtime, percent, at batch 1 / 8
 TARGETS: dict[str, tuple[float, float]] = {
@@ -21,8 +25,7 @@ TARGETS: dict[str, tuple[float, float]] = {
 # the fastest ONNX runtime over torch.compile and over torch eager, every model, batch 1 and 8
 SPEEDUP_TARGETS = {"torch-compile": 1.15, "torch-eager": 1.5}
 QUICK_BLOCKS = ("se", "ms-sar")
-PLAIN = " [plain export]"  # label suffix of a model's plain export in an ONNX runtime's run
-BASELINE = "none"
+PLAIN = " [plain export]"  # label suffix of a plain export in the one run per runtime of older records
 BLOCK_NOTES = {
     "ms-sar": "on ResNet-50 the library builds MS-SAR with r = 16, the paper's ImageNet setting (Table 5; "
               "`recalib/models/block_defaults.py`): the issue's `ms-sar:reduction=16`",
@@ -32,8 +35,18 @@ BLOCK_NOTES = {
 }
 
 
-def _times(run: dict[str, Any], label: str) -> list[float] | None:
-    found = next((m for m in run["bench"]["measurements"] if m["model"] == label), None)
+def run_key(series: str, batch: int) -> str:
+    """The run of ``series`` (``ort-cpu plain``, ``torch-eager``) at ``batch``: ``ort-cpu-plain-b1``."""
+    return f"{series.replace(' ', '-')}-b{batch}"
+
+
+def _times(data: dict[str, Any], series: str, batch: int, label: str) -> list[float] | None:
+    """Every round of ``label`` in ``series`` at ``batch``, in nanoseconds (None: not measured)."""
+    run = data["runs"].get(run_key(series, batch))
+    runtime, _, export = series.partition(" ")
+    if run is None and export:  # an older record: both exports of the runtime in one run
+        run, label = data["runs"].get(f"{runtime}-b{batch}"), label + (PLAIN if export == "plain" else "")
+    found = None if run is None else next((m for m in run["bench"]["measurements"] if m["model"] == label), None)
     return None if found is None else [t * 1e6 for t in found["times_ms"]]
 
 
@@ -46,12 +59,11 @@ def series(data: dict[str, Any], batch: int, label: str) -> dict[str, dict[str, 
     """Series name -> the block's overhead against the plain backbone of the same run and export."""
     found = {}
     for runtime in data["runtimes"]:
-        run = data["runs"].get(f"{runtime}-b{batch}")
-        exports = (("optimized", ""), ("plain", PLAIN)) if runtime in data["onnx_runtimes"] else (("", ""),)
-        for export, suffix in exports if run is not None else ():
-            times, base = _times(run, label + suffix), _times(run, BASELINE + suffix)
+        for export in ("optimized", "plain") if runtime in data["onnx_runtimes"] else ("",):
+            name = f"{runtime} {export}".strip()
+            times, base = _times(data, name, batch, label), _times(data, name, batch, BASELINE)
             if times is not None and base is not None:
-                found[f"{runtime} {export}".strip()] = _cell(ratio(times, base))
+                found[name] = _cell(ratio(times, base))
     return found
 
 
@@ -84,8 +96,7 @@ def overhead_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _median_ms(data: dict[str, Any], name: str, batch: int, label: str) -> float | None:
     """The median latency of ``label`` in series ``name`` at ``batch`` (None if not measured)."""
-    run = data["runs"].get(f"{name.split()[0]}-b{batch}")
-    times = None if run is None else _times(run, label + (PLAIN if name.endswith(" plain") else ""))
+    times = _times(data, name, batch, label)
     return None if times is None else sorted(times)[len(times) // 2] / 1e6
 
 
@@ -204,10 +215,16 @@ def _evidence(data: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _failures(data: dict[str, Any]) -> list[str]:
+    """What the audit could not measure, and why (nothing when everything was measured)."""
+    failed = data.get("failures") or []
+    return ["## Not measured", "", *(f"- {f['stage']}, {f['what']}: {f['error']}" for f in failed), ""] if failed else []
+
+
 def markdown(data: dict[str, Any]) -> str:
-    """The page: head, overheads, speed-ups, evidence, then every run's own table."""
+    """The page: head, overheads, speed-ups, evidence, what was not measured, then every run's own table."""
     lines = [*_head(data), "", *_overhead_table(data), "", *_speedup_table(data), "", *_evidence(data),
-             "## Runs", ""]
+             *_failures(data), "## Runs", ""]
     for key, run in data["runs"].items():
         lines += [f"### {key}", "", run["table"], ""]
     return "\n".join(lines) + "\n"

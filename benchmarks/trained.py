@@ -24,7 +24,6 @@ Writes ``benchmarks/results/trained-<arch>-<machine>-<date>.json`` and ``.md``.
 from __future__ import annotations
 
 import argparse
-import datetime
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +32,7 @@ from typing import Any
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
-from latency import add_record_options, record  # noqa: E402
+from record import add_record_options, now, record  # noqa: E402
 from train_digits import MIN_ACCURACY, Schedule, Trained, train_spec  # noqa: E402
 
 import recalib  # noqa: E402
@@ -158,7 +157,7 @@ def run(args: argparse.Namespace, log: Any) -> tuple[dict[str, Any], BenchResult
             "schedule": vars(Schedule(epochs=args.epochs)), "min_accuracy": MIN_ACCURACY,
             "test_images": len(digits("test", base.input_chw())), "runtimes": [t.name for t in targets],
             "rows": [row_record(row, rows[0], result) for row in rows],
-            "recorded": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+            "recorded": now()}
     return data, result
 
 

@@ -1,8 +1,10 @@
 """Honest latency comparisons: the same run, alternating models, fixed threads, one process per target.
 
-:func:`compare` times prepared models (:mod:`recalib.export.prepare`: specs built, calibrated and
-exported, or exported files as they are) against the first one, the baseline, on each
-target and batch size:
+:func:`bench` is ``recalib bench`` as a function (model specifications in, a :class:`BenchResult`
+out: every model checked, prepared and exported in a temporary folder, then compared); the
+command and the benchmark scripts call it. :func:`compare` times prepared models
+(:mod:`recalib.export.prepare`: specs built, calibrated and exported, or exported files as they
+are) against the first one, the baseline, on each target and batch size:
 
 - models alternate A B C A B C … after alternating warm-up rounds, so drift hits all alike;
 - thread counts are fixed (default: the cores this process may use); onnxruntime's threads
@@ -31,6 +33,7 @@ from recalib.deploy.results import BenchResult, ModelEntry
 from recalib.deploy.runner import CheckedFile, Source
 from recalib.deploy.settings import BenchSettings
 from recalib.deploy.target import Target
+from recalib.export.export_all import export_all
 from recalib.export.parity import Reference, at_precision
 from recalib.export.options import PrepareOptions
 from recalib.export.prepare import build
@@ -40,7 +43,7 @@ from recalib.infra.lifetime import GRACE_SECONDS
 from recalib.spec import Spec
 from recalib.infra.workspace import temporary_folder
 
-__all__ = ["compare", "check_targets", "check_models", "load_model"]
+__all__ = ["bench", "compare", "check_targets", "check_models", "load_model"]
 
 Progress = Callable[[str], None]
 
@@ -190,3 +193,23 @@ def compare(models: Sequence[Prepared], settings: BenchSettings, progress: Progr
                 ran[target.name] = outcome.runtime_settings
     return BenchResult(machine, settings, tuple(_entry(m) for m in models), tuple(measurements),
                        tuple(parity), machine_info.load_average(), ran)
+
+
+def bench(specs: Sequence[Spec], settings: BenchSettings, options: PrepareOptions = PrepareOptions(),
+          progress: Progress | None = None) -> BenchResult:
+    """Time what ``specs`` name (the first is the baseline) on every target and batch of ``settings``.
+
+    Everything that can be refused is refused before the first model is built (runtimes, sizes),
+    then before the first export (labels, fixed batches, files on torch runtimes). Specs are
+    prepared with ``options`` (:func:`load_model`) and exported for the ONNX runtimes into a
+    temporary folder that is removed afterwards, whatever happens; files are timed as they are.
+    """
+    check_targets(settings)
+    for spec in specs:
+        spec.check_fits(max(settings.batches))
+    models = [load_model(spec, options) for spec in specs]
+    check_models(models, settings)
+    with temporary_folder("bench-") as tmp:
+        if settings.onnx_runtimes:
+            models = export_all(models, tmp, options, runtimes=settings.onnx_runtimes, progress=progress)
+        return compare(models, settings, progress=progress)

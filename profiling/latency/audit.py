@@ -13,6 +13,10 @@ exports are made per runtime: each ONNX runtime times the export optimised for i
 and CC blocks). :meth:`ArchAudit.cheapest` names, per block and batch, the runtime where it
 costs least.
 
+A caller that needs more than the records (a benchmark's executed-graph evidence, each run's
+own table) passes :class:`AuditHooks`: the audit calls them with every export while its files
+exist and with every comparison it ran.
+
 A failure is a result, not a crash: a block that cannot be built on an architecture, an
 export that fails verification, a timing job that fails are recorded with their error and
 the audit goes on (the command line exits non-zero afterwards).
@@ -20,14 +24,14 @@ the audit goes on (the command line exits non-zero afterwards).
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from recalib.deploy.availability import require
 from recalib.deploy.machine_info import MachineInfo
-from recalib.deploy.results import Measurement
+from recalib.deploy.results import BenchResult, Measurement
 from recalib.deploy.target import Target, onnx_runtimes
 from recalib.export.parity import ParityCheck
 from recalib.export.prepared import Prepared
@@ -37,7 +41,7 @@ from recalib.spec import Spec
 from recalib.errors import BackendUnavailable, RecalibError
 from recalib.infra.workspace import temporary_folder
 
-__all__ = ["ModelCost", "ExportSummary", "LatencyRecord", "Failure", "ArchAudit", "LatencyAudit",
+__all__ = ["ModelCost", "ExportSummary", "LatencyRecord", "Failure", "ArchAudit", "LatencyAudit", "AuditHooks",
            "audit_latency", "resolve_targets", "export_variants", "overhead_pct", "BASELINE"]
 
 BASELINE = "none"
@@ -147,6 +151,20 @@ class LatencyAudit:
     seconds: float
 
 
+@dataclass(frozen=True)
+class AuditHooks:
+    """What the audit tells a caller as it goes, beyond the result it returns.
+
+    ``exported(arch, variant, models)``: every model of ``arch`` exported the ``variant`` way
+    (label -> model, each runtime's file in :meth:`~recalib.export.prepared.Prepared.file_for`),
+    called while the files exist (they are temporary). ``timed(arch, variant, result)``: each
+    comparison as run (one target, one batch), with every round's time and its own machine load.
+    """
+
+    exported: Callable[[str, str, Mapping[str, Prepared]], None] | None = None
+    timed: Callable[[str, str, BenchResult], None] | None = None
+
+
 def export_variants(targets: Sequence[Target], optimize: bool | str) -> tuple[list[str], dict[str, str]]:
     """The ONNX exports to time (``plain``, and ``optimized`` when asked for and offered), with notes
     saying which target's export each runtime times as ``optimized``."""
@@ -204,9 +222,9 @@ class _Run:
     """One audit in progress: the plan, where exports go, the progress bar and the failures."""
 
     def __init__(self, plan: LatencyPlan, targets: list[Target], variants: list[str], workdir: Path,
-                 bar: Any) -> None:
+                 bar: Any, hooks: AuditHooks) -> None:
         self.plan, self.targets, self.variants = plan, targets, variants
-        self.workdir, self.bar = workdir, bar
+        self.workdir, self.bar, self.hooks = workdir, bar, hooks
         self.failures: list[Failure] = []
 
     def fail(self, arch: str, stage: str, what: str, exc: RecalibError) -> None:
@@ -263,7 +281,10 @@ class _Run:
             for export in model.exports.values():
                 for form in export.targets or ("plain",):
                     result.exports.setdefault(form, {})[model.label] = _summary(export.report)
-        return {m.label: m for m in exported}
+        by_label = {m.label: m for m in exported}
+        if self.hooks.exported is not None:
+            self.hooks.exported(result.arch, variant, by_label)
+        return by_label
 
     def _time(self, result: ArchAudit, target: Target, variant: str, models: dict[str, Prepared]) -> None:
         """Time the models of one target and export variant at every batch."""
@@ -274,14 +295,18 @@ class _Run:
             self.step(f"{result.arch}: {target.name} {variant} batch {batch}")
             if BASELINE not in models:
                 continue  # the baseline's export failed: already recorded, nothing to compare with
+            own = self.plan.runtime_options.get(target.runtime)
             settings = BenchSettings((target,), (batch,), warmup=self.plan.warmup_rounds(batch),
-                                     iters=self.plan.rounds(batch), threads=self.plan.threads,
-                                     tolerance=self.plan.tolerance)
+                                     iters=self.plan.rounds(batch, target.runtime), threads=self.plan.threads,
+                                     tolerance=self.plan.tolerance,
+                                     runtime_options={} if own is None else {target.runtime: own})
             try:
                 bench = compare(list(models.values()), settings)
             except RecalibError as exc:
                 self.fail(result.arch, "timing", f"{target.name} {variant} batch {batch}", exc)
                 continue
+            if self.hooks.timed is not None:
+                self.hooks.timed(result.arch, variant, bench)
             result.records += [LatencyRecord(result.arch, target, variant, m, bench.parity_of(target.name, m.label),
                                              bench.settings.threads, _form(models[m.label], target.runtime))
                                for m in bench.measurements]
@@ -294,8 +319,9 @@ def _steps(plan: LatencyPlan, targets: Sequence[Target], variants: Sequence[str]
     return len(plan.archs) * (models * (1 + len(variants)) + jobs)
 
 
-def audit_latency(plan: LatencyPlan, progress: bool = False) -> LatencyAudit:
-    """Run the latency audit of ``plan``; ``progress`` shows a tqdm bar.
+def audit_latency(plan: LatencyPlan, progress: bool = False, hooks: AuditHooks = AuditHooks()) -> LatencyAudit:
+    """Run the latency audit of ``plan``; ``progress`` shows a tqdm bar; ``hooks`` are told of every
+    export and comparison as they are made.
 
     Raises :class:`BackendUnavailable` for a runtime the user named that cannot run here;
     everything else that goes wrong is recorded in the result's ``failures``.
@@ -314,7 +340,7 @@ def audit_latency(plan: LatencyPlan, progress: bool = False) -> LatencyAudit:
         # every op for a thread that another process holds (27x slower on a busy 2-core machine).
         torch.set_num_threads(1)
         with temporary_folder("audit-") as tmp, bar:
-            run = _Run(plan, targets, variants, tmp, bar)
+            run = _Run(plan, targets, variants, tmp, bar, hooks)
             archs = [run.arch(arch, spec) for arch, spec in zip(plan.archs, plan.arch_specs)]
     finally:
         torch.set_num_threads(threads)

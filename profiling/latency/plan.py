@@ -12,10 +12,12 @@ that folds to one Mul, and a scalar gate that folds into the preceding conv).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from recalib.deploy.runner_options import RunnerOptions
 from recalib.deploy.settings import check_timing
 from recalib.deploy.target import Target, parse_targets
 from recalib.export.rewrites import check_target
@@ -55,6 +57,10 @@ class LatencyPlan:
     holds; on a busy 2-core machine ResNet-50 took 2.1 s instead of 78 ms. One thread per model
     is the setting other load disturbs least, so the default report is reproducible on shared
     machines; pass more for a dedicated deployment's setting.
+    ``runtime_iters``: a runtime's own timed rounds at batch 1 where it should not run ``iters``
+    (a benchmark gives slow torch runtimes fewer); ``runtime_options``: a runtime's other
+    :class:`~recalib.deploy.runner_options.RunnerOptions` (e.g. onnxruntime's ``spinning``), as
+    :class:`~recalib.deploy.settings.BenchSettings` takes them. Keys are runtimes of ``targets``.
     """
 
     archs: tuple[str, ...] = DEFAULT_ARCHS
@@ -67,11 +73,17 @@ class LatencyPlan:
     optimize: bool | str = True
     strict: bool = False
     tolerance: float = DEFAULT_TOLERANCE
+    runtime_iters: Mapping[str, int] = field(default_factory=dict)
+    runtime_options: Mapping[str, RunnerOptions] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.archs or not self.targets:
             raise ConfigError("choose at least one architecture and runtime")
-        check_timing(self.batches, self.iters, self.warmup, self.threads)
+        for iters in (self.iters, *self.runtime_iters.values()):
+            check_timing(self.batches, iters, self.warmup, self.threads)
+        unknown = sorted({*self.runtime_iters, *self.runtime_options} - {t.runtime for t in self.targets})
+        if unknown:
+            raise ConfigError(f"rounds or options given for runtime(s) {', '.join(unknown)}, which are not measured")
         check_tolerance(self.tolerance)
         check_target(self.optimize)
 
@@ -83,9 +95,10 @@ class LatencyPlan:
 
         return tuple(parse_spec(arch) for arch in self.archs)
 
-    def rounds(self, batch: int) -> int:
-        """Timed rounds at ``batch``."""
-        return min(self.iters, max(MIN_ROUNDS, math.ceil(self.iters / batch)))
+    def rounds(self, batch: int, runtime: str | None = None) -> int:
+        """Timed rounds at ``batch`` (of ``runtime``, where it has rounds of its own)."""
+        iters = self.runtime_iters.get(runtime, self.iters) if runtime is not None else self.iters
+        return min(iters, max(MIN_ROUNDS, math.ceil(iters / batch)))
 
     def warmup_rounds(self, batch: int) -> int:
         """Untimed rounds at ``batch``: ``warmup / batch``, at least one unless ``warmup`` is 0."""

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from recalib.deploy.runner_options import RunnerOptions
     from recalib.deploy.settings import BenchSettings
     from recalib.deploy.target import Target
+    from recalib.spec import Spec
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -69,17 +70,21 @@ def _runtime_options(targets: tuple[Target, ...], precision: str | None, spinnin
             for runtime in dict.fromkeys(t.runtime for t in targets)}
 
 
-def _baseline(labels: list[str], choice: str | None) -> int:
+def _baseline(specs: list[Spec], choice: str | None) -> list[Spec]:
+    """``specs`` with the one ``--baseline`` names (its position from 1, or its text) first."""
     from recalib.errors import ConfigError
 
+    labels = [spec.text for spec in specs]
     if choice is None:
-        return 0
-    if choice.isdigit() and 1 <= int(choice) <= len(labels):
-        return int(choice) - 1
-    if choice in labels:
-        return labels.index(choice)
-    raise ConfigError(f"--baseline {choice}: not one of the models ({', '.join(labels)}) nor a position "
-                      f"1..{len(labels)}")
+        index = 0
+    elif choice.isdigit() and 1 <= int(choice) <= len(labels):
+        index = int(choice) - 1
+    elif choice in labels:
+        index = labels.index(choice)
+    else:
+        raise ConfigError(f"--baseline {choice}: not one of the models ({', '.join(labels)}) nor a position "
+                          f"1..{len(labels)}")
+    return [specs[index], *specs[:index], *specs[index + 1:]]
 
 
 def _settings(args: argparse.Namespace) -> BenchSettings:
@@ -94,26 +99,15 @@ def _settings(args: argparse.Namespace) -> BenchSettings:
 
 
 def run(args: argparse.Namespace) -> int:
-    from recalib.deploy.bench import check_models, check_targets, compare, load_model
+    from recalib.deploy.bench import bench
     from recalib.deploy.report import format_table
-    from recalib.export.export_all import export_all
     from recalib.cli._output import check_output, emit
     from recalib.cli._specs import prepare_options, specs
-    from recalib.infra.workspace import temporary_folder
 
     settings, options, parsed = _settings(args), prepare_options(args), specs(args)
     inputs = [path for spec in parsed for path in spec.inputs]
     check_output(args, inputs)
-    check_targets(settings)
-    for spec in parsed:
-        spec.check_fits(max(settings.batches))
-    models = [load_model(spec, options) for spec in parsed]
-    models.insert(0, models.pop(_baseline([m.label for m in models], args.baseline)))
-    check_models(models, settings)
     log = (lambda msg: None) if args.json else (lambda msg: print(f"[bench] {msg}", flush=True))
-    with temporary_folder("bench-") as tmp:
-        if settings.onnx_runtimes:
-            models = export_all(models, tmp, options, runtimes=settings.onnx_runtimes, progress=log)
-        result = compare(models, settings, progress=log)
+    result = bench(_baseline(parsed, args.baseline), settings, options, progress=log)
     emit(args, result.to_json(times=args.times), format_table(result), inputs)
     return 0

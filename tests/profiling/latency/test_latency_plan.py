@@ -6,6 +6,7 @@ from dataclasses import replace
 import pytest
 import torch
 
+from recalib.deploy.runner_options import RunnerOptions
 from recalib.deploy.target import Target, parse_targets
 from recalib.profiling.latency.audit import export_variants, resolve_targets
 from recalib.profiling.latency.plan import LatencyPlan, check_names, default_plan
@@ -75,3 +76,16 @@ def test_names_are_checked_as_specs_before_any_work() -> None:
         check_names(LatencyPlan(archs=("resnet50+se",)))
     with pytest.raises(ConfigError, match="'se' does not take option"):
         check_names(LatencyPlan(blocks=("se:extent=8",)))
+
+
+def test_a_runtime_with_rounds_of_its_own_gets_them_at_every_batch() -> None:
+    plan = LatencyPlan(targets=parse_targets(["ort-cpu", "torch-eager"]), iters=30, runtime_iters={"torch-eager": 12})
+    assert [plan.rounds(b, "torch-eager") for b in (1, 2, 8)] == [12, 8, 8]
+    assert [plan.rounds(b, "ort-cpu") for b in (1, 2, 8)] == [plan.rounds(b) for b in (1, 2, 8)] == [30, 15, 8]
+
+
+@pytest.mark.parametrize("kwargs", [{"runtime_iters": {"torch-eager": 0}}, {"runtime_iters": {"openvino-cpu": 5}},
+                                    {"runtime_options": {"openvino-cpu": RunnerOptions(hint="latency")}}])
+def test_rounds_and_options_only_for_measured_runtimes_and_valid(kwargs: dict[str, object]) -> None:
+    with pytest.raises(ConfigError):
+        LatencyPlan(targets=parse_targets(["ort-cpu", "torch-eager"]), **kwargs)  # type: ignore[arg-type]
