@@ -1,5 +1,9 @@
 """torch's dynamo exporter, run quietly with our decompositions; its failures become recalib errors.
 
+The exporter translates only what makes a graph runnable and exact (:mod:`recalib.export.decompose`);
+the exact rewrites for a target runtime run afterwards on the exported graph, as the same pass a
+file from any exporter gets (:func:`recalib.export.optimize.optimize_graph`).
+
 The graph's outputs are named after export from the program itself (``output``, or ``output0``,
 ``output1``, … when there are several), so no forward pass is spent only to count them.
 """
@@ -16,7 +20,6 @@ import torch
 from torch import nn
 
 from recalib.errors import ExportError, RecalibError, first_line
-from recalib.export import optimize as optimizing
 from recalib.export.decompose import translation_table
 from recalib.export.options import ExportOptions
 from recalib.folding import run_model
@@ -52,16 +55,14 @@ def _recalib_cause(exc: BaseException | None) -> RecalibError | None:
 
 
 def export_program(module: nn.Module, example: torch.Tensor, options: ExportOptions) -> torch.onnx.ONNXProgram:
-    """``module`` traced on ``example`` by torch's dynamo exporter with our decompositions (and the
-    layout rewrites of ``options.target``), its outputs named; errors become recalib errors."""
+    """``module`` traced on ``example`` by torch's dynamo exporter with our decompositions, its outputs
+    named; errors become recalib errors."""
     dynamic = ({0: torch.export.Dim("batch", min=1)},) if options.dynamic_batch else None
-    target = options.target
-    table = optimizing.translation_table(target) if target else translation_table()
     try:
         with _quiet():
             program = torch.onnx.export(module, (example,), None, dynamo=True, opset_version=options.opset,
                                         dynamic_shapes=dynamic, input_names=["input"], verbose=False,
-                                        custom_translation_table=table)
+                                        custom_translation_table=translation_table())
     except Exception as exc:
         cause = _recalib_cause(exc)
         if cause is not None:

@@ -22,7 +22,7 @@ import torch
 
 from recalib.export.inputs import Dims, Opener, Run, declared_inputs, dims_of, validate_inputs
 from recalib.export.onnx_file import check_domains
-from recalib.export.parity import ParityCheck, Truth, judge, require
+from recalib.export.parity import ParityCheck, TruthSource, judge, require
 from recalib.errors import ExportError, VerificationError
 
 __all__ = ["check_structure", "run_onnx", "parity", "ort_session", "open_runtimes"]
@@ -94,7 +94,7 @@ def open_runtimes(path: Path, runtimes: Mapping[str, Opener] | None = None) -> d
     return {name: opener(path) for name, opener in (runtimes or {"onnxruntime": _open_onnxruntime}).items()}
 
 
-def parity(path: Path, truth: Truth, shapes: Sequence[tuple[int, ...]], tolerance: float,
+def parity(path: Path, truth: TruthSource, shapes: Sequence[tuple[int, ...]], tolerance: float,
            seed: int, runtimes: Mapping[str, Opener] | None = None) -> list[ParityCheck]:
     """Each runtime (:func:`open_runtimes`) on fresh random inputs of each shape, judged by :mod:`recalib.export.parity`
     against ``truth`` (the PyTorch model's)."""

@@ -14,7 +14,7 @@ import pytest
 
 from recalib import export
 from recalib.export.options import ExportOptions
-from recalib.export.rewrites.layout import integer_scale
+from recalib.export.rewrites.integer_resize import integer_scale
 from export_helpers import Host, ort_ops, randomize
 from recalib.cli.main import main
 from recalib.models import create_model
