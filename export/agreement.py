@@ -94,9 +94,9 @@ def num_classes(model: nn.Module, data: LabelledData) -> int:
     return int(out.shape[1])
 
 
-def run_batched(run: Run, inputs: np.ndarray, batch: int | None) -> list[np.ndarray]:
-    """``run`` over ``inputs`` in chunks (of exactly ``batch`` for a fixed-batch export, the last padded)."""
-    size = batch or CHUNK
+def run_batched(run: Run, inputs: np.ndarray, batch: int | None, chunk: int = CHUNK) -> list[np.ndarray]:
+    """``run`` over ``inputs`` in chunks of ``chunk`` (of exactly ``batch`` for a fixed-batch export, the last padded)."""
+    size = batch or chunk
     parts = []
     for start in range(0, len(inputs), size):
         part = inputs[start:start + size]

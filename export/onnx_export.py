@@ -32,8 +32,9 @@ from recalib.export.agreement import AgreementCheck, num_classes, verify_on_data
 from recalib.export.derived import Derived
 from recalib.export.options import ExportOptions
 from recalib.export.parity import ParityCheck, Truth
+from recalib.export.onnx_file import write_graph
 from recalib.export.report import ExportReport, op_histogram
-from recalib.export.torch_exporter import export_program, save_program
+from recalib.export.torch_exporter import export_program
 from recalib.export.trt_lint import lint
 from recalib.export.verify import check_structure, parity
 from recalib.folding import FoldResult
@@ -162,7 +163,7 @@ def _run(model: nn.Module, chw: tuple[int, ...], where: Destination, options: Ex
     with staging(where.file.parent) as stage:
         onnx_file = stage.file(where.file)
         data_file = stage.file(where.file.with_name(where.file.name + ".data"))
-        external = save_program(program, onnx_file, optimized.model)
+        external = write_graph(program.model, onnx_file)
         start = time.perf_counter()
         batch: int | str = "batch" if options.fixed_batch is None else options.fixed_batch
         proto = check_structure(onnx_file, options.opset, [batch, *chw])

@@ -14,7 +14,6 @@ import io
 import logging
 import warnings
 from collections.abc import Iterator
-from pathlib import Path
 
 import torch
 from torch import nn
@@ -24,9 +23,7 @@ from recalib.export.decompose import translation_table
 from recalib.export.options import ExportOptions
 from recalib.folding import run_model
 
-__all__ = ["export_program", "save_program", "EXTERNAL_DATA_BYTES"]
-
-EXTERNAL_DATA_BYTES = 1_800_000_000  # protobuf's 2 GiB limit, with room for the graph itself
+__all__ = ["export_program"]
 
 
 @contextlib.contextmanager
@@ -76,15 +73,3 @@ def export_program(module: nn.Module, example: torch.Tensor, options: ExportOpti
     for index, value in enumerate(outputs):
         value.name = "output" if len(outputs) == 1 else f"output{index}"
     return program
-
-
-def save_program(program: torch.onnx.ONNXProgram, target: Path, module: nn.Module) -> bool:
-    """Write one self-contained file, or file + ``<name>.data`` when weights exceed protobuf's limit;
-    True for the latter."""
-    weight_bytes = sum(t.numel() * t.element_size() for t in module.state_dict().values())
-    external = weight_bytes > EXTERNAL_DATA_BYTES
-    try:
-        program.save(str(target), external_data=external)
-    except OSError as exc:
-        raise ExportError(f"cannot write {target.name}: {exc}") from exc
-    return external

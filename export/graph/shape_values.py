@@ -27,9 +27,8 @@ def _shape_of(node: ir.Node) -> list[Item] | None:
     x = node.inputs[0]
     if x is None or x.shape is None:
         return None
-    rank = len(x.shape)
-    start, end = (attribute(node, "start", 0), attribute(node, "end", rank))
-    return [(x, i) for i in range(rank)][slice(start, end)]
+    dims: list[Item] = [(x, i) for i in range(len(x.shape))]
+    return dims[slice(attribute(node, "start", 0), attribute(node, "end", len(dims)))]
 
 
 def _sliced(node: ir.Node) -> list[Item] | None:

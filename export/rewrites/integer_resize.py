@@ -50,14 +50,15 @@ def integer_scale(n_in: int, n_out: int, picks: Sequence[int] | None = None) -> 
 def _entry(item: Item, x: ir.Value, axis: int, shape: tuple[Dim, ...]) -> int | str | None:
     """The size ``item`` of the sizes gives axis ``axis``: ``"same"`` (provably x's own dim), another
     number, or None (unknown at export time)."""
+    size: Item | Dim = item
     if isinstance(item, tuple):
         value, index = item
         if value is x and index == axis:
             return "same"
         known = dims(value)
-        item = known[index] if known is not None and index < len(known) else None  # type: ignore[assignment]
-    if isinstance(item, int):
-        return "same" if item == shape[axis] else item
+        size = known[index] if known is not None and index < len(known) else None
+    if isinstance(size, int):
+        return "same" if size == shape[axis] else size
     return None
 
 
@@ -92,14 +93,15 @@ def _scales(node: ir.Node) -> tuple[ir.Value, tuple[int, int], tuple[int, int]] 
     shape = None if x is None else dims(x)
     if x is None or shape is None or len(shape) != 4:
         return "its input's rank is unknown or not 4"
-    if not (isinstance(shape[2], int) and isinstance(shape[3], int)):
-        return f"its input's spatial size {list(shape[2:])} is dynamic: an integer scale cannot be proven"
+    height, width = shape[2], shape[3]
+    if not (isinstance(height, int) and isinstance(width, int)):
+        return "its input's spatial size is dynamic (unknown until run time): an integer scale cannot be proven"
     out_hw = _output_size(node, x, shape)
     if isinstance(out_hw, str):
         return out_hw
-    scales = [integer_scale(n, o, onnx_nearest_indices(n, o)) for n, o in zip(shape[2:], out_hw)]
+    scales = [integer_scale(n, o, onnx_nearest_indices(n, o)) for n, o in zip((height, width), out_hw)]
     if scales[0] is None or scales[1] is None:
-        return (f"{shape[2]}x{shape[3]} -> {out_hw[0]}x{out_hw[1]} is not an integer upsample, so constant scales "
+        return (f"{height}x{width} -> {out_hw[0]}x{out_hw[1]} is not an integer upsample, so constant scales "
                 f"would pick other source pixels")
     return x, (scales[0], scales[1]), out_hw
 
