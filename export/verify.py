@@ -4,7 +4,8 @@
   requested opset, the default ONNX domain only, and graph input dims exactly as declared
   (a dynamic batch that torch.export specialised to the example size is caught here).
 * :func:`parity`: each runtime the export is verified on (onnxruntime CPU unless told others,
-  as :data:`Opener` functions) against the PyTorch model on fresh random inputs, judged by the
+  as :data:`Opener` functions) against the PyTorch model (or, for ``recalib optimize``, the input
+  graph: :mod:`recalib.export.graph.truth`) on fresh random inputs, judged by the
   one parity definition (:mod:`recalib.export.parity`); :mod:`recalib.export.agreement` judges the same way
   on labelled data.
 * :func:`run_onnx`: run a graph after :func:`recalib.export.inputs.validate_inputs`, so a 224-pixel
@@ -97,7 +98,7 @@ def open_runtimes(path: Path, runtimes: Mapping[str, Opener] | None = None) -> d
 def parity(path: Path, truth: TruthSource, shapes: Sequence[tuple[int, ...]], tolerance: float,
            seed: int, runtimes: Mapping[str, Opener] | None = None) -> list[ParityCheck]:
     """Each runtime (:func:`open_runtimes`) on fresh random inputs of each shape, judged by :mod:`recalib.export.parity`
-    against ``truth`` (the PyTorch model's)."""
+    against ``truth`` (the PyTorch model's, or the input graph's of an ONNX-to-ONNX pass)."""
     runs = open_runtimes(path, runtimes)
     generator = torch.Generator().manual_seed(seed)
     checks = []

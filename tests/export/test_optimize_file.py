@@ -13,7 +13,7 @@ import torch
 from onnxscript import ir
 from torch import nn
 
-from export_helpers import Host, ort_ops, randomize
+from export_helpers import Host, ort_ops, randomize, reorders
 from graph_testing import gated_graph, save, sigmoid_as_tanh
 from recalib.blocks import create_block
 from recalib.errors import ConfigError, OutputError, VerificationError
@@ -69,8 +69,7 @@ def test_the_rewritten_gates_stay_in_onnxruntimes_layout(tmp_path: Path) -> None
     if not before["nchwc:Conv"]:
         pytest.skip("onnxruntime's NCHWc layout is not used on this CPU")
     assert after["nchwc:GlobalAveragePool"] == 1 and after["nchwc:Upsample"] == 1
-    assert (after["nchwc:ReorderInput"] + after["nchwc:ReorderOutput"]
-            < before["nchwc:ReorderInput"] + before["nchwc:ReorderOutput"])
+    assert reorders(after) < reorders(before)
 
 
 @pytest.mark.parametrize("sizes,hw,reason", [
@@ -108,7 +107,10 @@ def test_a_plain_recalib_export_optimised_as_a_file_is_the_optimised_export(tmp_
     report = optimize_file(tmp_path / "plain.onnx", tmp_path / "file.onnx")
     assert report.graph_pass.fired() == direct.rewrites
     assert _ops(tmp_path / "file.onnx") == _ops(tmp_path / "direct.onnx")
-    assert ort_ops(tmp_path / "file.onnx") == ort_ops(tmp_path / "direct.onnx")
+    plain, optimised = ort_ops(tmp_path / "plain.onnx"), ort_ops(tmp_path / "file.onnx")
+    assert optimised == ort_ops(tmp_path / "direct.onnx")
+    if plain["nchwc:Conv"]:  # the gate is spread inside onnxruntime's layout, with fewer copies around it
+        assert optimised["nchwc:Upsample"] == 1 and reorders(optimised) < reorders(plain)
 
 
 def test_the_graph_truth_of_an_unfolded_export_is_pytorchs_float64_truth(tmp_path: Path) -> None:
