@@ -24,6 +24,7 @@ from recalib.errors import ConfigError, DataError
 from recalib.export.agreement import AgreementCheck, verify_on_data
 from recalib.export.graph.truth import GraphTruth
 from recalib.export.inputs import Dims, declared_inputs, dims_of
+from recalib.export.labelled import LabelledData
 from recalib.export.onnx_file import read_onnx, write_graph
 from recalib.export.optimize import optimize_graph
 from recalib.export.optimize_report import OptimizeReport
@@ -75,14 +76,18 @@ def input_chw(source: str | Path, input_size: tuple[int, int] | None = None) -> 
     return verified_chw(graph_input(read_onnx(source), source), input_size, source)
 
 
-def _classes(model: onnx.ModelProto, path: Path, data_name: str) -> int | None:
-    """The class count of a classifier graph (None: not static), refused unless it has one (N, classes) output."""
+def _check_data(model: onnx.ModelProto, path: Path, data: LabelledData | None, chw: tuple[int, int, int]) -> None:
+    """Labelled data that does not fit the graph (its size, a classifier's classes) is refused now."""
+    if data is None:
+        return
     outputs = [dims_of(o) for o in model.graph.output]
     if len(outputs) != 1 or len(outputs[0]) != 2:
-        raise DataError(f"verifying on {data_name} needs a classifier with one (N, classes) output, but {path} "
+        raise DataError(f"verifying on {data.name} needs a classifier with one (N, classes) output, but {path} "
                         f"has outputs {outputs}; verify it on random inputs instead")
+    data.check_fits(chw)
     classes = outputs[0][1]
-    return classes if isinstance(classes, int) else None
+    if isinstance(classes, int):
+        data.check_classes(classes)
 
 
 def _verify(staged: Path, truth: GraphTruth, chw: tuple[int, int, int], options: OptimizeOptions,
@@ -107,11 +112,7 @@ def optimize_file(source: str | Path, output: str | Path, options: OptimizeOptio
     where = file_path(output)
     check_destinations([where], options.force, [source])
     data = options.verification.data
-    if data is not None:
-        classes = _classes(proto, source, data.name)
-        data.check_fits(chw)
-        if classes is not None:
-            data.check_classes(classes)
+    _check_data(proto, source, data, chw)
     model = ir.load(source)
     graph_pass = optimize_graph(model, options.target)
     seed = secrets.randbits(31) if options.seed is None else options.seed
@@ -123,6 +124,8 @@ def optimize_file(source: str | Path, output: str | Path, options: OptimizeOptio
         checks, agreement = _verify(staged, truth, chw, options, seed)
         after = op_histogram(onnx.load(str(staged), load_external_data=False))
         stage.commit(options.force, [source])
-    return OptimizeReport(str(source), str(where), options.target, dims, graph_pass, op_histogram(proto), after,
-                          checks, options.tolerance, options.verification.inputs, None if data else seed, agreement,
-                          where.name + ".data" if external else None, time.perf_counter() - start)
+    return OptimizeReport(
+        source=str(source), path=str(where), target=options.target, input_dims=dims, graph_pass=graph_pass,
+        ops_before=op_histogram(proto), ops_after=after, parity=checks, tolerance=options.tolerance,
+        verified_on=options.verification.inputs, seed=seed if data is None else None, agreement=agreement,
+        external_data=where.name + ".data" if external else None, seconds=time.perf_counter() - start)

@@ -2,8 +2,12 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from recalib.cli._args import add_input_size, add_output, add_target, add_tolerance, add_verify_data
+
+if TYPE_CHECKING:
+    from recalib.export.options import OptimizeOptions
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -27,20 +31,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def options(args: argparse.Namespace) -> OptimizeOptions:
+    """The request the flags make: a flag not given leaves the record's default; labelled data is
+    loaded (and checked) at the size the graph takes, before any work."""
     from dataclasses import replace
 
     from recalib.cli._args import given
     from recalib.export.labelled import load_labelled
-    from recalib.export.optimize_file import input_chw, optimize_file
+    from recalib.export.optimize_file import input_chw
     from recalib.export.options import OptimizeOptions, Verification
 
     size = None if args.input_size is None else (args.input_size[0], args.input_size[1])
-    options = OptimizeOptions(**given(target=args.target, tolerance=args.tolerance, input_size=size),
-                              force=args.force)
-    if args.verify_data is not None:  # loaded at the size the graph takes, before any work
-        data = load_labelled(args.verify_data, input_chw(args.input, options.input_size))
-        options = replace(options, verification=Verification(data))
-    report = optimize_file(args.input, args.output, options)
+    request = OptimizeOptions(**given(target=args.target, tolerance=args.tolerance, input_size=size), force=args.force)
+    if args.verify_data is None:
+        return request
+    data = load_labelled(args.verify_data, input_chw(args.input, request.input_size))
+    return replace(request, verification=Verification(data))
+
+
+def run(args: argparse.Namespace) -> int:
+    from recalib.export.optimize_file import optimize_file
+
+    report = optimize_file(args.input, args.output, options(args))
     print(report.to_json() if args.json else report.summary())
     return 0

@@ -10,8 +10,10 @@ import pytest
 
 from cli_testing import SMALL
 from graph_testing import gated_graph, save, sigmoid_as_tanh
-from recalib.cli.main import main
+from recalib.cli import optimize
+from recalib.cli.main import build_parser, main
 from recalib.export import optimize as optimizing
+from recalib.export.options import OptimizeOptions
 
 
 def _ops(path: Path) -> Counter:
@@ -77,6 +79,8 @@ def test_a_broken_bound_exits_4_and_writes_nothing(tmp_path, capsys, monkeypatch
     (["two.onnx", "-o", "out.onnx"], "two.onnx has 2 inputs (input, extra)"),
     (["in.onnx", "-o", "out.onnx", "--input-size", "16", "16"], "takes 8x8 images, not the --input-size 16x16"),
     (["in.onnx", "-o", "out.onnx", "--tolerance", "-1"], "finite number >= 0"),
+    (["in.onnx", "-o", "out.onnx", "--verify-data", "digits"], "needs a classifier with one (N, classes) output"),
+    (["in.onnx", "-o", "out.onnx", "--verify-data", "nothing.npz"], "nothing.npz: no such file"),
 ])
 def test_bad_input_exits_2_before_any_work(argv, message, tmp_path, monkeypatch, capsys) -> None:
     monkeypatch.chdir(tmp_path)
@@ -97,3 +101,10 @@ def _status(argv: list[str]) -> int | str | None:
         return main(argv)
     except SystemExit as exc:
         return exc.code
+
+
+def test_flags_not_given_leave_the_records_defaults_and_given_ones_reach_it(tmp_path) -> None:
+    assert optimize.options(build_parser().parse_args(["optimize", "in.onnx", "-o", "out.onnx"])) == OptimizeOptions()
+    given = build_parser().parse_args(["optimize", "in.onnx", "-o", "out.onnx", "--target", "openvino",
+                                       "--tolerance", "1e-3", "--input-size", "8", "9", "--force"])
+    assert optimize.options(given) == OptimizeOptions(target="openvino", tolerance=1e-3, input_size=(8, 9), force=True)
