@@ -7,8 +7,9 @@ output path (never over the input; an existing file only with ``force``), before
 run the target's graph pass (:func:`recalib.export.optimize.optimize_graph`); write the result into a
 staging folder; judge it against the input graph (:class:`recalib.export.graph.truth.GraphTruth`,
 the one parity definition) on random inputs at each batch an export is verified at (the graph's
-own batch when it fixes one), or on labelled data; only then move it into place. A result outside
-the bound is a :class:`~recalib.errors.VerificationError` and nothing is written.
+own batch when it fixes one), or on labelled data; only then move it and its report
+(``<stem>.report.json``, as an export's: ``recalib bench`` reads its input dims and parity) into place.
+A result outside the bound is a :class:`~recalib.errors.VerificationError` and nothing is written.
 """
 from __future__ import annotations
 
@@ -103,14 +104,16 @@ def _verify(staged: Path, truth: GraphTruth, chw: tuple[int, int, int], options:
 def optimize_file(source: str | Path, output: str | Path, options: OptimizeOptions = OptimizeOptions()) -> OptimizeReport:
     """Rewrite the graph at ``source`` for ``options.target`` into a verified graph at ``output``
     (see the module docstring); the report lists what fired, what was left as it was and why, and
-    the parity checks. Raises ConfigError / OutputError / DataError before any work, VerificationError
-    when the result is outside the bound (nothing written)."""
+    the parity checks, and is written beside ``output`` as ``<stem>.report.json``. Raises ConfigError /
+    OutputError / DataError before any work, VerificationError when the result is outside the bound
+    (nothing written)."""
     start, source = time.perf_counter(), Path(source)
     proto = read_onnx(source)
     dims = graph_input(proto, source)
     chw = verified_chw(dims, options.input_size, source)
     where = file_path(output)
-    check_destinations([where], options.force, [source])
+    report_file = where.with_suffix(".report.json")
+    check_destinations([where, report_file], options.force, [source])
     data = options.verification.data
     _check_data(proto, source, data, chw)
     model = ir.load(source)
@@ -122,10 +125,12 @@ def optimize_file(source: str | Path, output: str | Path, options: OptimizeOptio
         stage.file(where.with_name(where.name + ".data"))
         external = write_graph(model, staged)
         checks, agreement = _verify(staged, truth, chw, options, seed)
-        after = op_histogram(onnx.load(str(staged), load_external_data=False))
+        report = OptimizeReport(
+            source=str(source), path=str(where), target=options.target, input_dims=dims, graph_pass=graph_pass,
+            ops_before=op_histogram(proto), ops_after=op_histogram(onnx.load(str(staged), load_external_data=False)),
+            parity=checks, tolerance=options.tolerance, verified_on=options.verification.inputs,
+            seed=seed if data is None else None, agreement=agreement,
+            external_data=where.name + ".data" if external else None, seconds=time.perf_counter() - start)
+        stage.file(report_file).write_text(report.to_json())
         stage.commit(options.force, [source])
-    return OptimizeReport(
-        source=str(source), path=str(where), target=options.target, input_dims=dims, graph_pass=graph_pass,
-        ops_before=op_histogram(proto), ops_after=after, parity=checks, tolerance=options.tolerance,
-        verified_on=options.verification.inputs, seed=seed if data is None else None, agreement=agreement,
-        external_data=where.name + ".data" if external else None, seconds=time.perf_counter() - start)
+    return report

@@ -13,7 +13,9 @@ from graph_testing import gated_graph, save, sigmoid_as_tanh
 from recalib.cli import optimize
 from recalib.cli.main import build_parser, main
 from recalib.export import optimize as optimizing
+from recalib.export.from_file import from_file
 from recalib.export.options import OptimizeOptions
+from recalib.spec import parse_spec
 
 
 def _ops(path: Path) -> Counter:
@@ -41,7 +43,10 @@ def test_a_plain_recalib_export_gets_the_optimised_exports_graph(plain_se, tmp_p
     assert report["graph_pass"]["left_as_is"] == [] and report["target"] == "onnxruntime"
     assert _ops(out) == _ops(plain_se["direct"]) and report["ops_after"] == dict(_ops(out))
     assert [p["shape"][0] for p in report["parity"]] == [1, 3] and report["max_rel_error"] < report["parity"][0]["bound"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["opt.onnx"]  # one file, no report beside it
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["opt.onnx", "opt.report.json"]
+    assert json.loads((tmp_path / "opt.report.json").read_text()) == report
+    timed = from_file(parse_spec(str(out)))  # what recalib bench reads: the input and the verification
+    assert timed.input_chw == (1, 28, 28) and f"max error {report['max_rel_error']:.1e}" in timed.verified
 
 
 def test_verify_on_the_digits_judges_decisions_against_the_input_graph(plain_se, tmp_path, capsys) -> None:

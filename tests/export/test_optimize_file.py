@@ -179,6 +179,10 @@ def test_the_output_is_never_the_input_and_replaces_a_file_only_with_force(tmp_p
     assert (tmp_path / "out.onnx").read_text() == "mine"
     optimize_file(source, tmp_path / "out.onnx", OptimizeOptions(force=True))
     assert _ops(tmp_path / "out.onnx")["GlobalAveragePool"] == 1
+    (tmp_path / "other.report.json").write_text("mine")  # the report beside an output is an output too
+    with pytest.raises(OutputError, match="other.report.json already exists"):
+        optimize_file(source, tmp_path / "other.onnx")
+    assert not (tmp_path / "other.onnx").exists() and (tmp_path / "other.report.json").read_text() == "mine"
 
 
 def test_an_unknown_target_is_refused() -> None:
