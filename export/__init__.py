@@ -9,7 +9,9 @@
 export); :mod:`recalib.export.parity` the one parity definition; runners call
 :func:`validate_inputs` (or :func:`run_onnx`) before running a graph, so an input of the wrong
 size fails with a clear :class:`recalib.errors.ShapeError`; :mod:`recalib.export.agreement` verifies
-on labelled data (:mod:`recalib.export.labelled`) instead of random inputs. The API is loaded lazily: a
+on labelled data (:mod:`recalib.export.labelled`) instead of random inputs;
+:func:`optimize_file` (:mod:`recalib.export.optimize_file`) applies the exact rewrites to an ONNX file
+from any exporter and verifies it against itself. The API is loaded lazily: a
 runtime worker that needs only :mod:`recalib.export.inputs` or :mod:`recalib.export.parity` never imports
 torch or the exporter.
 """
@@ -27,6 +29,8 @@ _LAZY = {
     "validate_inputs": "recalib.export.inputs", "run_onnx": "recalib.export.verify", "ort_session": "recalib.export.verify",
     "fold": "recalib.folding", "fold_model": "recalib.folding", "prepare": "recalib.export.prepare",
     "load_labelled": "recalib.export.labelled", "LabelledData": "recalib.export.labelled",
+    "optimize_file": "recalib.export.optimize_file", "OptimizeOptions": "recalib.export.options",
+    "OptimizeReport": "recalib.export.optimize_report",
 }
 
 __all__ = sorted(_LAZY)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from recalib.export.labelled import LabelledData
-from recalib.export.parity import ParityCheck, Truth, judge, require
+from recalib.export.parity import ParityCheck, TruthSource, judge, require
 from recalib.export.inputs import Opener, Run
 from recalib.export.verify import open_runtimes
 from recalib.errors import DataError
@@ -94,9 +94,9 @@ def num_classes(model: nn.Module, data: LabelledData) -> int:
     return int(out.shape[1])
 
 
-def run_batched(run: Run, inputs: np.ndarray, batch: int | None) -> list[np.ndarray]:
-    """``run`` over ``inputs`` in chunks (of exactly ``batch`` for a fixed-batch export, the last padded)."""
-    size = batch or CHUNK
+def run_batched(run: Run, inputs: np.ndarray, batch: int | None, chunk: int = CHUNK) -> list[np.ndarray]:
+    """``run`` over ``inputs`` in chunks of ``chunk`` (of exactly ``batch`` for a fixed-batch export, the last padded)."""
+    size = batch or chunk
     parts = []
     for start in range(0, len(inputs), size):
         part = inputs[start:start + size]
@@ -121,7 +121,7 @@ def compare_predictions(pytorch: np.ndarray, got: np.ndarray, labels: np.ndarray
                           float((top_two[:, 1] - top_two[:, 0]).min()), disagreements)
 
 
-def verify_on_data(path: Path, truth: Truth, data: LabelledData, tolerance: float,
+def verify_on_data(path: Path, truth: TruthSource, data: LabelledData, tolerance: float,
                    runtimes: Mapping[str, Opener] | None = None,
                    batch: int | None = None) -> tuple[list[ParityCheck], list[AgreementCheck]]:
     """Each runtime's logits on ``data``: the parity check against ``truth`` (the PyTorch model's; raises

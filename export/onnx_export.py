@@ -2,8 +2,9 @@
 
 Order of work: validate the request (the :class:`~recalib.export.options.ExportOptions` when made;
 shape, weights and destination here) before anything slow; fold; optimize (exact inference
-rewrites, :mod:`recalib.export.optimize`); export with torch's dynamo exporter and our exact
-decompositions and layout rewrites (:mod:`recalib.export.torch_exporter`); write into a staging
+rewrites of recalib's blocks, :mod:`recalib.export.optimize`); export with torch's dynamo exporter
+and our exact decompositions (:mod:`recalib.export.torch_exporter`); run the graph pass of the
+target's exact rewrites on the exported graph (the one ``recalib optimize`` runs); write into a staging
 folder; check structure, opset, domains and input dims; compare onnxruntime with the original
 PyTorch model; lint for TensorRT; only then move the files into place.
 
@@ -31,8 +32,9 @@ from recalib.export.agreement import AgreementCheck, num_classes, verify_on_data
 from recalib.export.derived import Derived
 from recalib.export.options import ExportOptions
 from recalib.export.parity import ParityCheck, Truth
+from recalib.export.onnx_file import write_graph
 from recalib.export.report import ExportReport, op_histogram
-from recalib.export.torch_exporter import export_program, save_program
+from recalib.export.torch_exporter import export_program
 from recalib.export.trt_lint import lint
 from recalib.export.verify import check_structure, parity
 from recalib.folding import FoldResult
@@ -154,14 +156,14 @@ def _run(model: nn.Module, chw: tuple[int, ...], where: Destination, options: Ex
     optimized = optimizing.optimize_model(folded.model if folded else model, options.optimize)
     # A dynamic batch is traced at 2: torch.export specialises example sizes 0 and 1.
     example = torch.randn(2 if options.fixed_batch is None else options.fixed_batch, *chw)
-    with optimizing.recording() as fired:
-        program = export_program(optimized.model, example, options)
-    rewrites = optimized.actions + optimizing.describe_translations(fired)
+    program = export_program(optimized.model, example, options)
+    graph_pass = optimizing.optimize_graph(program.model, options.target) if options.target else None
+    rewrites = optimized.actions + (graph_pass.fired() if graph_pass else [])
     export_seconds = time.perf_counter() - start
     with staging(where.file.parent) as stage:
         onnx_file = stage.file(where.file)
         data_file = stage.file(where.file.with_name(where.file.name + ".data"))
-        external = save_program(program, onnx_file, optimized.model)
+        external = write_graph(program.model, onnx_file)
         start = time.perf_counter()
         batch: int | str = "batch" if options.fixed_batch is None else options.fixed_batch
         proto = check_structure(onnx_file, options.opset, [batch, *chw])
@@ -169,6 +171,7 @@ def _run(model: nn.Module, chw: tuple[int, ...], where: Destination, options: Ex
         report = _report(proto, where.file, onnx_file, results, folded, options, source)
         report.agreement = agreement
         report.optimized, report.target, report.rewrites = options.target is not None, options.target, rewrites
+        report.rewrites_left_as_is = graph_pass.left_as_is() if graph_pass else []
         report.external_data = data_file.name if external else None
         report.export_seconds, report.verify_seconds = export_seconds, time.perf_counter() - start
         if options.strict_trt and report.trt_findings:

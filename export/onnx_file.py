@@ -5,7 +5,9 @@ Runtimes answer a damaged or foreign file with their own untyped errors, from de
 refuses, with what is wrong and what to do, an empty file, one that does not parse as an ONNX
 model (truncated, or another format), one without a graph, and one using ops outside the
 default ONNX domain (recalib's runtimes run standard ONNX only); :func:`check_domains` is the
-one domain check, shared with the verification of recalib's own exports. Pure ONNX, no torch.
+one domain check, shared with the verification of recalib's own exports. :func:`write_graph` is
+the one way a graph is written: one self-contained file, or the file and ``<name>.data`` when
+the weights exceed protobuf's limit. Pure ONNX, no torch.
 """
 from __future__ import annotations
 
@@ -13,12 +15,14 @@ import os
 from pathlib import Path
 
 import onnx
+from onnxscript import ir
 
-from recalib.errors import ConfigError, RecalibError, first_line
+from recalib.errors import ConfigError, ExportError, RecalibError, first_line
 
-__all__ = ["DEFAULT_DOMAINS", "foreign_ops", "check_domains", "read_onnx"]
+__all__ = ["DEFAULT_DOMAINS", "EXTERNAL_DATA_BYTES", "foreign_ops", "check_domains", "read_onnx", "write_graph"]
 
 DEFAULT_DOMAINS = ("", "ai.onnx")
+EXTERNAL_DATA_BYTES = 1_800_000_000  # protobuf's 2 GiB limit, with room for the graph itself
 _FIX = "export it again (recalib export MODEL -o FILE)"
 
 
@@ -41,6 +45,9 @@ def check_domains(model: onnx.ModelProto, what: str, consequence: str,
 def read_onnx(path: str | os.PathLike) -> onnx.ModelProto:
     """The model at ``path`` (external weights not loaded), or a :class:`ConfigError` saying what is wrong."""
     path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such file" + (" (it is a folder)" if path.is_dir() else "")
+                          + "; give the path of an .onnx file")
     if path.stat().st_size == 0:
         raise ConfigError(f"{path} is empty (0 bytes): an export that was cut short, or a placeholder; {_FIX}")
     try:
@@ -53,3 +60,19 @@ def read_onnx(path: str | os.PathLike) -> onnx.ModelProto:
                           f"format; {_FIX}")
     check_domains(model, str(path), f"recalib's runtimes run standard ONNX only: {_FIX}, which uses none")
     return model
+
+
+def write_graph(model: ir.Model, target: Path) -> bool:
+    """Write ``model`` to ``target``: one file, or the file and ``<name>.data`` beside it when its weights
+    exceed protobuf's limit (:data:`EXTERNAL_DATA_BYTES`); True for the latter."""
+    weights = sum(value.const_value.nbytes for value in model.graph.initializers.values()
+                  if value.const_value is not None)
+    external = weights > EXTERNAL_DATA_BYTES
+    try:
+        if external:
+            ir.save(model, target, external_data=f"{target.name}.data")
+        else:
+            ir.save(model, target)
+    except OSError as exc:
+        raise ExportError(f"cannot write {target.name}: {exc}") from exc
+    return external

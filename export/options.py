@@ -2,7 +2,8 @@
 
 :class:`ExportOptions` is one :func:`recalib.export.to_onnx` request (batch, fold, target, opset,
 tolerance, seed, strictness, where and how it is written, :class:`Verification`);
-:class:`PrepareOptions` adds the weights' seed and calibration for :mod:`recalib.export.prepare`.
+:class:`PrepareOptions` adds the weights' seed and calibration for :mod:`recalib.export.prepare`;
+:class:`OptimizeOptions` is one ONNX-to-ONNX optimisation (:mod:`recalib.export.optimize_file`).
 A bad value fails when the record is made, before any work, and nothing downstream checks it again.
 
 Light to import (no torch, onnx or numpy at module level): the command line builds its parser
@@ -16,13 +17,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from recalib.errors import ConfigError, ExportError
-from recalib.export.rewrites import check_target
+from recalib.export.rewrites import DEFAULT_TARGET, TARGETS, check_target
 
 if TYPE_CHECKING:
     from recalib.export.labelled import LabelledData
     from recalib.export.inputs import Opener
 
-__all__ = ["ExportOptions", "Verification", "PrepareOptions", "check_opset", "check_tolerance", "supported_opsets",
+__all__ = ["ExportOptions", "Verification", "PrepareOptions", "OptimizeOptions", "check_opset", "check_tolerance", "supported_opsets",
            "DEFAULT_OPSET", "DEFAULT_TOLERANCE", "VERIFIED_BATCHES"]
 
 DEFAULT_TOLERANCE = 1e-4  # the parity bound's floor, relative to the largest output (recalib.export.parity)
@@ -137,3 +138,32 @@ class PrepareOptions:
     seed: int = 0
     calibrate: bool | None = None
     export: ExportOptions = field(default_factory=ExportOptions)
+
+
+@dataclass(frozen=True)
+class OptimizeOptions:
+    """One ONNX-to-ONNX optimisation (:func:`recalib.export.optimize_file.optimize_file`).
+
+    ``target`` picks the rewrites (one of :data:`recalib.export.rewrites.TARGETS`); ``tolerance`` is
+    the parity bound's floor, the rewritten graph being judged against the input graph
+    (:mod:`recalib.export.graph.truth`); ``input_size`` ``(H, W)`` is the size random inputs are drawn
+    at where the graph's H and W are dynamic; ``seed`` draws them (None: fresh ones);
+    ``verification`` says what to verify on (random inputs, or labelled data); ``force`` replaces
+    an existing output (never the input).
+    """
+
+    target: str = DEFAULT_TARGET
+    tolerance: float = DEFAULT_TOLERANCE
+    input_size: tuple[int, int] | None = None
+    seed: int | None = None
+    force: bool = False
+    verification: Verification = Verification()
+
+    def __post_init__(self) -> None:
+        if self.target not in TARGETS:
+            raise ConfigError(f"target {self.target!r} is not one of {', '.join(TARGETS)}")
+        check_tolerance(self.tolerance)
+        size = self.input_size
+        if size is not None and (len(size) != 2 or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0
+                                                             for d in size)):
+            raise ConfigError(f"an input size is two positive integers (H, W), got {size!r}")

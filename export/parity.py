@@ -15,13 +15,18 @@ and a random ResNet-50 ends 5-20% of its largest output away from float64 in PyT
 OpenVINO alike. A model that cannot run in float64 is judged against float32 PyTorch, and the
 record says so (``reference_dtype``). :class:`Truth` needs torch; :func:`judge` only numpy, so
 worker processes of other runtimes judge without running torch.
+
+The truth need not be a PyTorch model: anything with :class:`TruthSource`'s ``reference`` can
+judge, and each :class:`Reference` names what it holds (``judged_against``). An ONNX-to-ONNX
+pass is judged against its input graph (:class:`recalib.export.graph.truth.GraphTruth`: the input
+graph in float64 as the truth, the input graph's own float32 run as the yardstick).
 """
 from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -32,8 +37,8 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
-__all__ = ["PYTORCH_MARGIN", "PRECISIONS", "Reference", "ParityCheck", "Truth", "at_precision", "judge",
-           "require", "relative_error"]
+__all__ = ["PYTORCH_MARGIN", "PRECISIONS", "Reference", "ParityCheck", "Truth", "TruthSource", "at_precision",
+           "judge", "require", "relative_error", "reference_from"]
 
 PYTORCH_MARGIN = 2.0
 PRECISIONS = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}  # runner precision -> torch dtype
@@ -41,8 +46,9 @@ PRECISIONS = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}  # runne
 
 @dataclass(frozen=True)
 class Reference:
-    """What a runtime's outputs on ``input`` are judged against; ``float32`` is PyTorch's own float32
-    run, and ``pytorch_error`` PyTorch's own error when run in ``precision`` (:data:`PRECISIONS`), the yardstick."""
+    """What a runtime's outputs on ``input`` are judged against; ``float32`` is the reference's own float32
+    run, and ``pytorch_error`` its own error when run in ``precision`` (:data:`PRECISIONS`), the yardstick.
+    ``judged_against`` names the reference: PyTorch, or the graph an ONNX-to-ONNX pass started from."""
 
     input: np.ndarray
     truth: list[np.ndarray]
@@ -50,6 +56,7 @@ class Reference:
     reference_dtype: str
     float32: list[np.ndarray] = field(default_factory=list)
     precision: str = "fp32"
+    judged_against: str = "PyTorch"
 
 
 @dataclass(frozen=True)
@@ -66,18 +73,27 @@ class ParityCheck:
     bound: float
     reference_dtype: str
     precision: str = "fp32"
+    judged_against: str = "PyTorch"
 
     @property
     def passed(self) -> bool:
         return self.error <= self.bound  # NaN fails
 
     def describe(self) -> str:
-        shape = "x".join(map(str, self.shape))
-        yardstick = ("no float64 run (judged against float32 PyTorch)" if self.pytorch_error is None
-                     else f"PyTorch {PRECISIONS[self.precision]} {self.pytorch_error:.1e}")
-        return (f"{self.label} on {self.runtime}: {self.error:.1e} from PyTorch {self.reference_dtype} at {shape} "
+        shape, against = "x".join(map(str, self.shape)), self.judged_against
+        yardstick = (f"no float64 run (judged against float32 {against})" if self.pytorch_error is None
+                     else f"{against} {PRECISIONS[self.precision]} {self.pytorch_error:.1e}")
+        return (f"{self.label} on {self.runtime}: {self.error:.1e} from {against} {self.reference_dtype} at {shape} "
                 f"({yardstick}; allowed {self.bound:.1e} = max(tolerance {self.tolerance:.0e}, "
-                f"{PYTORCH_MARGIN:g} x PyTorch's))")
+                f"{PYTORCH_MARGIN:g} x {against}'s))")
+
+
+class TruthSource(Protocol):
+    """What parity checks take their :class:`Reference` from: :class:`Truth` (a PyTorch model), or a graph."""
+
+    def reference(self, x: np.ndarray, chunk: int | None = None) -> Reference:
+        """The truth on ``x`` (float32 inputs), computed ``chunk`` inputs at a time when given."""
+        ...
 
 
 def _flat(output: Any) -> list[Any]:
@@ -134,14 +150,7 @@ class Truth:
                 exact = self._float64(parts)
         finally:
             self.model.train(was_training)
-        truth = exact if exact is not None else float32
-        if not all(np.isfinite(t).all() for t in truth):
-            raise VerificationError("the PyTorch model's own output holds NaN or infinite values on the check "
-                                    "input (it overflows, or its weights are not finite): there is nothing to "
-                                    "verify against; check the model and its weights")
-        if exact is None:
-            return Reference(np.asarray(tensor.numpy()), float32, None, "float32", float32)
-        return Reference(np.asarray(tensor.numpy()), exact, relative_error(exact, float32)[0], "float64", float32)
+        return reference_from(np.asarray(tensor.numpy()), float32, exact)
 
     def _float64(self, parts: Sequence[Any]) -> list[np.ndarray] | None:
         """The twin's outputs on ``parts`` (None when the model cannot run in float64)."""
@@ -157,6 +166,20 @@ class Truth:
         except (RuntimeError, TypeError):  # a block with float32-only arithmetic: no float64 truth
             self._runs_float64, self._twin = False, None
             return None
+
+
+def reference_from(x: np.ndarray, float32: list[np.ndarray], exact: list[np.ndarray] | None,
+                   judged_against: str = "PyTorch") -> Reference:
+    """The :class:`Reference` on ``x`` of a model whose float32 outputs are ``float32`` and whose float64
+    outputs are ``exact`` (None: it has no float64 run, so its float32 run is the truth)."""
+    truth = exact if exact is not None else float32
+    if not all(np.isfinite(t).all() for t in truth):
+        raise VerificationError(f"the {judged_against} model's own output holds NaN or infinite values on the check "
+                                f"input (it overflows, or its weights are not finite): there is nothing to "
+                                f"verify against; check the model and its weights")
+    if exact is None:
+        return Reference(x, float32, None, "float32", float32, judged_against=judged_against)
+    return Reference(x, exact, relative_error(exact, float32)[0], "float64", float32, judged_against=judged_against)
 
 
 def at_precision(ref: Reference, model: nn.Module, precision: str) -> Reference:
@@ -190,7 +213,7 @@ def judge(ref: Reference, got: Sequence[np.ndarray], *, runtime: str, label: str
     allowed = max(tolerance, PYTORCH_MARGIN * yardstick) if yardstick is not None and np.isfinite(yardstick) else (
         tolerance)
     return ParityCheck(runtime, label, tuple(ref.input.shape), error, max_abs, ref.pytorch_error,
-                       tolerance, allowed, ref.reference_dtype, ref.precision)
+                       tolerance, allowed, ref.reference_dtype, ref.precision, ref.judged_against)
 
 
 def require(check: ParityCheck, consequence: str) -> ParityCheck:
@@ -198,7 +221,7 @@ def require(check: ParityCheck, consequence: str) -> ParityCheck:
     if check.passed:
         return check
     closer = "" if check.pytorch_error is None else (
-        f" The runtime is further from the float64 truth than {PRECISIONS[check.precision]} PyTorch is "
+        f" The runtime is further from the float64 truth than {PRECISIONS[check.precision]} {check.judged_against} is "
         f"({check.error:.1e} vs {check.pytorch_error:.1e}): a real mismatch, not rounding.")
     raise VerificationError(f"{check.describe()}: outside the bound; {consequence}.{closer} "
                             f"Check the export, or pass a larger --tolerance if the runtime is known to round more.")

@@ -46,6 +46,7 @@ class ExportReport:
     optimized: bool = False
     target: str | None = None  # the runtime the rewrites were chosen for (export.optimize.TARGETS)
     rewrites: list[str] = field(default_factory=list)
+    rewrites_left_as_is: list[str] = field(default_factory=list)  # candidates a graph rewrite could not rewrite exactly
     external_data: str | None = None
     export_seconds: float = 0.0
     verify_seconds: float = 0.0
@@ -91,6 +92,7 @@ class ExportReport:
         if self.optimized:
             lines.append(f"  optimized for {self.target} ({len(self.rewrites)} rewrites, export.optimize):")
             lines += [f"    {r}" for r in self.rewrites]
+            lines += [f"    {r}" for r in self.rewrites_left_as_is]
         else:
             lines.append("  optimization: off")
         lines.append(f"  TensorRT {TRT_VERSION} lint: {len(self.trt_findings) or 'no'} findings")

@@ -1,5 +1,9 @@
 """torch's dynamo exporter, run quietly with our decompositions; its failures become recalib errors.
 
+The exporter translates only what makes a graph runnable and exact (:mod:`recalib.export.decompose`);
+the exact rewrites for a target runtime run afterwards on the exported graph, as the same pass a
+file from any exporter gets (:func:`recalib.export.optimize.optimize_graph`).
+
 The graph's outputs are named after export from the program itself (``output``, or ``output0``,
 ``output1``, … when there are several), so no forward pass is spent only to count them.
 """
@@ -10,20 +14,16 @@ import io
 import logging
 import warnings
 from collections.abc import Iterator
-from pathlib import Path
 
 import torch
 from torch import nn
 
 from recalib.errors import ExportError, RecalibError, first_line
-from recalib.export import optimize as optimizing
 from recalib.export.decompose import translation_table
 from recalib.export.options import ExportOptions
 from recalib.folding import run_model
 
-__all__ = ["export_program", "save_program", "EXTERNAL_DATA_BYTES"]
-
-EXTERNAL_DATA_BYTES = 1_800_000_000  # protobuf's 2 GiB limit, with room for the graph itself
+__all__ = ["export_program"]
 
 
 @contextlib.contextmanager
@@ -52,16 +52,14 @@ def _recalib_cause(exc: BaseException | None) -> RecalibError | None:
 
 
 def export_program(module: nn.Module, example: torch.Tensor, options: ExportOptions) -> torch.onnx.ONNXProgram:
-    """``module`` traced on ``example`` by torch's dynamo exporter with our decompositions (and the
-    layout rewrites of ``options.target``), its outputs named; errors become recalib errors."""
+    """``module`` traced on ``example`` by torch's dynamo exporter with our decompositions, its outputs
+    named; errors become recalib errors."""
     dynamic = ({0: torch.export.Dim("batch", min=1)},) if options.dynamic_batch else None
-    target = options.target
-    table = optimizing.translation_table(target) if target else translation_table()
     try:
         with _quiet():
             program = torch.onnx.export(module, (example,), None, dynamo=True, opset_version=options.opset,
                                         dynamic_shapes=dynamic, input_names=["input"], verbose=False,
-                                        custom_translation_table=table)
+                                        custom_translation_table=translation_table())
     except Exception as exc:
         cause = _recalib_cause(exc)
         if cause is not None:
@@ -75,15 +73,3 @@ def export_program(module: nn.Module, example: torch.Tensor, options: ExportOpti
     for index, value in enumerate(outputs):
         value.name = "output" if len(outputs) == 1 else f"output{index}"
     return program
-
-
-def save_program(program: torch.onnx.ONNXProgram, target: Path, module: nn.Module) -> bool:
-    """Write one self-contained file, or file + ``<name>.data`` when weights exceed protobuf's limit;
-    True for the latter."""
-    weight_bytes = sum(t.numel() * t.element_size() for t in module.state_dict().values())
-    external = weight_bytes > EXTERNAL_DATA_BYTES
-    try:
-        program.save(str(target), external_data=external)
-    except OSError as exc:
-        raise ExportError(f"cannot write {target.name}: {exc}") from exc
-    return external

@@ -4,7 +4,8 @@
   requested opset, the default ONNX domain only, and graph input dims exactly as declared
   (a dynamic batch that torch.export specialised to the example size is caught here).
 * :func:`parity`: each runtime the export is verified on (onnxruntime CPU unless told others,
-  as :data:`Opener` functions) against the PyTorch model on fresh random inputs, judged by the
+  as :data:`Opener` functions) against the PyTorch model (or, for ``recalib optimize``, the input
+  graph: :mod:`recalib.export.graph.truth`) on fresh random inputs, judged by the
   one parity definition (:mod:`recalib.export.parity`); :mod:`recalib.export.agreement` judges the same way
   on labelled data.
 * :func:`run_onnx`: run a graph after :func:`recalib.export.inputs.validate_inputs`, so a 224-pixel
@@ -22,7 +23,7 @@ import torch
 
 from recalib.export.inputs import Dims, Opener, Run, declared_inputs, dims_of, validate_inputs
 from recalib.export.onnx_file import check_domains
-from recalib.export.parity import ParityCheck, Truth, judge, require
+from recalib.export.parity import ParityCheck, TruthSource, judge, require
 from recalib.errors import ExportError, VerificationError
 
 __all__ = ["check_structure", "run_onnx", "parity", "ort_session", "open_runtimes"]
@@ -94,10 +95,10 @@ def open_runtimes(path: Path, runtimes: Mapping[str, Opener] | None = None) -> d
     return {name: opener(path) for name, opener in (runtimes or {"onnxruntime": _open_onnxruntime}).items()}
 
 
-def parity(path: Path, truth: Truth, shapes: Sequence[tuple[int, ...]], tolerance: float,
+def parity(path: Path, truth: TruthSource, shapes: Sequence[tuple[int, ...]], tolerance: float,
            seed: int, runtimes: Mapping[str, Opener] | None = None) -> list[ParityCheck]:
     """Each runtime (:func:`open_runtimes`) on fresh random inputs of each shape, judged by :mod:`recalib.export.parity`
-    against ``truth`` (the PyTorch model's)."""
+    against ``truth`` (the PyTorch model's, or the input graph's of an ONNX-to-ONNX pass)."""
     runs = open_runtimes(path, runtimes)
     generator = torch.Generator().manual_seed(seed)
     checks = []

@@ -44,7 +44,7 @@ from torch import nn
 
 from recalib.export.decompose import torch_nearest_indices
 from recalib.export.rewrites import check_form
-from recalib.export.rewrites.layout import integer_scale
+from recalib.export.rewrites.integer_resize import integer_scale
 from recalib.blocks.common import check_feat_size, check_input
 from recalib.blocks.ms_sar import MSSAR
 from recalib.blocks.region_pooling import region_matrices
@@ -148,7 +148,7 @@ def spread_plan(n: int, k: int) -> SpreadPlan | None:
     with ``g = gcd(n, k)``, resize by ``n/g`` and keep every ``(k/g)``-th: position
     ``p·k/g`` of the resize reads ``⌊(p·k/g)/(n/g)⌋ = ⌊p·k/n⌋``, for every ``(n, k)``.
     A candidate counts only if the resize is an integer one whose source pixels are PyTorch's
-    float32 ones (:func:`recalib.export.rewrites.layout.integer_scale`) and it picks the partition.
+    float32 ones (:func:`recalib.export.rewrites.integer_resize.integer_scale`) and it picks the partition.
     """
     g = math.gcd(n, k)
     for plan in (SpreadPlan(-(-n // k), 1, -(-n // k) * k - n), SpreadPlan(n // g, k // g, 0)):

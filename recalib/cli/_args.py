@@ -22,7 +22,7 @@ from typing import Any
 from recalib.literals import split_top_level
 
 __all__ = ["comma_list", "given", "add_model", "add_blocks", "add_input_size", "add_runtime", "add_timing",
-           "add_verification", "add_output", "output_path"]
+           "add_verification", "add_tolerance", "add_target", "add_verify_data", "add_output", "output_path"]
 
 
 def given(**values: Any) -> dict[str, Any]:
@@ -63,10 +63,10 @@ def add_blocks(parser: argparse.ArgumentParser, several: bool = False, extra: st
                              f"(the same as MODEL+BLOCK){extra}")
 
 
-def add_input_size(parser: argparse.ArgumentParser) -> None:
-    """The ``--input-size H W`` option (default None: the architecture's nominal size)."""
+def add_input_size(parser: argparse.ArgumentParser, default: str = "the architecture's nominal size") -> None:
+    """The ``--input-size H W`` option (None when absent: ``default`` applies)."""
     parser.add_argument("--input-size", type=int, nargs=2, metavar=("H", "W"), default=None,
-                        help="input height and width (default: the architecture's nominal size)")
+                        help=f"input height and width (default: {default})")
 
 
 def add_runtime(parser: argparse.ArgumentParser, default: str, what: str = "") -> None:
@@ -89,23 +89,43 @@ def add_timing(parser: argparse.ArgumentParser, **defaults: str) -> None:
                         help=f"CPU threads of each timed model (default: {defaults['threads']})")
 
 
+def add_tolerance(parser: argparse.ArgumentParser, truth: str = "the float64 PyTorch model",
+                  yardstick: str = "PyTorch is in the same precision (float32, or --precision's)") -> None:
+    """``--tolerance`` (None when absent: the option record's default), the parity bound's floor against ``truth``."""
+    from recalib.export.options import DEFAULT_TOLERANCE
+
+    parser.add_argument("--tolerance", type=float, default=None,
+                        help=f"parity: largest error allowed relative to the largest output of {truth} "
+                             f"(default {DEFAULT_TOLERANCE:g}); a runtime also passes when it is no further from "
+                             f"float64 than 2x {yardstick}")
+
+
+def add_target(parser: argparse.ArgumentParser | argparse._MutuallyExclusiveGroup, default: str) -> None:
+    """``--target`` (None when absent: ``default`` applies), the runtime the exact rewrites are for."""
+    from recalib.export.rewrites import TARGETS
+
+    parser.add_argument("--target", choices=TARGETS, default=None,
+                        help=f"optimise ONNX graphs for this runtime's executed graph with export.optimize's exact "
+                             f"rewrites (onnxruntime also suits TensorRT); default: {default}")
+
+
 def add_verification(parser: argparse.ArgumentParser, optimize_help: str, target_default: str) -> None:
     """``--tolerance``, and ``--target`` or ``--no-optimize``: how exports are made and verified.
 
     ``args.target`` is None unless given; :func:`recalib.cli._specs.optimize_choice` reads both.
     """
-    from recalib.export.options import DEFAULT_TOLERANCE
-    from recalib.export.rewrites import TARGETS
-
-    from_float64 = (f"parity: largest error allowed relative to the largest output of the float64 PyTorch model "
-                    f"(default {DEFAULT_TOLERANCE:g}); a runtime also passes when it is no further from float64 "
-                    f"than 2x PyTorch is in the same precision (float32, or --precision's)")
-    parser.add_argument("--tolerance", type=float, default=None, help=from_float64)
+    add_tolerance(parser)
     form = parser.add_mutually_exclusive_group()
-    form.add_argument("--target", choices=TARGETS, default=None,
-                      help=f"optimise ONNX exports for this runtime's executed graph with export.optimize's exact "
-                           f"rewrites (onnxruntime also suits TensorRT); default: {target_default}")
+    add_target(form, target_default)
     form.add_argument("--no-optimize", action="store_true", help=optimize_help)
+
+
+def add_verify_data(parser: argparse.ArgumentParser, judged: str) -> None:
+    """``--verify-data digits|FILE.npz``: verify on labelled data instead of random inputs."""
+    parser.add_argument("--verify-data", default=None, metavar="digits|FILE.npz",
+                        help=f"verify on labelled data instead of random inputs: {judged}. 'digits': scikit-learn's "
+                             f"digits test split at the model's input size; FILE.npz: arrays 'inputs' (N, C, H, W), "
+                             f"preprocessed as the model expects, and 'labels' (N,) class indices")
 
 
 def output_path(text: str) -> str:

@@ -4,7 +4,8 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from recalib.cli._args import add_blocks, add_input_size, add_model, add_output, add_runtime, add_verification
+from recalib.cli._args import (add_blocks, add_input_size, add_model, add_output, add_runtime, add_verification,
+                               add_verify_data)
 
 if TYPE_CHECKING:
     from recalib.export.inputs import Opener
@@ -33,11 +34,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--no-fold", action="store_true", help="export without the inference rewrite")
     add_verification(p, "export plain, without export.optimize's exact rewrites",
                      target_default="onnxruntime (recorded as the report's target)")
-    p.add_argument("--verify-data", default=None, metavar="digits|FILE.npz",
-                   help="verify on labelled data instead of random inputs: top-1 agreement with PyTorch, accuracy "
-                        "and the largest logit error per runtime, disagreements with their margins. 'digits': "
-                        "scikit-learn's digits test split at the model's input size; FILE.npz: arrays 'inputs' "
-                        "(N, C, H, W), preprocessed as the model expects, and 'labels' (N,) class indices")
+    add_verify_data(p, "top-1 agreement with PyTorch, accuracy and the largest logit error per runtime, "
+                       "disagreements with their margins")
     add_runtime(p, "onnxruntime CPU", "that run ONNX files, to verify the export on, ")
     p.add_argument("--strict-trt", action="store_true", help="fail on any TensorRT lint finding")
     p.set_defaults(handler=run)

@@ -57,3 +57,8 @@ def ort_ops(path: Path) -> Counter:
 
     return Counter(("nchwc:" if n.domain.endswith("nchwc") else "") + n.op_type
                    for n in optimized_graph(path).node)
+
+
+def reorders(ops: Counter) -> int:
+    """Layout copies in onnxruntime's optimised graph (:func:`ort_ops`): into and out of NCHWc."""
+    return ops["nchwc:ReorderInput"] + ops["nchwc:ReorderOutput"]

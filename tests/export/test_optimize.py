@@ -14,8 +14,8 @@ import pytest
 
 from recalib import export
 from recalib.export.options import ExportOptions
-from recalib.export.rewrites.layout import integer_scale
-from export_helpers import Host, ort_ops, randomize
+from recalib.export.rewrites.integer_resize import integer_scale
+from export_helpers import Host, ort_ops, randomize, reorders
 from recalib.cli.main import main
 from recalib.models import create_model
 
@@ -33,10 +33,6 @@ def _initializer(model: onnx.ModelProto, name: str) -> np.ndarray | None:
         if node.op_type == "Constant" and node.output[0] == name:
             return onnx.numpy_helper.to_array(node.attribute[0].t)
     return None
-
-
-def reorders(ops: Counter) -> int:
-    return ops["nchwc:ReorderInput"] + ops["nchwc:ReorderOutput"]
 
 
 def test_integer_scale_only_where_onnx_picks_pytorch_pixels():
@@ -76,6 +72,9 @@ def test_ge_gate_uses_integer_scales_only_where_exact(size, scales, tmp_path):
     report = _export(model, (3, *size), path)
     resizes = [n for n in onnx.load(str(path)).graph.node if n.op_type == "Resize"]
     assert (len(resizes) == 1 and len(resizes[0].input) == 3) == scales
+    # 13x13 gates at 7x7: 7 -> 13 is no integer upsample, so the pass leaves the resize and says why
+    assert [line.split(" as it is: ")[1] for line in report.rewrites_left_as_is] == (
+        [] if scales else ["7x7 -> 13x13 is not an integer upsample, so constant scales would pick other source pixels"])
     assert report.max_rel_error < 1e-5
 
 
