@@ -21,7 +21,7 @@ from recalib.export.gates.gate import Gate, shape_text
 from recalib.export.gates.modules import module_graph
 from recalib.export.graph import GraphIndex
 from recalib.export.prepared import Prepared
-from recalib.profiling.counting.counts import count_module
+from recalib.profiling.counting.counts import Counts, count_module
 from recalib.profiling.counting.graph_counts import count_graph
 from recalib.profiling.counting.scopes import recalibration_modules
 from recalib.profiling.gates.costs import GateCosts, gate_costs
@@ -59,11 +59,13 @@ def _gate_json(gate: Gate) -> dict[str, Any]:
             "refused": gate.refused}
 
 
-def inventory_of_module(model: nn.Module, input_chw: tuple[int, ...], label: str) -> GateInventory:
-    """The gates of ``model`` (found in its exported graph) with fvcore's counts by module path."""
+def inventory_of_module(model: nn.Module, input_chw: tuple[int, ...], label: str,
+                        counts: Counts | None = None) -> GateInventory:
+    """The gates of ``model`` (found in its exported graph) with fvcore's counts by module path
+    (``counts``, when the caller traced the model already at batch 1)."""
     index = GraphIndex(module_graph(model, input_chw))
     gates = find_gates(index)
-    costs = gate_costs(gates, count_graph(index), count_module(model, (1, *input_chw)))
+    costs = gate_costs(gates, count_graph(index), counts or count_module(model, (1, *input_chw)))
     found = [g.module for g in gates if g.module]
     missed = tuple(f"{name} ({type(block).__name__})" for name, block in recalibration_modules(model)
                    if not any(m == name or m.startswith(name + ".") for m in found))

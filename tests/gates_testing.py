@@ -1,0 +1,59 @@
+"""Models with gates for the gate tests: timm/torchvision look-alikes (``examples/foreign_models.py``)
+and tiny hand-written ones, prepared with weights that are not degenerate."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import torch
+from torch import nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
+
+import foreign_models as fm  # noqa: E402
+
+from recalib.export.prepare import calibrate_batchnorm  # noqa: E402
+
+SMALL_CHW = (3, 32, 32)
+
+
+def prepared(model: nn.Module, chw: tuple[int, int, int] = SMALL_CHW) -> nn.Module:
+    """``model`` with timm's zero-initialised last norms redrawn and batch-norm statistics from random inputs:
+    weights that make an ablation show (a zero norm makes the gated tensor zero)."""
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, fm.Bottleneck):
+                module.bn3.weight.copy_(torch.rand(module.bn3.weight.shape, generator=generator) + 0.5)
+    return calibrate_batchnorm(model, chw)
+
+
+def small_seresnet() -> nn.Module:
+    return fm.seresnet50(width=0.25, depth=0.3, num_classes=10)
+
+
+def small_mobilenet() -> nn.Module:
+    return fm.mobilenet_v3_large(width=0.5, num_classes=10)
+
+
+class HardGate(nn.Module):
+    """timm's hand-written hard sigmoid, ``relu6(x + 3) / 6``, on a pooled, projected descriptor."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.fc = nn.Conv2d(channels, channels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * (nn.functional.relu6(self.fc(x.mean((2, 3), keepdim=True)) + 3.0) / 6.0)
+
+
+class Tiny(nn.Module):
+    """conv → gate → conv; ``gate`` None puts a SiLU (``x * sigmoid(x)``: no descriptor, no gate) there."""
+
+    def __init__(self, gate: nn.Module | None) -> None:
+        super().__init__()
+        self.conv1, self.conv2 = nn.Conv2d(3, 8, 3, padding=1), nn.Conv2d(8, 4, 3, padding=1)
+        self.gate = gate if gate is not None else nn.SiLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv2(self.gate(self.conv1(x)))
