@@ -5,7 +5,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import numpy as np
+import onnx
 import torch
+from onnx import TensorProto, helper
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
@@ -57,3 +60,21 @@ class Tiny(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.conv2(self.gate(self.conv1(x)))
+
+
+def hand_graph(broadcast: bool = False) -> onnx.ModelProto:
+    """A graph from no exporter (no module paths): ``x -> conv -> y``, ``out = y * sigmoid(mean(y))``; with
+    ``broadcast`` a second gate scales a one-channel map ``f`` that its product broadcasts to eight channels
+    (``out2``), which has no identity to fall back to."""
+    weight = helper.make_tensor("w", TensorProto.FLOAT, [8, 3, 1, 1], np.ones(24, np.float32))
+    nodes = [helper.make_node("Conv", ["x", "w"], ["y"]), helper.make_node("GlobalAveragePool", ["y"], ["m"]),
+             helper.make_node("Sigmoid", ["m"], ["s"]), helper.make_node("Mul", ["y", "s"], ["out"])]
+    outputs = [helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, 8, 4, 4])]
+    if broadcast:
+        nodes += [helper.make_node("ReduceMax", ["y"], ["f"], axes=[1], keepdims=1),
+                  helper.make_node("GlobalMaxPool", ["y"], ["p"]), helper.make_node("Sigmoid", ["p"], ["t"]),
+                  helper.make_node("Mul", ["f", "t"], ["out2"])]
+        outputs.append(helper.make_tensor_value_info("out2", TensorProto.FLOAT, [1, 8, 4, 4]))
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 4, 4])],
+                              outputs, [weight])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])

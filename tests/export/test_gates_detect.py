@@ -1,10 +1,7 @@
 """Gates are found in the graphs of others' networks and of recalib's blocks, where they are and what they are."""
 from __future__ import annotations
 
-import numpy as np
-import onnx
 import pytest
-from onnx import TensorProto, helper
 
 import gates_testing as gt
 import recalib
@@ -68,35 +65,19 @@ def test_eca_cbam_and_efficientnet_gates_are_found(factory, gate) -> None:
     assert [g.name for g in _gates(model)] == _modules(model, gate)
 
 
-def _graph(broadcast_feature: bool = False) -> onnx.ModelProto:
-    """A hand-built graph from no exporter: x -> conv -> y; y * sigmoid(mean(y)). With ``broadcast_feature``
-    the gate scales a one-channel map that the product broadcasts to eight channels."""
-    weight = helper.make_tensor("w", TensorProto.FLOAT, [8, 3, 1, 1], np.ones(24, np.float32))
-    nodes = [helper.make_node("Conv", ["x", "w"], ["y"]),
-             helper.make_node("GlobalAveragePool", ["y"], ["m"]),
-             helper.make_node("Sigmoid", ["m"], ["s"])]
-    if broadcast_feature:
-        nodes += [helper.make_node("ReduceMax", ["y"], ["f"], axes=[1], keepdims=1),
-                  helper.make_node("Mul", ["f", "s"], ["out"])]
-    else:
-        nodes.append(helper.make_node("Mul", ["y", "s"], ["out"]))
-    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 4, 4])],
-                              [helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, 8, 4, 4])], [weight])
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-
-
 def test_a_graph_without_module_paths_names_its_gates_by_their_multiply() -> None:
-    (gate,) = find_gates(_graph())
+    (gate,) = find_gates(gt.hand_graph())
     assert gate.module is None and gate.name == "Mul:out" and gate.feature == "y" and gate.refused is None
 
 
 def test_a_gate_whose_product_broadcasts_its_feature_is_found_but_refused() -> None:
-    (gate,) = find_gates(_graph(broadcast_feature=True))
-    assert gate.feature == "f" and "broadcasts the feature" in (gate.refused or "")
+    gate, broadcasting = find_gates(gt.hand_graph(broadcast=True))
+    assert gate.refused is None and broadcasting.feature == "f"
+    assert "broadcasts the feature" in (broadcasting.refused or "")
 
 
 def test_selecting_gates_that_do_not_exist_lists_the_ones_that_do() -> None:
-    gates = find_gates(_graph())
+    gates = find_gates(gt.hand_graph())
     with pytest.raises(ConfigError, match="no gate is named 'layer9'; choose from: all, stage1, Mul:out"):
         select_gates(gates, ["layer9"])
     with pytest.raises(ConfigError, match="no gates found"):

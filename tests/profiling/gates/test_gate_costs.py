@@ -1,12 +1,12 @@
 """Each gate's parameters and multiply-adds, and their share of the network, checked by hand."""
 from __future__ import annotations
 
+import onnx
 import pytest
 import torch
 from torch import nn
 
 import gates_testing as gt
-from recalib.export.gates.modules import module_graph
 from recalib.profiling.counting.counts import count_module
 from recalib.profiling.counting.graph_counts import count_graph
 from recalib.profiling.gates.inventory import GateInventory, inventory_of_graph, inventory_of_module
@@ -30,8 +30,8 @@ def test_se_gates_hold_the_parameters_and_macs_of_their_two_fcs(seresnet: nn.Mod
     assert costs.param_share == pytest.approx(costs.params / sum(p.numel() for p in seresnet.parameters()))
 
 
-def test_graph_counts_equal_fvcore_on_the_exported_module(seresnet: nn.Module) -> None:
-    graph = module_graph(seresnet, gt.SMALL_CHW)
+def test_graph_counts_equal_fvcore_on_the_exported_module(seresnet: nn.Module, seresnet_graph: onnx.ModelProto) -> None:
+    graph = seresnet_graph
     assert count_graph(graph).total_macs == count_module(seresnet, (1, *gt.SMALL_CHW)).total("mac")
     from_graph = inventory_of_graph(graph, gt.SMALL_CHW, "file")
     assert from_graph.costs.macs == _se_by_hand(seresnet)[1]
