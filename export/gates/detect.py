@@ -224,7 +224,7 @@ def _numbered(gates: list[Gate]) -> list[Gate]:
 def find_gates(graph: onnx.ModelProto | GraphIndex) -> list[Gate]:
     """Every recalibration gate of ``graph``, in graph order (see the module docstring)."""
     index = graph if isinstance(graph, GraphIndex) else GraphIndex(graph)
-    modules, found, claimed = ModuleMap(index), [], set()
+    modules, found, claimed = ModuleMap(index), list[Gate](), set[str]()
     order = {node.output[0]: position for position, node in enumerate(index.nodes)}
     for mul in reversed(list(index.nodes)):
         if mul.op_type != "Mul" or len(mul.input) != 2 or mul.output[0] in claimed:

@@ -86,7 +86,7 @@ def _bypassed(original: Prepared, module_gates: Sequence[Gate], names: Sequence[
 
 def _sources(original: Prepared) -> list[tuple[Path, ExportReport | None]]:
     """Each distinct file ``original`` is timed as, with the report of its export."""
-    found = {e.file: e.report for e in original.exports.values()}
+    found: dict[Path, ExportReport | None] = {e.file: e.report for e in original.exports.values()}
     if not found and original.file is not None:
         found[original.file] = original.report
     if not found:

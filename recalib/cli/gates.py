@@ -7,9 +7,14 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from recalib.cli._args import (add_blocks, add_input_size, add_model, add_output, add_seed, add_verification,
                                comma_list, output_path)
+
+if TYPE_CHECKING:
+    from recalib.export.options import PrepareOptions
+    from recalib.export.prepared import Prepared
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -65,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _ablate(args: argparse.Namespace, prepared, options) -> tuple[dict, str]:  # type: ignore[no-untyped-def]
+def _ablate(args: argparse.Namespace, prepared: Prepared, options: PrepareOptions) -> tuple[dict[str, Any], str]:
     """Ablate the gates ``--ablate`` names in the model's export (or its file); write ``--ablated``."""
     from dataclasses import asdict
 
