@@ -94,7 +94,7 @@ class _Run:
         self.failures: list[Failure] = []
 
     def fail(self, label: str, stage: str, what: str, exc: RecalibError) -> None:
-        self.failures.append(Failure(label, stage, what, f"{type(exc).__name__}: {exc}", exc.exit_code))
+        self.failures.append(Failure.of(label, stage, what, exc))
 
     def model(self, spec: Spec, per_stage: bool) -> ModelGates:
         result = ModelGates(spec.text)
