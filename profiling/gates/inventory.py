@@ -46,8 +46,9 @@ class GateInventory:
         c = self.costs
         return {"model": self.label, "input_chw": list(self.input_chw), "counted_by": c.counted_by,
                 "params": c.total_params, "macs": c.total_macs, "gate_params": c.params, "gate_macs": c.macs,
-                "param_share": c.param_share, "mac_share": c.mac_share, "missed_blocks": list(self.missed),
-                "gates": [_gate_json(cost.gate) | {"params": cost.params, "macs": cost.macs,
+                "param_share": c.param_share, "mac_share": c.mac_share, "macs_all": c.total_macs_all,
+                "gate_macs_all": c.macs_all, "mac_all_share": c.mac_all_share, "missed_blocks": list(self.missed),
+                "gates": [_gate_json(cost.gate) | {"params": cost.params, "macs": cost.macs, "macs_all": cost.macs_all,
                                                     "counted_by": cost.counted_by} for cost in c.gates]}
 
 

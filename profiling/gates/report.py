@@ -35,7 +35,11 @@ def render_inventory(inv: GateInventory) -> str:
         return "\n".join(lines + [f"no gate found in recalibration block {m}" for m in inv.missed])
     lines = [f"{inv.label} ({shape_text(inv.input_chw)}): {len(c.gates)} gates (counted by {c.counted_by})",
              f"  parameters {c.total_params:>16,.0f}   gates {c.params:>12,.0f} = {_pct(c.params, c.total_params)}",
-             f"  MACs (mac) {c.total_macs:>16,.0f}   gates {c.macs:>12,.0f} = {_pct(c.macs, c.total_macs)}", ""]
+             f"  MACs (mac) {c.total_macs:>16,.0f}   gates {c.macs:>12,.0f} = {_pct(c.macs, c.total_macs)}"]
+    if c.macs_all is not None and c.total_macs_all:
+        lines.append(f"  (mac-all)  {c.total_macs_all:>16,.0f}   gates {c.macs_all:>12,.0f} = "
+                     f"{_pct(c.macs_all, c.total_macs_all)}  (pooling, activations and products too)")
+    lines.append("")
     for cost in c.gates:
         g = cost.gate
         nodes = ", ".join((*g.nodes[:_NODES_SHOWN], *(["…"] if len(g.nodes) > _NODES_SHOWN else [])))
@@ -76,8 +80,9 @@ class GatesSection:
             c = inv.costs
             cells = [f"{r.target.name} b{r.original.batch} {_share_cell(r)}" for r in model.records
                      if r.selection == "all gates"]
+            every = "" if c.mac_all_share is None else f" ({100 * c.mac_all_share:.3g}% of mac-all)"
             lines.append(f"{model.label}: {len(c.gates)} gates hold {_pct(c.params, c.total_params)} of the "
-                         f"parameters and {_pct(c.macs, c.total_macs)} of the MACs; latency share "
+                         f"parameters and {_pct(c.macs, c.total_macs)} of the MACs{every}; latency share "
                          f"{'; '.join(cells) or 'not measured'}")
             lines += [f"{model.label} without {a.selection}: {f.check.describe()}" for a in model.ablations
                       for f in a.files if not f.check.differs]
