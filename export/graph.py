@@ -6,8 +6,8 @@ counts (:mod:`recalib.profiling.counting.graph_counts`) and the TensorRT lint re
 :class:`GraphIndex`, so each question about a graph is answered one way. Nodes are named by
 :func:`node_name` (their name, else ``op_type:first output``: other exporters leave names empty);
 a tensor read inside a subgraph (``If``, ``Loop``) counts as consumed by the node holding it.
-Shapes come from ONNX shape inference, run once on first use on a copy of the graph without its
-large weights' bytes.
+Shapes come from ONNX shape inference, run once on first use on a copy of the graph whose large
+weights are declared by their dims only (their bytes are not serialised for the inference).
 """
 from __future__ import annotations
 

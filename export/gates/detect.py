@@ -18,13 +18,14 @@ gate; an input-independent scale (a folded CC-static map) is a constant, so it i
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import onnx
 
 from recalib.export.gates.activation import is_squash, squash_name
 from recalib.export.gates.gate import Gate, shape_text
 from recalib.export.gates.scopes import SHAPE_READS, ModuleMap
+from recalib.export.gates.tail import scale_tail
 from recalib.export.graph import GraphIndex, Shape, node_name, per_sample
 
 __all__ = ["find_gates", "is_descriptor", "MAX_BRANCH", "REDUCTIONS"]
@@ -168,9 +169,9 @@ def _kind(index: GraphIndex, squashes: list[onnx.NodeProto], feature: Shape | No
     return "spatial" if sizes == {positions} else "regional"
 
 
-def _refusal(index: GraphIndex, mul: onnx.NodeProto, feature: str) -> str | None:
-    """Why the multiply cannot be replaced by its feature input (None: it can)."""
-    before, after = index.shape(feature), index.shape(mul.output[0])
+def _refusal(index: GraphIndex, output: str, feature: str) -> str | None:
+    """Why the gate's ``output`` cannot be replaced by its feature input (None: it can)."""
+    before, after = index.shape(feature), index.shape(output)
     if before is None or after is None or None in before or None in after:
         return (f"the shapes of {feature} ({shape_text(before)}) and of the product ({shape_text(after)}) "
                 f"are not known, so the feature cannot be shown to stand in for the product")
@@ -187,17 +188,21 @@ def _gate(index: GraphIndex, mul: onnx.NodeProto, feature: str, gate: str, branc
     _extend_upstream(index, branch, feature, mul)
     squashes = _last_squashes(index, branch, gate)
     ordered = [n for n in index.nodes if n in branch]
-    own = _exclusive(index, ordered, mul)
+    exclusive = _exclusive(index, ordered, mul)
+    module = modules.module_of([node_name(mul), *(node_name(n) for n in exclusive)])
+    tail = scale_tail(index, modules, mul, module)
+    own = exclusive + tail
     names = [node_name(n) for n in own]
     weights = tuple(dict.fromkeys(i for n in own for i in n.input if i in index.initializers
                                   and all(c in own for c in index.consumers[i])))
-    module = modules.module_of([node_name(mul), *names])
-    return Gate(number=0, mul=node_name(mul), output=mul.output[0], feature=feature,
+    output = tail[-1].output[0] if tail else mul.output[0]
+    return Gate(number=0, mul=node_name(mul), output=output, feature=feature,
                 feature_shape=index.shape(feature), gate=gate, nodes=tuple(names), weights=weights,
-                shared=len(ordered) - len(own), descriptors=tuple(dict.fromkeys(d.op_type for d in branch.descriptors)),
+                shared=len(ordered) - len(own) + len(tail),
+                descriptors=tuple(dict.fromkeys(d.op_type for d in branch.descriptors)),
                 activation=_activation(index, squashes), kind=_kind(index, squashes, index.shape(feature)),
-                module=module, whole_module=modules.is_whole(module, [node_name(mul), *map(node_name, ordered)]),
-                refused=_refusal(index, mul, feature))
+                module=module, whole_module=modules.is_whole(module, [node_name(mul), *map(node_name, ordered + tail)]),
+                refused=_refusal(index, output, feature))
 
 
 def _exclusive(index: GraphIndex, ordered: list[onnx.NodeProto], mul: onnx.NodeProto) -> list[onnx.NodeProto]:
@@ -214,8 +219,6 @@ def _exclusive(index: GraphIndex, ordered: list[onnx.NodeProto], mul: onnx.NodeP
 
 def _numbered(gates: list[Gate]) -> list[Gate]:
     """Gates in graph order, numbered from 1, with stages numbered by feature map size."""
-    from dataclasses import replace
-
     sizes = list(dict.fromkeys(g.stage_size for g in gates if g.stage_size != "?"))
     return [replace(g, number=i, stage=sizes.index(g.stage_size) + 1 if g.stage_size in sizes else 0)
             for i, g in enumerate(gates, 1)]

@@ -66,10 +66,6 @@ class AblatedModel:
     prepared: Prepared
     torch: str | None
 
-    @property
-    def differs(self) -> bool:
-        return all(f.check.differs for f in self.files)
-
 
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_")[:60] or "gates"

@@ -77,12 +77,6 @@ class GateCosts:
         """Fraction (0–1) of the network's multiply-adds in its gates."""
         return self.macs / self.total_macs if self.total_macs else 0.0
 
-    def of(self, gates: Sequence[Gate]) -> tuple[float, float]:
-        """(parameters, multiply-adds) of some of the gates."""
-        chosen = {g.number for g in gates}
-        picked = [c for c in self.gates if c.gate.number in chosen]
-        return sum(c.params for c in picked), sum(c.macs for c in picked)
-
 
 def _by_module(gate: Gate, counts: Counts | None) -> GateCost | None:
     if counts is None or not gate.whole_module or not gate.module or gate.module not in counts.params:

@@ -82,3 +82,30 @@ def test_selecting_gates_that_do_not_exist_lists_the_ones_that_do() -> None:
         select_gates(gates, ["layer9"])
     with pytest.raises(ConfigError, match="no gates found"):
         select_gates([], ["all"])
+
+
+def _scoped(graph, module: str) -> None:
+    """Mark every node as written by ``module`` (what torch's exporter records)."""
+    for node in graph.graph.node:
+        node.metadata_props.add(key="pkg.torch.onnx.name_scopes", value=repr(["", module, node.output[0]]))
+
+
+def _scaled_after(scoped: bool):
+    """The hand-built gate, its product then scaled by a constant 1/3 (MS-SAR's onnxruntime form averages so)."""
+    from onnx import TensorProto, helper
+
+    graph = gt.hand_graph()
+    product = next(n for n in graph.graph.node if n.op_type == "Mul")
+    product.output[0] = "product"
+    graph.graph.initializer.append(helper.make_tensor("third", TensorProto.FLOAT, [], [1 / 3]))
+    graph.graph.node.append(helper.make_node("Mul", ["product", "third"], ["out"]))
+    if scoped:
+        _scoped(graph, "gate")
+    return graph
+
+
+def test_a_constant_scale_after_the_product_belongs_to_the_gate_where_module_paths_say_so() -> None:
+    (gate,) = find_gates(_scaled_after(scoped=True))
+    assert gate.output == "out" and gate.nodes[-1] == "Mul:out" and gate.name == "gate"
+    (bare,) = find_gates(_scaled_after(scoped=False))
+    assert bare.output == "product"

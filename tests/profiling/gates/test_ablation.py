@@ -73,3 +73,21 @@ def test_a_gate_that_cannot_be_ablated_is_left_as_is_and_reported() -> None:
     assert "left as is: Mul:out2 (the product" in ablation.describe()
     with pytest.raises(ConfigError, match="none of the gates can be ablated.*broadcasts the feature"):
         ablate(graph, [broadcasting])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("target", ["onnxruntime", "openvino"])
+def test_ms_sar_rewritten_for_each_runtime_ablates_to_the_bypassed_module(tmp_path: Path, target: str) -> None:
+    import recalib
+    from recalib.export.gates.modules import module_graph
+
+    model = calibrate_batchnorm(recalib.create_model("cifar_resnet20", "ms-sar"), gt.SMALL_CHW)
+    to_onnx(model, gt.SMALL_CHW, tmp_path / "m.onnx", ExportOptions(optimize=target, write_report=False))
+    graph = onnx.load(str(tmp_path / "m.onnx"))
+    ablation = ablate(graph, find_gates(graph))
+    bypassed = bypass(model, find_gates(module_graph(model, gt.SMALL_CHW)))
+    x = torch.randn(1, *gt.SMALL_CHW)
+    with torch.no_grad():
+        expected = bypassed(x).numpy()
+    got = run_onnx(ort_session(ablation.model.SerializeToString(), 1), x.numpy())[0]
+    assert float(np.abs(got - expected).max() / np.abs(expected).max()) < 1e-5
