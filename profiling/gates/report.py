@@ -58,7 +58,7 @@ def _share_cell(record: GateRecord | None) -> str:
         return "–"
     value, low, high = share
     overhead = 100.0 * value / (100.0 - value) if value < 100.0 else float("inf")
-    return f"{value:.1f}% [{low:.1f}, {high:.1f}] (+{overhead:.1f}%)"
+    return f"{value:.1f}% [{low:.1f}, {high:.1f}] ({overhead:+.1f}%)"
 
 
 class GatesSection:
