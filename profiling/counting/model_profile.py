@@ -1,8 +1,10 @@
 """Profile one model: totals under every convention, work by category, block by block.
 
-A model without recalib's blocks (one recalib did not build, or a plain backbone) is exported
-once and its gates are found in the graph (:mod:`recalib.profiling.gates.inventory`): they are then
-its recalibration, attributed by module path (:func:`recalib.profiling.counting.breakdown.breakdown`).
+A model recalib did not build (an architecture registered by the user, :mod:`recalib.registry`)
+and that holds none of recalib's blocks is exported once and its gates are found in the graph
+(:mod:`recalib.profiling.gates.inventory`): they are then its recalibration, attributed by module
+path (:func:`recalib.profiling.counting.breakdown.breakdown`). The library's own backbones hold
+gates only in recalib's blocks, so they are not exported for it.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from recalib.profiling.counting.crosscheck import CrossCheck, crosscheck
 from recalib.profiling.counting.scopes import recalibration_modules
 from recalib.profiling.gates.inventory import GateInventory, inventory_of_module
 from recalib.errors import ConfigError
+from recalib.models.catalog import arch_entry
 from recalib.record import ModelRecord
 from recalib.spec import Spec, parse_spec
 
@@ -73,6 +76,11 @@ def _conventions(name: str | None) -> tuple[Convention, Convention, Reading]:
     return flops, chosen, reading
 
 
+def _library_built(record: ModelRecord) -> bool:
+    """Whether recalib's own code builds ``record``'s architecture (not a builder the user registered)."""
+    return arch_entry(record.arch).builder.__module__.startswith("recalib.")
+
+
 def profile_model(spec: Spec | str, *, convention: str | None = None, check: bool = False) -> Profile:
     """Build the model ``spec`` names, trace it once at its input size and summarise it.
 
@@ -89,7 +97,8 @@ def profile_model(spec: Spec | str, *, convention: str | None = None, check: boo
     record = spec.record.with_options(reading.options)
     model = record.create().eval()
     counts = count_module(model, (1, *record.input_chw()))
-    found = None if recalibration_modules(model) else inventory_of_module(model, record.input_chw(), spec.text, counts)
+    foreign = not recalibration_modules(model) and not _library_built(record)
+    found = inventory_of_module(model, record.input_chw(), spec.text, counts) if foreign else None
     split = breakdown(model, counts, flop_conv, param_conv, found.costs.gates if found else ())
     return Profile(record, reading, flop_conv, param_conv, counts, split,
                    crosscheck(model, counts) if check else None, found)

@@ -67,14 +67,14 @@ def test_a_foreign_model_is_profiled_by_its_gates(monkeypatch: pytest.MonkeyPatc
     from recalib.registry import register_model
 
     monkeypatch.setattr(MODELS, "_entries", dict(MODELS._entries))
-    register_model("look_alike_mobilenet", lambda block=None, stages=None: gt.small_mobilenet(), paper="torchvision",
-                   summary="MobileNetV3 look-alike", input_size=(32, 32), dataset="cifar")
-    profile = _json(capsys, ["profile", "look_alike_mobilenet"])
-    model = gt.small_mobilenet()
-    se = {n: m for n, m in model.named_modules() if isinstance(m, gt.fm.SqueezeExcitation)}
-    assert [b["module"] for b in profile["blocks"]] == list(se)
-    assert profile["recalibration"]["params"] == sum(p.numel() for m in se.values() for p in m.parameters())
-    assert profile["recalibration"]["param_share"] > 0
+    register_model("hard_gated", lambda block=None, stages=None: gt.Tiny(gt.HardGate(8)), paper="mine",
+                   summary="a hand-written hard-sigmoid gate", input_size=(8, 8), dataset="cifar")
+    profile = _json(capsys, ["profile", "hard_gated"])
+    gate = gt.HardGate(8)
+    assert [b["module"] for b in profile["blocks"]] == ["gate"]
+    assert profile["recalibration"]["params"] == sum(p.numel() for p in gate.parameters()) == 8 * 8 + 8
+    assert profile["recalibration"]["flops"] == 8 * 8  # the 1x1 convolution on the pooled 1x1 map
+    assert profile["recalibration"]["param_share"] == pytest.approx(72 / profile["params"])
 
 
 def test_audit_model_reports_the_gates_latency_share_per_runtime(exported: dict[str, Path], tmp_path: Path,
