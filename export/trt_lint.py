@@ -15,6 +15,8 @@ from typing import Any
 
 import onnx
 
+from recalib.export.graph.index import GraphIndex, attribute
+
 __all__ = ["Finding", "lint", "TRT_VERSION", "TRT_OPSETS"]
 
 TRT_VERSION = "10.0"
@@ -69,22 +71,15 @@ class _Graph:
     consumed: set[str]
 
 
-def _attr(node: onnx.NodeProto, name: str, default: Any = None) -> Any:
-    for a in node.attribute:
-        if a.name == name:
-            return onnx.helper.get_attribute_value(a)
-    return default
-
-
 def _str(value: Any) -> Any:
     return value.decode() if isinstance(value, bytes) else value
 
 
 def _check_pool(node: onnx.NodeProto, graph: _Graph) -> Iterable[str]:
-    dilations = _attr(node, "dilations") or []
+    dilations = attribute(node, "dilations") or []
     if any(d != 1 for d in dilations):
         yield f"dilations must be empty or all ones, got {list(dilations)}"
-    kernel = _attr(node, "kernel_shape") or []
+    kernel = attribute(node, "kernel_shape") or []
     if node.op_type != "LpPool" and len(kernel) not in (2, 3):
         yield f"only 2D or 3D pooling is supported, got a {len(kernel)}-D kernel"
     if node.op_type == "MaxPool" and len(node.output) > 1 and node.output[1] in graph.consumed:
@@ -93,12 +88,12 @@ def _check_pool(node: onnx.NodeProto, graph: _Graph) -> Iterable[str]:
 
 def _check_resize(node: onnx.NodeProto, graph: _Graph) -> Iterable[str]:
     for name, allowed in RESIZE_ALLOWED.items():
-        value = _str(_attr(node, name, RESIZE_DEFAULTS[name]))
+        value = _str(attribute(node, name, RESIZE_DEFAULTS[name]))
         if value not in allowed:
             yield f"{name}={value!r} is unsupported (supported: {', '.join(sorted(allowed))})"
-    if _attr(node, "antialias", 0):
+    if attribute(node, "antialias", 0):
         yield "antialiasing is unsupported"
-    axes = _attr(node, "axes")
+    axes = attribute(node, "axes")
     has_scales = len(node.input) > 2 and node.input[2] != ""
     if has_scales and axes is not None and list(axes) != list(range(len(axes))):
         yield f"with a scales input, axes must be an iota vector, got {list(axes)}"
@@ -106,12 +101,12 @@ def _check_resize(node: onnx.NodeProto, graph: _Graph) -> Iterable[str]:
 
 def _check_constant(node: onnx.NodeProto, graph: _Graph) -> Iterable[str]:
     for name in ("sparse_value", "value_string", "value_strings"):
-        if _attr(node, name) is not None:
+        if attribute(node, name) is not None:
             yield f"the {name} attribute is unsupported"
 
 
 def _check_topk(node: onnx.NodeProto, graph: _Graph) -> Iterable[str]:
-    if _attr(node, "sorted", 1) != 1:
+    if attribute(node, "sorted", 1) != 1:
         yield "sorted must be 1"
 
 
@@ -157,10 +152,8 @@ def lint(model: onnx.ModelProto) -> list[Finding]:
     if opset not in TRT_OPSETS:
         findings.append(Finding("<model>", "-", "opset", f"opset {opset} is outside TensorRT "
                                 f"{TRT_VERSION}'s range {TRT_OPSETS.start}-{TRT_OPSETS.stop - 1}"))
-    constants = {t.name for t in model.graph.initializer}
-    constants |= {o for n in model.graph.node if n.op_type == "Constant" for o in n.output}
-    consumed = {i for n in model.graph.node for i in n.input} | {o.name for o in model.graph.output}
-    graph = _Graph(constants, consumed)
+    index = GraphIndex(model)
+    graph = _Graph(index.constants, index.consumed)
     for node in model.graph.node:
         findings.extend(_node_findings(node, graph))
     return findings + _type_findings(model)

@@ -61,15 +61,17 @@ def _check_declared(model: onnx.ModelProto, expected: Dims) -> None:
                           f"dimension; check the model for shape-dependent code")
 
 
-def ort_session(path: Path | str, threads: int | None = None) -> Any:
-    """An onnxruntime CPU session with a fixed thread count (``torch.get_num_threads()``)."""
+def ort_session(path: Path | str | bytes, threads: int | None = None) -> Any:
+    """An onnxruntime CPU session with a fixed thread count (``torch.get_num_threads()``) on a file, or on
+    a serialised graph (``bytes``) that was never written."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads or torch.get_num_threads()
     options.inter_op_num_threads = 1
     options.log_severity_level = 3  # the runtime's own warnings are not findings of ours
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    source = path if isinstance(path, bytes) else str(path)
+    return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
 
 
 def run_onnx(session_or_path: Any, x: np.ndarray | torch.Tensor) -> list[np.ndarray]:

@@ -1,4 +1,11 @@
-"""Profile one library model: totals under every convention, work by category, block by block."""
+"""Profile one model: totals under every convention, work by category, block by block.
+
+A model recalib did not build (an architecture registered by the user, :mod:`recalib.registry`)
+and that holds none of recalib's blocks is exported once and its gates are found in the graph
+(:mod:`recalib.profiling.gates.inventory`): they are then its recalibration, attributed by module
+path (:func:`recalib.profiling.counting.breakdown.breakdown`). The library's own backbones hold
+gates only in recalib's blocks, so they are not exported for it.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -8,7 +15,10 @@ from recalib.profiling.counting.breakdown import Breakdown, breakdown
 from recalib.profiling.counting.conventions import CONVENTIONS, DEFAULT_CONVENTION, Convention, Reading, resolve
 from recalib.profiling.counting.counts import Counts, count_module
 from recalib.profiling.counting.crosscheck import CrossCheck, crosscheck
+from recalib.profiling.counting.scopes import recalibration_modules
+from recalib.profiling.gates.inventory import GateInventory, inventory_of_module
 from recalib.errors import ConfigError
+from recalib.models.catalog import arch_entry
 from recalib.record import ModelRecord
 from recalib.spec import Spec, parse_spec
 
@@ -26,6 +36,7 @@ class Profile:
     counts: Counts
     breakdown: Breakdown
     crosscheck: CrossCheck | None
+    gates: GateInventory | None = None
 
     def totals(self) -> dict[str, float]:
         """The whole model under every convention."""
@@ -46,6 +57,7 @@ class Profile:
             "params_by_category": dict(self.counts.categories("params")),
             "blocks": [{"module": s.name, "kind": s.kind, "params": s.params, "flops": s.flops}
                        for s in b.blocks],
+            "gates": None if self.gates is None else self.gates.to_json(),
             "unsupported_ops": dict(self.counts.unsupported),
             "crosscheck": None if self.crosscheck is None else {
                 "fvcore_flops": self.crosscheck.fvcore_flops, "torch_flops": self.crosscheck.torch_flops,
@@ -64,6 +76,11 @@ def _conventions(name: str | None) -> tuple[Convention, Convention, Reading]:
     return flops, chosen, reading
 
 
+def _library_built(record: ModelRecord) -> bool:
+    """Whether recalib's own code builds ``record``'s architecture (not a builder the user registered)."""
+    return arch_entry(record.arch).builder.__module__.startswith("recalib.")
+
+
 def profile_model(spec: Spec | str, *, convention: str | None = None, check: bool = False) -> Profile:
     """Build the model ``spec`` names, trace it once at its input size and summarise it.
 
@@ -74,12 +91,14 @@ def profile_model(spec: Spec | str, *, convention: str | None = None, check: boo
     """
     spec = parse_spec(spec) if isinstance(spec, str) else spec
     if spec.record is None:
-        raise ConfigError(f"{spec.text} is an exported file; profile counts PyTorch models (give its "
-                          f"architecture or checkpoint)")
+        raise ConfigError(f"{spec.text} is an exported file; count its graph with "
+                          f"recalib.profiling.gates.inventory.inventory_of_graph (recalib profile FILE.onnx)")
     flop_conv, param_conv, reading = _conventions(convention)
     record = spec.record.with_options(reading.options)
     model = record.create().eval()
     counts = count_module(model, (1, *record.input_chw()))
-    split = breakdown(model, counts, flop_conv, param_conv)
+    foreign = not recalibration_modules(model) and not _library_built(record)
+    found = inventory_of_module(model, record.input_chw(), spec.text, counts) if foreign else None
+    split = breakdown(model, counts, flop_conv, param_conv, found.costs.gates if found else ())
     return Profile(record, reading, flop_conv, param_conv, counts, split,
-                   crosscheck(model, counts) if check else None)
+                   crosscheck(model, counts) if check else None, found)

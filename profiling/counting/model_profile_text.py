@@ -48,8 +48,9 @@ def _conventions(p: Profile) -> list[str]:
 def _blocks(p: Profile, limit: int = 60) -> list[str]:
     b = p.breakdown
     if not b.blocks:
-        return ["", "no recalibration blocks"]
-    lines = ["", f"recalibration blocks ({len(b.blocks)}; share of the whole model)",
+        return ["", "no recalibration blocks" + (", and no gates found in its graph" if p.gates is not None else "")]
+    what = "gates found in its graph" if p.gates is not None else "recalibration blocks"
+    lines = ["", f"{what} ({len(b.blocks)}; share of the whole model)",
              f"  {'module':<34} {'kind':<22} {'params':>10} {'%':>8} {'FLOPs':>10} {'%':>8}"]
     for s in b.blocks[:limit]:
         lines.append(f"  {s.name[:34]:<34} {s.kind[:22]:<22} {human(s.params):>10} "

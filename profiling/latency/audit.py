@@ -115,6 +115,11 @@ class Failure:
     error: str
     exit_code: int
 
+    @classmethod
+    def of(cls, arch: str, stage: str, what: str, exc: RecalibError) -> Failure:
+        """The failure ``exc`` makes of one step (the error's class and message, and its exit code)."""
+        return cls(arch, stage, what, f"{type(exc).__name__}: {exc}", exc.exit_code)
+
 
 @dataclass
 class ArchAudit:
@@ -228,7 +233,7 @@ class _Run:
         self.failures: list[Failure] = []
 
     def fail(self, arch: str, stage: str, what: str, exc: RecalibError) -> None:
-        self.failures.append(Failure(arch, stage, what, f"{type(exc).__name__}: {exc}", exc.exit_code))
+        self.failures.append(Failure.of(arch, stage, what, exc))
 
     def step(self, text: str) -> None:
         self.bar.set_postfix_str(text, refresh=False)

@@ -22,7 +22,8 @@ from typing import Any
 from recalib.literals import split_top_level
 
 __all__ = ["comma_list", "given", "add_model", "add_blocks", "add_input_size", "add_runtime", "add_timing",
-           "add_verification", "add_tolerance", "add_target", "add_verify_data", "add_output", "output_path"]
+           "add_verification", "add_tolerance", "add_target", "add_verify_data", "add_output", "output_path",
+           "add_seed"]
 
 
 def given(**values: Any) -> dict[str, Any]:
@@ -67,6 +68,14 @@ def add_input_size(parser: argparse.ArgumentParser, default: str = "the architec
     """The ``--input-size H W`` option (None when absent: ``default`` applies)."""
     parser.add_argument("--input-size", type=int, nargs=2, metavar=("H", "W"), default=None,
                         help=f"input height and width (default: {default})")
+
+
+def add_seed(parser: argparse.ArgumentParser) -> None:
+    """``--seed N``: the seed of random weights (None when absent: the preparation's default applies)."""
+    from recalib.export.options import PrepareOptions
+
+    parser.add_argument("--seed", type=int, default=None,
+                        help=f"seed of random weights (default {PrepareOptions.seed}; checkpoints keep theirs)")
 
 
 def add_runtime(parser: argparse.ArgumentParser, default: str, what: str = "") -> None:

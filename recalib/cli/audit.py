@@ -1,10 +1,12 @@
 """``recalib audit``: the report reviewers read, the product's main job.
 
-Two sections, each optional (``--sections``): the claims audit (every parameter and FLOP
+Three sections (``--sections``): the claims audit (every parameter and FLOP
 figure in the papers, judged to its printed digits and on the block's own cost, with each
 paper's counting method; see :mod:`recalib.profiling.claims.audit` for the verdicts) and the latency audit (each
 block's parameter, FLOP and latency overhead on ResNet-50 and a CIFAR ResNet, per runtime
-and batch). Writes ``report.md``, ``report.json``, CSVs and PNG plots into one folder.
+and batch), and, for ``--model MODEL``, the gates of the user's own model (:mod:`recalib.profiling.gates`:
+found, counted, ablated and timed against the model per runtime; with ``--model`` it is the default
+section). Writes ``report.md``, ``report.json``, CSVs and PNG plots into one folder.
 
 Exit status: 0 when everything was measured; 2 for bad usage (checked before any slow work
 and before the report folder is touched: options, names, sizes, and a ``-o`` that is not a
@@ -23,9 +25,10 @@ from recalib.cli._args import add_blocks, add_timing, add_verification, comma_li
 
 if TYPE_CHECKING:
     from recalib.profiling.latency.plan import LatencyPlan
+    from recalib.spec import Spec
     from recalib.profiling.report.writer import Section
 
-SECTIONS = ("claims", "latency")
+SECTIONS = ("claims", "latency", "gates")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -45,7 +48,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="a small audit: the claims on CIFAR nets and plain ResNet-50, two blocks "
                         "(se, ge-theta-minus:extent=8), fewer rounds")
     p.add_argument("--sections", action="extend", default=None, type=comma_list(), metavar="S1,S2",
-                   help="sections to run: claims, latency (default: both)")
+                   help="sections to run: claims, latency, gates (default: claims and latency; with --model: gates)")
+    p.add_argument("--model", action="append", default=None, metavar="MODEL",
+                   help="gates: your model (a spec, checkpoint or .onnx file; repeatable): its gates found, counted, "
+                        "ablated and timed against it on every runtime")
+    p.add_argument("--per-stage", action="store_true",
+                   help="gates: also ablate each stage's gates alone (stages are feature-map sizes)")
     p.add_argument("--papers", action="extend", default=None, type=comma_list(), metavar="P1,P2",
                    help="claims: only these papers (ms-sar, gather-excite, competitive-se, contextual-convolution, "
                         "squeeze-excitation: our notes on the official SE code)")
@@ -97,10 +105,12 @@ def _plan(args: argparse.Namespace) -> LatencyPlan:
 def _sections(args: argparse.Namespace) -> list[str]:
     from recalib.errors import ConfigError
 
-    chosen = args.sections or list(SECTIONS)
+    chosen = args.sections or (["gates"] if args.model else ["claims", "latency"])
     unknown = [s for s in chosen if s not in SECTIONS]
     if unknown:
         raise ConfigError(f"unknown section(s) {', '.join(unknown)}; choose from {', '.join(SECTIONS)}")
+    if "gates" in chosen and not args.model:
+        raise ConfigError("the gates section audits your model: give --model MODEL (a spec, checkpoint or .onnx file)")
     return [s for s in SECTIONS if s in chosen]
 
 
@@ -114,11 +124,18 @@ def _check(args: argparse.Namespace, chosen: list[str]) -> LatencyPlan:
     check_names(plan)
     if "claims" in chosen:
         load_papers(args.papers)
-    if "latency" in chosen:
+    if "latency" in chosen or "gates" in chosen:
         resolve_targets(plan)  # a runtime the user named that cannot run here fails now, not later
-        for spec in plan.arch_specs:
-            spec.check_fits(max(plan.batches))
+    for spec in (plan.arch_specs if "latency" in chosen else ()) + tuple(_models(args) if "gates" in chosen else ()):
+        spec.check_fits(max(plan.batches))
     return plan
+
+
+def _models(args: argparse.Namespace) -> list[Spec]:
+    """The models of ``--model``, parsed (and ``--input-size`` applied) before any work."""
+    from recalib.spec import parse_spec
+
+    return [parse_spec(text) for text in args.model or []]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -133,7 +150,10 @@ def run(args: argparse.Namespace) -> int:
 
     chosen = _sections(args)
     plan = _check(args, chosen)
-    kinds = [kind for kind in (ClaimsSection, LatencySection) if kind.key in chosen]
+    from recalib.profiling.gates.audit import audit_gates
+    from recalib.profiling.gates.report import GatesSection
+
+    kinds = [kind for kind in (ClaimsSection, LatencySection, GatesSection) if kind.key in chosen]
     with ReportFolder(args.output, report_names(kinds), args.force) as folder:
         sections: list[Section] = []
         if "claims" in chosen:
@@ -144,9 +164,12 @@ def run(args: argparse.Namespace) -> int:
         latency = audit_latency(plan, progress=not args.no_progress) if "latency" in chosen else None
         if latency is not None:
             sections.append(LatencySection(latency))
+        gates = audit_gates(_models(args), plan, args.per_stage) if "gates" in chosen else None
+        if gates is not None:
+            sections.append(GatesSection(gates))
         files = write_report(folder, sections)
     _print_summary(sections, files[0])
-    failures = latency.failures if latency is not None else []
+    failures = (latency.failures if latency is not None else []) + (gates.failures if gates is not None else [])
     if failures:
         print(f"{len(failures)} measurements failed; the report lists them under 'Not measured'")
         return failures[0].exit_code

@@ -4,15 +4,15 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from recalib.cli._args import (add_blocks, add_input_size, add_model, add_output, add_runtime, add_verification,
-                               add_verify_data)
+from recalib.cli._args import (add_blocks, add_input_size, add_model, add_output, add_runtime, add_seed,
+                               add_verification, add_verify_data)
 
 if TYPE_CHECKING:
     from recalib.export.inputs import Opener
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from recalib.export.options import ExportOptions, PrepareOptions  # light: the defaults are theirs
+    from recalib.export.options import ExportOptions  # light: the defaults are theirs
 
     p = subparsers.add_parser(
         "export", help="export a model or a checkpoint to verified ONNX",
@@ -29,8 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--opset", type=int, default=None,
                    help=f"ONNX opset (default {ExportOptions.opset}; TensorRT 10.0 reads up to 20)")
     add_input_size(p)
-    p.add_argument("--seed", type=int, default=None,
-                   help=f"seed of random weights (default {PrepareOptions.seed}; checkpoints keep theirs)")
+    add_seed(p)
     p.add_argument("--no-fold", action="store_true", help="export without the inference rewrite")
     add_verification(p, "export plain, without export.optimize's exact rewrites",
                      target_default="onnxruntime (recorded as the report's target)")

@@ -12,7 +12,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-SUBCOMMANDS = ("blocks", "models", "doctor", "profile", "export", "optimize", "bench", "audit")
+SUBCOMMANDS = ("blocks", "models", "doctor", "profile", "gates", "export", "optimize", "bench", "audit")
 
 
 def build_parser() -> argparse.ArgumentParser:
