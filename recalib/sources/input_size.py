@@ -70,9 +70,9 @@ def resolve_input_chw(model: nn.Module, size: tuple[int, int] | None, what: str)
     return channels, int(size[0]), int(size[1])
 
 
-def check_forward(model: nn.Module, chw: Sequence[int], what: str, batch: int = 1) -> None:
-    """Run ``model`` once, in eval mode, on one random ``(batch, C, H, W)`` input; :class:`ShapeError` if it fails."""
-    x = torch.randn(batch, *chw, generator=torch.Generator().manual_seed(0))
+def check_forward(model: nn.Module, chw: Sequence[int], what: str) -> None:
+    """Run ``model`` once, in eval mode, on one random ``(1, C, H, W)`` input; :class:`ShapeError` if it fails."""
+    x = torch.randn(1, *chw, generator=torch.Generator().manual_seed(0))
     training = model.training
     try:
         with torch.no_grad():

@@ -3,7 +3,8 @@
 :class:`ProgramRecord` builds :class:`ProgramModule`, the program's module with its own weights,
 and takes the input the program was exported for: one ``(N, C, H, W)`` tensor. Static sizes are
 the program's (``--input-size`` must agree); a dynamic height or width needs ``--input-size``;
-a static batch makes every export of it that batch only (:attr:`ProgramRecord.fixed_batch`).
+a static batch must be 1 (folding and its check run on one image), and makes every export of it
+batch 1 only (:attr:`ProgramRecord.fixed_batch`).
 
 ``torch.export.load`` unpickles the archive's weights with ``weights_only=False``, which would run
 whatever code a crafted file names. recalib forces torch's weights-only unpickler while it loads
@@ -89,6 +90,9 @@ def _input_dims(program: torch.export.ExportedProgram, where: str) -> tuple[int 
     dims = tuple(d if isinstance(d, int) else None for d in values[0].shape)
     if dims[1] is None:
         raise ConfigError(f"{where} has a dynamic channel count; export it with static channels")
+    if dims[0] not in (None, 1):
+        raise ConfigError(f"{where} runs at batch {dims[0]} only; recalib folds and checks models on one image: "
+                          f"export the program at batch 1, or with a dynamic batch (torch.export.Dim)")
     return dims
 
 
@@ -145,7 +149,7 @@ class ProgramRecord:
 
     @property
     def fixed_batch(self) -> int | None:
-        """The one batch the program runs, where it was exported with a static batch."""
+        """1 where the program was exported with a static batch (it runs that batch only), else None."""
         return self._dims[0]
 
     def input_chw(self) -> tuple[int, int, int]:
@@ -168,7 +172,7 @@ class ProgramRecord:
     def create(self) -> nn.Module:
         """The program's module with its own weights, checked to run at :meth:`input_chw`."""
         module = ProgramModule(*self._load())
-        check_forward(module, self.input_chw(), self.describe(), batch=self.fixed_batch or 1)
+        check_forward(module, self.input_chw(), self.describe())
         return module
 
     def create_on_meta(self, what: str | None = None) -> nn.Module:

@@ -99,7 +99,8 @@ def tiny_module() -> nn.Module:
 
 def save_program(path: Path, module: nn.Module | None = None, dynamic: str = "batch") -> Path:
     """``module`` (default :func:`tiny_module`) exported at 8x8 by ``torch.export`` and saved to ``path``;
-    ``dynamic``: ``"batch"`` (a dynamic batch), ``"size"`` (dynamic batch, height and width) or ``""`` (static)."""
+    ``dynamic``: ``"batch"`` (a dynamic batch), ``"size"`` (dynamic batch, height and width) or ``""`` (all static:
+    batch 2)."""
     module = module if module is not None else tiny_module()
     batch, size = torch.export.Dim("batch"), torch.export.Dim("size", min=4, max=64)
     shapes = {"batch": ({0: batch},), "size": ({0: batch, 2: size, 3: size},), "": None}[dynamic]

@@ -62,8 +62,8 @@ def test_static_sizes_are_the_programs_and_dynamic_ones_need_input_size(tmp_path
     assert dynamic.with_input_size((16, 16)).input_chw() == (3, 16, 16)
     with pytest.raises(ShapeError, match=r"fails on a 1x3x80x80 input .*; pass --input-size H W that it takes"):
         dynamic.with_input_size((80, 80)).create()  # beyond the program's range (at most 64)
-    static = parse_spec(str(save_program(tmp_path / "static.pt2", dynamic="")))
-    assert static.fixed_batch == 2 and static.create()(torch.randn(2, 3, 8, 8)).shape == (2, 3)
+    with pytest.raises(ConfigError, match=r"runs at batch 2 only; recalib folds and checks models on one image"):
+        parse_spec(str(save_program(tmp_path / "static.pt2", dynamic=""))).input_chw()
 
 
 def test_a_program_of_two_inputs_is_refused(tmp_path: Path) -> None:
