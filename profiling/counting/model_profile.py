@@ -1,4 +1,5 @@
-"""Profile one library model: totals under every convention, work by category, block by block."""
+"""Profile one model (recalib's, or a user's factory or program): totals under every convention, work by
+category, block by block."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -9,7 +10,7 @@ from recalib.profiling.counting.conventions import CONVENTIONS, DEFAULT_CONVENTI
 from recalib.profiling.counting.counts import Counts, count_module
 from recalib.profiling.counting.crosscheck import CrossCheck, crosscheck
 from recalib.errors import ConfigError
-from recalib.record import ModelRecord
+from recalib.record import ModelRecord, Record
 from recalib.spec import Spec, parse_spec
 
 __all__ = ["Profile", "profile_model"]
@@ -19,7 +20,7 @@ __all__ = ["Profile", "profile_model"]
 class Profile:
     """Everything ``recalib profile`` shows about one model (``record``: as built, the reading's options included)."""
 
-    record: ModelRecord
+    record: Record
     reading: Reading
     flop_convention: Convention
     param_convention: Convention
@@ -33,9 +34,12 @@ class Profile:
 
     def to_json(self) -> dict[str, Any]:
         b = self.breakdown
+        record = self.record
+        model = ({"arch": record.arch, "block": record.block, "options": dict(sorted(record.options.items())),
+                  "stages": list(record.stages) if record.stages is not None else None}
+                 if isinstance(record, ModelRecord) else {"model": record.describe()})
         return {
-            "arch": self.record.arch, "block": self.record.block, "options": dict(sorted(self.record.options.items())),
-            "stages": list(self.record.stages) if self.record.stages is not None else None,
+            **model,
             "reading": self.reading.name, "input_shape": list(self.counts.input_shape),
             "flop_convention": self.flop_convention.name, "param_convention": self.param_convention.name,
             "params": b.total_params, "flops": b.total_flops,
@@ -68,16 +72,21 @@ def profile_model(spec: Spec | str, *, convention: str | None = None, check: boo
     """Build the model ``spec`` names, trace it once at its input size and summarise it.
 
     ``spec`` is a :mod:`recalib.spec` specification (``"resnet50:stride_in_1x1=true+se:reduction=8"``,
-    or a checkpoint, whose stored architecture is counted); ``convention`` is a convention or
-    paper-preset name (a preset also sets its layout); ``check`` adds the cross-check against
-    ``torch.utils.flop_counter``.
+    a checkpoint, whose stored architecture is counted, a factory or a program); ``convention`` is a
+    convention or paper-preset name (a preset also sets its layout, so it applies to recalib's
+    architectures only); ``check`` adds the cross-check against ``torch.utils.flop_counter``.
     """
     spec = parse_spec(spec) if isinstance(spec, str) else spec
     if spec.record is None:
         raise ConfigError(f"{spec.text} is an exported file; profile counts PyTorch models (give its "
-                          f"architecture or checkpoint)")
+                          f"architecture, checkpoint or factory)")
     flop_conv, param_conv, reading = _conventions(convention)
-    record = spec.record.with_options(reading.options)
+    record = spec.record
+    if reading.options:
+        if not isinstance(record, ModelRecord):
+            raise ConfigError(f"the preset {reading.name} builds recalib's architectures its paper's way; count "
+                              f"{spec.text} with a convention instead ({', '.join(CONVENTIONS)})")
+        record = record.with_options(reading.options)
     model = record.create().eval()
     counts = count_module(model, (1, *record.input_chw()))
     split = breakdown(model, counts, flop_conv, param_conv)

@@ -11,6 +11,7 @@ it raised (the first line of its error is quoted), it returned something that is
 from __future__ import annotations
 
 import inspect
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -104,7 +105,9 @@ class FactoryRecord:
         from recalib.infra.meta import meta_model
 
         try:
-            return meta_model(self._call, what or self.describe())
+            with warnings.catch_warnings():  # e.g. "copying … to a meta parameter is a no-op": ours, not the user's
+                warnings.simplefilter("ignore")
+                return meta_model(self._call, what or self.describe())
         except RecalibError:
             return self._call()  # the same model on the CPU, or the factory's own error
 

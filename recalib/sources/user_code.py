@@ -50,6 +50,18 @@ def _on_path(folder: str) -> Iterator[None]:
             sys.path.remove(folder)
 
 
+@contextlib.contextmanager
+def _no_bytecode() -> Iterator[None]:
+    """No ``__pycache__`` is written beside the user's files while they are imported: recalib writes only
+    the outputs it is asked for."""
+    before = sys.dont_write_bytecode
+    sys.dont_write_bytecode = True
+    try:
+        yield
+    finally:
+        sys.dont_write_bytecode = before
+
+
 def _stamp(path: Path) -> tuple[int, int]:
     stat = path.stat()
     return stat.st_mtime_ns, stat.st_size
@@ -69,7 +81,7 @@ def import_file(path: Path) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # before it runs: its dataclasses and pickling look it up by name
     try:
-        with _on_path(str(path.resolve().parent)):
+        with _on_path(str(path.resolve().parent)), _no_bytecode():
             spec.loader.exec_module(module)
     except (Exception, SystemExit) as exc:  # a script that calls sys.exit() when imported, too
         sys.modules.pop(name, None)
