@@ -243,15 +243,22 @@ def _is_dotted(text: str) -> bool:
     return bool(text) and all(part.isidentifier() for part in text.split("."))
 
 
+def _names_factory(source: str, rest: str) -> bool:
+    """Whether ``SOURCE:REST`` names a factory: SOURCE is a ``.py`` file, or a module name that is not an
+    architecture followed by a Python name (an architecture's options are KEY=VALUE)."""
+    if source.endswith(".py"):
+        return True
+    return _is_dotted(source) and source not in MODELS and _is_dotted(rest.partition(":")[0].strip())
+
+
 def _factory_spec(text: str) -> Spec | None:
-    """``FILE.py:FACTORY[:K=V,...]`` or ``package.module:FACTORY[:K=V,...]`` (not an architecture), else None.
+    """``FILE.py:FACTORY[:K=V,...]`` or ``package.module:FACTORY[:K=V,...]``, else None.
 
     The module is imported now (the user's code runs) and the arguments checked against the
     factory's signature, so a wrong name fails before any work; the factory is called when built.
     """
     source, sep, rest = text.partition(":")
-    if not sep or not (source.endswith(".py") or _is_dotted(source) and source not in MODELS
-                       and _is_dotted(rest.partition(":")[0].strip())):
+    if not sep or not _names_factory(source.strip(), rest):
         return None
     factory_part, block_part = _split_block(rest)
     if block_part is not None:
@@ -272,10 +279,9 @@ def parse_spec(text: str) -> Spec:
     if not text:
         raise ConfigError("empty model specification; give ARCH[+BLOCK], a checkpoint, a factory "
                           "(FILE.py:FACTORY) or an .onnx file")
-    if ".py:" in text:
-        found = _factory_spec(text)
-        if found is not None:
-            return found
+    found = _factory_spec(text)  # first: FILE.py:f:weights="w.safetensors" is no checkpoint
+    if found is not None:
+        return found
     path = Path(text)
     kind = FILE_KINDS.get(path.suffix.lower())
     if kind is not None or path.is_file():
@@ -287,7 +293,7 @@ def parse_spec(text: str) -> Spec:
     if NAME_PATTERN.fullmatch(text):
         return Spec(text, "paper", get_paper_config(text).record)
     try:
-        return _factory_spec(text) or _arch_spec(text)
+        return _arch_spec(text)
     except ConfigError as exc:
         if "/" in text or "\\" in text:
             raise ConfigError(f"{text}: no such file, and not ARCH[+BLOCK] ({exc})") from None

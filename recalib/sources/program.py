@@ -78,8 +78,8 @@ def load_program(data: bytes, where: str) -> torch.export.ExportedProgram:
     return program
 
 
-def _input_dims(program: torch.export.ExportedProgram, where: str) -> tuple[int | None, ...]:
-    """The program's one input's dims, None where a dim is dynamic."""
+def _input_dims(program: torch.export.ExportedProgram, where: str) -> tuple[int | None, int, int | None, int | None]:
+    """The program's one input's dims ``(N, C, H, W)``, None where a dim is dynamic (C never is)."""
     names = list(program.graph_signature.user_inputs)
     values = [n.meta.get("val") for n in program.graph.nodes if n.op == "placeholder" and n.name in names]
     if len(values) != 1 or not isinstance(values[0], torch.Tensor) or values[0].dim() != 4:
@@ -87,13 +87,13 @@ def _input_dims(program: torch.export.ExportedProgram, where: str) -> tuple[int 
                         for v in values) or "none"
         raise ConfigError(f"{where} takes {len(values)} input(s) ({got}); recalib measures programs of one "
                           f"(N, C, H, W) tensor: export the model with one image batch as its input")
-    dims = tuple(d if isinstance(d, int) else None for d in values[0].shape)
-    if dims[1] is None:
+    batch, channels, height, width = (d if isinstance(d, int) else None for d in values[0].shape)
+    if channels is None:
         raise ConfigError(f"{where} has a dynamic channel count; export it with static channels")
-    if dims[0] not in (None, 1):
-        raise ConfigError(f"{where} runs at batch {dims[0]} only; recalib folds and checks models on one image: "
+    if batch not in (None, 1):
+        raise ConfigError(f"{where} runs at batch {batch} only; recalib folds and checks models on one image: "
                           f"export the program at batch 1, or with a dynamic batch (torch.export.Dim)")
-    return dims
+    return batch, channels, height, width
 
 
 class ProgramModule(nn.Module):
@@ -144,7 +144,7 @@ class ProgramRecord:
         return load_program(data, str(self.path)), data
 
     @cached_property
-    def _dims(self) -> tuple[int | None, ...]:
+    def _dims(self) -> tuple[int | None, int, int | None, int | None]:
         return _input_dims(self._load()[0], str(self.path))
 
     @property
@@ -158,8 +158,8 @@ class ProgramRecord:
         if height is None or width is None:
             if self.input_size is None:
                 raise ConfigError(f"{self.path} was exported with a dynamic height or width; pass --input-size H W")
-            return int(channels or 0), int(self.input_size[0]), int(self.input_size[1])
-        return int(channels or 0), height, width
+            return channels, int(self.input_size[0]), int(self.input_size[1])
+        return channels, height, width
 
     def with_input_size(self, size: tuple[int, int]) -> ProgramRecord:
         """Taking ``size`` (H, W); refused where the program was exported for another static size."""
