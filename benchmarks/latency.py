@@ -23,6 +23,7 @@ from recalib.deploy.results import BenchResult
 from recalib.deploy.settings import BenchSettings
 from recalib.deploy.target import parse_targets
 from recalib.literals import split_top_level
+from recalib.record import ModelRecord
 from recalib.spec import parse_spec
 
 DEFAULT_BLOCKS = ("se", "ge-theta-minus:extent=8", "ms-sar")
@@ -60,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
                              warmup=args.warmup, iters=args.iters, threads=args.threads)
     result = bench(specs, settings, progress=lambda message: print(f"[latency] {message}", flush=True))
     recorded = now()
-    arch = base.record.arch if base.record else base.text
+    arch = base.record.arch if isinstance(base.record, ModelRecord) else base.text
     name = f"{arch}-{'-'.join(runtimes)}-b{'-'.join(map(str, settings.batches))}"
     data = {**result.to_json(times=True), "recorded": recorded, "note": args.note}
     title = f"{args.arch} latency overhead of recalibration blocks"

@@ -4,7 +4,10 @@ Kept apart from :mod:`recalib.deploy.bench` so a worker loads only what its runt
 target gets a fresh process with its own thread settings (torch's and onnxruntime's thread
 pools never compete). ``python -m recalib.deploy._worker JOB RESULT PARENT_PID`` reads a pickled
 :class:`Job` and writes a pickled :class:`WorkerResult` or :class:`WorkerError` (recalib
-errors do not all pickle, so they travel as data). The worker ends with its parent
+errors do not all pickle, so they travel as data). The job file starts with the user's files
+the parent imported (:func:`recalib.sources.user_code.imported_files`): a model class defined in
+one is pickled by reference to it, so the worker imports them under the same names first
+(:func:`write_job`, :func:`read_job`). The worker ends with its parent
 (:func:`recalib.infra.lifetime.die_with_parent`) and unwinds on SIGTERM, so it never outlives the
 command that started it. A plain subprocess rather than ``multiprocessing`` because
 spawn re-runs the caller's main script, which breaks scripts without an ``if __name__ ==
@@ -15,6 +18,7 @@ from __future__ import annotations
 import pickle
 import sys
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from recalib.deploy.results import Measurement
@@ -27,8 +31,9 @@ from recalib.export.options import DEFAULT_TOLERANCE
 from recalib.export.parity import ParityCheck, Reference, judge, require
 from recalib.errors import RecalibError
 from recalib.infra.lifetime import Terminated, die_with_parent, exit_on_signals
+from recalib.sources.user_code import import_files, imported_files
 
-__all__ = ["Job", "WorkerResult", "WorkerError", "measure", "run_job"]
+__all__ = ["Job", "WorkerResult", "WorkerError", "measure", "run_job", "write_job", "read_job"]
 
 
 @dataclass
@@ -111,14 +116,31 @@ def measure(job: Job) -> WorkerResult:
     return WorkerResult(measurements, parity, ran)
 
 
+def _as_data(exc: RecalibError) -> WorkerError:
+    cls = type(exc)
+    return WorkerError(cls.__module__, cls.__qualname__, str(exc),
+                       {k: v for k, v in vars(exc).items() if isinstance(v, (str, int, float))})
+
+
 def run_job(job: Job) -> WorkerResult | WorkerError:
     """:func:`measure`, with a recalib error returned as data for the parent to raise again."""
     try:
         return measure(job)
     except RecalibError as exc:
-        cls = type(exc)
-        return WorkerError(cls.__module__, cls.__qualname__, str(exc),
-                           {k: v for k, v in vars(exc).items() if isinstance(v, (str, int, float))})
+        return _as_data(exc)
+
+
+def write_job(job: Job, path: Path) -> None:
+    """``job`` pickled to ``path``, after the user's files its models' classes may come from."""
+    path.write_bytes(pickle.dumps(imported_files()) + pickle.dumps(job))
+
+
+def read_job(path: Path) -> Job:
+    """The job :func:`write_job` wrote, its user's files imported first (their code runs here too)."""
+    with open(path, "rb") as handle:
+        import_files(pickle.load(handle))
+        job: Job = pickle.load(handle)
+    return job
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -127,9 +149,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with exit_on_signals():
             die_with_parent(int(parent))
-            with open(job_path, "rb") as handle:
-                job = pickle.load(handle)
-            outcome = run_job(job)
+            try:
+                outcome = run_job(read_job(Path(job_path)))
+            except RecalibError as exc:  # a user's file that no longer imports
+                outcome = _as_data(exc)
             with open(result_path, "wb") as handle:
                 pickle.dump(outcome, handle)
     except Terminated as exc:

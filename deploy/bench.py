@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from recalib.deploy import machine_info
-from recalib.deploy._worker import Job, WorkerError, WorkerResult, run_job
+from recalib.deploy._worker import Job, WorkerError, WorkerResult, run_job, write_job
 from recalib.deploy.availability import check_precision, require
 from recalib.deploy.results import BenchResult, ModelEntry
 from recalib.deploy.runner import CheckedFile, Source
@@ -151,10 +151,11 @@ def _run_isolated(job: Job) -> WorkerResult | WorkerError:
     with temporary_folder("worker-") as tmp:
         job_path, result_path = tmp / "job.pkl", tmp / "result.pkl"
         try:
-            job_path.write_bytes(pickle.dumps(job))
+            write_job(job, job_path)
         except (pickle.PicklingError, AttributeError, TypeError) as exc:
             raise ConfigError(f"cannot send the {job.target.name} job to a worker process ({exc}); define "
-                              f"model classes in an importable module, or measure with isolate=False") from None
+                              f"model classes at the top level of a module or file (not inside a function), "
+                              f"or measure with isolate=False") from None
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
         command = [sys.executable, "-m", "recalib.deploy._worker", str(job_path), str(result_path), str(os.getpid())]
         proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

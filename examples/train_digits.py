@@ -3,6 +3,8 @@
     python examples/train_digits.py                          # cifar_resnet20, plain and + se, 32x32
     python examples/train_digits.py --block ms-sar --epochs 15 -o runs/
     recalib export runs/se.safetensors -o se.onnx --verify-data digits   # then deploy what you trained
+    python examples/train_digits.py --arch examples/foreign_models.py:mobilenet_v3_large:width=0.25,num_classes=10 \
+        --input-size 32 32                                   # your own model (this runs your code)
 
 The data are scikit-learn's digits (1,797 8x8 images shipped in the wheel, no download),
 split once with a fixed seed into 1,348 training and 449 test images and upsampled to the
@@ -11,6 +13,13 @@ network's input size (:func:`recalib.export.labelled.digits`, the same split ``r
 recalib supplies the blocks and the models, not a trainer. Each model's test accuracy and
 training time are printed, and each is saved with :func:`recalib.save_checkpoint` as
 ``<OUT>/plain.safetensors`` and ``<OUT>/<block>.safetensors``.
+
+``--arch`` takes any model specification that builds a PyTorch model (:mod:`recalib.spec`): your
+own model, ``FILE.py:FACTORY[:K=V,...]``, is trained as it is (no block is inserted) and its
+weights are saved as a plain safetensors state dict, ``<OUT>/model.safetensors``: a recalib
+checkpoint names one of recalib's architectures, and recalib never runs code a file names, so
+load the weights in your factory (``model.load_state_dict(safetensors.torch.load_file(path))``)
+to export what you trained.
 
 Chance is 10% (ten balanced classes). Every block family reaches well over 90% with the
 default schedule; ``MIN_ACCURACY`` (80%) is the bar the tests hold every block to (and
@@ -21,20 +30,25 @@ block that does not learn rather than an unlucky seed.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from safetensors.torch import save_file
 from torch import nn
 
 import recalib
+from recalib.errors import ConfigError, RecalibError
 from recalib.export.labelled import LabelledData, digits
+from recalib.record import ModelRecord
 from recalib.spec import Spec, parse_spec
 
 MIN_ACCURACY = 0.80
 CHANCE = 0.10
+DEFAULT_BLOCK = "se"
 
 
 @dataclass(frozen=True)
@@ -101,10 +115,14 @@ def train_spec(spec: Spec, schedule: Schedule) -> Trained:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--arch", default="cifar_resnet20", help="the backbone, ARCH[:K=V,...] (default: cifar_resnet20)")
-    p.add_argument("--block", default="se", help="the block, BLOCK[:K=V,...] (default: se)")
+    p.add_argument("--arch", default="cifar_resnet20",
+                   help="the backbone, ARCH[:K=V,...], or your own model, FILE.py:FACTORY[:K=V,...] (this runs your "
+                        "code; trained as it is) (default: cifar_resnet20)")
+    p.add_argument("--block", default=None,
+                   help=f"the block, BLOCK[:K=V,...] (default: {DEFAULT_BLOCK}; recalib's architectures only)")
     p.add_argument("--input-size", type=int, nargs=2, metavar=("H", "W"), default=None,
-                   help="input height and width (default: the architecture's, 32x32 for CIFAR nets)")
+                   help="input height and width (default: the architecture's, 32x32 for CIFAR nets, or the size your "
+                        "model declares)")
     p.add_argument("--epochs", type=int, default=Schedule.epochs)
     p.add_argument("--lr", type=float, default=Schedule.lr, help="peak learning rate")
     p.add_argument("--seed", type=int, default=Schedule.seed, help="seed of weights and shuffling")
@@ -113,30 +131,55 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def _file_stem(spec: Spec) -> str:
-    """The checkpoint's name: the block the model has, or ``plain``."""
-    return (spec.record.block if spec.record else None) or "plain"
+def _specs(args: argparse.Namespace) -> list[Spec]:
+    """The models to train: the architecture plain and with the block, or your own model as it is."""
+    model = parse_spec(args.arch)
+    if not model.builds or model.kind == "program":
+        raise ConfigError(f"--arch {args.arch} is an exported {model.kind}, fixed for inference; train a model "
+                          f"recalib or your factory builds")
+    own = not isinstance(model.record, ModelRecord)
+    if own and args.block is not None:
+        raise ConfigError(f"--block {args.block}: blocks go into recalib's architectures; {args.arch} is trained as it is")
+    specs = [model] if own else [model, model.with_block(args.block or DEFAULT_BLOCK)]
+    if args.input_size:
+        specs = [spec.with_input_size((args.input_size[0], args.input_size[1])) for spec in specs]
+    return specs
+
+
+def _save(result: Trained, folder: Path) -> Path:
+    """A recalib checkpoint (``plain`` or the block's name), or your model's state dict (``model``)."""
+    record = result.spec.record
+    if not isinstance(record, ModelRecord):
+        path = folder / "model.safetensors"
+        save_file({k: v.contiguous() for k, v in result.model.state_dict().items()}, str(path))
+        return path
+    return recalib.save_checkpoint(result.model, folder / f"{record.block or 'plain'}.safetensors")
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    plain = parse_spec(args.arch)
-    specs = [plain, plain.with_block(args.block)]
-    if args.input_size:
-        specs = [spec.with_input_size((args.input_size[0], args.input_size[1])) for spec in specs]
+    specs = _specs(args)
     args.output.mkdir(parents=True, exist_ok=True)
     schedule = Schedule(epochs=args.epochs, lr=args.lr, seed=args.seed)
+    paths = []
     for spec in specs:
         result = train_spec(spec, schedule)
-        path = recalib.save_checkpoint(result.model, args.output / f"{_file_stem(spec)}.safetensors")
+        paths.append(_save(result, args.output))
         print(f"{spec.text}: test accuracy {100 * result.accuracy:.2f}% (chance {100 * CHANCE:.0f}%), "
-              f"trained in {result.seconds:.1f} s, saved {path}", flush=True)
-    print(f"next: recalib export {args.output / _file_stem(specs[1])}.safetensors -o model.onnx "
-          f"--verify-data digits")
+              f"trained in {result.seconds:.1f} s, saved {paths[-1]}", flush=True)
+    if len(specs) > 1:
+        print(f"next: recalib export {paths[-1]} -o model.onnx --verify-data digits")
+    else:
+        print(f"next: load {paths[-1]} in your factory (model.load_state_dict(safetensors.torch.load_file(path))), "
+              f"then recalib export FILE.py:FACTORY -o model.onnx --verify-data digits")
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    try:
+        raise SystemExit(main())
+    except RecalibError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(exc.exit_code) from None

@@ -53,7 +53,9 @@ def save_checkpoint(model: nn.Module, path: str | Path, *, record: ModelRecord |
                     force: bool = False) -> Path:
     """Write ``model``'s record and weights to ``path`` atomically; returns the path.
 
-    ``record`` overrides ``model.recalib_record`` (needed for models not built by ``create_model``).
+    ``record`` overrides ``model.recalib_record`` (needed for models not built by ``create_model``). Only a
+    :class:`~recalib.record.ModelRecord` is stored: a user's model (a factory's) is refused, since
+    loading would have to run the code the file names.
     The weights must be exactly those of the model the record builds (a model returned by
     :func:`recalib.fold` is not: save the model before folding). An existing file is replaced
     only with ``force``.
@@ -62,10 +64,12 @@ def save_checkpoint(model: nn.Module, path: str | Path, *, record: ModelRecord |
 
     path = Path(path)
     record = record if record is not None else getattr(model, "recalib_record", None)
-    if record is None:
-        raise CheckpointError(f"{type(model).__name__} has no recalib_record (it was not built by "
-                              f"recalib.create_model); pass record=recalib.record.ModelRecord(arch, block, "
-                              f"options, stages) to save_checkpoint")
+    if not isinstance(record, ModelRecord):
+        raise CheckpointError(f"{type(model).__name__} was not built by recalib.create_model: a checkpoint names a "
+                              f"recalib architecture to rebuild, and recalib never imports code because a file "
+                              f"names it. For your own model, save its state_dict (safetensors.torch.save_file) "
+                              f"and load it in your factory; for a registered architecture, pass "
+                              f"record=recalib.record.ModelRecord(arch, block, options, stages)")
     text = json.dumps(record.to_json(), sort_keys=True)
     check_destinations([path], force)
     state = model.state_dict()

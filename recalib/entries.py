@@ -25,7 +25,8 @@ from recalib.errors import ConfigError, UnknownNameError
 from recalib.literals import parse_value
 from recalib.option_types import describe, fits, hints
 
-__all__ = ["BlockEntry", "ArchEntry", "Registry", "build", "check_options", "keyword_names", "keyword_defaults"]
+__all__ = ["BlockEntry", "ArchEntry", "Registry", "build", "check_options", "check_keywords", "keyword_names",
+           "keyword_defaults"]
 
 
 @dataclass(frozen=True)
@@ -129,22 +130,29 @@ def build(entry: BlockEntry | ArchEntry, args: tuple[Any, ...], options: Mapping
 def check_options(entry: BlockEntry | ArchEntry, options: Mapping[str, Any]) -> None:
     """Raise :class:`ConfigError` for an option ``entry`` fixes, its constructor does not take, or
     whose value does not fit the constructor's annotation (:mod:`recalib.option_types`)."""
-    clash = sorted(set(options) & set(entry.fixed))
+    check_keywords(entry.name, entry.builder, options, entry.fixed)
+
+
+def check_keywords(name: str, builder: Callable[..., Any], options: Mapping[str, Any],
+                   fixed: Mapping[str, Any] = MappingProxyType({})) -> None:
+    """:func:`check_options` for any callable ``builder`` (named ``name`` in errors; a user's factory too),
+    with ``fixed`` the options that may not be passed."""
+    clash = sorted(set(options) & set(fixed))
     if clash:
-        raise ConfigError(f"{entry.name!r} fixes {', '.join(f'{k}={entry.fixed[k]!r}' for k in clash)}; "
+        raise ConfigError(f"{name!r} fixes {', '.join(f'{k}={fixed[k]!r}' for k in clash)}; "
                           f"do not pass {', '.join(clash)} (pick another variant instead)")
-    accepted = keyword_names(entry.builder)
+    accepted = keyword_names(builder)
     if accepted is not None:
         unknown = sorted(set(options) - accepted)
         if unknown:
-            valid = sorted(accepted - set(entry.fixed))
-            raise ConfigError(f"{entry.name!r} does not take option(s) {', '.join(unknown)}; "
+            valid = sorted(accepted - set(fixed))
+            raise ConfigError(f"{name!r} does not take option(s) {', '.join(unknown)}; "
                               f"valid options: {', '.join(valid) or 'none'}")
-    annotations = hints(entry.builder)
+    annotations = hints(builder)
     for key, value in options.items():
         hint = annotations.get(key)
         if hint is not None and not fits(value, hint):
-            raise ConfigError(f"{entry.name!r}: option {key} must be {describe(hint)}, got the "
+            raise ConfigError(f"{name!r}: option {key} must be {describe(hint)}, got the "
                               f"{type(value).__name__} {value!r}{_unquote_hint(value, hint)}")
 
 

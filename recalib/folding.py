@@ -1,7 +1,10 @@
 """Inference rewrite: fold what is constant at inference time into weights and buffers.
 
-* Eval-mode ``BatchNorm2d`` directly after a ``Conv2d`` is folded into the conv's weight and
-  bias (exact algebra: BN is a per-channel affine map of the conv output).
+* An eval-mode batch norm directly after a ``Conv2d`` is folded into the conv's weight and
+  bias (exact algebra: BN is a per-channel affine map of the conv output). Others' norms count
+  when they are provably that map (:func:`recalib.norms.norm_tail`): a subclass that also
+  activates (timm's ``BatchNormAct2d``) is replaced by its activation, a frozen batch norm
+  (buffers only) folds like PyTorch's; any other subclass is left as it is.
 * Input-independent gates (blocks with ``constant_gate()``, e.g. the CC paper's static maps)
   are computed once and stored as one constant buffer, so one Mul remains instead of the
   excitation-map arithmetic.
@@ -29,6 +32,7 @@ from torch import nn
 from torch.utils._pytree import tree_flatten
 
 from recalib.errors import ConfigError, RecalibError, ShapeError, VerificationError
+from recalib.norms import norm_parts, norm_tail
 
 __all__ = ["fold", "fold_model", "FoldResult", "ConstantGate", "run_model"]
 
@@ -120,7 +124,7 @@ def _fold_as(model: nn.Module, shape: tuple[int, ...], dtype: torch.dtype | None
             result.actions.append(_fold_gate(folded, module, trace))
     alive = set(folded.modules())  # BNs inside a gate that was just replaced are gone
     for module in list(trace.names):
-        if isinstance(module, nn.BatchNorm2d) and module in alive:
+        if module in alive and norm_parts(module) is not None:
             action = _fold_bn(folded, module, trace)
             if action:
                 result.actions.append(action)
@@ -267,27 +271,32 @@ def _scale_channels(layer: nn.Module, g: torch.Tensor) -> bool:
     return True
 
 
-def _fold_bn(root: nn.Module, bn: nn.BatchNorm2d, trace: _Trace) -> str | None:
-    """Fold an eval-mode BN into the Conv2d that feeds it and nothing else; None if not exact."""
-    if trace.calls[bn] != 1 or bn.running_mean is None or bn.running_var is None:
-        return None
+def _fold_bn(root: nn.Module, bn: nn.Module, trace: _Trace) -> str | None:
+    """Fold an eval-mode batch norm into the Conv2d that feeds it and nothing else, keeping what the norm
+    does after normalising (:func:`recalib.norms.norm_tail`); None if that is not exact."""
     node = trace.inputs.get(bn)
     conv = trace.producer.get(node) if node is not None else None
-    if not isinstance(conv, nn.Conv2d) or not _single_use(trace, conv):
+    if trace.calls[bn] != 1 or not isinstance(conv, nn.Conv2d) or not _single_use(trace, conv):
         return None
+    tail = norm_tail(bn)
+    parts = norm_parts(bn)
+    if tail is None or parts is None or parts.mean.numel() != conv.out_channels:
+        return f"{trace.names[bn]}: {type(bn).__name__} left unfolded (it is not a batch norm followed by its submodules)"
     with torch.no_grad():
-        scale = torch.rsqrt(bn.running_var.double() + bn.eps)
-        if bn.weight is not None:
-            scale = scale * bn.weight.double()
-        shift = -bn.running_mean.double() * scale
-        if bn.bias is not None:
-            shift = shift + bn.bias.double()
+        scale = torch.rsqrt(parts.var.double() + parts.eps)
+        if parts.weight is not None:
+            scale = scale * parts.weight.double()
+        shift = -parts.mean.double() * scale
+        if parts.bias is not None:
+            shift = shift + parts.bias.double()
         weight = conv.weight.double() * scale.view(-1, 1, 1, 1)
         bias = shift if conv.bias is None else conv.bias.double() * scale + shift
         conv.weight.copy_(weight.to(conv.weight.dtype))
         conv.bias = nn.Parameter(bias.to(conv.weight.dtype), requires_grad=conv.weight.requires_grad)
-    _replace(root, bn, nn.Identity())
-    return f"{trace.names[bn]}: BatchNorm folded into {trace.names[conv]}"
+    _replace(root, bn, nn.Sequential(*tail) if tail else nn.Identity())
+    kept = f", its {', '.join(type(m).__name__ for m in tail)} kept" if tail else ""
+    what = "BatchNorm" if type(bn).__module__.startswith("torch.") else type(bn).__name__
+    return f"{trace.names[bn]}: {what} folded into {trace.names[conv]}{kept}"
 
 
 def _check(ref: list[Any], folded: nn.Module, x: torch.Tensor, result: FoldResult) -> None:

@@ -16,9 +16,11 @@ A record is frozen and hashable (options are held read-only, lists as tuples), s
 audit measures each network once however many claims name it. It reads the architecture
 registry and builds when asked, not at import: reading a record (a paper's table, a
 checkpoint's header) costs no torch, and :mod:`recalib.models` records what it builds
-without importing itself back. The registry's architectures are the one kind of source a
-record names today; another kind (a user's factory, an exported program) would be a record
-answering the same questions.
+without importing itself back.
+
+A model recalib did not build (a user's factory, a ``torch.export`` program: :mod:`recalib.sources`)
+resolves to another kind of record answering the same questions, :class:`Record`; only a
+:class:`ModelRecord` is stored in a checkpoint, so no file ever names code to run.
 """
 from __future__ import annotations
 
@@ -26,14 +28,14 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from recalib.errors import CheckpointError
 
 if TYPE_CHECKING:
     from torch import nn
 
-__all__ = ["ModelRecord", "hashable_value"]
+__all__ = ["Record", "ModelRecord", "hashable_value"]
 
 _KEYS = "{'arch', 'block', 'stages', 'options'}"
 _FIX = "the file was edited or written by another tool: save the model again with recalib.save_checkpoint"
@@ -42,6 +44,22 @@ _FIX = "the file was edited or written by another tool: save the model again wit
 def hashable_value(value: Any) -> Any:
     """Lists and tuples become tuples, recursively: JSON's lists compare equal to Python's literals."""
     return tuple(hashable_value(v) for v in value) if isinstance(value, (list, tuple)) else value
+
+
+class Record(Protocol):
+    """What every model source resolves to: a model it builds, and the input that model takes."""
+
+    def create(self) -> nn.Module:
+        """The model, with its weights (random ones from the global seed where the source has none)."""
+
+    def create_on_meta(self, what: str | None = None) -> nn.Module:
+        """The model on the meta device (shapes only); ``what`` names it in errors."""
+
+    def input_chw(self) -> tuple[int, int, int]:
+        """``(C, H, W)`` the model takes."""
+
+    def describe(self) -> str:
+        """One line naming the model."""
 
 
 @dataclass(frozen=True)

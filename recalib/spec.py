@@ -8,6 +8,10 @@ A model is named by one string:
   insertion points.
 * a checkpoint written by :func:`recalib.save_checkpoint` (``.safetensors``, or any existing
   file that is not one of the kinds below): its stored record names the model;
+* a user's factory, ``FILE.py:FACTORY[:KEY=VALUE,...]`` or ``package.module:FACTORY[:KEY=VALUE,...]``:
+  a function returning an ``nn.Module``, called with those keyword arguments (loading it runs the
+  user's code: :mod:`recalib.sources`);
+* a ``torch.export`` archive, ``FILE.pt2`` (:mod:`recalib.sources.program`);
 * an exported ``.onnx`` file or a TensorRT ``.engine``, where a command measures files;
 * a paper configuration by name, ``PAPER/TABLE/ROW`` (:mod:`recalib.paper_configs`, e.g.
   ``ms-sar/table-5/resnext-50-ms-sar``): the network behind a table row, every setting spelled out.
@@ -17,7 +21,10 @@ floats, tuples in ``(…)`` or ``[…]``, quoted strings (``"a,b"``), else bare 
 :func:`parse_spec` checks every name and option key against the registries before any model is
 built, and its errors quote the part that is wrong; :func:`parse_block` parses the
 ``BLOCK[:KEY=VALUE,...]`` part alone (``--block``). Every kind that builds a model resolves to
-one :class:`~recalib.record.ModelRecord` (``Spec.record``), which builds it.
+one record (``Spec.record``, a :class:`~recalib.record.Record`: a
+:class:`~recalib.record.ModelRecord` for recalib's own models, a
+:class:`~recalib.sources.factory.FactoryRecord` or :class:`~recalib.sources.program.ProgramRecord`
+for others'), which builds it and says which input it takes.
 """
 from __future__ import annotations
 
@@ -33,18 +40,21 @@ from recalib.errors import ConfigError, RecalibError
 from recalib.infra.memory import check_fits
 from recalib.infra.meta import estimate_memory
 from recalib.literals import parse_value, scan, split_top_level
-from recalib.models.catalog import arch_entry
+from recalib.models.catalog import MODELS, arch_entry
 from recalib.paper_configs import NAME_PATTERN, get_paper_config
-from recalib.record import ModelRecord
+from recalib.record import ModelRecord, Record
+from recalib.sources.factory import FactoryRecord
+from recalib.sources.program import ProgramRecord
 
 if TYPE_CHECKING:
     from torch import nn
 
 __all__ = ["Spec", "parse_spec", "parse_block", "FILE_KINDS"]
 
-FILE_KINDS = {".onnx": "onnx", ".engine": "engine", ".safetensors": "checkpoint"}
+FILE_KINDS = {".onnx": "onnx", ".engine": "engine", ".safetensors": "checkpoint", ".pt2": "program"}
 _KINDS = {"arch": "an architecture", "checkpoint": "a checkpoint", "onnx": "an exported ONNX file",
-          "engine": "a TensorRT engine", "paper": "a paper configuration"}
+          "engine": "a TensorRT engine", "paper": "a paper configuration", "factory": "your own model (a factory)",
+          "program": "a torch.export program"}
 # create_model's own arguments: written as +BLOCK and the block's stages=(...), not as options.
 _BACKBONE_ONLY = ("block", "stages")
 
@@ -103,14 +113,14 @@ def _check_part(lookup: Any, name: str, options: Mapping[str, Any], what: str, w
 class Spec:
     """A parsed model specification (see the module docstring).
 
-    ``record`` is the model to build (:class:`~recalib.record.ModelRecord`) for the kinds that
-    build one (an architecture, a paper configuration, a checkpoint); ``path`` is set for file
-    kinds.
+    ``record`` is the model to build (a :class:`~recalib.record.Record`) for the kinds that build
+    one (an architecture, a paper configuration, a checkpoint, a factory, a program); ``path`` is
+    set for file kinds.
     """
 
     text: str
     kind: str
-    record: ModelRecord | None = None
+    record: Record | None = None
     path: Path | None = None
 
     @property
@@ -119,7 +129,10 @@ class Spec:
 
     @property
     def inputs(self) -> list[Path]:
-        """The files this spec reads (an exported model's report included): never to be written over."""
+        """The files this spec reads (an exported model's report, a factory's file included): never to be
+        written over."""
+        if isinstance(self.record, FactoryRecord) and self.record.file is not None:
+            return [self.record.file]
         if self.path is None:
             return []
         return [self.path, self.path.with_suffix(".report.json")] if self.kind == "onnx" else [self.path]
@@ -129,14 +142,19 @@ class Spec:
         """Whether a PyTorch module can be built from it (``onnx``/``engine`` files cannot)."""
         return self.kind not in ("onnx", "engine")
 
+    @property
+    def fixed_batch(self) -> int | None:
+        """The one batch the model runs, where it has one (a program exported with a static batch)."""
+        return self.record.fixed_batch if isinstance(self.record, ProgramRecord) else None
+
     def with_block(self, block: str) -> Spec:
         """This architecture with ``block`` (``BLOCK[:KEY=VALUE,...]``) inserted."""
         record = self.record
-        if self.kind == "checkpoint" and record is not None:
+        if self.kind == "checkpoint" and isinstance(record, ModelRecord):
             raise ConfigError(f"{self.text} was saved with block {record.block!r}: a checkpoint fixes its "
                               f"block; drop --block {block}")
-        if self.kind != "arch" or record is None or record.block is not None:
-            what = (f"has block {record.block!r} already" if self.kind == "arch" and record is not None
+        if self.kind != "arch" or not isinstance(record, ModelRecord) or record.block is not None:
+            what = (f"has block {record.block!r} already" if isinstance(record, ModelRecord) and self.kind == "arch"
                     else f"is {_KINDS.get(self.kind)}")
             raise ConfigError(f"--block {block} needs a plain architecture, but {self.text!r} {what}")
         name, options, stages = _block_part(block, block)
@@ -144,18 +162,22 @@ class Spec:
                        record=replace(record.with_options(options, name), stages=stages))
 
     def with_input_size(self, size: tuple[int, int]) -> Spec:
-        """Built for ``size`` (H, W) where the backbone takes ``input_size``.
+        """Built for ``size`` (H, W) where the backbone takes ``input_size``; a factory's or a program's
+        model takes it as it is (a program's static size must agree).
 
         A checkpoint or an exported file keeps the size it was made for: another one is refused.
         """
         record = self.record
-        if self.kind in ("checkpoint", "paper") and record is not None and tuple(size) != record.input_chw()[1:]:
+        if isinstance(record, (FactoryRecord, ProgramRecord)):
+            return replace(self, record=record.with_input_size(size))
+        if self.kind in ("checkpoint", "paper") and isinstance(record, ModelRecord) \
+                and tuple(size) != record.input_chw()[1:]:
             height, width = record.input_chw()[1:]
             fix = ("rebuild and retrain at that size" if self.kind == "checkpoint"
                    else f"build {record.arch} by name at that size")
             raise ConfigError(f"{self.text} holds a model built for {height}x{width} input, not "
                               f"{size[0]}x{size[1]}; drop --input-size (or {fix})")
-        if self.kind != "arch" or record is None:
+        if self.kind != "arch" or not isinstance(record, ModelRecord):
             return self
         accepted = keyword_names(arch_entry(record.arch).builder)
         if accepted is not None and "input_size" not in accepted:
@@ -163,7 +185,7 @@ class Spec:
         return replace(self, record=record.with_options({"input_size": tuple(size)}))
 
     def input_chw(self) -> tuple[int, int, int]:
-        """``(C, H, W)`` the model is built for (:meth:`recalib.record.ModelRecord.input_chw`)."""
+        """``(C, H, W)`` the model takes (its record's :meth:`~recalib.record.Record.input_chw`)."""
         if self.record is None:
             raise ConfigError(f"{self.text} is an exported file; read its input shape from the file")
         return self.record.input_chw()
@@ -182,12 +204,13 @@ class Spec:
                    "use a smaller --batch or --input-size")
 
     def create(self) -> nn.Module:
-        """The PyTorch model: built through the registry, or loaded with the checkpoint's weights."""
+        """The PyTorch model: built through the registry or by the user's factory, loaded with a checkpoint's
+        weights, or a program's module."""
         if self.kind == "checkpoint":
             return load_checkpoint(str(self.path))
         if self.record is None:
             raise ConfigError(f"{self.text} is an exported {self.kind} file, not a PyTorch model; "
-                              f"give an architecture or a checkpoint")
+                              f"give an architecture, a checkpoint or a factory")
         return self.record.create()
 
 
@@ -216,11 +239,49 @@ def _arch_spec(text: str) -> Spec:
     return Spec(text, "arch", ModelRecord(arch, block, {**options, **block_options}, stages))
 
 
+def _is_dotted(text: str) -> bool:
+    return bool(text) and all(part.isidentifier() for part in text.split("."))
+
+
+def _names_factory(source: str, rest: str) -> bool:
+    """Whether ``SOURCE:REST`` names a factory: SOURCE is a ``.py`` file, or a module name that is not an
+    architecture followed by a Python name (an architecture's options are KEY=VALUE)."""
+    if source.endswith(".py"):
+        return True
+    return _is_dotted(source) and source not in MODELS and _is_dotted(rest.partition(":")[0].strip())
+
+
+def _factory_spec(text: str) -> Spec | None:
+    """``FILE.py:FACTORY[:K=V,...]`` or ``package.module:FACTORY[:K=V,...]``, else None.
+
+    The module is imported now (the user's code runs) and the arguments checked against the
+    factory's signature, so a wrong name fails before any work; the factory is called when built.
+    """
+    source, sep, rest = text.partition(":")
+    if not sep or not _names_factory(source.strip(), rest):
+        return None
+    factory_part, block_part = _split_block(rest)
+    if block_part is not None:
+        raise ConfigError(f"{text!r}: +{block_part} inserts a block into recalib's architectures; your factory "
+                          f"builds its model as it is (put the block in the model it returns)")
+    factory, options = _parse_part(factory_part, "factory", text)
+    if not _is_dotted(factory):
+        raise ConfigError(f"{text!r}: {factory!r} is not a Python name; write FILE.py:FACTORY[:KEY=VALUE,...]")
+    record = FactoryRecord(source.strip(), factory, options)
+    record.function()
+    return Spec(text, "factory", record)
+
+
 def parse_spec(text: str) -> Spec:
-    """Parse one model specification; names and option keys are checked, no model is built."""
+    """Parse one model specification; names and option keys are checked, no model is built (a factory's
+    module is imported)."""
     text = text.strip()
     if not text:
-        raise ConfigError("empty model specification; give ARCH[+BLOCK], a checkpoint or an .onnx file")
+        raise ConfigError("empty model specification; give ARCH[+BLOCK], a checkpoint, a factory "
+                          "(FILE.py:FACTORY) or an .onnx file")
+    found = _factory_spec(text)  # first: FILE.py:f:weights="w.safetensors" is no checkpoint
+    if found is not None:
+        return found
     path = Path(text)
     kind = FILE_KINDS.get(path.suffix.lower())
     if kind is not None or path.is_file():
@@ -228,7 +289,7 @@ def parse_spec(text: str) -> Spec:
             raise ConfigError(f"{text}: no such file" + (" (it is a folder)" if path.is_dir() else ""))
         if kind in (None, "checkpoint"):
             return Spec(text, "checkpoint", read_record(path), path)
-        return Spec(text, kind, path=path)
+        return Spec(text, kind, ProgramRecord(path) if kind == "program" else None, path)
     if NAME_PATTERN.fullmatch(text):
         return Spec(text, "paper", get_paper_config(text).record)
     try:

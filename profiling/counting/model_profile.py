@@ -1,7 +1,8 @@
-"""Profile one model: totals under every convention, work by category, block by block.
+"""Profile one model (recalib's, or a user's factory or program): totals under every convention, work by
+category, block by block.
 
-A model recalib did not build (an architecture registered by the user, :mod:`recalib.registry`)
-and that holds none of recalib's blocks is exported once and its gates are found in the graph
+A model recalib did not build (an architecture registered by the user, :mod:`recalib.registry`, a
+factory or a program) and that holds none of recalib's blocks is exported once and its gates are found in the graph
 (:mod:`recalib.profiling.gates.inventory`): they are then its recalibration, attributed by module
 path (:func:`recalib.profiling.counting.breakdown.breakdown`). The library's own backbones hold
 gates only in recalib's blocks, so they are not exported for it.
@@ -19,7 +20,7 @@ from recalib.profiling.counting.scopes import recalibration_modules
 from recalib.profiling.gates.inventory import GateInventory, inventory_of_module
 from recalib.errors import ConfigError
 from recalib.models.catalog import arch_entry
-from recalib.record import ModelRecord
+from recalib.record import ModelRecord, Record
 from recalib.spec import Spec, parse_spec
 
 __all__ = ["Profile", "profile_model"]
@@ -29,7 +30,7 @@ __all__ = ["Profile", "profile_model"]
 class Profile:
     """Everything ``recalib profile`` shows about one model (``record``: as built, the reading's options included)."""
 
-    record: ModelRecord
+    record: Record
     reading: Reading
     flop_convention: Convention
     param_convention: Convention
@@ -44,9 +45,12 @@ class Profile:
 
     def to_json(self) -> dict[str, Any]:
         b = self.breakdown
+        record = self.record
+        model = ({"arch": record.arch, "block": record.block, "options": dict(sorted(record.options.items())),
+                  "stages": list(record.stages) if record.stages is not None else None}
+                 if isinstance(record, ModelRecord) else {"model": record.describe()})
         return {
-            "arch": self.record.arch, "block": self.record.block, "options": dict(sorted(self.record.options.items())),
-            "stages": list(self.record.stages) if self.record.stages is not None else None,
+            **model,
             "reading": self.reading.name, "input_shape": list(self.counts.input_shape),
             "flop_convention": self.flop_convention.name, "param_convention": self.param_convention.name,
             "params": b.total_params, "flops": b.total_flops,
@@ -76,25 +80,31 @@ def _conventions(name: str | None) -> tuple[Convention, Convention, Reading]:
     return flops, chosen, reading
 
 
-def _library_built(record: ModelRecord) -> bool:
-    """Whether recalib's own code builds ``record``'s architecture (not a builder the user registered)."""
-    return arch_entry(record.arch).builder.__module__.startswith("recalib.")
+def _library_built(record: Record) -> bool:
+    """Whether recalib's own code builds ``record``'s architecture (not a builder the user registered,
+    a factory or a program)."""
+    return isinstance(record, ModelRecord) and arch_entry(record.arch).builder.__module__.startswith("recalib.")
 
 
 def profile_model(spec: Spec | str, *, convention: str | None = None, check: bool = False) -> Profile:
     """Build the model ``spec`` names, trace it once at its input size and summarise it.
 
     ``spec`` is a :mod:`recalib.spec` specification (``"resnet50:stride_in_1x1=true+se:reduction=8"``,
-    or a checkpoint, whose stored architecture is counted); ``convention`` is a convention or
-    paper-preset name (a preset also sets its layout); ``check`` adds the cross-check against
-    ``torch.utils.flop_counter``.
+    a checkpoint, whose stored architecture is counted, a factory or a program); ``convention`` is a
+    convention or paper-preset name (a preset also sets its layout, so it applies to recalib's
+    architectures only); ``check`` adds the cross-check against ``torch.utils.flop_counter``.
     """
     spec = parse_spec(spec) if isinstance(spec, str) else spec
     if spec.record is None:
         raise ConfigError(f"{spec.text} is an exported file; count its graph with "
                           f"recalib.profiling.gates.inventory.inventory_of_graph (recalib profile FILE.onnx)")
     flop_conv, param_conv, reading = _conventions(convention)
-    record = spec.record.with_options(reading.options)
+    record = spec.record
+    if reading.options:
+        if not isinstance(record, ModelRecord):
+            raise ConfigError(f"the preset {reading.name} builds recalib's architectures its paper's way; count "
+                              f"{spec.text} with a convention instead ({', '.join(CONVENTIONS)})")
+        record = record.with_options(reading.options)
     model = record.create().eval()
     counts = count_module(model, (1, *record.input_chw()))
     foreign = not recalibration_modules(model) and not _library_built(record)

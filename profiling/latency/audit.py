@@ -11,7 +11,8 @@ the same run (and exported the same way), with a paired-bootstrap 95% interval. 
 exports are made per runtime: each ONNX runtime times the export optimised for it
 (:func:`recalib.export.optimize.export_target`; OpenVINO's form differs from onnxruntime's for MS-SAR
 and CC blocks). :meth:`ArchAudit.cheapest` names, per block and batch, the runtime where it
-costs least.
+costs least. A user's own model (``--arch FILE.py:FACTORY``, or a ``.pt2`` program) is measured as it
+is (its parameters, FLOPs and latency per runtime): blocks go into recalib's architectures only.
 
 A caller that needs more than the records (a benchmark's executed-graph evidence, each run's
 own table) passes :class:`AuditHooks`: the audit calls them with every export while its files
@@ -23,6 +24,7 @@ the audit goes on (the command line exits non-zero afterwards).
 """
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -36,7 +38,7 @@ from recalib.deploy.target import Target, onnx_runtimes
 from recalib.export.parity import ParityCheck
 from recalib.export.prepared import Prepared
 from recalib.export.report import ExportReport
-from recalib.profiling.latency.plan import LatencyPlan
+from recalib.profiling.latency.plan import FOREIGN_KINDS, LatencyPlan
 from recalib.spec import Spec
 from recalib.errors import BackendUnavailable, RecalibError
 from recalib.infra.workspace import temporary_folder
@@ -259,7 +261,7 @@ class _Run:
         from recalib.export.prepare import build
 
         models = {}
-        for label in (BASELINE, *self.plan.blocks):
+        for label in (BASELINE, *self.plan.blocks) if base.kind not in FOREIGN_KINDS else (BASELINE,):
             try:
                 model = build(base if label == BASELINE else base.with_block(label), label=label)
                 assert model.module is not None
@@ -275,7 +277,7 @@ class _Run:
         from recalib.export.export_all import export_all
         from recalib.export.options import ExportOptions, PrepareOptions
 
-        folder = self.workdir / result.arch / variant
+        folder = self.workdir / re.sub(r"[^\w.=-]+", "_", result.arch) / variant  # a spec may hold a path
         folder.mkdir(parents=True, exist_ok=True)
         options = PrepareOptions(export=ExportOptions(optimize=self.plan.optimize if variant == "optimized" else False,
                                                       tolerance=self.plan.tolerance))

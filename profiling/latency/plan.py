@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from recalib.spec import Spec
 
 __all__ = ["LatencyPlan", "default_plan", "check_names", "DEFAULT_ARCHS", "DEFAULT_BLOCKS", "QUICK_BLOCKS",
-           "DEFAULT_TARGETS", "MIN_ROUNDS", "QUICK_ITERS"]
+           "DEFAULT_TARGETS", "MIN_ROUNDS", "QUICK_ITERS", "FOREIGN_KINDS"]
 
 DEFAULT_ARCHS = ("resnet50", "cifar_resnet20")
 DEFAULT_BLOCKS = ("se", "ge-theta-minus:extent=8", "ge-theta", "ms-sar", "cc-reduced", "cc-static",
@@ -39,6 +39,8 @@ QUICK_BLOCKS = ("se", "ge-theta-minus:extent=8")
 # compile every model for minutes, which the time budget cannot hold: ask for them by name.
 DEFAULT_TARGETS = ("ort-cpu", "openvino-cpu", "torch-eager", "ort-cuda", "torch-eager@cuda")
 MIN_ROUNDS = 8
+# Sources of models recalib did not build: the audit measures them as they are, without its blocks.
+FOREIGN_KINDS = ("factory", "program")
 QUICK_ITERS = 20
 
 
@@ -90,7 +92,8 @@ class LatencyPlan:
     @cached_property
     def arch_specs(self) -> tuple[Spec, ...]:
         """Each architecture parsed, once per plan: the checks, the memory estimate and the audit
-        all read these (:func:`check_names` refuses one that is not a plain architecture)."""
+        all read these (:func:`check_names` refuses one that is neither a plain architecture nor a user's
+        model)."""
         from recalib.spec import parse_spec
 
         return tuple(parse_spec(arch) for arch in self.archs)
@@ -115,9 +118,14 @@ def check_names(plan: LatencyPlan) -> None:
     """Fail fast, before minutes of work, on a bad architecture or block specification."""
     from recalib.spec import parse_block
 
+    from recalib.record import ModelRecord
+
     for arch, spec in zip(plan.archs, plan.arch_specs):
-        if spec.kind != "arch" or spec.record is None or spec.record.block is not None:
-            raise ConfigError(f"--arch {arch}: the audit inserts each --block into plain architectures; "
-                              f"give ARCH[:OPTIONS] without a block")
+        if spec.kind in FOREIGN_KINDS:
+            continue  # measured as it is: blocks go into recalib's architectures only
+        if spec.kind != "arch" or not isinstance(spec.record, ModelRecord) or spec.record.block is not None:
+            raise ConfigError(f"--arch {arch}: the audit inserts each --block into plain architectures, and "
+                              f"measures your own model (FILE.py:FACTORY, a .pt2 program) as it is; give "
+                              f"ARCH[:OPTIONS] without a block, or your model")
     for block in plan.blocks:
         parse_block(block)

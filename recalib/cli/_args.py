@@ -1,7 +1,8 @@
 """The flags the subcommands share, defined once so every subcommand spells them alike.
 
 - a model is one specification (:mod:`recalib.spec`): ``ARCH[:K=V,...][+BLOCK[:K=V,...]]``, a
-  checkpoint, or an exported file; ``--block BLOCK[:K=V,...]`` is the same block part, given
+  checkpoint, a factory ``FILE.py:FACTORY[:K=V,...]`` or ``package.module:FACTORY[:K=V,...]``, a
+  ``torch.export`` program (``.pt2``), or an exported file; ``--block BLOCK[:K=V,...]`` is the same block part, given
   apart (repeatable where models are compared; specs hold commas, so they are never
   comma-joined);
 - lists of plain names or numbers (``--runtime``, ``--batch``, ``--sections``) take commas, and
@@ -49,11 +50,12 @@ def comma_list(convert: Callable[[str], Any] = str, what: str = "names") -> Call
 
 def add_model(parser: argparse.ArgumentParser, several: bool = False, files: bool = False) -> None:
     """The positional model specification(s)."""
-    kinds = "ARCH[:K=V,...][+BLOCK[:K=V,...]], a checkpoint (.safetensors)" + (
+    kinds = ("ARCH[:K=V,...][+BLOCK[:K=V,...]], a checkpoint (.safetensors), your own model as FILE.py:FACTORY"
+             "[:K=V,...] or package.module:FACTORY[:K=V,...] (this runs your code), a torch.export program (.pt2)") + (
         ", or an exported .onnx file (TensorRT: .engine)" if files else "")
     parser.add_argument("model", nargs="+" if several else None, metavar="MODEL",
-                        help=f"{kinds}; e.g. resnet50:stride_in_1x1=false+se:reduction=8 "
-                             f"(see `recalib models` and `recalib blocks`)")
+                        help=f"{kinds}; e.g. resnet50:stride_in_1x1=false+se:reduction=8 or "
+                             f"examples/foreign_models.py:seresnet50:width=0.5 (see `recalib models` and `recalib blocks`)")
 
 
 def add_blocks(parser: argparse.ArgumentParser, several: bool = False, extra: str = "") -> None:
@@ -64,8 +66,11 @@ def add_blocks(parser: argparse.ArgumentParser, several: bool = False, extra: st
                              f"(the same as MODEL+BLOCK){extra}")
 
 
-def add_input_size(parser: argparse.ArgumentParser, default: str = "the architecture's nominal size") -> None:
-    """The ``--input-size H W`` option (None when absent: ``default`` applies)."""
+def add_input_size(parser: argparse.ArgumentParser,
+                   default: str = "the architecture's nominal size; for your own model, its "
+                                  "model.default_input_size (C, H, W), or a .pt2 program's static size") -> None:
+    """The ``--input-size H W`` option (None when absent: ``default`` applies; for models, the rule of
+    :mod:`recalib.sources.input_size`)."""
     parser.add_argument("--input-size", type=int, nargs=2, metavar=("H", "W"), default=None,
                         help=f"input height and width (default: {default})")
 

@@ -68,8 +68,9 @@ def _latency_options(p: argparse.ArgumentParser) -> None:
 
     default = plan.LatencyPlan
     p.add_argument("--arch", action="append", default=None, metavar="ARCH[:K=V,...]",
-                   help=f"latency: an architecture at its nominal input size; repeatable "
-                        f"(default: {', '.join(default.archs)})")
+                   help=f"latency: an architecture at its nominal input size, or your own model (FILE.py:FACTORY"
+                        f"[:K=V,...], a .pt2 program; this runs your code) measured as it is, without blocks; "
+                        f"repeatable (default: {', '.join(default.archs)})")
     add_blocks(p, several=True, extra=f"; repeatable (default: {', '.join(default.blocks)}; "
                                       f"--quick: {', '.join(plan.QUICK_BLOCKS)})")
     add_timing(p, runtime=f"{', '.join(t.name for t in default.targets)}; those that cannot run here are listed as "

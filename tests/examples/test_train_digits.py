@@ -75,3 +75,22 @@ def test_the_example_runs_in_one_command(tmp_path, capsys) -> None:
     assert "cifar_resnet20: test accuracy" in out and "cifar_resnet20+ge-theta-minus: test accuracy" in out
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ge-theta-minus.safetensors", "plain.safetensors"]
     assert recalib.load_checkpoint(tmp_path / "ge-theta-minus.safetensors").recalib_record.block == "ge-theta-minus"
+
+
+def test_your_own_model_is_trained_as_it_is_and_its_weights_saved_as_a_state_dict(tmp_path, capsys) -> None:
+    from safetensors.torch import load_file
+
+    factory = tmp_path / "mine.py"
+    factory.write_text("from torch import nn\n\ndef net(classes: int = 10):\n"
+                       "    m = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(),\n"
+                       "                      nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, classes))\n"
+                       "    m.default_input_size = (3, 8, 8)\n    return m\n", encoding="utf-8")
+    out = tmp_path / "runs"
+    assert train_main(["--arch", f"{factory}:net", "--epochs", "2", "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert f"{factory}:net: test accuracy" in printed and "load it" not in printed
+    assert "in your factory (model.load_state_dict(safetensors.torch.load_file(path)))" in printed
+    assert sorted(p.name for p in out.iterdir()) == ["model.safetensors"]
+    assert load_file(out / "model.safetensors")["0.weight"].shape == (16, 3, 3, 3)
+    with pytest.raises(recalib.errors.ConfigError, match=r"--block se: blocks go into recalib's architectures"):
+        train_main(["--arch", f"{factory}:net", "--block", "se", "-o", str(out)])

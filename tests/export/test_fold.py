@@ -123,3 +123,96 @@ def test_a_model_that_cannot_run_in_float64_is_folded_in_its_own_dtype():
 
     result = fold_model(randomize(Float32Only()), (3, 5, 5))
     assert result.check_dtype == "float32" and result.actions == ["bn: BatchNorm folded into conv"]
+
+
+class _NormAct(nn.BatchNorm2d):
+    """timm's BatchNormAct2d: a BatchNorm2d subclass that then applies its dropout and activation."""
+
+    def __init__(self, channels: int, act: nn.Module) -> None:
+        super().__init__(channels)
+        self.drop, self.act = nn.Identity(), act
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(self.drop(super().forward(x)))
+
+
+class _Frozen(nn.Module):
+    """timm's FrozenBatchNorm2d: the four tensors as buffers, its own arithmetic, no BatchNorm base class."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.eps = 1e-5
+        for name, init in (("weight", torch.ones), ("bias", torch.zeros), ("running_mean", torch.zeros),
+                           ("running_var", torch.ones)):
+            self.register_buffer(name, init(channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        scale = self.weight * (self.running_var + self.eps).rsqrt()
+        return x * scale.view(1, -1, 1, 1) + (self.bias - self.running_mean * scale).view(1, -1, 1, 1)
+
+
+class _Doubling(nn.BatchNorm2d):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return 2 * super().forward(x)
+
+
+def _norms_randomized(model: nn.Module) -> nn.Module:
+    """Every norm (frozen ones included) with statistics and affine away from their initial values."""
+    with torch.no_grad():
+        for module in model.modules():
+            if hasattr(module, "running_var"):
+                module.running_mean.uniform_(-1, 1)
+                module.running_var.uniform_(0.5, 2)
+                module.weight.uniform_(0.5, 1.5)
+                module.bias.uniform_(-0.5, 0.5)
+    return model.eval()
+
+
+@pytest.mark.parametrize("act", [nn.SiLU(), nn.Hardswish(), nn.ReLU(inplace=True)])
+def test_a_batch_norm_that_also_activates_folds_and_keeps_its_activation(act: nn.Module) -> None:
+    """Issue 21: timm's EfficientNet and RegNetY lost their activations (relative change 1.2e8)."""
+    model = _norms_randomized(nn.Sequential(nn.Conv2d(3, 6, 3, bias=False), _NormAct(6, act),
+                                            nn.Conv2d(6, 6, 3, groups=6, bias=False), _NormAct(6, nn.Identity())))
+    result = fold_model(model, (3, 9, 9))
+    name = type(act).__name__
+    assert result.actions == [f"1: _NormAct folded into 0, its Identity, {name} kept",
+                              "3: _NormAct folded into 2, its Identity, Identity kept"]
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in result.model.modules())
+    assert sum(isinstance(m, type(act)) for m in result.model.modules()) == 1
+    x = torch.randn(2, 3, 9, 9)
+    with torch.no_grad():
+        torch.testing.assert_close(result.model(x), model(x), rtol=1e-5, atol=1e-5)
+
+
+def test_a_frozen_batch_norm_folds_like_pytorchs() -> None:
+    model = _norms_randomized(nn.Sequential(nn.Conv2d(3, 4, 3, bias=False), _Frozen(4), nn.ReLU()))
+    result = fold_model(model, (3, 8, 8))
+    assert result.actions == ["1: _Frozen folded into 0"] and result.max_rel_error < 1e-12
+    assert isinstance(result.model[1], nn.Identity) and result.model[0].bias is not None
+
+
+def test_a_batch_norm_subclass_that_does_something_else_is_left_as_it_is() -> None:
+    model = _norms_randomized(nn.Sequential(nn.Conv2d(3, 4, 3), _Doubling(4)))
+    result = fold_model(model, (3, 8, 8))
+    assert result.actions == ["1: _Doubling left unfolded (it is not a batch norm followed by its submodules)"]
+    assert isinstance(result.model[1], _Doubling) and result.max_rel_error == 0.0
+
+
+def test_hard_and_smooth_gates_after_a_depthwise_convolution_fold_exactly(tmp_path) -> None:
+    """torchvision's MobileNetV3 block: depthwise conv, BN, hard-swish, an SE with a hard-sigmoid gate."""
+    class HardGate(nn.Module):
+        def __init__(self, channels: int) -> None:
+            super().__init__()
+            self.fc1, self.fc2 = nn.Conv2d(channels, 4, 1), nn.Conv2d(4, channels, 1)
+            self.scale_activation = nn.Hardsigmoid()
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x * self.scale_activation(self.fc2(torch.relu(self.fc1(x.mean((2, 3), keepdim=True)))))
+
+    model = _norms_randomized(nn.Sequential(nn.Conv2d(8, 8, 3, padding=1, groups=8, bias=False),
+                                            nn.BatchNorm2d(8), nn.Hardswish(), HardGate(8), nn.Conv2d(8, 8, 1),
+                                            _NormAct(8, nn.SiLU())))
+    report = export.to_onnx(model, (8, 6, 6), tmp_path / "m.onnx")
+    assert report.max_rel_error < 1e-5
+    graph = ops(tmp_path / "m.onnx")
+    assert "BatchNormalization" not in graph and {"HardSwish", "HardSigmoid"} <= set(graph)

@@ -130,3 +130,123 @@ def test_identity_gates_are_drawn_from_the_seed_so_no_runtime_can_delete_them() 
     # the Gaussian map is not the identity at θ = 0: its parameters stay as built
     gaussian = build(TINY.with_block("cc-static:emp=gaussian"))
     assert "identity_gates" not in gaussian.weights
+
+
+# Others' models as a user's file defines them: a zero-initialised branch (timm's zero_init_last), a frozen norm.
+USER_NETS = '''
+import torch
+from torch import nn
+
+
+class Frozen(nn.Module):
+    def __init__(self, channels):
+        super().__init__()
+        self.eps = 1e-5
+        for name, init in (("weight", torch.ones), ("bias", torch.zeros), ("running_mean", torch.zeros),
+                           ("running_var", torch.ones)):
+            self.register_buffer(name, init(channels))
+
+    def forward(self, x):
+        scale = self.weight * (self.running_var + self.eps).rsqrt()
+        return x * scale.view(1, -1, 1, 1) + (self.bias - self.running_mean * scale).view(1, -1, 1, 1)
+
+
+class Gated(nn.Module):
+    """A residual block whose branch ends in a norm at zero and an SE gate, as timm initialises it."""
+
+    def __init__(self, frozen=False):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 8, 3, padding=1, bias=False)
+        self.norm = Frozen(8) if frozen else nn.BatchNorm2d(8)
+        self.conv = nn.Conv2d(8, 8, 3, padding=1, bias=False)
+        self.bn_last = nn.BatchNorm2d(8)
+        nn.init.zeros_(self.bn_last.weight)
+        self.fc = nn.Conv2d(8, 8, 1)
+        self.default_input_size = (3, 8, 8)
+
+    def forward(self, x):
+        x = torch.relu(self.norm(self.stem(x)))
+        branch = self.bn_last(self.conv(x))
+        return x + branch * self.gate(branch)
+
+    def gate(self, branch):
+        return torch.sigmoid(self.fc(branch.mean((2, 3), keepdim=True)))
+
+
+def gated(frozen: bool = False):
+    return Gated(frozen)
+
+
+def trained():
+    model = Gated()
+    with torch.no_grad():
+        model.norm.running_var.fill_(4.0)
+        model.bn_last.weight.fill_(0.5)
+        model.bn_last.running_mean.fill_(0.25)
+    return model
+'''
+
+
+@pytest.fixture
+def user_nets(tmp_path: Path) -> Path:
+    path = tmp_path / "user_nets.py"
+    path.write_text(USER_NETS, encoding="utf-8")
+    return path
+
+
+def test_a_zero_initialised_branch_is_redrawn_from_the_seed_and_said_so(user_nets: Path) -> None:
+    prepared = build(parse_spec(f"{user_nets}:gated"))
+    model = prepared.module
+    assert model is not None and prepared.weights["from"] == "factory" and prepared.weights["seed"] == 0
+    assert prepared.weights["zero_weights"].startswith("1 all-zero weight(s) redrawn (seed 0; e.g. bn_last.weight)")
+    assert float(model.bn_last.weight.detach().abs().min()) > 0
+    again = build(parse_spec(f"{user_nets}:gated")).module
+    assert again is not None and torch.equal(again.bn_last.weight, model.bn_last.weight)
+    # the gate now matters: without it (a gate of ones), the output changes
+    x = torch.randn(2, 3, 8, 8)
+    with torch.no_grad():
+        gated = model(x)
+        model.gate = lambda branch: torch.ones_like(branch)
+        assert float((model(x) - gated).abs().max()) > 1e-3
+
+
+def test_a_frozen_norm_is_calibrated_like_pytorchs(user_nets: Path) -> None:
+    prepared = build(parse_spec(f"{user_nets}:gated:frozen=true"))
+    assert prepared.module is not None and "random inputs" in prepared.weights["batchnorm_statistics"]
+    frozen = prepared.module.norm
+    assert not torch.all(frozen.running_mean == 0) and not torch.all(frozen.running_var == 1)
+    x = torch.randn(8, 3, 8, 8, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        stem = prepared.module.stem(x)
+    torch.testing.assert_close(frozen.running_mean, stem.mean((0, 2, 3)))  # the calibration batch's statistics
+
+
+def test_a_factorys_trained_weights_are_kept_as_they_are(user_nets: Path) -> None:
+    prepared = build(parse_spec(f"{user_nets}:trained"))
+    model = prepared.module
+    assert model is not None and "batchnorm_statistics" not in prepared.weights
+    assert prepared.weights["values"].startswith("the factory's own") and "zero_weights" not in prepared.weights
+    assert torch.all(model.norm.running_var == 4.0) and torch.all(model.bn_last.running_mean == 0.25)
+
+
+def test_a_program_keeps_its_weights_and_a_static_batch_fixes_the_export(tmp_path: Path) -> None:
+    module = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU()).eval()
+    torch.export.save(torch.export.export(module, (torch.randn(1, 3, 8, 8),)), str(tmp_path / "m.pt2"))
+    spec = parse_spec(str(tmp_path / "m.pt2"))
+    prepared = build(spec)
+    assert prepared.weights == {"from": "program", "path": str(tmp_path / "m.pt2")} and prepared.fixed_batch == 1
+    with pytest.raises(ConfigError, match=r"runs at batch 1 only \(its program was exported so\); drop --fixed-batch 2"):
+        prepare(spec, tmp_path / "two.onnx", PrepareOptions(export=ExportOptions(fixed_batch=2)))
+    done = prepare(spec, tmp_path / "m.onnx")
+    assert done.fixed_batch == 1 and done.report is not None and done.report.max_rel_error < 1e-5
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx", "m.pt2", "m.report.json"]
+    with pytest.raises(ConfigError, match=r"batch norms are fixed in its graph"):
+        build(spec, PrepareOptions(calibrate=True))
+
+
+def test_an_onnx_file_is_not_exported_again(tmp_path: Path) -> None:
+    source = prepare(TINY, tmp_path / "m.onnx").file
+    assert source is not None
+    with pytest.raises(ConfigError, match=r"is an exported onnx file already: export makes ONNX from PyTorch models"):
+        prepare(parse_spec(str(source)), tmp_path / "again.onnx")
+    assert not (tmp_path / "again.onnx").exists()
