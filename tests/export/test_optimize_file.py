@@ -18,7 +18,7 @@ from graph_testing import gated_graph, save, sigmoid_as_tanh
 from recalib.blocks import create_block
 from recalib.errors import ConfigError, OutputError, VerificationError
 from recalib.export import optimize as optimizing
-from recalib.export.graph.index import truth as graph_truth
+from recalib.export.graph import truth as graph_truth
 from recalib.export.graph.truth import GraphTruth
 from recalib.export.onnx_export import to_onnx
 from recalib.export.optimize_file import optimize_file
