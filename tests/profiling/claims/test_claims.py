@@ -98,8 +98,8 @@ def test_a_figure_that_says_what_it_counts_is_counted_that_way(papers: dict[str,
 
 def test_every_reading_quotes_what_it_rests_on(papers: dict[str, PaperClaims]) -> None:
     readings = {r.name: r for p in papers.values() for c in p.claims for r in c.readings}
-    assert {"option-b-shortcut", "caffe-layout", "single-stage", "text: reduction=1", "cifar100-head", "cc-full",
-            "cc-no-mix"} == set(readings)
+    assert {"option-b-shortcut", "after-second-conv", "caffe-layout", "single-stage", "text: reduction=1",
+            "cifar100-head", "cc-full", "cc-no-mix"} == set(readings)
     assert all(r.words for r in readings.values())
     option_b = readings["option-b-shortcut"]
     assert option_b.options == {"shortcut": "B"} and "[7]" in option_b.words
@@ -132,7 +132,7 @@ def test_readings_attach_to_every_claim_on_the_same_row(papers: dict[str, PaperC
             rows.setdefault((name, claim.build), set()).add(tuple(r.name for r in claim.readings))
     assert all(len(readings) == 1 for readings in rows.values())
     names = {r.name for c in papers["ms-sar"].claims for r in c.readings}
-    assert names == {"single-stage", "caffe-layout", "text: reduction=1", "option-b-shortcut"}
+    assert names == {"single-stage", "caffe-layout", "text: reduction=1", "option-b-shortcut", "after-second-conv"}
 
 
 def _figure(text: str) -> Figure:
