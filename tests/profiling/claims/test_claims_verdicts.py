@@ -167,5 +167,5 @@ def test_no_verdict_passes_without_the_block_on_every_figure(paper_measurer: Mea
     """The same on every figure of every paper, parameters and FLOPs (the full audit: about a minute)."""
     audit = audit_claims(measurer=paper_measurer)
     passing = _passing_on_a_block(audit)
-    assert len(passing) >= 80
+    assert len(passing) >= 70
     _check_without_block(audit, passing, paper_measurer)
