@@ -60,8 +60,9 @@ class ClaimsSection:
         explained = sum(counts[v] for v in EXPLAINED)
         lines = [f"{len(audit.results)} distinct figures ({printed} as printed, repeats counted once) from "
                  f"{len(sources)} papers" + (f" and {notes} set of our notes on official code" if notes else "")
-                 + f": {explained} explained ({_count_text(counts, VERDICTS)}; {audit.models_measured} builds, "
-                 f"{audit.seconds:.0f} s)",
+                 + f": {explained} explained ({_count_text(counts, EXPLAINED) or 'none'}); "
+                 + (_count_text(counts, [v for v in VERDICTS if v not in EXPLAINED]) or "nothing else")
+                 + f" ({audit.models_measured} builds, {audit.seconds:.0f} s)",
                  "the block's own cost: " + _count_text(audit.block_counts(), BLOCK_COST)]
         lines += [self._paper_line(p) for p in audit.papers if p.paper in audit.methods]
         lay = audit.layouts
