@@ -24,3 +24,11 @@ def paper_measurer() -> Measurer:
     """One measurer for every test that builds the papers' networks: each is built once a session."""
     from recalib.profiling.claims.measure import Measurer
     return Measurer()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test on the paper measurer runs in one xdist worker (``--dist loadgroup``), which builds each network once."""
+    for item in items:
+        if "paper_measurer" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("paper-measurer"))

@@ -1,9 +1,10 @@
 """Audit every claim: measure it under every candidate, find each paper's method, give verdicts.
 
 For each claim (:mod:`recalib.profiling.claims.papers`) the audit evaluates every candidate way of building
-and counting it (:mod:`recalib.profiling.claims.candidates`). Per paper,
-:func:`recalib.profiling.claims.method.find_method` picks the one method that explains the most
-figures; :func:`recalib.profiling.claims.verdicts.judge` then gives each claim its verdict, and
+and counting it, with and without the block (:mod:`recalib.profiling.claims.candidates`). Per
+paper, :func:`recalib.profiling.claims.method.find_method` picks the one method that explains the
+most figures; :func:`recalib.profiling.claims.verdicts.judge` then gives each claim its verdict
+and the block's own cost under that method, and
 :func:`recalib.profiling.claims.derivation.derive` shows the work.
 
 Models are never adjusted to hit a number: every candidate is a documented convention or
@@ -16,8 +17,9 @@ from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 
+from recalib.profiling.claims.block_cost import BLOCK_COST
 from recalib.profiling.claims.papers import Claim, PaperClaims, load_papers
-from recalib.profiling.claims.candidates import Candidate, Outcome, builds, candidates, evaluate, total
+from recalib.profiling.claims.candidates import Candidate, Outcome, candidates, evaluate, networks, total
 from recalib.profiling.claims.derivation import derive
 from recalib.profiling.claims.method import Method, find_method
 from recalib.profiling.claims.verdicts import VERDICTS, ClaimResult, judge
@@ -45,6 +47,11 @@ class ClaimsAudit:
         chosen = [r for r in self.results if paper is None or r.claim.paper == paper]
         return {v: sum(r.verdict == v for r in chosen) for v in VERDICTS}
 
+    def block_counts(self, paper: str | None = None) -> dict[str, int]:
+        """How many figures on a block (of ``paper``, or of all) got each verdict on the block's own cost."""
+        chosen = [r.block_cost for r in self.results if paper is None or r.claim.paper == paper]
+        return {v: sum(c is not None and c.verdict == v for c in chosen) for v in BLOCK_COST}
+
     def of(self, paper: str) -> list[ClaimResult]:
         return [r for r in self.results if r.claim.paper == paper]
 
@@ -53,15 +60,19 @@ class ClaimsAudit:
 QUICK_ARCHS = frozenset({"cifar_resnet20", "preact_resnet110", "preact_resnet164", "cc_vgg_cifar100"})
 
 
+def _records(claim: Claim) -> set[ModelRecord]:
+    """Every network some candidate of ``claim`` counts (enumerating candidates builds nothing)."""
+    return {record for cand in candidates(claim) for record in vars(networks(claim, cand)).values()
+            if record is not None}
+
+
 def _quick(claim: Claim) -> bool:
-    found = {b for cand in candidates(claim) for b in builds(claim, cand) if b is not None}
-    return all(b.arch in QUICK_ARCHS or (b.arch == "resnet50" and b.block is None) for b in found)
+    return all(b.arch in QUICK_ARCHS or (b.arch == "resnet50" and b.block is None) for b in _records(claim))
 
 
 def _traced(claims: list[Claim]) -> set[ModelRecord]:
-    """The networks some FLOP claim will trace (enumerating candidates builds nothing)."""
-    return {b for c in claims if c.metric == "flops" for cand in candidates(c)
-            for b in builds(c, cand) if b is not None}
+    """The networks some FLOP claim will trace."""
+    return {record for c in claims if c.metric == "flops" for record in _records(c)}
 
 
 def resnet50_layouts(measurer: Measurer) -> dict[str, float]:
@@ -84,7 +95,7 @@ def _judge_paper(claims: list[Claim], outcomes: Mapping[str, dict[Candidate, Out
     for claim in claims:
         tried = list(outcomes[claim.id].values())
         result = judge(claim, tried, outcomes[claim.id].get(method.candidate(claim)))
-        result.derivation = derive(claim, result.decided_by or result.default, measurer)
+        result.derivation = derive(claim, result.decided_by or result.measured, measurer)
         results.append(result)
     return method, results
 

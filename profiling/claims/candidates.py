@@ -1,16 +1,16 @@
-"""Candidate ways to build and count a claim, and what each gives.
+"""Candidate ways to build and count a claim, and what each gives with and without the block.
 
 A :class:`Candidate` is a set of readings (options layered on the row's configuration, see
 :class:`recalib.profiling.claims.papers.ClaimReading`) and a counting convention. :func:`candidates` lists
 every set of the readings that apply to the claim's row with every convention of its metric
 (:func:`recalib.profiling.counting.conventions.conventions_for`): the row's configuration with the default
 convention first. :func:`evaluate` gives the claim's :class:`Outcome` under one candidate: its
-quantity and, for a figure on a network with a block, the same quantity with the block removed
-and the block's delta.
+quantity and, for a figure on a network with a block, the same quantity with the block removed,
+so that every verdict can be asked again of the network without the block.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from itertools import combinations
 
 from recalib.models import arch_entry
@@ -19,7 +19,7 @@ from recalib.profiling.counting.conventions import conventions_for, get_conventi
 from recalib.profiling.claims.measure import Measurer
 from recalib.record import ModelRecord
 
-__all__ = ["Candidate", "Outcome", "candidates", "builds", "evaluate", "total"]
+__all__ = ["Candidate", "Outcome", "Networks", "candidates", "networks", "evaluate", "total"]
 
 
 @dataclass(frozen=True)
@@ -37,11 +37,12 @@ class Candidate:
 
 @dataclass(frozen=True)
 class Outcome:
-    """A claim's quantity under one candidate (claim units), and its block's delta.
+    """A claim's quantity under one candidate (claim units), with and without the block.
 
-    ``removed`` is the same quantity with the block removed (absolute claims on a network with
-    a block); ``delta`` is ``value − removed``, the block's measured cost; ``delta_ok`` whether
-    it agrees with the paper's implied delta (None when the paper implies none).
+    ``exact``: it agrees with the figure at its printed digits; ``loose``: within 1% (plain
+    absolute figures only). ``removed`` is the same quantity of the same network with the block
+    removed (a relative figure's row without its block, compared with the same baseline), with
+    its own ``removed_exact``/``removed_loose``; None where the claim is on no block.
     """
 
     candidate: Candidate
@@ -49,10 +50,31 @@ class Outcome:
     exact: bool = False
     loose: bool = False
     removed: float | None = None
-    delta: float | None = None
-    delta_ok: bool | None = None
     removed_exact: bool = False
     removed_loose: bool = False
+
+    @property
+    def delta(self) -> float | None:
+        """The block's measured cost: the quantity minus the same quantity without the block."""
+        return None if self.value is None or self.removed is None else self.value - self.removed
+
+    def without_block(self) -> Outcome:
+        """This candidate's outcome for the network with the block removed, as if it were the claim's network."""
+        return Outcome(self.candidate, self.removed, self.removed_exact, self.removed_loose)
+
+
+@dataclass(frozen=True)
+class Networks:
+    """The networks one candidate counts for a claim.
+
+    ``build``: the claim's network; ``baseline``: the row a relative figure compares with;
+    ``plain``: the claim's network with the block removed (the paper's baseline row where it
+    prints one), None for a claim on no block.
+    """
+
+    build: ModelRecord
+    baseline: ModelRecord | None
+    plain: ModelRecord | None
 
 
 def candidates(claim: Claim) -> list[Candidate]:
@@ -66,21 +88,27 @@ def _reading(claim: Claim, name: str) -> ClaimReading:
     return next(r for r in claim.readings if r.name == name)
 
 
-def builds(claim: Claim, candidate: Candidate) -> tuple[ModelRecord, ModelRecord | None]:
-    """The claim's network under the candidate's readings, and the one it is compared with.
+def _backbone_options(record: ModelRecord, reading: ClaimReading) -> ModelRecord:
+    """``record`` with the reading's options its architecture takes (a baseline keeps its own block's settings)."""
+    accepted = arch_entry(record.arch).option_names()
+    return record.with_options({k: v for k, v in reading.options.items() if k in accepted})
 
-    Readings change the claim's own network fully; the other network (the baseline of a
-    relative claim, or the network without the block) takes only their model options, so a
-    baseline keeps its own block's settings.
+
+def networks(claim: Claim, candidate: Candidate) -> Networks:
+    """The claim's networks under the candidate's readings.
+
+    Readings change the claim's own network fully; the baseline and the network without the
+    block take only their backbone options.
     """
-    build, other = claim.build, claim.baseline if claim.relative is not None else claim.removed
+    build = claim.build
+    baseline = claim.baseline if claim.relative is not None else None
+    plain = None if not claim.on_block else claim.removed if claim.relative is None else claim.build.without_block()
     for name in candidate.readings:
         reading = _reading(claim, name)
         build = build.with_options(reading.options, reading.block)
-        if other is not None:
-            accepted = arch_entry(other.arch).option_names()
-            other = other.with_options({k: v for k, v in reading.options.items() if k in accepted})
-    return build, other
+        baseline = None if baseline is None else _backbone_options(baseline, reading)
+        plain = None if plain is None else _backbone_options(plain, reading)
+    return Networks(build, baseline, plain)
 
 
 def total(build: ModelRecord | None, convention: str, measurer: Measurer) -> float | None:
@@ -93,23 +121,24 @@ def total(build: ModelRecord | None, convention: str, measurer: Measurer) -> flo
     return None if m.error or counts is None else conv.apply(counts)
 
 
+def _quantity(claim: Claim, whole: float, base: float | None) -> float:
+    """The claim's quantity from its network's total (and its baseline's, for a relative figure)."""
+    if claim.relative is None:
+        return whole / claim.figure.scale
+    assert base is not None
+    return relative_value(claim.relative, whole, base, claim.figure.scale)
+
+
 def evaluate(claim: Claim, candidate: Candidate, measurer: Measurer) -> Outcome:
-    """The claim's quantity under ``candidate`` (claim units), with the block's delta where it has one."""
-    build, other = builds(claim, candidate)
-    whole, base = total(build, candidate.convention, measurer), total(other, candidate.convention, measurer)
-    scale = claim.figure.scale
-    if whole is None or (other is not None and base is None):
+    """The claim's quantity under ``candidate`` (claim units), and without the block where it has one."""
+    nets = networks(claim, candidate)
+    whole, base = total(nets.build, candidate.convention, measurer), total(nets.baseline, candidate.convention, measurer)
+    if whole is None or (nets.baseline is not None and base is None):
         return Outcome(candidate, None)
-    if claim.relative is not None:
-        assert base is not None
-        value = relative_value(claim.relative, whole, base, scale)
-        return Outcome(candidate, value, matches(claim.figure, value))
-    value = whole / scale
-    outcome = Outcome(candidate, value, matches(claim.figure, value), within_one_percent(claim.figure, value))
-    if base is None:
-        return outcome
-    removed, implied = base / scale, claim.implied
-    delta_ok = None if implied is None else abs(value - removed - implied.value) <= implied.tolerance
-    return replace(outcome, removed=removed, delta=value - removed, delta_ok=delta_ok,
-                   removed_exact=matches(claim.figure, removed),
-                   removed_loose=within_one_percent(claim.figure, removed))
+    figure, absolute = claim.figure, claim.relative is None
+    value = _quantity(claim, whole, base)
+    plain = total(nets.plain, candidate.convention, measurer)
+    removed = None if plain is None else _quantity(claim, plain, base)
+    return Outcome(candidate, value, matches(figure, value), absolute and within_one_percent(figure, value), removed,
+                   removed is not None and matches(figure, removed),
+                   removed is not None and absolute and within_one_percent(figure, removed))

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter
 
 from recalib.profiling.claims.papers import Claim
-from recalib.profiling.claims.candidates import Outcome, builds, total
+from recalib.profiling.claims.candidates import Outcome, networks, total
 from recalib.profiling.counting.conventions import Convention, get_convention
 from recalib.profiling.claims.measure import Measurer
 from recalib.profiling.counting.scopes import scoped
@@ -65,7 +65,8 @@ def configuration(claim: Claim, build: ModelRecord, measurer: Measurer) -> str:
 
 def derive(claim: Claim, outcome: Outcome, measurer: Measurer) -> tuple[str, ...]:
     """Configuration and derivation lines for ``claim`` under ``outcome``'s candidate."""
-    build, other = builds(claim, outcome.candidate)
+    nets = networks(claim, outcome.candidate)
+    build, other = nets.build, nets.baseline
     readings = outcome.candidate.readings
     lines = [configuration(claim, build, measurer) + (f"; read as {', '.join(readings)}" if readings else "")]
     if outcome.value is None:
@@ -79,8 +80,9 @@ def derive(claim: Claim, outcome: Outcome, measurer: Measurer) -> tuple[str, ...
         base = total(other, conv.name, measurer) or 0.0
         shown = claim.figure.scale if claim.relative == "difference" else (1e9 if claim.metric == "flops" else 1e6)
         suffix = "" if claim.relative == "difference" else (" G" if claim.metric == "flops" else " M")
+        plain = "" if outcome.removed is None else f"; without the block {outcome.removed:.4g}{claim.figure.unit or ''}"
         lines.append(f"{conv.name}: {whole / shown:,.6g}{suffix} vs `{other.describe()}` "
-                     f"{base / shown:,.6g}{suffix} → {outcome.value:.4g}{claim.figure.unit or ''}")
+                     f"{base / shown:,.6g}{suffix} → {outcome.value:.4g}{claim.figure.unit or ''}{plain}")
         return tuple(lines)
     lines.append(f"{conv.name}: {_terms(counts, conv, scale, unit)} = {_si(whole, scale, unit)}")
     if claim.build.block is not None and outcome.removed is not None:

@@ -4,7 +4,9 @@ A :class:`Measurer` caches one :class:`ModelCounts` per :class:`~recalib.record.
 per-category parameter counts always, per-category FLOP counts (one fvcore trace at the
 record's input size, batch 1) when any caller needs them, and the recalibration blocks it
 holds, grouped for the derivations of the claims report. Conventions are applied later by
-the callers, so no model is built or traced twice.
+the callers, so no model is built or traced twice. A model counted for its parameters only is
+built on the meta device (shapes, no memory, no weight initialisation); fvcore's trace runs
+the model, so a traced model is built for real.
 """
 from __future__ import annotations
 
@@ -124,7 +126,7 @@ class Measurer:
     def _count(record: ModelRecord, flops: bool) -> ModelCounts:
         start = time.perf_counter()
         try:
-            model = record.create().eval()
+            model = (record.create() if flops else record.create_on_meta()).eval()
         except RecalibError as exc:
             return ModelCounts(record, error=f"{type(exc).__name__}: {exc}")
         groups = block_groups(model)

@@ -1,12 +1,13 @@
 """How a paper counted: the one convention and reading set that explain the most of its figures.
 
 A :class:`Method` is a set of reading names (each applied to every row it applies to) and one
-counting convention per metric. :func:`find_method` tries every set of the paper's readings
-with every convention (:func:`recalib.profiling.counting.conventions.conventions_for`) and keeps the method
-that explains the most distinct figures (:func:`recalib.profiling.claims.verdicts.explains`); ties go
-to fewer readings, then to the conventions listed first (the defaults ``params`` and ``mac``).
-A figure the method does not explain but another candidate does is explained by a
-row-specific choice.
+counting convention per metric; it is applied to every figure of the paper, the block's own
+cost included. :func:`find_method` tries every set of the paper's readings with every convention
+(:func:`recalib.profiling.counting.conventions.conventions_for`) and keeps the method that
+explains the most distinct figures (:func:`recalib.profiling.claims.verdicts.explains`: at the
+printed digits, through no setting chosen from that figure, and on a block only if the network
+without the block is not explained too); ties go to fewer readings, then to the conventions listed first (the defaults
+``params`` and ``mac``). A figure whose own words say what it counts is counted that way.
 """
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ class Method:
     def candidate(self, claim: Claim) -> Candidate:
         """The method as it applies to ``claim``: its readings that apply there, its metric's convention."""
         names = tuple(sorted(r.name for r in claim.readings if r.name in self.readings))
-        return Candidate(names, self.conventions.get(claim.metric, DEFAULT_CONVENTION[claim.metric]))
+        return Candidate(names, claim.convention or self.conventions.get(claim.metric, DEFAULT_CONVENTION[claim.metric]))
 
     @property
     def label(self) -> str:
@@ -52,10 +53,12 @@ def find_method(claims: Sequence[Claim], outcomes: Mapping[str, Mapping[Candidat
     """The method explaining the most of ``claims`` (``outcomes[claim.id][candidate]``)."""
     names = sorted({r.name for claim in claims for r in claim.readings})
     metrics = sorted({claim.metric for claim in claims})
+    tried = {claim.id: list(outcomes[claim.id].values()) for claim in claims}
     best: Method | None = None
     for size in range(len(names) + 1):
         for subset in combinations(names, size):
-            chosen = {m: _best_convention(subset, [c for c in claims if c.metric == m], outcomes) for m in metrics}
+            chosen = {m: _best_convention(subset, [c for c in claims if c.metric == m], outcomes, tried)
+                      for m in metrics}
             explained = sum(n for _, n, _ in chosen.values())
             if best is None or explained > best.explained:
                 best = Method(subset, MappingProxyType({m: name for m, (name, _, _) in chosen.items()}),
@@ -66,15 +69,16 @@ def find_method(claims: Sequence[Claim], outcomes: Mapping[str, Mapping[Candidat
 
 
 def _best_convention(readings: tuple[str, ...], claims: Sequence[Claim],
-                     outcomes: Mapping[str, Mapping[Candidate, Outcome]]) -> tuple[str, int, int]:
+                     outcomes: Mapping[str, Mapping[Candidate, Outcome]],
+                     tried: Mapping[str, Sequence[Outcome]]) -> tuple[str, int, int]:
     """(convention, figures it explains, figures) for one metric under one reading set."""
     best = ("", -1, len(claims))
     for convention in conventions_for(claims[0].metric):
+        method = Method(readings, {claims[0].metric: convention.name}, 0, 0)
         explained = 0
         for claim in claims:
-            names = tuple(sorted(r.name for r in claim.readings if r.name in readings))
-            outcome = outcomes[claim.id].get(Candidate(names, convention.name))
-            explained += outcome is not None and explains(claim, outcome)
+            outcome = outcomes[claim.id].get(method.candidate(claim))
+            explained += outcome is not None and explains(claim, outcome, tried[claim.id])
         if explained > best[1]:
             best = (convention.name, explained, len(claims))
     return best

@@ -5,10 +5,12 @@ configurations (:mod:`recalib.paper_configs`, ``recalib/papers/*.json``): every 
 ``params``/``flops`` of a row is a claim on that row's network. ``profiling/claims/<paper>.json``
 adds only what the audit needs, naming rows by their configuration key:
 
-* ``claims``: the text's figures on rows (overheads, ratios, differences, bounds, ranges);
-* ``readings``: other ways to read an ambiguous row, as options layered on its configuration
-  (a configuration's options chosen to match figures bring their own reading: the text's
-  literal value, see :class:`recalib.paper_configs.FittedOption`);
+* ``claims``: the text's figures on rows (overheads, ratios, differences, bounds, ranges); a
+  figure whose own words say what it counts names that convention (``counts``);
+* ``readings``: other ways to read an ambiguous row, as options layered on its configuration,
+  each with the words of the text (or official code) it rests on (a configuration's options
+  chosen to match figures bring their own reading: the text's literal value, see
+  :class:`recalib.paper_configs.FittedOption`);
 * ``counting_words`` (what the paper says about counting) and ``not_audited`` (figures that
   name no buildable network).
 
@@ -18,6 +20,7 @@ every appearance. Figures keep the digits the paper printed: they set the tolera
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from importlib import resources
@@ -25,25 +28,30 @@ from typing import Any
 
 from recalib.blocks import BLOCKS
 from recalib.entries import keyword_names
-from recalib.errors import ConfigError
+from recalib.errors import ConfigError, UnknownNameError
 from recalib.models import arch_entry
 from recalib.paper_configs import Figure, FittedOption, Paper, PaperConfig, load_paper, paper_names
+from recalib.profiling.counting.conventions import get_convention
 from recalib.record import ModelRecord
 
 __all__ = ["ClaimReading", "ImpliedDelta", "Claim", "PaperClaims", "load_papers", "paper_names",
-           "tolerance", "matches", "within_one_percent", "relative_value", "RELATIVE_KINDS"]
+           "tolerance", "acceptance", "matches", "within_one_percent", "relative_value", "RELATIVE_KINDS"]
 
 RELATIVE_KINDS = ("overhead", "ratio", "difference")
 
 
 @dataclass(frozen=True)
 class ClaimReading:
-    """Another way to read an ambiguous row: options (and possibly a block) layered on it."""
+    """Another way to read an ambiguous row: options (and possibly a block) layered on it.
+
+    ``words`` quote what the text (or the official code) says that allows this reading.
+    """
 
     name: str
     summary: str
     options: Mapping[str, Any] = field(default_factory=dict)
     block: str | None = None
+    words: str = ""
 
 
 @dataclass(frozen=True)
@@ -55,6 +63,11 @@ class ImpliedDelta:
     baseline: str
     baseline_figure: Figure
 
+    @property
+    def allows_zero(self) -> bool:
+        """Whether the printed digits allow a block that costs nothing (the rounding of both rows spans zero)."""
+        return abs(self.value) <= self.tolerance
+
 
 @dataclass(frozen=True)
 class Claim:
@@ -64,7 +77,8 @@ class Claim:
     with ``baseline``, the network of row ``over``. Absolute claims on a network with a block
     carry ``removed``, the same network without the block (the paper's baseline row when it
     prints one), and ``implied``, the block's cost by the paper's own figures (or ``no_delta``,
-    why there is none).
+    why there is none). ``convention`` is set when the figure's own words say what it counts
+    (the SE notes' "FC weights alone").
     """
 
     id: str
@@ -85,6 +99,7 @@ class Claim:
     fit: FittedOption | None = None
     readings: tuple[ClaimReading, ...] = ()
     contradiction: str = ""
+    convention: str | None = None
 
     @property
     def printed(self) -> str:
@@ -123,15 +138,25 @@ def tolerance(figure: Figure) -> float:
     return max(0.10 * value, 2 * half) if figure.qualifier == "~" else half
 
 
-def matches(figure: Figure, measured: float) -> bool:
-    """Whether ``measured`` (in the figure's unit) agrees with the printed figure."""
+def acceptance(figure: Figure) -> tuple[float, float]:
+    """The interval of measured values (figure's unit) that agree with the printed figure.
+
+    ``=`` and ``~``: the figure ± :func:`tolerance`; ``<=``: up to the bound's rounding;
+    a range: from its low end's rounding to its high end's.
+    """
     value, half = float(figure.value), Figure.half_unit(figure.value)
     if figure.qualifier == "<=":
-        return measured <= value + half
+        return -math.inf, value + half
     if figure.qualifier == "range":
         assert figure.value_max is not None
-        return value - half <= measured <= float(figure.value_max) + Figure.half_unit(figure.value_max)
-    return abs(measured - value) <= tolerance(figure)
+        return value - half, float(figure.value_max) + Figure.half_unit(figure.value_max)
+    return value - tolerance(figure), value + tolerance(figure)
+
+
+def matches(figure: Figure, measured: float) -> bool:
+    """Whether ``measured`` (in the figure's unit) agrees with the printed figure."""
+    low, high = acceptance(figure)
+    return low <= measured <= high
 
 
 def within_one_percent(figure: Figure, measured: float) -> bool:
@@ -166,7 +191,8 @@ def _load(name: str) -> PaperClaims:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         raise ConfigError(f"profiling/claims/{name}.json cannot be read ({exc}); fix the file") from None
-    readings = {r["name"]: (ClaimReading(r["name"], r["summary"], dict(r.get("options", {})), r.get("block")),
+    readings = {r["name"]: (ClaimReading(r["name"], r["summary"], dict(r.get("options", {})), r.get("block"),
+                                         r.get("words", "")),
                             r.get("applies", {})) for r in data.get("readings", ())}
     configs = {c.name: c for c in paper.configs}
     claims = [c for config in paper.configs for c in _table_claims(config, configs)]
@@ -227,8 +253,23 @@ def _text_claims(paper: str, raw: Mapping[str, Any], configs: Mapping[str, Paper
         base = _config(configs, over_name, where)
         out.append(Claim(f"{raw['id']}@{key}", paper, (f"{raw['where']}, {config.row} vs {base.row}",), (config.name,),
                          config.record, raw["metric"], figure, relative, base.record, base.name,
-                         words=raw.get("words", ""), notes=(raw["note"],) if "note" in raw else ()))
+                         words=raw.get("words", ""), notes=(raw["note"],) if "note" in raw else (),
+                         convention=_stated_convention(raw, where)))
     return out
+
+
+def _stated_convention(raw: Mapping[str, Any], where: str) -> str | None:
+    """The convention a figure's own words name (``counts``), checked against its metric."""
+    name = raw.get("counts")
+    if name is None:
+        return None
+    try:
+        convention = get_convention(name)
+    except UnknownNameError as exc:
+        raise ConfigError(f"{where}: counts: {exc}") from None
+    if convention.metric != raw["metric"]:
+        raise ConfigError(f"{where}: counts {name!r} counts {convention.metric}, but the figure is {raw['metric']}")
+    return name
 
 
 def _config(configs: Mapping[str, PaperConfig], name: str, where: str) -> PaperConfig:
@@ -244,8 +285,9 @@ def _readings(claim: Claim, configs: Mapping[str, PaperConfig],
     found = [reading for reading, applies in declared.values() if _applies(applies, config)]
     for reading in found:
         _check_reading(reading, config)
-    found += [ClaimReading(f"text: {fit.option}={fit.text_value}", f"{fit.words}; this row's {fit.option}="
-                           f"{fit.value} was chosen to match figures ({fit.why})", {fit.option: fit.text_value})
+    found += [ClaimReading(f"text: {fit.option}={fit.text_value}", f"the text's literal {fit.option}={fit.text_value}; "
+                           f"this row's {fit.option}={fit.value} was chosen to match figures ({fit.why})",
+                           {fit.option: fit.text_value}, words=fit.words)
               for fit in config.fitted]
     return tuple(found)
 
@@ -303,16 +345,28 @@ def _disagree(a: Figure, b: Figure) -> bool:
             and abs(vb - va) > Figure.half_unit(b.value) * b.scale)
 
 
+def _rounding(figure: Figure) -> tuple[float, float]:
+    """The raw counts a printed table figure may stand for: its value ± half a unit of its last digit."""
+    half = Figure.half_unit(figure.value)
+    return (float(figure.value) - half) * figure.scale, (float(figure.value) + half) * figure.scale
+
+
 def _implied_relative(claim: Claim, configs: Mapping[str, PaperConfig]) -> str:
-    """The relative figure the paper's own table rows give, when it fails the claim."""
+    """The relative figures the paper's own table rows allow, when none of them agrees with the claim.
+
+    Both rows are taken anywhere within their printed rounding (a relative figure grows with its
+    row and shrinks with its baseline), so only a claim no rounding can reach contradicts them.
+    """
     row = configs[claim.configs[0]]
     base = configs[claim.over] if claim.over else None
-    if base is None or claim.metric not in row.figures or claim.metric not in base.figures:
-        return ""
-    a, b = (float(f.figures[claim.metric].value) * f.figures[claim.metric].scale for f in (row, base))
-    implied = relative_value(claim.relative or "difference", a, b, claim.figure.scale)
-    if matches(claim.figure, implied):
+    if base is None or claim.metric not in row.figures or claim.metric not in base.figures or claim.convention:
+        return ""  # a figure that says it counts something else (weights alone) is not the tables' difference
+    (a_low, a_high), (b_low, b_high) = _rounding(row.figures[claim.metric]), _rounding(base.figures[claim.metric])
+    kind, scale = claim.relative or "difference", claim.figure.scale
+    low, high = relative_value(kind, a_low, b_high, scale), relative_value(kind, a_high, b_low, scale)
+    accepted_low, accepted_high = acceptance(claim.figure)
+    if low <= accepted_high and accepted_low <= high:
         return ""
     unit = "%" if claim.figure.unit == "%" else f" {claim.figure.unit}".rstrip()
     return (f"{base.table} prints {base.row} {base.figures[claim.metric]} and {row.table} prints {row.row} "
-            f"{row.figures[claim.metric]}: {implied:+.2f}{unit}")
+            f"{row.figures[claim.metric]}: {low:+.2f}{unit} to {high:+.2f}{unit} within their rounding")

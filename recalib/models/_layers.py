@@ -22,8 +22,8 @@ from recalib.blocks.common import check_dtype, positive_int
 from recalib.errors import ConfigError, ShapeError
 from recalib.models._insertion import BlockFactory
 
-__all__ = ["Size", "conv2d", "batch_norm", "classifier", "out_size", "stage_factories", "check_input_size",
-           "Backbone"]
+__all__ = ["Size", "conv2d", "batch_norm", "projection_shortcut", "classifier", "out_size", "stage_factories",
+           "check_input_size", "Backbone"]
 
 Size = tuple[int, int]
 
@@ -45,6 +45,13 @@ def batch_norm(channels: int, zero_init: bool = False) -> nn.BatchNorm2d:
     if zero_init:
         nn.init.zeros_(bn.weight)
     return bn
+
+
+def projection_shortcut(in_channels: int, out_channels: int, stride: int) -> nn.Module:
+    """He et al.'s option B: a 1×1 conv + BN where the shape changes, the identity elsewhere."""
+    if stride == 1 and in_channels == out_channels:
+        return nn.Identity()
+    return nn.Sequential(conv2d(in_channels, out_channels, 1, stride), batch_norm(out_channels))
 
 
 def classifier(in_features: int, num_classes: int) -> nn.Linear:

@@ -4,7 +4,9 @@ One class, three unit types, three stages of widths ``(16, 32, 64) × widen`` at
 
 * original ResNet-20/32/56/110 (He et al., CVPR 2016, §4.2): post-activation basic units,
   parameter-free option-A shortcuts (subsample + zero channels), as in the paper's CIFAR
-  experiments; the MS-SAR paper's Table 1 backbones (0.27M / 0.46M / 0.85M);
+  experiments; the MS-SAR paper's Table 1 backbones (0.27M / 0.46M / 0.85M). ``shortcut="B"``
+  builds the paper's option B instead (a 1×1 projection + BN where the shape changes, its
+  ImageNet choice): +2,752 parameters and +262,144 multiply-adds on every depth;
 * pre-activation ResNet-20/32/56/110 (basic) and -164 (bottleneck, expansion 4)
   (He et al., ECCV 2016; units in :mod:`recalib.models.preact_units`): BN-ReLU-conv units with
   1×1 projection shortcuts applied to the pre-activated input where the shape changes, as in
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -32,13 +35,14 @@ from recalib.entries import ArchEntry
 from recalib.errors import ConfigError
 from recalib.models._insertion import BlockFactory, recalibrate_residual
 from recalib.models._layers import (Backbone, Size, batch_norm, check_input_size, classifier, conv2d, out_size,
-                                    stage_factories)
+                                    projection_shortcut, stage_factories)
 from recalib.models.preact_units import PreActBottleneck, PreActUnit
 
 __all__ = ["CifarResNet", "BasicUnit", "PreActUnit", "PreActBottleneck",
            "build_cifar_resnet", "build_preact_resnet", "build_wrn", "ENTRIES"]
 
 CIFAR_SIZE: Size = (32, 32)
+Shortcut = Literal["A", "B"]
 
 
 class PadShortcut(nn.Module):
@@ -53,17 +57,22 @@ class PadShortcut(nn.Module):
 
 
 class BasicUnit(nn.Module):
-    """Original unit: conv-BN-ReLU-conv-BN, ``recal``, + shortcut, ReLU. ``(N, C_in, H, W) → (N, C, H/s, W/s)``."""
+    """Original unit: conv-BN-ReLU-conv-BN, ``recal``, + shortcut, ReLU. ``(N, C_in, H, W) → (N, C, H/s, W/s)``.
+
+    ``shortcut`` is He et al.'s option ``"A"`` (zero-padding) or ``"B"`` (projection) where the shape changes.
+    """
 
     expansion = 1
 
-    def __init__(self, in_channels: int, channels: int, stride: int, feat_size: Size, block: BlockFactory) -> None:
+    def __init__(self, in_channels: int, channels: int, stride: int, feat_size: Size, block: BlockFactory,
+                 *, shortcut: Shortcut = "A") -> None:
         super().__init__()
         self.conv1, self.bn1 = conv2d(in_channels, channels, 3, stride), batch_norm(channels)
         self.conv2, self.bn2 = conv2d(channels, channels, 3), batch_norm(channels)
         self.relu = nn.ReLU(inplace=True)
         same = stride == 1 and in_channels == channels
-        self.shortcut = nn.Identity() if same else PadShortcut(in_channels, channels, stride)
+        self.shortcut = (projection_shortcut(in_channels, channels, stride) if shortcut == "B"
+                         else nn.Identity() if same else PadShortcut(in_channels, channels, stride))
         self.recal = block(channels, feat_size=feat_size, width=channels)
         self.takes_identity = block.takes_identity
 
@@ -113,9 +122,10 @@ class CifarResNet(Backbone):
 
 def _build(arch: str, unit: type[BasicUnit] | type[PreActUnit] | type[PreActBottleneck], units_per_stage: int,
            widths: tuple[int, int, int], block: BlockFactory, stages: frozenset[int] | None, num_classes: int,
-           input_size: Size, dropout: float = 0.0) -> CifarResNet:
+           input_size: Size, dropout: float = 0.0, shortcut: Shortcut = "A") -> CifarResNet:
     factories = stage_factories(block, stages, 3, arch)
-    make: Unit = partial(PreActUnit, dropout=dropout) if unit is PreActUnit else unit
+    make: Unit = (partial(PreActUnit, dropout=dropout) if unit is PreActUnit
+                  else partial(BasicUnit, shortcut=shortcut) if unit is BasicUnit else unit)
     model = CifarResNet(make, unit.expansion, units_per_stage, widths, factories, num_classes=num_classes,
                         input_size=check_input_size(input_size, arch), preact=unit is not BasicUnit)
     model.bind_if_blocks_fixed(block)
@@ -131,11 +141,11 @@ def _units(depth: int, per_unit: int, offset: int, arch: str, rule: str) -> int:
 
 
 def build_cifar_resnet(*, block: BlockFactory, stages: frozenset[int] | None, depth: int, num_classes: int = 10,
-                       input_size: Size = CIFAR_SIZE) -> CifarResNet:
-    """Original CIFAR ResNet-``depth`` (depth = 6n + 2), basic units, option-A shortcuts."""
+                       input_size: Size = CIFAR_SIZE, shortcut: Shortcut = "A") -> CifarResNet:
+    """Original CIFAR ResNet-``depth`` (depth = 6n + 2), basic units, option-A shortcuts (``shortcut="B"``: projections)."""
     arch = f"cifar_resnet{depth}"
     n = _units(depth, 2, 2, arch, "6n + 2")
-    return _build(arch, BasicUnit, n, (16, 32, 64), block, stages, num_classes, input_size)
+    return _build(arch, BasicUnit, n, (16, 32, 64), block, stages, num_classes, input_size, shortcut=shortcut)
 
 
 def build_preact_resnet(*, block: BlockFactory, stages: frozenset[int] | None, depth: int,

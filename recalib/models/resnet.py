@@ -9,9 +9,11 @@ torchvision's baseline weights load with ``strict=False`` (the blocks' keys are 
 
 Recalibration (SE, GE, MS-SAR, CMPE-SE papers) sits in the residual branch before the sum:
 after the second conv+BN of a basic unit, after the last conv+BN of a bottleneck. CMPE-SE
-blocks also receive the identity, taken after the projection shortcut. (MS-SAR's "after the
-second conv" is the last conv of a basic unit; for ResNeXt-50 its Table 5 SE total, 27.5M,
-matches SE after the last 1×1 conv, 27.56M, not after the grouped 3×3, 25.7M.) Stages 1–4 are
+blocks also receive the identity, taken after the projection shortcut. ``block_after="second"``
+puts a bottleneck's block after its second conv (the grouped 3×3 of ResNeXt, on the inner
+width) instead: the MS-SAR paper's literal "appended after the second convolutional layer of
+each residual block" (its ResNeXt-50 Table 5 SE total, 27.5M, matches SE after the last 1×1
+conv, 27.56M, not after the grouped 3×3, 25.7M; the claims audit tries both). Stages 1–4 are
 conv2_x … conv5_x (the GE paper's Table 1 calls them "stage2" … "stage5"). Feature sizes at
 224×224: 56, 28, 14, 7.
 
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
+from typing import Literal
 
 import torch
 from torch import nn
@@ -35,21 +38,15 @@ from recalib.entries import ArchEntry
 from recalib.errors import ConfigError
 from recalib.models._insertion import BlockFactory, recalibrate_residual
 from recalib.models._layers import (Backbone, Size, batch_norm, check_input_size, classifier, conv2d, out_size,
-                                    stage_factories)
+                                    projection_shortcut, stage_factories)
 from recalib.models.preact_units import PreActBottleneck, PreActUnit
 
 __all__ = ["ResNet", "BasicBlock", "Bottleneck", "build_resnet", "build_preact_resnet_imagenet", "ENTRIES"]
 
 IMAGENET_SIZE: Size = (224, 224)
+BlockAfter = Literal["last", "second"]
 _LAYERS = {18: ("basic", (2, 2, 2, 2)), 34: ("basic", (3, 4, 6, 3)), 50: ("bottleneck", (3, 4, 6, 3)),
            101: ("bottleneck", (3, 4, 23, 3)), 152: ("bottleneck", (3, 8, 36, 3))}
-
-
-def _shortcut(in_channels: int, out_channels: int, stride: int) -> nn.Module:
-    """Projection (1×1 conv + BN, option B) where the shape changes, identity elsewhere."""
-    if stride == 1 and in_channels == out_channels:
-        return nn.Identity()
-    return nn.Sequential(conv2d(in_channels, out_channels, 1, stride), batch_norm(out_channels))
 
 
 class BasicBlock(nn.Module):
@@ -63,7 +60,7 @@ class BasicBlock(nn.Module):
         self.conv1, self.bn1 = conv2d(in_channels, planes, 3, stride), batch_norm(planes)
         self.conv2, self.bn2 = conv2d(planes, planes, 3), batch_norm(planes, zero_init)
         self.relu = nn.ReLU(inplace=True)
-        self.downsample = _shortcut(in_channels, planes, stride)
+        self.downsample = projection_shortcut(in_channels, planes, stride)
         self.recal = block(planes, feat_size=feat_size, width=planes)
         self.takes_identity = block.takes_identity
 
@@ -77,14 +74,16 @@ class Bottleneck(nn.Module):
     """1×1 → 3×3 (grouped for ResNeXt) → 1×1 ×4: ``(N, C_in, H, W) → (N, 4·planes, H/s, W/s)``.
 
     The inner width is ``planes · width_per_group / 64 · groups`` (torchvision's rule; 64 and 1
-    give plain ResNet). The block sits after ``bn3`` and is told that inner width as ``width``.
+    give plain ResNet). The block sits after ``bn3`` and is told that inner width as ``width``;
+    with ``block_after="second"`` it sits after ``bn2`` on the inner width (a block that needs the
+    residual identity cannot go there).
     """
 
     expansion = 4
 
     def __init__(self, in_channels: int, planes: int, stride: int, feat_size: Size, block: BlockFactory,
                  *, zero_init: bool = False, groups: int = 1, width_per_group: int = 64,
-                 stride_in_1x1: bool = False) -> None:
+                 stride_in_1x1: bool = False, block_after: BlockAfter = "last") -> None:
         super().__init__()
         width = int(planes * width_per_group / 64) * groups
         out_channels = planes * self.expansion
@@ -93,14 +92,21 @@ class Bottleneck(nn.Module):
         self.conv2, self.bn2 = conv2d(width, width, 3, stride_3x3, groups), batch_norm(width)
         self.conv3, self.bn3 = conv2d(width, out_channels, 1), batch_norm(out_channels, zero_init)
         self.relu = nn.ReLU(inplace=True)
-        self.downsample = _shortcut(in_channels, out_channels, stride)
-        self.recal = block(out_channels, feat_size=feat_size, width=width)
+        self.downsample = projection_shortcut(in_channels, out_channels, stride)
+        self.after_second = block_after == "second"
+        if self.after_second and block.takes_identity:
+            raise ConfigError(f"block {block.name!r} takes the residual identity, which meets the branch only after "
+                              f"its last conv; use block_after='last' (the default)")
+        self.recal = block(width if self.after_second else out_channels, feat_size=feat_size, width=width)
         self.takes_identity = block.takes_identity
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.relu(self.bn1(self.conv1(x)))
-        out = self.relu(self.bn2(self.conv2(out)))
+        out = self.bn2(self.conv2(out))
+        out = self.relu(self.recal(out) if self.after_second else out)
         out = self.bn3(self.conv3(out))
+        if self.after_second:
+            return self.relu(out + self.downsample(x))
         return self.relu(recalibrate_residual(self.recal, self.takes_identity, out, self.downsample(x)))
 
 
@@ -151,10 +157,13 @@ class ResNet(Backbone):
 
 def build_resnet(*, block: BlockFactory, stages: frozenset[int] | None, depth: int, num_classes: int = 1000,
                  input_size: Size = IMAGENET_SIZE, stride_in_1x1: bool = False, groups: int = 1,
-                 width_per_group: int = 64, zero_init_residual: bool = False) -> ResNet:
+                 width_per_group: int = 64, zero_init_residual: bool = False,
+                 block_after: BlockAfter = "last") -> ResNet:
     """ImageNet ResNet-``depth`` (18/34/50/101/152); ``groups``/``width_per_group`` make ResNeXt.
 
     ``zero_init_residual`` zeroes each residual branch's last BN (off by default, as in the papers).
+    ``block_after`` places a bottleneck's block after its last (default) or second conv; a basic
+    unit's block is after its second conv, which is its last, either way.
     """
     arch = f"resnet{depth}"
     if depth not in _LAYERS:
@@ -167,7 +176,7 @@ def build_resnet(*, block: BlockFactory, stages: frozenset[int] | None, depth: i
     factories = stage_factories(block, stages, len(layers), arch)
     unit: Callable[..., nn.Module] = partial(BasicBlock, zero_init=zero_init_residual) if kind == "basic" else partial(
         Bottleneck, zero_init=zero_init_residual, groups=groups, width_per_group=width_per_group,
-        stride_in_1x1=stride_in_1x1)
+        stride_in_1x1=stride_in_1x1, block_after=block_after)
     expansion = BasicBlock.expansion if kind == "basic" else Bottleneck.expansion
     model = ResNet(unit, expansion, layers, factories, num_classes=num_classes, input_size=input_size)
     model.bind_if_blocks_fixed(block)

@@ -44,6 +44,18 @@ def test_excite_mlp_is_two_biased_1x1_convs_with_floor_hidden_width() -> None:
     assert block.formula_params() == 2 * 40 * 2 + 2 + 40
 
 
+def test_without_biases_the_fc_layers_hold_weights_only_as_in_the_cmpe_se_code() -> None:
+    block = create_block("se", 40, reduction=16, bias=False)
+    shapes = {k: tuple(v.shape) for k, v in block.state_dict().items()}
+    assert shapes == {"mlp.reduce.weight": (2, 40, 1, 1), "mlp.expand.weight": (40, 2, 1, 1)}
+    assert block.formula_params() == sum(p.numel() for p in block.parameters()) == 2 * 40 * 2
+    x = torch.randn(2, 40, 3, 3)
+    mlp = block.mlp
+    expected = x * torch.sigmoid(F.conv2d(F.relu(F.conv2d(x.mean((2, 3), keepdim=True), mlp.reduce.weight)),
+                                          mlp.expand.weight))
+    torch.testing.assert_close(block(x), expected)
+
+
 def test_se_resnet50_totals_the_official_28088024_parameters() -> None:
     blocks = [SqueezeExcite(c) for c in RESNET50_WIDTHS]
     added = sum(p.numel() for b in blocks for p in b.parameters())

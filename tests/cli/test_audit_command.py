@@ -17,8 +17,8 @@ from recalib.errors import VerificationError
 
 TINY = ["--arch", "cifar_resnet20", "--block", "se", "--runtime", "ort-cpu,torch-eager",
         "--batch", "1", "--iters", "3", "--warmup", "1", "--no-progress"]
-FILES = ["claims.csv", "costs.csv", "latency.csv", "latency_by_runtime.png", "latency_vs_flops.png",
-         "report.json", "report.md"]
+FILES = ["claims-detail.md", "claims.csv", "costs.csv", "latency.csv", "latency_by_runtime.png",
+         "latency_vs_flops.png", "report.json", "report.md"]
 RECORD = ".recalib-report.json"  # the checksums of the files recalib wrote
 
 

@@ -94,7 +94,7 @@ def test_table_2_wrn_totals() -> None:
 
 
 def test_other_blocks_and_bare_backbones_get_nothing_added() -> None:
-    assert meta("resnet50", "se").recalib_record.options == {"reduction": 16, "pool": "avg"}
+    assert meta("resnet50", "se").recalib_record.options == {"reduction": 16, "pool": "avg", "bias": True}
     assert meta("resnet50").recalib_record.options == {}
 
 

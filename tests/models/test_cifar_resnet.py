@@ -48,6 +48,19 @@ def test_original_resnet_uses_parameter_free_option_a_shortcuts() -> None:
     assert sum(p.numel() for p in model.layer2[0].shortcut.parameters()) == 0
 
 
+@pytest.mark.parametrize(("depth", "exact"), [(20, 272_474), (56, 855_770)])
+def test_option_b_projects_where_the_shape_changes(depth: int, exact: int) -> None:
+    model = create_model(f"cifar_resnet{depth}", shortcut="B")
+    projection = model.layer2[0].shortcut
+    assert [type(m).__name__ for m in projection] == ["Conv2d", "BatchNorm2d"]
+    assert projection(torch.ones(1, 16, 8, 8)).shape == (1, 32, 4, 4)
+    assert type(model.layer2[1].shortcut).__name__ == "Identity"
+    # two projections, 16→32 and 32→64, each with its BN: 512 + 64 + 2048 + 128 parameters
+    assert n_params(model) == exact == n_params(create_model(f"cifar_resnet{depth}")) + 2_752
+    with pytest.raises(ConfigError, match="shortcut"):
+        create_model("cifar_resnet20", shortcut="C")
+
+
 def test_cmpe_se_sees_the_projection_of_the_preactivated_input() -> None:
     with torch.device("meta"):
         model = create_model("preact_resnet164", block="cmpe-se-pair-1x1").eval()

@@ -86,3 +86,15 @@ def test_invalid_layouts_are_config_errors() -> None:
         create_model("resnet18", groups=32)
     with pytest.raises(ConfigError, match="fixes depth=50"):
         create_model("resnet50", depth=101)
+
+
+def test_block_after_the_second_conv_recalibrates_the_inner_width() -> None:
+    """MS-SAR Sec. 4.3's literal "after the second convolutional layer": ResNeXt's grouped 3×3 (inner width 128…1024)."""
+    model = create_model("resnext50_32x4d", block="se", block_after="second", reduction=16)
+    assert [model.layer1[0].recal.channels, model.layer4[0].recal.channels] == [128, 1024]
+    # SE on the inner widths: 3·(2·128·8 + 8 + 128) + 4·(2·256·16 + 272) + 6·(2·512·32 + 544) + 3·(2·1024·64 + 1088)
+    assert n_params(model) - BASELINES["resnext50_32x4d"] == 636_760
+    assert n_params(meta_model("resnext50_32x4d", block="se")) - BASELINES["resnext50_32x4d"] == 2_530_992
+    assert run(model, (64, 64)).shape == (1, 1000)
+    with pytest.raises(ConfigError, match="block_after='last'"):
+        create_model("resnet50", block="cmpe-se-pair-1x1", block_after="second")
