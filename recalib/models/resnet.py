@@ -35,7 +35,7 @@ from recalib.entries import ArchEntry
 from recalib.errors import ConfigError
 from recalib.models._insertion import BlockFactory, recalibrate_residual
 from recalib.models._layers import (Backbone, Size, batch_norm, check_input_size, classifier, conv2d, out_size,
-                                    stage_factories)
+                                    projection_shortcut, stage_factories)
 from recalib.models.preact_units import PreActBottleneck, PreActUnit
 
 __all__ = ["ResNet", "BasicBlock", "Bottleneck", "build_resnet", "build_preact_resnet_imagenet", "ENTRIES"]
@@ -43,13 +43,6 @@ __all__ = ["ResNet", "BasicBlock", "Bottleneck", "build_resnet", "build_preact_r
 IMAGENET_SIZE: Size = (224, 224)
 _LAYERS = {18: ("basic", (2, 2, 2, 2)), 34: ("basic", (3, 4, 6, 3)), 50: ("bottleneck", (3, 4, 6, 3)),
            101: ("bottleneck", (3, 4, 23, 3)), 152: ("bottleneck", (3, 8, 36, 3))}
-
-
-def _shortcut(in_channels: int, out_channels: int, stride: int) -> nn.Module:
-    """Projection (1×1 conv + BN, option B) where the shape changes, identity elsewhere."""
-    if stride == 1 and in_channels == out_channels:
-        return nn.Identity()
-    return nn.Sequential(conv2d(in_channels, out_channels, 1, stride), batch_norm(out_channels))
 
 
 class BasicBlock(nn.Module):
@@ -63,7 +56,7 @@ class BasicBlock(nn.Module):
         self.conv1, self.bn1 = conv2d(in_channels, planes, 3, stride), batch_norm(planes)
         self.conv2, self.bn2 = conv2d(planes, planes, 3), batch_norm(planes, zero_init)
         self.relu = nn.ReLU(inplace=True)
-        self.downsample = _shortcut(in_channels, planes, stride)
+        self.downsample = projection_shortcut(in_channels, planes, stride)
         self.recal = block(planes, feat_size=feat_size, width=planes)
         self.takes_identity = block.takes_identity
 
@@ -93,7 +86,7 @@ class Bottleneck(nn.Module):
         self.conv2, self.bn2 = conv2d(width, width, 3, stride_3x3, groups), batch_norm(width)
         self.conv3, self.bn3 = conv2d(width, out_channels, 1), batch_norm(out_channels, zero_init)
         self.relu = nn.ReLU(inplace=True)
-        self.downsample = _shortcut(in_channels, out_channels, stride)
+        self.downsample = projection_shortcut(in_channels, out_channels, stride)
         self.recal = block(out_channels, feat_size=feat_size, width=width)
         self.takes_identity = block.takes_identity
 
