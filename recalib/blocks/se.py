@@ -10,6 +10,7 @@ The native gates of EfficientNet, MobileNetV3 and RegNetY are this block with ot
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
 import torch
@@ -28,7 +29,7 @@ POOLS: tuple[str, ...] = ("avg", "max")
 Activation = Literal["relu", "silu"]
 _ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "silu": nn.SiLU}
 Gate = Literal["sigmoid", "hard-sigmoid"]
-_GATES = {"sigmoid": torch.sigmoid, "hard-sigmoid": F.hardsigmoid}
+_GATES: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {"sigmoid": torch.sigmoid, "hard-sigmoid": F.hardsigmoid}
 HiddenFrom = Literal["channels", "unit-input"]
 _HIDDEN_FROM: tuple[str, ...] = ("channels", "unit-input")
 
@@ -125,8 +126,9 @@ class SqueezeExcite(nn.Module):
                               f"average pooling; 'max' is an option), got {pool!r}")
         self.channels, self.reduction, self.pool = channels, reduction, pool
         self.gate = check_choice(gate, tuple(_GATES), "gate", "se")
+        check_choice(activation, tuple(_ACTIVATIONS), "activation", "se")
         self.mlp = ExciteMLP(channels, _hidden_width(channels, reduction, hidden_from, unit_channels, round_to),
-                             activation=check_choice(activation, tuple(_ACTIVATIONS), "activation", "se"))
+                             activation=activation)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_input(x, self.channels, "se", self)
