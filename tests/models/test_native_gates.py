@@ -91,15 +91,16 @@ def test_a_checkpoint_of_a_native_network_rebuilds_it(tmp_path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("arch", MOBILE)
-def test_the_native_network_learns_the_digits_past_the_examples_bar(arch: str) -> None:
-    """``examples/train_digits.py``'s schedule, three epochs at 32x32 (a minute or two each on one thread)."""
+@pytest.mark.parametrize(("arch", "epochs"), [("efficientnet_b0", 5), ("mobilenet_v3_large", 3), ("regnet_y_800mf", 3)])
+def test_the_native_network_learns_the_digits_past_the_examples_bar(arch: str, epochs: int) -> None:
+    """``examples/train_digits.py``'s schedule at 32x32 (one to three minutes each on one thread). Measured on a
+    busy machine: EfficientNet-B0 81.7% after three epochs, 91.8% after five; MobileNetV3 96.9%, RegNetY 90.4%."""
     from train_digits import MIN_ACCURACY, Schedule, train_spec
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        result = train_spec(parse_spec(f"{arch}:num_classes=10").with_input_size(SMALL), Schedule(epochs=3))
+        result = train_spec(parse_spec(f"{arch}:num_classes=10").with_input_size(SMALL), Schedule(epochs=epochs))
     finally:
         torch.set_num_threads(threads)
     assert result.accuracy >= MIN_ACCURACY, f"{arch}: {result.accuracy:.1%}"
