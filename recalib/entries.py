@@ -25,7 +25,8 @@ from recalib.errors import ConfigError, UnknownNameError
 from recalib.literals import parse_value
 from recalib.option_types import describe, fits, hints
 
-__all__ = ["BlockEntry", "NativeBlock", "ArchEntry", "Registry", "build", "check_options", "keyword_names", "keyword_defaults"]
+__all__ = ["BlockEntry", "NativeBlock", "ArchEntry", "Registry", "build", "check_options", "keyword_names",
+           "keyword_defaults"]
 
 
 @dataclass(frozen=True)

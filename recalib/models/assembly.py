@@ -4,11 +4,11 @@ The options of a model are split by name: those the backbone's builder takes con
 backbone; every other option configures the block. No block named means the backbone's native
 block where it has one (:attr:`recalib.entries.ArchEntry.native`, EfficientNet's SE), which is
 part of the architecture like its widths: its options are the entry's, not recorded with the
-model. Block ``"none"`` (:data:`recalib.blocks.NO_BLOCK`) means no block at all. Where a paper fixes a block's setting for a
-family of backbones, that is the default (:mod:`recalib.models.block_defaults`); explicit
-options win. The options the model was built with, the block's defaults included, come back
-with it, so a record of them rebuilds this very model (:class:`recalib.record.ModelRecord`,
-which is what calls this).
+model. Block ``"none"`` (:data:`recalib.blocks.NO_BLOCK`) means no block at all. Where a paper
+fixes a block's setting for a family of backbones, that is the default
+(:mod:`recalib.models.block_defaults`); explicit options win. The options the model was built
+with, the block's defaults included, come back with it, so a record of them rebuilds this very
+model (:class:`recalib.record.ModelRecord`, which is what calls this).
 """
 from __future__ import annotations
 
@@ -41,7 +41,8 @@ def assemble(arch: str, block: str | None, stages: tuple[int, ...] | None,
         raise ConfigError(f"model {arch!r} does not take option(s) {', '.join(sorted(block_options))}; "
                           f"valid options: {', '.join(valid)} (block options need block=NAME)")
     native = block is None and entry.native is not None
-    factory = _native(entry) if native else BlockFactory(None if block is None else resolve_block(block), block_options)
+    chosen = None if block is None else resolve_block(block)
+    factory = _native(entry) if native else BlockFactory(chosen, block_options)
     stage_set = None if stages is None else frozenset(stages)
     model = build(entry, (), {"block": factory, "stages": stage_set, **model_options})
     return model, {**model_options, **({} if native else factory.effective_options())}

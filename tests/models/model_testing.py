@@ -26,6 +26,16 @@ def macs_on_meta(model: nn.Module, size: tuple[int, int] = (224, 224)) -> float:
     return counter.get_total_flops() / 2
 
 
+def assert_computes_the_same(theirs: nn.Module, ours: nn.Module, size: tuple[int, int] = (64, 64)) -> None:
+    """After :func:`copy_randomised_state` from ``theirs`` into ``ours``, both give the same outputs (eval mode)."""
+    copy_randomised_state(theirs.eval(), ours.eval())
+    x = torch.randn(2, 3, *size)
+    with torch.no_grad():
+        expected = theirs(x)
+        assert expected.abs().max() > 1e-3
+        torch.testing.assert_close(ours(x), expected, rtol=1e-4, atol=1e-5 * float(expected.abs().max()))
+
+
 def copy_randomised_state(source: nn.Module, target: nn.Module) -> None:
     """Give ``source`` random weights and batch-norm statistics, then copy them into ``target`` in order.
 

@@ -1,10 +1,9 @@
 """EfficientNet-B0: the published counts, its SiLU SE gate in every unit, and timm's network exactly."""
 from __future__ import annotations
 
-import pytest
 import torch
 
-from model_testing import copy_randomised_state, macs_on_meta, n_params
+from model_testing import assert_computes_the_same, macs_on_meta, n_params
 from recalib import create_model
 from recalib.blocks.se import SqueezeExcite
 
@@ -41,11 +40,5 @@ def test_it_computes_what_timms_layout_computes_with_the_same_weights() -> None:
     """``examples/foreign_models.py``'s look-alike of timm's ``efficientnet_b0``, weights copied in order."""
     import foreign_models
 
-    theirs, ours = foreign_models.efficientnet_b0(num_classes=10).eval(), create_model(
-        "efficientnet_b0", num_classes=10, input_size=(64, 64)).eval()
-    copy_randomised_state(theirs, ours)
-    x = torch.randn(2, 3, 64, 64)
-    with torch.no_grad():
-        expected = theirs(x)
-        assert expected.abs().max() > 1e-3
-        torch.testing.assert_close(ours(x), expected, rtol=1e-4, atol=1e-5 * float(expected.abs().max()))
+    assert_computes_the_same(foreign_models.efficientnet_b0(num_classes=10),
+                             create_model("efficientnet_b0", num_classes=10, input_size=(64, 64)))
