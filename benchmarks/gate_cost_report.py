@@ -80,7 +80,9 @@ def _summary(data: dict[str, Any]) -> list[str]:
              "|" + "---|" * (5 + len(runtimes))]
     for network in data["networks"]:
         gate = _published(network)
-        for batch in data["batches"] if gate else []:
+        if gate is None:
+            continue
+        for batch in data["batches"]:
             found = cells(data, network, batch, gate)
             picked = [found.get(f"{r} optimized", found.get(f"{r} plain", found.get(r))) for r in runtimes]
             lines.append(f"| {network['arch']} | `{gate}` | {batch} | " + " | ".join(_cost(network, gate)) + " | "
