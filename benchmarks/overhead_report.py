@@ -16,7 +16,8 @@ from typing import Any
 from recalib.deploy.stats import RatioStats, ratio
 from recalib.profiling.latency.audit import BASELINE
 
-__all__ = ["TARGETS", "SPEEDUP_TARGETS", "QUICK_BLOCKS", "run_key", "summarize", "markdown"]
+__all__ = ["TARGETS", "SPEEDUP_TARGETS", "QUICK_BLOCKS", "run_key", "round_times", "series", "series_names", "median_ms",
+           "summarize", "markdown"]
 
 # block spec -> issue 15's target: the least median overhead on a CPU runtime, percent, at batch 1 / 8
 TARGETS: dict[str, tuple[float, float]] = {
@@ -40,7 +41,7 @@ def run_key(series: str, batch: int) -> str:
     return f"{series.replace(' ', '-')}-b{batch}"
 
 
-def _times(data: dict[str, Any], series: str, batch: int, label: str) -> list[float] | None:
+def round_times(data: dict[str, Any], series: str, batch: int, label: str) -> list[float] | None:
     """Every round of ``label`` in ``series`` at ``batch``, in nanoseconds (None: not measured)."""
     run = data["runs"].get(run_key(series, batch))
     runtime, _, export = series.partition(" ")
@@ -61,7 +62,7 @@ def series(data: dict[str, Any], batch: int, label: str) -> dict[str, dict[str, 
     for runtime in data["runtimes"]:
         for export in ("optimized", "plain") if runtime in data["onnx_runtimes"] else ("",):
             name = f"{runtime} {export}".strip()
-            times, base = _times(data, name, batch, label), _times(data, name, batch, BASELINE)
+            times, base = round_times(data, name, batch, label), round_times(data, name, batch, BASELINE)
             if times is not None and base is not None:
                 found[name] = _cell(ratio(times, base))
     return found
@@ -94,9 +95,9 @@ def overhead_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def _median_ms(data: dict[str, Any], name: str, batch: int, label: str) -> float | None:
+def median_ms(data: dict[str, Any], name: str, batch: int, label: str) -> float | None:
     """The median latency of ``label`` in series ``name`` at ``batch`` (None if not measured)."""
-    times = _times(data, name, batch, label)
+    times = round_times(data, name, batch, label)
     return None if times is None else sorted(times)[len(times) // 2] / 1e6
 
 
@@ -105,7 +106,7 @@ def speedup_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for batch in data["batches"]:
         for label in data["labels"]:
-            found = {name: _median_ms(data, name, batch, label) for name in _names(data)}
+            found = {name: median_ms(data, name, batch, label) for name in series_names(data)}
             ms = {name: value for name, value in found.items() if value is not None}
             onnx = [n for n in ms if n.split()[0] in data["onnx_runtimes"]]
             fastest = min(onnx, key=ms.__getitem__, default=None)
@@ -116,7 +117,7 @@ def speedup_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def _names(data: dict[str, Any]) -> list[str]:
+def series_names(data: dict[str, Any]) -> list[str]:
     """Every series name, in the page's column order."""
     return [f"{r} {e}".strip() for r in data["runtimes"]
             for e in (("plain", "optimized") if r in data["onnx_runtimes"] else ("",))]
@@ -155,7 +156,7 @@ def _head(data: dict[str, Any]) -> list[str]:
 
 
 def _overhead_table(data: dict[str, Any]) -> list[str]:
-    names = _names(data)
+    names = series_names(data)
     lines = ["## Overheads", "",
              "Median latency over the plain backbone on the same runtime and export, in the same rounds "
              "[95% paired-bootstrap interval]; *plain* exports have no `recalib.export.optimize` rewrites, *optimized* "
@@ -171,7 +172,7 @@ def _overhead_table(data: dict[str, Any]) -> list[str]:
 
 
 def _speedup_table(data: dict[str, Any]) -> list[str]:
-    names = _names(data)
+    names = series_names(data)
     wanted = ", ".join(f"{t} >= {v:g}x" for t, v in SPEEDUP_TARGETS.items())
     lines = ["## Speed-ups", "", f"Median ms per series (different runs: not paired); the fastest ONNX series "
              f"of each model against torch.compile and torch eager (targets: {wanted}).", "",

@@ -25,8 +25,8 @@ from recalib.errors import ConfigError, UnknownNameError
 from recalib.literals import parse_value
 from recalib.option_types import describe, fits, hints
 
-__all__ = ["BlockEntry", "ArchEntry", "Registry", "build", "check_options", "check_keywords", "keyword_names",
-           "keyword_defaults"]
+__all__ = ["BlockEntry", "NativeBlock", "ArchEntry", "Registry", "build", "check_options", "check_keywords",
+           "keyword_names", "keyword_defaults"]
 
 
 @dataclass(frozen=True)
@@ -58,12 +58,29 @@ class BlockEntry:
 
 
 @dataclass(frozen=True)
+class NativeBlock:
+    """The recalibration block a published network is built with: registered block ``block`` with ``options``.
+
+    ``ARCH`` builds the network with it; ``ARCH+none`` without any block; ``ARCH+BLOCK`` with
+    ``BLOCK`` in its places. ``source`` says where the setting comes from.
+    """
+
+    block: str
+    options: Mapping[str, Any]
+    source: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "options", MappingProxyType(dict(self.options)))
+
+
+@dataclass(frozen=True)
 class ArchEntry:
     """How to build one named architecture (``input_size`` is its nominal (H, W)).
 
     ``dataset`` is what the papers train it on (``imagenet``, ``cifar``, ``mnist``): a paper's
     block setting for a family of backbones is often a setting per dataset
-    (:mod:`recalib.models.block_defaults`).
+    (:mod:`recalib.models.block_defaults`). ``native`` is the block the published network has
+    built in (EfficientNet's SE), built when no block is named; None for the papers' plain backbones.
     """
 
     name: str
@@ -74,6 +91,7 @@ class ArchEntry:
     dataset: str
     in_channels: int = 3
     fixed: Mapping[str, Any] = field(default_factory=dict)
+    native: NativeBlock | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "fixed", MappingProxyType(dict(self.fixed)))

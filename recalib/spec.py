@@ -5,7 +5,8 @@ A model is named by one string:
 * ``ARCH[:KEY=VALUE,...][+BLOCK[:KEY=VALUE,...]]``: a registered architecture with backbone
   options, and optionally a block with its options, e.g. ``resnet50:stride_in_1x1=false+se:reduction=8``,
   ``cifar_resnet20+ms-sar:scales=(1,2)``. ``stages=(3,4)`` in the block part restricts the
-  insertion points.
+  insertion points. ``+none`` is no block at all, which removes a backbone's native gate
+  (``efficientnet_b0+none``).
 * a checkpoint written by :func:`recalib.save_checkpoint` (``.safetensors``, or any existing
   file that is not one of the kinds below): its stored record names the model;
 * a user's factory, ``FILE.py:FACTORY[:KEY=VALUE,...]`` or ``package.module:FACTORY[:KEY=VALUE,...]``:
@@ -33,7 +34,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from recalib.blocks import BLOCKS
+from recalib.blocks import BLOCKS, NO_BLOCK
 from recalib.checkpoint import load_checkpoint, read_record
 from recalib.entries import check_options, keyword_names
 from recalib.errors import ConfigError, RecalibError
@@ -79,8 +80,16 @@ def _parse_part(part: str, what: str, whole: str) -> tuple[str, dict[str, Any]]:
 
 
 def _block_part(part: str, whole: str) -> tuple[str, dict[str, Any], tuple[int, ...] | None]:
-    """``BLOCK[:KEY=VALUE,...]`` → ``(name, options, stages)``, names checked; errors quote ``whole``."""
+    """``BLOCK[:KEY=VALUE,...]`` → ``(name, options, stages)``, names checked; errors quote ``whole``.
+
+    ``none`` (:data:`~recalib.blocks.NO_BLOCK`, no block at all) takes no options.
+    """
     name, options = _parse_part(part, "block", whole)
+    if name == NO_BLOCK:
+        if options:
+            raise ConfigError(f"in {whole!r}: block {NO_BLOCK!r} means no block at all and takes no options; "
+                              f"drop {', '.join(options)}")
+        return name, options, None
     stage_value = options.pop("stages", None)
     stages = _stages(stage_value, whole) if stage_value is not None else None
     _check_part(BLOCKS.get, name, options, "block", whole)

@@ -46,7 +46,9 @@ def test_the_input_channels_come_from_the_architecture() -> None:
 
 def test_a_built_model_carries_the_record_of_every_option_it_was_built_with() -> None:
     model = ModelRecord("cifar_resnet20", "se", {"reduction": 4}, (3,)).create()
-    assert model.recalib_record == ModelRecord("cifar_resnet20", "se", {"reduction": 4, "pool": "avg", "bias": True}, (3,))
+    every = {"reduction": 4, "pool": "avg", "activation": "relu", "gate": "sigmoid", "hidden_from": "channels",
+             "round_to": 1, "bias": True}
+    assert model.recalib_record == ModelRecord("cifar_resnet20", "se", every, (3,))
     assert sum(type(m).__name__ == "SqueezeExcite" for m in model.modules()) == 3
     assert model(torch.randn(1, 3, 32, 32)).shape == (1, 10)
 

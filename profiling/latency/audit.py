@@ -38,15 +38,13 @@ from recalib.deploy.target import Target, onnx_runtimes
 from recalib.export.parity import ParityCheck
 from recalib.export.prepared import Prepared
 from recalib.export.report import ExportReport
-from recalib.profiling.latency.plan import FOREIGN_KINDS, LatencyPlan
+from recalib.profiling.latency.plan import BASELINE, NATIVE, LatencyPlan
 from recalib.spec import Spec
 from recalib.errors import BackendUnavailable, RecalibError
 from recalib.infra.workspace import temporary_folder
 
 __all__ = ["ModelCost", "ExportSummary", "LatencyRecord", "Failure", "ArchAudit", "LatencyAudit", "AuditHooks",
-           "audit_latency", "resolve_targets", "export_variants", "overhead_pct", "BASELINE"]
-
-BASELINE = "none"
+           "audit_latency", "resolve_targets", "export_variants", "overhead_pct", "BASELINE", "NATIVE"]
 
 
 def overhead_pct(value: float, base: float) -> float | None:
@@ -252,8 +250,7 @@ class _Run:
                 for variant in (self.variants if target.runs_onnx else ["module"]):
                     self._time(result, target, variant, exported.get(variant, models))
         # Models that failed to build leave their export steps undone: keep the bar honest.
-        self.bar.update(_steps(self.plan, self.targets, self.variants) // len(self.plan.archs)
-                        - (self.bar.n - done))
+        self.bar.update(_arch_steps(self.plan, spec, self.targets, self.variants) - (self.bar.n - done))
         return result
 
     def _models(self, result: ArchAudit, base: Spec) -> dict[str, Prepared]:
@@ -261,9 +258,9 @@ class _Run:
         from recalib.export.prepare import build
 
         models = {}
-        for label in (BASELINE, *self.plan.blocks) if base.kind not in FOREIGN_KINDS else (BASELINE,):
+        for label in self.plan.labels(base):
             try:
-                model = build(base if label == BASELINE else base.with_block(label), label=label)
+                model = build(base if label == NATIVE else base.with_block(label), label=label)
                 assert model.module is not None
                 result.costs.append(_cost(label, model.module, result.input_chw))
                 models[label] = model
@@ -319,11 +316,10 @@ class _Run:
                                for m in bench.measurements]
 
 
-def _steps(plan: LatencyPlan, targets: Sequence[Target], variants: Sequence[str]) -> int:
-    """Progress-bar length: builds, exports and timing jobs."""
-    models = 1 + len(plan.blocks)
+def _arch_steps(plan: LatencyPlan, spec: Spec, targets: Sequence[Target], variants: Sequence[str]) -> int:
+    """Progress-bar steps of one architecture: builds, exports and timing jobs."""
     jobs = sum(len(variants) if t.runs_onnx else 1 for t in targets) * len(plan.batches)
-    return len(plan.archs) * (models * (1 + len(variants)) + jobs)
+    return len(plan.labels(spec)) * (1 + len(variants)) + jobs
 
 
 def audit_latency(plan: LatencyPlan, progress: bool = False, hooks: AuditHooks = AuditHooks()) -> LatencyAudit:
@@ -341,7 +337,8 @@ def audit_latency(plan: LatencyPlan, progress: bool = False, hooks: AuditHooks =
     targets, skipped = resolve_targets(plan)
     variants, notes = export_variants(targets, plan.optimize)
     machine, start, threads = machine_info.collect(), time.perf_counter(), torch.get_num_threads()
-    bar = tqdm(total=_steps(plan, targets, variants), desc="latency audit", unit="step", disable=not progress)
+    steps = sum(_arch_steps(plan, spec, targets, variants) for spec in plan.arch_specs)
+    bar = tqdm(total=steps, desc="latency audit", unit="step", disable=not progress)
     try:
         # Building, exporting and reference outputs run on one thread: with more, torch waits at
         # every op for a thread that another process holds (27x slower on a busy 2-core machine).

@@ -27,8 +27,8 @@ from recalib.errors import ConfigError
 if TYPE_CHECKING:
     from recalib.spec import Spec
 
-__all__ = ["LatencyPlan", "default_plan", "check_names", "DEFAULT_ARCHS", "DEFAULT_BLOCKS", "QUICK_BLOCKS",
-           "DEFAULT_TARGETS", "MIN_ROUNDS", "QUICK_ITERS", "FOREIGN_KINDS"]
+__all__ = ["LatencyPlan", "default_plan", "check_names", "BASELINE", "NATIVE", "DEFAULT_ARCHS", "DEFAULT_BLOCKS",
+           "QUICK_BLOCKS", "DEFAULT_TARGETS", "MIN_ROUNDS", "QUICK_ITERS", "FOREIGN_KINDS"]
 
 DEFAULT_ARCHS = ("resnet50", "cifar_resnet20")
 DEFAULT_BLOCKS = ("se", "ge-theta-minus:extent=8", "ge-theta", "ms-sar", "cc-reduced", "cc-static",
@@ -42,6 +42,12 @@ MIN_ROUNDS = 8
 # Sources of models recalib did not build: the audit measures them as they are, without its blocks.
 FOREIGN_KINDS = ("factory", "program")
 QUICK_ITERS = 20
+#: The label of each architecture's baseline, built as ``ARCH+none``: block ``none``
+#: (:data:`recalib.blocks.NO_BLOCK`, written out here because this module stays free of torch) is
+#: no block at all, not even a native one.
+BASELINE = "none"
+#: The label of an architecture as published, with its native block.
+NATIVE = "native"
 
 
 @dataclass(frozen=True)
@@ -59,6 +65,10 @@ class LatencyPlan:
     holds; on a busy 2-core machine ResNet-50 took 2.1 s instead of 78 ms. One thread per model
     is the setting other load disturbs least, so the default report is reproducible on shared
     machines; pass more for a dedicated deployment's setting.
+    ``native``: also time each architecture as published, with its native block
+    (:attr:`recalib.entries.ArchEntry.native`, EfficientNet's SE), labelled :data:`NATIVE`, where it
+    has one. Every overhead is against :data:`BASELINE`, the architecture with no block at all
+    (``ARCH+none``), so a native gate's cost is measured like any block's.
     ``runtime_iters``: a runtime's own timed rounds at batch 1 where it should not run ``iters``
     (a benchmark gives slow torch runtimes fewer); ``runtime_options``: a runtime's other
     :class:`~recalib.deploy.runner_options.RunnerOptions` (e.g. onnxruntime's ``spinning``), as
@@ -73,6 +83,7 @@ class LatencyPlan:
     warmup: int = 3
     threads: int | None = 1
     optimize: bool | str = True
+    native: bool = True
     strict: bool = False
     tolerance: float = DEFAULT_TOLERANCE
     runtime_iters: Mapping[str, int] = field(default_factory=dict)
@@ -97,6 +108,18 @@ class LatencyPlan:
         from recalib.spec import parse_spec
 
         return tuple(parse_spec(arch) for arch in self.archs)
+
+    def labels(self, spec: Spec) -> tuple[str, ...]:
+        """The models timed on architecture ``spec`` (one of :attr:`arch_specs`): :data:`BASELINE`, then
+        :data:`NATIVE` where it has a native block (and ``native`` is on), then each of ``blocks``; your
+        own model (:data:`FOREIGN_KINDS`) is measured as it is, without recalib's blocks."""
+        from recalib.models.catalog import arch_entry
+
+        if spec.kind in FOREIGN_KINDS:
+            return (BASELINE,)
+        assert spec.record is not None
+        native = self.native and arch_entry(spec.record.arch).native is not None
+        return (BASELINE, *((NATIVE,) if native else ()), *self.blocks)
 
     def rounds(self, batch: int, runtime: str | None = None) -> int:
         """Timed rounds at ``batch`` (of ``runtime``, where it has rounds of its own)."""

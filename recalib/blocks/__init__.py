@@ -2,6 +2,10 @@
 
 Each family module declares its variants as ``ENTRIES``; this is the one place that adds them
 to the registry. A user adds their own with :func:`recalib.registry.register_block`.
+
+:data:`NO_BLOCK` (``"none"``) is a block name every backbone accepts and no registry holds: no
+block at all. It differs from giving no block only on a backbone built with a native gate
+(``efficientnet_b0`` has its SE; ``efficientnet_b0+none`` has no gate).
 """
 from __future__ import annotations
 
@@ -16,10 +20,11 @@ from recalib.blocks.ms_sar import ENTRIES as MS_SAR_BLOCKS
 from recalib.blocks.se import ENTRIES as SE_BLOCKS
 from recalib.entries import BlockEntry, Registry, build
 
-__all__ = ["BLOCKS", "create_block", "list_blocks", "block_entry", "block_variants"]
+__all__ = ["BLOCKS", "NO_BLOCK", "create_block", "list_blocks", "block_entry", "resolve_block", "block_variants"]
 
 BLOCKS: Registry[BlockEntry] = Registry("block", (*SE_BLOCKS, *GATHER_EXCITE_BLOCKS, *CONTEXTUAL_BLOCKS,
                                                   *MS_SAR_BLOCKS, *CMPE_SE_BLOCKS))
+NO_BLOCK = "none"
 
 
 def create_block(name: str, channels: int, **options: object) -> nn.Module:
@@ -38,6 +43,11 @@ def list_blocks() -> list[str]:
 def block_entry(name: str) -> BlockEntry:
     """The registry entry (paper, parameter formula, flags) of ``name``."""
     return BLOCKS.get(name)
+
+
+def resolve_block(name: str) -> BlockEntry | None:
+    """The registry entry of block ``name``, or None for :data:`NO_BLOCK` (no block at all)."""
+    return None if name == NO_BLOCK else BLOCKS.get(name)
 
 
 def block_variants() -> list[tuple[str, str, dict[str, Any]]]:

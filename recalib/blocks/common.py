@@ -8,14 +8,25 @@ from torch import nn
 
 from recalib.errors import ConfigError, ShapeError
 
-__all__ = ["positive_int", "check_channels", "reduced_channels", "check_dtype", "check_input", "check_feat_size",
-           "as_pair", "check_batch_statistics"]
+__all__ = ["positive_int", "check_choice", "check_channels", "reduced_channels", "round_channels", "check_dtype",
+           "check_input", "check_feat_size", "as_pair", "check_batch_statistics"]
 
 
 def positive_int(value: object, what: str, name: str) -> int:
     """Return ``value`` if it is a positive ``int`` (bools excluded), else raise :class:`ConfigError`."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ConfigError(f"{name}: {what} must be a positive integer, got {value!r}")
+    return value
+
+
+def check_choice(value: object, choices: tuple[str, ...], what: str, name: str) -> str:
+    """Return ``value`` if it is one of ``choices``, else raise :class:`ConfigError` listing them.
+
+    A registry build checks a ``Literal`` annotation already; a block built directly (``SqueezeExcite(
+    64, gate="hard")``) would otherwise fail deep in a lookup, or silently take another branch.
+    """
+    if not isinstance(value, str) or value not in choices:
+        raise ConfigError(f"{name}: {what} must be one of {', '.join(map(repr, choices))}, got {value!r}")
     return value
 
 
@@ -37,6 +48,16 @@ def reduced_channels(channels: int, reduction: int, *, name: str = "block") -> i
         raise ConfigError(f"{name}: channels ({channels}) smaller than the reduction ratio r={reduction} "
                           f"leaves an empty hidden layer; use r <= {channels}")
     return channels // reduction
+
+
+def round_channels(value: int, divisor: int) -> int:
+    """``value`` rounded to the nearest multiple of ``divisor`` (at least ``divisor``), never 10% below ``value``.
+
+    The channel rounding of the MobileNet family (TensorFlow's ``_make_divisible``, also torchvision's
+    and timm's), which MobileNetV3 applies to its SE hidden widths (72 // 4 = 18 -> 24).
+    """
+    rounded = max(divisor, (value + divisor // 2) // divisor * divisor)
+    return rounded + divisor if rounded < 0.9 * value else rounded
 
 
 def check_dtype(x: torch.Tensor, module: nn.Module, name: str) -> None:

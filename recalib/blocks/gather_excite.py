@@ -15,7 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from recalib.blocks.common import as_pair, check_batch_statistics, check_channels, check_feat_size, check_input
+from recalib.blocks.common import (as_pair, check_batch_statistics, check_channels, check_feat_size, check_input,
+                                   reduced_channels)
 from recalib.blocks.se import ExciteMLP, global_pool
 from recalib.entries import BlockEntry
 from recalib.errors import ConfigError
@@ -190,7 +191,7 @@ class GatherExcite(nn.Module):
         if self.reduction is None:
             return nn.Identity(), nn.Identity()
         # the official GE-θ⁺ prototxt puts a ReLU between the gather's BN and the MLP
-        return nn.ReLU(), ExciteMLP(self.channels, reduction=self.reduction, name=self.name)
+        return nn.ReLU(), ExciteMLP(self.channels, reduced_channels(self.channels, self.reduction, name=self.name))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_input(x, self.channels, self.name, self)

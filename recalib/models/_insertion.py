@@ -12,14 +12,15 @@ from recalib.errors import ConfigError
 
 __all__ = ["BlockFactory", "recalibrate_residual"]
 
-_CONTEXT = ("feat_size", "width", "source_channels")
+_CONTEXT = ("feat_size", "width", "source_channels", "unit_channels")
 
 
 class BlockFactory:
     """Builds one block per insertion point from a block's registry entry and the user's options.
 
     The backbone supplies the context it knows (``feat_size`` from its nominal resolution, the
-    bottleneck ``width``); each block receives only the context keys its constructor takes.
+    bottleneck ``width``, the input channels of the unit holding the insertion point as
+    ``unit_channels``); each block receives only the context keys its constructor takes.
     ``BlockFactory(None)`` builds ``nn.Identity`` so a backbone has one code path. The caller
     looks the entry up (:mod:`recalib.models.assembly`), so backbones never reach for a registry.
     """
@@ -67,11 +68,13 @@ class BlockFactory:
         return self.entry is not None and (self._accepted is None or option in self._accepted)
 
     def __call__(self, channels: int, *, feat_size: tuple[int, int] | None = None,
-                 width: int | None = None, source_channels: int | None = None) -> nn.Module:
+                 width: int | None = None, source_channels: int | None = None,
+                 unit_channels: int | None = None) -> nn.Module:
         """Build the block for ``channels``; context the block's constructor does not take is dropped."""
         if self.entry is None:
             return nn.Identity()
-        context = {"feat_size": feat_size, "width": width, "source_channels": source_channels}
+        context = {"feat_size": feat_size, "width": width, "source_channels": source_channels,
+                   "unit_channels": unit_channels}
         context = {k: v for k, v in context.items() if v is not None and self.accepts(k)}
         if self.entry.needs_feat_size and "feat_size" not in context:
             raise ConfigError(f"block {self.entry.name!r} needs the feature-map size, which this "

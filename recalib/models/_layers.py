@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
@@ -22,10 +22,11 @@ from recalib.blocks.common import check_dtype, positive_int
 from recalib.errors import ConfigError, ShapeError
 from recalib.models._insertion import BlockFactory
 
-__all__ = ["Size", "conv2d", "batch_norm", "projection_shortcut", "classifier", "out_size", "stage_factories",
-           "check_input_size", "Backbone"]
+__all__ = ["Size", "Norm", "conv2d", "batch_norm", "conv_norm", "projection_shortcut", "classifier", "out_size",
+           "stage_factories", "check_input_size", "Backbone"]
 
 Size = tuple[int, int]
+Norm = Callable[[int], nn.Module]
 
 
 def conv2d(in_channels: int, out_channels: int, kernel: int, stride: int = 1, groups: int = 1,
@@ -39,19 +40,30 @@ def conv2d(in_channels: int, out_channels: int, kernel: int, stride: int = 1, gr
     return conv
 
 
-def batch_norm(channels: int, zero_init: bool = False) -> nn.BatchNorm2d:
-    """BN with weight 1 and bias 0; ``zero_init`` starts a residual branch at zero (Goyal et al. 2017)."""
-    bn = nn.BatchNorm2d(channels)
+def batch_norm(channels: int, zero_init: bool = False, *, eps: float = 1e-5, momentum: float = 0.1) -> nn.BatchNorm2d:
+    """BN with weight 1 and bias 0; ``zero_init`` starts a residual branch at zero (Goyal et al. 2017).
+
+    ``eps`` and ``momentum`` are PyTorch's defaults unless a network's reference implementation sets
+    others (MobileNetV3: 0.001 and 0.01, after TensorFlow's 0.99 decay).
+    """
+    bn = nn.BatchNorm2d(channels, eps=eps, momentum=momentum)
     if zero_init:
         nn.init.zeros_(bn.weight)
     return bn
 
 
+def conv_norm(in_channels: int, out_channels: int, kernel: int, stride: int = 1, groups: int = 1, *,
+              act: Callable[[], nn.Module] | None = None, norm: Norm = batch_norm) -> nn.Sequential:
+    """Conv (no bias) - norm - optional activation, one ``Sequential`` (torchvision's ``Conv2dNormActivation``)."""
+    layers = [conv2d(in_channels, out_channels, kernel, stride, groups), norm(out_channels)]
+    return nn.Sequential(*layers, *([] if act is None else [act()]))
+
+
 def projection_shortcut(in_channels: int, out_channels: int, stride: int) -> nn.Module:
-    """He et al.'s option B: a 1×1 conv + BN where the shape changes, the identity elsewhere."""
+    """Projection (1×1 conv + BN, He et al.'s option B) where the shape changes, identity elsewhere."""
     if stride == 1 and in_channels == out_channels:
         return nn.Identity()
-    return nn.Sequential(conv2d(in_channels, out_channels, 1, stride), batch_norm(out_channels))
+    return conv_norm(in_channels, out_channels, 1, stride)
 
 
 def classifier(in_features: int, num_classes: int) -> nn.Linear:

@@ -11,12 +11,16 @@ from recalib.entries import ArchEntry, Registry
 from recalib.models.cc_vgg import ENTRIES as CC_VGGS
 from recalib.models.cifar_resnet import ENTRIES as CIFAR_RESNETS
 from recalib.models.densenet import ENTRIES as DENSENETS
+from recalib.models.efficientnet import ENTRIES as EFFICIENTNETS
+from recalib.models.mobilenet_v3 import ENTRIES as MOBILENETS
+from recalib.models.regnet import ENTRIES as REGNETS
 from recalib.models.resnet import ENTRIES as RESNETS
 from recalib.models.shufflenet import ENTRIES as SHUFFLENETS
 
 __all__ = ["MODELS", "list_models", "arch_entry"]
 
-MODELS: Registry[ArchEntry] = Registry("model", (*RESNETS, *CIFAR_RESNETS, *DENSENETS, *SHUFFLENETS, *CC_VGGS))
+MODELS: Registry[ArchEntry] = Registry("model", (*RESNETS, *CIFAR_RESNETS, *DENSENETS, *SHUFFLENETS, *CC_VGGS,
+                                                   *EFFICIENTNETS, *MOBILENETS, *REGNETS))
 
 
 def list_models() -> list[str]:

@@ -89,3 +89,42 @@ def test_compiles_without_graph_breaks_and_traces_for_fvcore(pool: str) -> None:
     torch.testing.assert_close(compiled(x), block(x))
     flops = FlopCountAnalysis(block, x).unsupported_ops_warnings(False)
     assert flops.total() == 2 * (32 * 8 + 8 * 32)  # the two 1×1 convs on the (N, C, 1, 1) squeeze
+
+
+# --- the options that express mobile networks' native gates ----------------------------------------------
+
+
+def test_hard_sigmoid_gate_and_silu_activation_follow_their_definitions() -> None:
+    """MobileNetV3's gate relu6(z + 3) / 6 and EfficientNet's δ = z · sigmoid(z), written out."""
+    x = torch.randn(2, 32, 5, 7)
+    for activation, gate in (("silu", "sigmoid"), ("relu", "hard-sigmoid")):
+        block = create_block("se", 32, reduction=4, activation=activation, gate=gate)
+        mlp = block.mlp
+        z = F.conv2d(x.mean((2, 3), keepdim=True), mlp.reduce.weight, mlp.reduce.bias)
+        z = z * torch.sigmoid(z) if activation == "silu" else F.relu(z)
+        z = F.conv2d(z, mlp.expand.weight, mlp.expand.bias)
+        scale = torch.sigmoid(z) if gate == "sigmoid" else torch.clamp(z + 3, 0, 6) / 6
+        torch.testing.assert_close(block(x), x * scale)
+
+
+@pytest.mark.parametrize(("gated", "expected"), [(72, 24), (120, 32), (240, 64), (480, 120), (672, 168), (960, 240)])
+def test_round_to_eight_gives_mobilenet_v3_large_hidden_widths(gated: int, expected: int) -> None:
+    """Howard et al. 2019 (torchvision's weights): the nearest multiple of 8 to C // 4, never 10% below it."""
+    assert create_block("se", gated, reduction=4, round_to=8).mlp.hidden == expected
+
+
+def test_hidden_width_from_the_unit_input_is_what_the_backbone_gives() -> None:
+    """EfficientNet's MBConv with 24 input channels expands to 144 and gates with 24 // 4 = 6 hidden channels."""
+    block = SqueezeExcite(144, reduction=4, hidden_from="unit-input", unit_channels=24)
+    assert block.mlp.hidden == 6 and block.formula_params() == 2 * 144 * 6 + 6 + 144
+    with pytest.raises(ConfigError, match="hidden_from='unit-input'.*does not give; use hidden_from='channels'"):
+        create_block("se", 144, reduction=4, hidden_from="unit-input")
+
+
+@pytest.mark.parametrize(("option", "value", "choices"), [
+    ("gate", "hard", "'sigmoid', 'hard-sigmoid'"), ("activation", "gelu", "'relu', 'silu'"),
+    ("hidden_from", "input", "'channels', 'unit-input'")])
+def test_an_unknown_native_gate_option_is_a_config_error_listing_the_choices(option: str, value: str,
+                                                                              choices: str) -> None:
+    with pytest.raises(ConfigError, match=f"{option} must be one of {choices}, got '{value}'"):
+        SqueezeExcite(32, reduction=4, **{option: value})

@@ -32,7 +32,7 @@ def test_every_row_names_a_registered_block_and_backbones_and_cites_its_paper() 
 
 def test_the_imagenet_row_covers_every_imagenet_backbone_and_nothing_else() -> None:
     (row,) = [r for r in BLOCK_DEFAULTS if r.dataset == "imagenet"]
-    assert row.backbones(MODELS) == sorted(IMAGENET) and len(IMAGENET) == 12
+    assert row.backbones(MODELS) == sorted(IMAGENET) and len(IMAGENET) == 15
     assert all(defaults_for(arch_entry(a), "ms-sar") == [row] for a in IMAGENET)
 
 
@@ -94,7 +94,9 @@ def test_table_2_wrn_totals() -> None:
 
 
 def test_other_blocks_and_bare_backbones_get_nothing_added() -> None:
-    assert meta("resnet50", "se").recalib_record.options == {"reduction": 16, "pool": "avg", "bias": True}
+    assert meta("resnet50", "se").recalib_record.options == {"reduction": 16, "pool": "avg", "activation": "relu",
+                                                             "gate": "sigmoid", "hidden_from": "channels", "round_to": 1,
+                                                             "bias": True}
     assert meta("resnet50").recalib_record.options == {}
 
 

@@ -52,7 +52,8 @@ BEYOND_ONE_PERCENT = {
 
 #: Options a configuration may leave to the library: context the backbone supplies, and options
 #: that do not change the network (initialisation, dropout) or that the variant does not use.
-NOT_SETTINGS = {"feat_size", "width", "source_channels", "zero_init_residual", "dropout", "hidden", "coefficients",
+NOT_SETTINGS = {"feat_size", "width", "source_channels", "unit_channels", "zero_init_residual", "dropout", "hidden",
+                "coefficients",
                 "ch", "mix", "variant", "view", "groups", "width_per_group", "depth", "widen", "growth",
                 "bottleneck", "block", "stages"}
 

@@ -89,3 +89,15 @@ def test_a_runtime_with_rounds_of_its_own_gets_them_at_every_batch() -> None:
 def test_rounds_and_options_only_for_measured_runtimes_and_valid(kwargs: dict[str, object]) -> None:
     with pytest.raises(ConfigError):
         LatencyPlan(targets=parse_targets(["ort-cpu", "torch-eager"]), **kwargs)  # type: ignore[arg-type]
+
+
+def test_each_architecture_is_timed_against_itself_without_any_block_and_as_published() -> None:
+    """The baseline is ``ARCH+none`` (no native gate either); the native network is timed where there is one."""
+    from recalib.blocks import NO_BLOCK
+    from recalib.profiling.latency.plan import BASELINE, NATIVE
+
+    plan = LatencyPlan(archs=("resnet50", "efficientnet_b0"), blocks=("se", "ge-theta"))
+    resnet, efficientnet = plan.arch_specs
+    assert BASELINE == NO_BLOCK and plan.labels(resnet) == (BASELINE, "se", "ge-theta")
+    assert plan.labels(efficientnet) == (BASELINE, NATIVE, "se", "ge-theta")
+    assert replace(plan, native=False).labels(efficientnet) == (BASELINE, "se", "ge-theta")
