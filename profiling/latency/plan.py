@@ -114,10 +114,11 @@ class LatencyPlan:
         :data:`NATIVE` where it has a native block (and ``native`` is on), then each of ``blocks``; your
         own model (:data:`FOREIGN_KINDS`) is measured as it is, without recalib's blocks."""
         from recalib.models.catalog import arch_entry
+        from recalib.record import ModelRecord
 
         if spec.kind in FOREIGN_KINDS:
             return (BASELINE,)
-        assert spec.record is not None
+        assert isinstance(spec.record, ModelRecord)
         native = self.native and arch_entry(spec.record.arch).native is not None
         return (BASELINE, *((NATIVE,) if native else ()), *self.blocks)
 
