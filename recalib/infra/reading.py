@@ -10,6 +10,7 @@ again on the open descriptor. Errors quote at most a bounded prefix of what they
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import stat
@@ -18,7 +19,7 @@ from typing import Any
 
 from recalib.errors import ConfigError, RecalibError
 
-__all__ = ["MAX_SMALL_FILE", "QUOTE_LIMIT", "describe_mode", "check_regular", "read_bounded", "parse_json", "quote"]
+__all__ = ["MAX_SMALL_FILE", "QUOTE_LIMIT", "describe_mode", "check_regular", "read_bounded", "file_sha256", "parse_json", "quote"]
 
 MAX_SMALL_FILE = 64 * 1024 * 1024  # a report, a record, a manifest: far larger means it is not one
 QUOTE_LIMIT = 80  # characters of a user's value an error message repeats
@@ -76,6 +77,15 @@ def read_bounded(path: str | os.PathLike, limit: int = MAX_SMALL_FILE, what: str
     if len(data) > limit:
         raise error(f"{what} {quote(str(path))} grew past {limit} bytes while it was read")
     return data
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """The SHA-256 of the file at ``path`` (hex), read in chunks: what binds a report to the one file it describes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def parse_json(text: str | bytes, what: str, error: type[RecalibError] = ConfigError) -> Any:
