@@ -95,7 +95,12 @@ class BenchmarkError(RecalibError):
     exit_code = 6
 
 
+_LINE_LIMIT = 240  # characters of another library's message quoted in ours
+
+
 def first_line(exc: BaseException) -> str:
-    """The first line of another library's error message (its class name if it has none), to quote in ours."""
+    """The first line of another library's error message (its class name if it has none), at most
+    ``_LINE_LIMIT`` characters, to quote in ours (torch's C++ errors carry a backtrace after it)."""
     text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    line = text.splitlines()[0] if text else type(exc).__name__
+    return line if len(line) <= _LINE_LIMIT else f"{line[:_LINE_LIMIT]}…"
