@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from recalib.deploy.machine_info import available_cores
-from recalib.errors import ConfigError
-from recalib.infra.reading import quote
+from recalib.errors import ConfigError, quote
 
 __all__ = ["RunnerOptions", "DEFAULT_PRECISION", "check_threads"]
 

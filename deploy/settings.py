@@ -14,9 +14,8 @@ from recalib.deploy.machine_info import available_cores
 from recalib.deploy.runner_options import RunnerOptions, check_threads
 from recalib.deploy.target import Target, onnx_runtimes
 from recalib.export.options import DEFAULT_TOLERANCE, check_tolerance
-from recalib.errors import ConfigError
+from recalib.errors import ConfigError, quote
 from recalib.infra.memory import available_memory, format_bytes
-from recalib.infra.reading import quote
 
 __all__ = ["BenchSettings", "check_timing", "DEFAULT_RUNTIME"]
 

@@ -25,9 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from recalib.errors import DataError, first_line
+from recalib.errors import DataError, first_line, quote
 from recalib.infra.memory import MemoryEstimate, check_fits, format_bytes
-from recalib.infra.reading import check_regular, quote
+from recalib.infra.reading import check_regular
 
 __all__ = ["LabelledData", "load_npz", "digits", "load_labelled", "DIGITS", "SPLIT_SEED", "TEST_FRACTION",
            "DIGITS_CLASSES"]

@@ -16,8 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from recalib.errors import ConfigError, ExportError
-from recalib.infra.reading import quote
+from recalib.errors import ConfigError, ExportError, quote
 from recalib.export.rewrites import DEFAULT_TARGET, TARGETS, check_target
 
 if TYPE_CHECKING:

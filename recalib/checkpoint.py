@@ -31,10 +31,10 @@ from torch import nn
 
 from recalib.blocks import BLOCKS
 from recalib.entries import keyword_names
-from recalib.errors import CheckpointError, RecalibError, first_line
+from recalib.errors import CheckpointError, RecalibError, first_line, quote
 from recalib.infra.atomic import check_destinations, staging
 from recalib.infra.meta import check_state_shapes
-from recalib.infra.reading import check_regular, parse_json, quote
+from recalib.infra.reading import check_regular, parse_json
 from recalib.models.catalog import arch_entry
 from recalib.record import ModelRecord
 from recalib.version import __version__

@@ -21,8 +21,7 @@ from typing import Any, Generic, TypeVar
 
 from torch import nn
 
-from recalib.errors import ConfigError, UnknownNameError
-from recalib.infra.reading import quote
+from recalib.errors import ConfigError, UnknownNameError, quote
 from recalib.literals import parse_value
 from recalib.option_types import describe, fits, hints
 

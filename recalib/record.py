@@ -30,8 +30,7 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Protocol
 
-from recalib.errors import CheckpointError
-from recalib.infra.reading import quote
+from recalib.errors import CheckpointError, quote
 
 if TYPE_CHECKING:
     from torch import nn

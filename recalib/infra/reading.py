@@ -6,7 +6,7 @@ read first checks, on the path itself and without opening it, that it is a regul
 a link to one) no larger than the caller's limit, then opens it without blocking
 (``O_NONBLOCK``: a FIFO swapped in after the check cannot hang the open) and checks the same
 again on the open descriptor. Errors quote at most a bounded prefix of what they name
-(:func:`quote`), so a 10 MB value never lands whole in a message.
+(:func:`recalib.errors.quote`), so a 10 MB value never lands whole in a message.
 """
 from __future__ import annotations
 
@@ -17,18 +17,11 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from recalib.errors import ConfigError, RecalibError
+from recalib.errors import QUOTE_LIMIT, ConfigError, RecalibError, quote
 
-__all__ = ["MAX_SMALL_FILE", "QUOTE_LIMIT", "describe_mode", "check_regular", "read_bounded", "file_sha256", "parse_json", "quote"]
+__all__ = ["MAX_SMALL_FILE", "describe_mode", "check_regular", "read_bounded", "file_sha256", "parse_json"]
 
 MAX_SMALL_FILE = 64 * 1024 * 1024  # a report, a record, a manifest: far larger means it is not one
-QUOTE_LIMIT = 80  # characters of a user's value an error message repeats
-
-
-def quote(value: object, limit: int = QUOTE_LIMIT) -> str:
-    """``repr(value)``, cut to ``limit`` characters with how much was left out, for error messages."""
-    text = repr(value)
-    return text if len(text) <= limit else f"{text[:limit]}… ({len(text) - limit} more characters)"
 
 
 def describe_mode(mode: int) -> str:
