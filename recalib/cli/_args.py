@@ -157,6 +157,11 @@ def output_path(text: str) -> str:
     """An argparse type: a path to write, refused when empty (``-o ""`` would mean the current folder)."""
     if not text.strip():
         raise argparse.ArgumentTypeError("the path is empty; name the file to write, e.g. -o result.json")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # bytes that are not UTF-8 arrive as surrogates; ONNX and JSON tools refuse them
+        raise argparse.ArgumentTypeError(f"the path {ascii(text)[:120]} is not valid UTF-8; name the file in "
+                                         f"UTF-8") from None
     return text
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import errno
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -41,6 +42,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _working_directory_exists() -> bool:
+    """Whether the current folder still exists: in a deleted one, relative paths and some libraries fail obscurely."""
+    try:
+        os.getcwd()
+    except FileNotFoundError:
+        return False
+    return True
+
+
 def _run(args: argparse.Namespace) -> int:
     """The handler's exit status, its printed output flushed inside (a closed pipe or full disk surfaces here)."""
     from recalib.infra.lifetime import exit_on_signals
@@ -69,6 +79,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):
         parser.print_help()
+        return 2
+    if not _working_directory_exists():
+        print(f"recalib {args.command}: error: the working directory no longer exists (it was deleted or "
+              f"moved); cd to an existing folder and run it again", file=sys.stderr)
         return 2
     if stdout_closed():
         print(f"recalib {args.command}: error: standard output is closed; run it with its output going "

@@ -3,6 +3,9 @@ and nothing a user had is touched (issue 17's reproductions, with today's flag n
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -94,3 +97,26 @@ def test_files_recalib_did_not_write_are_never_deleted_and_replaced_only_with_fo
     assert main([*CLAIMS, "-o", str(folder), "--force"]) == 0
     assert (folder / "thesis.tex").read_text() == "chapter 1" and (folder / "results.csv").read_text() == "a,b\n"
     assert json.loads((folder / "report.json").read_text())["title"] == "recalib audit"
+
+
+def test_an_output_name_that_is_not_utf8_is_refused_before_any_work(tmp_path: Path, monkeypatch,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 26: it failed in onnx's checker after the export work."""
+    monkeypatch.chdir(tmp_path)
+    name = b"\xff.onnx".decode("utf-8", "surrogateescape")
+    with pytest.raises(SystemExit) as caught:
+        main(["export", SMALL, "-o", name])
+    assert caught.value.code == 2 and "is not valid UTF-8" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_deleted_working_directory_is_named_as_the_problem(tmp_path: Path) -> None:
+    """Issue 26: torch's own oneMKL error surfaced as recalib's exit-2 message."""
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    script = ("import os, sys\nos.chdir(sys.argv[1])\nos.rmdir(sys.argv[1])\n"
+              "from recalib.cli.main import main\nsys.exit(main(['blocks']))\n")
+    done = subprocess.run([sys.executable, "-c", script, str(gone)], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
+    assert done.returncode == 2 and "the working directory no longer exists" in done.stderr
+    assert done.stdout == "" and not gone.exists()
