@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -120,3 +121,25 @@ def test_a_deleted_working_directory_is_named_as_the_problem(tmp_path: Path) -> 
                           env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
     assert done.returncode == 2 and "the working directory no longer exists" in done.stderr
     assert done.stdout == "" and not gone.exists()
+
+
+@pytest.mark.parametrize("args,message", [
+    (["bench", SMALL, "--threads", "100000"], "more than the .* core\\(s\\) this process may use"),
+    (["bench", SMALL, "--batch", "1,2,1"], "batch size\\(s\\) 1 given twice"),
+    (["bench", SMALL, "--iters", "1000000000000"], "timed rounds need .* for their timings alone"),
+    (["bench", SMALL, "--seed", str(2**64)], "a seed is an integer from 0 to 2\\*\\*64 - 1"),
+    (["export", SMALL, "--seed", "-1", "-o", "m.onnx"], "a seed is an integer from 0 to 2\\*\\*64 - 1"),
+    (["export", SMALL, "--opset", "0", "-o", "m.onnx"], "opset 0 is not supported"),
+    (["profile", "cifar_resnet20:input_size=(32,32)", "--input-size", "16", "16"], "give the size once"),
+])
+def test_options_out_of_bounds_are_refused_before_any_work(tmp_path: Path, monkeypatch, args: list[str],
+                                                          message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 26: each of these was accepted, or failed late (an OverflowError, a dead worker, a silent size)."""
+    monkeypatch.chdir(tmp_path)
+    try:
+        status = main(args)
+    except SystemExit as exc:
+        status = int(exc.code or 0)
+    assert status in (2, 5)
+    assert re.search(message, capsys.readouterr().err)
+    assert list(tmp_path.iterdir()) == []
