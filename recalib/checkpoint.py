@@ -105,8 +105,11 @@ def read_record(path: str | Path) -> ModelRecord:
         raise CheckpointError(f"{path}: the stored spec is {len(spec)} characters, far more than a model record "
                               f"takes ({quote(spec)}); the file was edited or damaged: save the model again "
                               f"with recalib.save_checkpoint")
-    data = parse_json(spec, f"{path}: the stored spec (the file was edited or damaged: save the model again "
-                            f"with recalib.save_checkpoint)", CheckpointError)
+    try:
+        data = parse_json(spec, f"{path}: the stored spec", CheckpointError)
+    except CheckpointError as exc:
+        raise CheckpointError(f"{exc}; the file was edited or damaged: save the model again with "
+                              f"recalib.save_checkpoint") from None
     return _with_format_1_defaults(ModelRecord.from_json(data, str(path)), metadata["format"])
 
 

@@ -2,6 +2,7 @@
 and nothing a user had is touched (issue 17's reproductions, with today's flag names)."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -143,3 +144,29 @@ def test_options_out_of_bounds_are_refused_before_any_work(tmp_path: Path, monke
     assert status in (2, 5)
     assert re.search(message, capsys.readouterr().err)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_record_forged_with_a_files_real_checksum_does_not_make_the_audit_delete_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 26, data loss 1: ``{"files": {"thesis.txt": "<its sha256>"}}`` made the audit delete thesis.txt."""
+    folder = tmp_path / "rep"
+    folder.mkdir()
+    (folder / "thesis.txt").write_text("t\n")
+    (folder / ".recalib-report.json").write_text(json.dumps({"files": {"thesis.txt": hashlib.sha256(b"t\n").hexdigest()}}))
+    assert main([*CLAIMS, "-o", str(folder)]) == 0
+    assert (folder / "thesis.txt").read_text() == "t\n"
+    assert {"report.md", "report.json", "thesis.txt"} <= {p.name for p in folder.iterdir()}
+    assert not [p for p in folder.iterdir() if p.name.startswith(".recalib-staging-")]
+
+
+@pytest.mark.parametrize("force", [[], ["--force"]])
+def test_a_dangling_link_in_the_report_folder_is_refused_before_any_work(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], force: list[str]) -> None:
+    """Issue 26, data loss 4: ``ln -s /nonexistent rep/report.md`` was replaced without --force."""
+    folder = tmp_path / "rep"
+    folder.mkdir()
+    (folder / "report.md").symlink_to(tmp_path / "nonexistent")
+    assert main([*CLAIMS, "-o", str(folder), *force]) == 2
+    assert "report.md is a dangling symbolic link" in capsys.readouterr().err
+    assert [p.name for p in folder.iterdir()] == ["report.md"] and (folder / "report.md").is_symlink()
+    assert not (tmp_path / "nonexistent").exists()
