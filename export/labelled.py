@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import math
+import os
 import sys
 import zipfile
 from collections.abc import Sequence
@@ -75,6 +76,8 @@ _ZIP, _NPY, _PICKLE = b"PK\x03\x04", b"\x93NUMPY", b"\x80"
 
 def _check_kind(path: Path) -> None:
     """Refuse, by its first bytes, a file that is not a zip archive, naming what it is instead."""
+    if not os.path.lexists(path):
+        raise DataError(f"{path}: no such file; give an .npz of inputs and labels, or '{DIGITS}'")
     try:
         check_regular(path, sys.maxsize, "data file", DataError)
     except DataError as exc:

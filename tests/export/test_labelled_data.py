@@ -80,7 +80,7 @@ def test_labels_beyond_the_model_outputs_are_refused() -> None:
 
 
 def test_a_missing_file_or_a_folder_is_refused(tmp_path) -> None:
-    with pytest.raises(DataError, match="none.npz' does not exist"):
+    with pytest.raises(DataError, match="none.npz: no such file"):
         load_npz(tmp_path / "none.npz")
     with pytest.raises(DataError, match="is a folder, not a regular file"):
         load_npz(tmp_path)
