@@ -135,7 +135,7 @@ class ReportFolder:
         """Write ``files`` (name → content), then remove what an earlier report wrote and this one does not."""
         self.check(files)
         seals = {name: _seal(self.folder, name, content) for name, content in files.items()}
-        both = {name: [s for s in {self.previous.get(name), seals.get(name)} if s]
+        both = {name: sorted(s for s in {self.previous.get(name), seals.get(name)} if s)
                 for name in {*self.previous, *seals}}
         self._record(both)  # proves the old and the new version of each file while they change
         with staging(self.folder) as stage:
