@@ -15,7 +15,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from recalib.errors import ConfigError
+from recalib.deploy.machine_info import available_cores
+from recalib.errors import ConfigError, quote
 
 __all__ = ["RunnerOptions", "DEFAULT_PRECISION", "check_threads"]
 
@@ -23,9 +24,16 @@ DEFAULT_PRECISION = "fp32"  # every runtime's own default (the first of its prec
 
 
 def check_threads(threads: int | None) -> None:
-    """Raise :class:`ConfigError` unless ``threads`` is None (the runtime's default) or an integer >= 1."""
-    if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool) or threads < 1):
-        raise ConfigError(f"threads must be an integer >= 1, got {threads!r}")
+    """Raise :class:`ConfigError` unless ``threads`` is None (the runtime's default) or an integer from 1 to the
+    cores this process may use (more threads than cores only contend: a timing of them measures the contention)."""
+    if threads is None:
+        return
+    if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
+        raise ConfigError(f"threads must be an integer >= 1, got {quote(threads)}")
+    cores = available_cores()
+    if threads > cores:
+        raise ConfigError(f"threads {threads} is more than the {cores} core(s) this process may use; "
+                          f"give at most {cores}")
 
 
 @dataclass(frozen=True)

@@ -14,11 +14,13 @@ from recalib.deploy.machine_info import available_cores
 from recalib.deploy.runner_options import RunnerOptions, check_threads
 from recalib.deploy.target import Target, onnx_runtimes
 from recalib.export.options import DEFAULT_TOLERANCE, check_tolerance
-from recalib.errors import ConfigError
+from recalib.errors import ConfigError, quote
+from recalib.infra.memory import available_memory, format_bytes
 
 __all__ = ["BenchSettings", "check_timing", "DEFAULT_RUNTIME"]
 
 DEFAULT_RUNTIME = "ort-cpu"
+_BYTES_PER_ROUND = 8 * 2  # one float64 per timed round of each of the (at least two) series held at once
 
 
 def _is_count(value: object, least: int) -> bool:
@@ -26,11 +28,20 @@ def _is_count(value: object, least: int) -> bool:
 
 
 def check_timing(batches: Sequence[int], iters: int, warmup: int, threads: int | None) -> None:
-    """Raise :class:`ConfigError` unless batches >= 1 (at least one), iters >= 1, warmup >= 0, threads >= 1."""
+    """Raise :class:`ConfigError` unless batches >= 1 (at least one, none twice), iters >= 1 with its timing
+    arrays fitting in memory, warmup >= 0, and threads from 1 to the cores available."""
     if not batches or not all(_is_count(b, 1) for b in batches):
-        raise ConfigError(f"batch sizes must be integers >= 1 (at least one), got {list(batches)}")
+        raise ConfigError(f"batch sizes must be integers >= 1 (at least one), got {quote(list(batches))}")
+    twice = sorted({b for b in batches if list(batches).count(b) > 1})
+    if twice:
+        raise ConfigError(f"batch size(s) {', '.join(map(str, twice))} given twice; give each batch size once")
     if not _is_count(iters, 1) or not _is_count(warmup, 0):
-        raise ConfigError(f"need iters >= 1 and warmup >= 0, got iters {iters!r} and warmup {warmup!r}")
+        raise ConfigError(f"need iters >= 1 and warmup >= 0, got iters {quote(iters)} and warmup {quote(warmup)}")
+    timings = iters * _BYTES_PER_ROUND
+    available = available_memory()
+    if available is not None and timings > available:
+        raise ConfigError(f"{iters} timed rounds need {format_bytes(timings)} for their timings alone, but "
+                          f"{format_bytes(available)} is available here; give fewer --iters")
     check_threads(threads)
 
 

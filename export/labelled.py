@@ -2,9 +2,11 @@
 
 * :func:`load_npz` reads ``inputs`` (``(N, C, H, W)``, numbers, already preprocessed as the
   model expects) and ``labels`` (``(N,)`` class indices) from an ``.npz`` archive. It never
-  unpickles (``allow_pickle=False``), and every way a file can be wrong (not an archive,
-  arrays missing, wrong shapes or channel count, NaN/inf, labels that are not integers or
-  are out of range, an empty set) is a :class:`~recalib.errors.DataError` saying what to fix.
+  unpickles (``allow_pickle=False``), and every way a file can be wrong (not a regular file,
+  not an archive, arrays missing, a header claiming more data than the archive holds or the
+  machine has, wrong shapes or channel count, NaN/inf, labels that are not integers or are
+  out of range, an empty set) is a :class:`~recalib.errors.DataError` saying what to fix,
+  found before anything large is allocated.
 * :func:`digits` is scikit-learn's ``load_digits`` (1,797 8×8 handwritten digits, shipped in
   the wheel, no download), split once with a fixed seed (:data:`TEST_FRACTION` of it for
   testing), scaled to ``[-1, 1]`` and upsampled bilinearly to the network's input size, the
@@ -13,6 +15,9 @@
 """
 from __future__ import annotations
 
+import math
+import os
+import sys
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,7 +26,9 @@ from typing import Any
 
 import numpy as np
 
-from recalib.errors import DataError
+from recalib.errors import DataError, first_line, quote
+from recalib.infra.memory import MemoryEstimate, check_fits, format_bytes
+from recalib.infra.reading import check_regular
 
 __all__ = ["LabelledData", "load_npz", "digits", "load_labelled", "DIGITS", "SPLIT_SEED", "TEST_FRACTION",
            "DIGITS_CLASSES"]
@@ -64,11 +71,31 @@ class LabelledData:
         return self
 
 
+_ZIP, _NPY, _PICKLE = b"PK\x03\x04", b"\x93NUMPY", b"\x80"
+
+
+def _check_kind(path: Path) -> None:
+    """Refuse, by its first bytes, a file that is not a zip archive, naming what it is instead."""
+    if not os.path.lexists(path):
+        raise DataError(f"{path}: no such file; give an .npz of inputs and labels, or '{DIGITS}'")
+    try:
+        check_regular(path, sys.maxsize, "data file", DataError)
+    except DataError as exc:
+        raise DataError(f"{exc}; give an .npz of inputs and labels, or '{DIGITS}'") from None
+    with open(path, "rb") as handle:
+        start = handle.read(len(_NPY))
+    if start.startswith(_ZIP):
+        return
+    if start.startswith(_NPY):
+        raise DataError(f"{path} holds a single array, not an .npz archive of inputs and labels; {_SAVE_HINT}")
+    what = ("pickled Python objects, which recalib never loads" if start.startswith(_PICKLE)
+            else f"not a zip archive (it starts with {quote(start)})")
+    raise DataError(f"{path} is not an .npz archive: {what}; {_SAVE_HINT}")
+
+
 def _open(path: Path) -> Any:
     """The archive at ``path``, or a DataError saying why it cannot be one."""
-    if not path.is_file():
-        raise DataError(f"{path}: no such file" + (" (it is a folder)" if path.is_dir() else "")
-                        + f"; give an .npz of inputs and labels, or '{DIGITS}'")
+    _check_kind(path)
     try:
         archive = np.load(path, allow_pickle=False)
     except ValueError as exc:  # numpy's words for a pickle, which allow_pickle=False refuses
@@ -81,9 +108,32 @@ def _open(path: Path) -> Any:
     return archive
 
 
+def _check_header(archive: Any, key: str, path: Path) -> None:
+    """Refuse, from the array's header alone, one that claims more bytes than the archive holds or the machine has."""
+    try:
+        info = archive.zip.getinfo(f"{key}.npy")
+        with archive.zip.open(info) as member:
+            version = np.lib.format.read_magic(member)
+            read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, _, dtype = read(member)
+    except (KeyError, ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise DataError(f"{path}: the header of {key!r} cannot be read ({first_line(exc)}); the archive is "
+                        f"damaged; {_SAVE_HINT}") from None
+    if dtype.hasobject:
+        raise DataError(f"{path}: {key!r} is an array of Python objects, which would have to be unpickled; "
+                        f"recalib never unpickles data files: save a numeric array")
+    claimed = math.prod(shape) * dtype.itemsize
+    if claimed > info.file_size:
+        raise DataError(f"{path}: the header of {key!r} claims shape {quote(shape)} ({format_bytes(claimed)}), but "
+                        f"the archive holds only {format_bytes(info.file_size)} of it: it is damaged or its header "
+                        f"was edited; {_SAVE_HINT}")
+    check_fits(MemoryEstimate(0, claimed, 0), f"{path}: {key!r} (shape {quote(shape)})", "use a smaller data set")
+
+
 def _array(archive: Any, key: str, path: Path) -> np.ndarray:
     if key not in archive.files:
         raise DataError(f"{path} has no array {key!r} (it has {', '.join(archive.files) or 'none'}); {_SAVE_HINT}")
+    _check_header(archive, key, path)
     try:
         return np.asarray(archive[key])
     except ValueError:
@@ -115,11 +165,15 @@ def _labels(values: np.ndarray, count: int, name: str) -> np.ndarray:
         hint = " (one-hot? save labels.argmax(1))" if values.ndim == 2 and values.shape[-1] > 1 else ""
         raise DataError(f"{name}: labels have shape {values.shape}; they must be ({count},), one class index "
                         f"per input{hint}")
-    integral = values.dtype.kind in "iu" or (
-        values.dtype.kind == "f" and bool(np.isfinite(values).all()) and bool((values == np.round(values)).all()))
+    finite = values.dtype.kind != "f" or bool(np.isfinite(values).all())
+    integral = values.dtype.kind in "iu" or (values.dtype.kind == "f" and finite and bool((values == np.round(values)).all()))
     if not integral:
-        what = "NaN or infinite values" if values.dtype.kind == "f" else f"values of type {values.dtype}"
+        what = (f"values of type {values.dtype}" if values.dtype.kind != "f" else "NaN or infinite values"
+                if not finite else f"fractional values (e.g. {values[values != np.round(values)][0]:g})")
         raise DataError(f"{name}: labels must be integer class indices, but they hold {what}")
+    if len(values) and values.max() > np.iinfo(np.int64).max:
+        raise DataError(f"{name}: label {int(values.max())} is out of range; class indices are 0 up to the "
+                        f"model's number of outputs")
     labels = values.astype(np.int64)
     if labels.min() < 0:
         raise DataError(f"{name}: label {int(labels.min())} is out of range; class indices start at 0")

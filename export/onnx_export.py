@@ -39,6 +39,7 @@ from recalib.export.trt_lint import lint
 from recalib.export.verify import check_structure, parity
 from recalib.folding import FoldResult
 from recalib.infra.atomic import check_destinations, file_path, staging
+from recalib.infra.reading import file_sha256
 
 __all__ = ["to_onnx", "export_model", "check_weights", "destination", "Destination"]
 
@@ -174,6 +175,7 @@ def _run(model: nn.Module, chw: tuple[int, ...], where: Destination, options: Ex
         report.rewrites_left_as_is = graph_pass.left_as_is() if graph_pass else []
         report.external_data = data_file.name if external else None
         report.export_seconds, report.verify_seconds = export_seconds, time.perf_counter() - start
+        report.sha256 = file_sha256(onnx_file)
         if options.strict_trt and report.trt_findings:
             raise ExportError(f"--strict-trt: {len(report.trt_findings)} TensorRT findings, e.g. "
                               f"{report.trt_findings[0].op}: {report.trt_findings[0].message}")

@@ -18,11 +18,13 @@ import onnx
 from onnxscript import ir
 
 from recalib.errors import ConfigError, ExportError, RecalibError, first_line
+from recalib.infra.reading import check_regular
 
 __all__ = ["DEFAULT_DOMAINS", "EXTERNAL_DATA_BYTES", "foreign_ops", "check_domains", "read_onnx", "write_graph"]
 
 DEFAULT_DOMAINS = ("", "ai.onnx")
 EXTERNAL_DATA_BYTES = 1_800_000_000  # protobuf's 2 GiB limit, with room for the graph itself
+_PROTOBUF_LIMIT = 2**31  # no .onnx file is larger: bigger weights live in external data
 _FIX = "export it again (recalib export MODEL -o FILE)"
 
 
@@ -45,9 +47,9 @@ def check_domains(model: onnx.ModelProto, what: str, consequence: str,
 def read_onnx(path: str | os.PathLike) -> onnx.ModelProto:
     """The model at ``path`` (external weights not loaded), or a :class:`ConfigError` saying what is wrong."""
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: no such file" + (" (it is a folder)" if path.is_dir() else "")
-                          + "; give the path of an .onnx file")
+    if not os.path.exists(path):
+        raise ConfigError(f"{path}: no such file; give the path of an .onnx file")
+    check_regular(path, _PROTOBUF_LIMIT, "ONNX file")  # a FIFO, a device, a folder: said as what it is
     if path.stat().st_size == 0:
         raise ConfigError(f"{path} is empty (0 bytes): an export that was cut short, or a placeholder; {_FIX}")
     try:

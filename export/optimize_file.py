@@ -34,6 +34,7 @@ from recalib.export.parity import ParityCheck
 from recalib.export.report import op_histogram
 from recalib.export.verify import parity
 from recalib.infra.atomic import check_destinations, file_path, staging
+from recalib.infra.reading import file_sha256
 
 __all__ = ["optimize_file", "input_chw", "graph_input", "verified_chw"]
 
@@ -130,7 +131,8 @@ def optimize_file(source: str | Path, output: str | Path, options: OptimizeOptio
             ops_before=op_histogram(proto), ops_after=op_histogram(onnx.load(str(staged), load_external_data=False)),
             parity=checks, tolerance=options.tolerance, verified_on=options.verification.inputs,
             seed=seed if data is None else None, agreement=agreement,
-            external_data=where.name + ".data" if external else None, seconds=time.perf_counter() - start)
+            external_data=where.name + ".data" if external else None, seconds=time.perf_counter() - start,
+            sha256=file_sha256(staged))
         stage.file(report_file).write_text(report.to_json())
         stage.commit(options.force, [source])
     return report

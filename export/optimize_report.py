@@ -16,7 +16,8 @@ __all__ = ["OptimizeReport"]
 class OptimizeReport:
     """``source`` rewritten for ``target`` into ``path``: the pass's report, the op histograms before
     and after, and each parity check of the output against the input graph (``verified_on``:
-    random inputs drawn from ``seed``, or labelled data, with each runtime's ``agreement``)."""
+    random inputs drawn from ``seed``, or labelled data, with each runtime's ``agreement``); ``sha256``
+    binds the report to the written file, as an export report's does."""
 
     source: str
     path: str
@@ -32,6 +33,7 @@ class OptimizeReport:
     agreement: list[AgreementCheck] = field(default_factory=list)
     external_data: str | None = None
     seconds: float = 0.0
+    sha256: str = ""
 
     @property
     def max_rel_error(self) -> float:

@@ -16,14 +16,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from recalib.errors import ConfigError, ExportError
+from recalib.errors import ConfigError, ExportError, quote
 from recalib.export.rewrites import DEFAULT_TARGET, TARGETS, check_target
 
 if TYPE_CHECKING:
     from recalib.export.labelled import LabelledData
     from recalib.export.inputs import Opener
 
-__all__ = ["ExportOptions", "Verification", "PrepareOptions", "OptimizeOptions", "check_opset", "check_tolerance", "supported_opsets",
+__all__ = ["ExportOptions", "Verification", "PrepareOptions", "OptimizeOptions", "check_opset", "check_seed", "check_tolerance", "supported_opsets",
            "DEFAULT_OPSET", "DEFAULT_TOLERANCE", "VERIFIED_BATCHES"]
 
 DEFAULT_TOLERANCE = 1e-4  # the parity bound's floor, relative to the largest output (recalib.export.parity)
@@ -51,6 +51,16 @@ def check_opset(opset: int) -> int:
                           f"exporter produces opsets {supported.start}-{supported.stop - 1} "
                           f"(TensorRT 10.0 reads 9-20, so 18-20 suit it)")
     return opset
+
+
+SEED_LIMIT = 2**64  # torch, numpy and onnxruntime all take a seed below it
+
+
+def check_seed(seed: int | None) -> int | None:
+    """Return ``seed`` if it is None or an integer in [0, 2**64), else raise :class:`ConfigError`."""
+    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < SEED_LIMIT):
+        raise ConfigError(f"a seed is an integer from 0 to 2**64 - 1, got {quote(seed)}")
+    return seed
 
 
 def check_tolerance(tolerance: float) -> float:
@@ -104,6 +114,7 @@ class ExportOptions:
     verification: Verification = Verification()
 
     def __post_init__(self) -> None:
+        check_seed(self.seed)
         check_opset(self.opset)
         check_tolerance(self.tolerance)
         check_target(self.optimize)
@@ -139,6 +150,9 @@ class PrepareOptions:
     calibrate: bool | None = None
     export: ExportOptions = field(default_factory=ExportOptions)
 
+    def __post_init__(self) -> None:
+        check_seed(self.seed)
+
 
 @dataclass(frozen=True)
 class OptimizeOptions:
@@ -162,6 +176,7 @@ class OptimizeOptions:
     def __post_init__(self) -> None:
         if self.target not in TARGETS:
             raise ConfigError(f"target {self.target!r} is not one of {', '.join(TARGETS)}")
+        check_seed(self.seed)
         check_tolerance(self.tolerance)
         size = self.input_size
         if size is not None and (len(size) != 2 or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0

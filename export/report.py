@@ -28,6 +28,9 @@ class ExportReport:
     (:mod:`recalib.export.parity`), so it covers both folding and export; ``fold_max_rel_error``
     isolates the folding step. ``verified_on`` names the inputs of the parity checks: random
     inputs, or a labelled data set, on which ``agreement`` holds each runtime's decisions.
+    ``sha256`` is the digest of the ``.onnx`` file the checks ran on: a reader trusts the report
+    only for the file with that digest (:mod:`recalib.export.from_file`), never for another file
+    it was copied beside, nor for a newer file an interrupted ``--force`` left beside it.
     """
 
     path: str
@@ -53,6 +56,7 @@ class ExportReport:
     source: dict[str, Any] = field(default_factory=dict)
     verified_on: str = "random inputs"
     agreement: list[AgreementCheck] = field(default_factory=list)
+    sha256: str = ""
 
     @property
     def max_rel_error(self) -> float:

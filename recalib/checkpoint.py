@@ -21,22 +21,30 @@ files were built with (:data:`FORMAT_1_DEFAULTS`), so they load as they were sav
 from __future__ import annotations
 
 import json
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import nn
 
 from recalib.blocks import BLOCKS
 from recalib.entries import keyword_names
-from recalib.errors import CheckpointError, RecalibError
+from recalib.errors import CheckpointError, RecalibError, first_line, quote
 from recalib.infra.atomic import check_destinations, staging
 from recalib.infra.meta import check_state_shapes
+from recalib.infra.reading import check_regular, parse_json
 from recalib.models.catalog import arch_entry
 from recalib.record import ModelRecord
 from recalib.version import __version__
 
 __all__ = ["save_checkpoint", "load_checkpoint", "read_record", "FORMAT", "FORMAT_1", "FORMAT_1_DEFAULTS"]
 
+_SPEC_LIMIT = 1 << 20  # characters: a model record is a few hundred
+_SAFETENSORS_DTYPES = {torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16", torch.float64: "F64",
+                       torch.int64: "I64", torch.int32: "I32", torch.int16: "I16", torch.int8: "I8",
+                       torch.uint8: "U8", torch.bool: "BOOL"}
 FORMAT = "recalib-checkpoint/2"
 FORMAT_1 = "recalib-checkpoint/1"
 # (block, option, value, unless): a format-1 record of ``block`` (None: any block that takes the
@@ -73,7 +81,7 @@ def save_checkpoint(model: nn.Module, path: str | Path, *, record: ModelRecord |
     text = json.dumps(record.to_json(), sort_keys=True)
     check_destinations([path], force)
     state = model.state_dict()
-    _check_fit(record, {k: tuple(v.shape) for k, v in state.items()}, "the model to save",
+    _check_fit(record, {k: tuple(v.shape) for k, v in state.items()}, None, "the model to save",
                "a model returned by recalib.fold (or changed after create_model) cannot be rebuilt from its "
                "record, so it would never load: save the model before folding")
     metadata = {"format": FORMAT, "recalib_version": __version__, "spec": text}
@@ -92,11 +100,16 @@ def read_record(path: str | Path) -> ModelRecord:
     """The model record stored in a checkpoint, checked, without loading its weights."""
     path = Path(path)
     metadata = _metadata(path)
+    spec = metadata["spec"]
+    if len(spec) > _SPEC_LIMIT:
+        raise CheckpointError(f"{path}: the stored spec is {len(spec)} characters, far more than a model record "
+                              f"takes ({quote(spec)}); the file was edited or damaged: save the model again "
+                              f"with recalib.save_checkpoint")
     try:
-        data = json.loads(metadata["spec"])
-    except ValueError as exc:
-        raise CheckpointError(f"{path}: the stored spec is not valid JSON ({exc}); the file was edited or "
-                              f"damaged: save the model again with recalib.save_checkpoint") from None
+        data = parse_json(spec, f"{path}: the stored spec", CheckpointError)
+    except CheckpointError as exc:
+        raise CheckpointError(f"{exc}; the file was edited or damaged: save the model again with "
+                              f"recalib.save_checkpoint") from None
     return _with_format_1_defaults(ModelRecord.from_json(data, str(path)), metadata["format"])
 
 
@@ -118,38 +131,56 @@ def _with_format_1_defaults(record: ModelRecord, version: str) -> ModelRecord:
 def _metadata(path: Path) -> dict[str, str]:
     from safetensors import safe_open
 
-    if not path.is_file():
-        raise CheckpointError(f"no checkpoint at {path}" + (" (it is a directory)" if path.is_dir() else ""))
+    if not os.path.lexists(path):
+        raise CheckpointError(f"no checkpoint at {quote(str(path))}")
+    check_regular(path, sys.maxsize, "checkpoint", CheckpointError)
     try:
         with safe_open(str(path), framework="pt") as f:
             metadata = f.metadata() or {}
     except Exception as exc:  # safetensors raises its own untyped errors on malformed headers
-        raise CheckpointError(f"{path} is not a readable safetensors checkpoint ({exc}); it is corrupt "
+        raise CheckpointError(f"{path} is not a readable safetensors checkpoint ({first_line(exc)}); it is corrupt "
                               f"or another format (recalib never unpickles .pt files)") from exc
     if metadata.get("format") not in (FORMAT, FORMAT_1) or "spec" not in metadata:
         raise CheckpointError(f"{path} is a safetensors file but not a recalib checkpoint (format "
-                              f"{metadata.get('format')!r}); save models with recalib.save_checkpoint")
+                              f"{quote(metadata.get('format'))}); save models with recalib.save_checkpoint")
     return metadata
 
 
-def _header_shapes(path: Path) -> dict[str, tuple[int, ...]]:
-    """Every tensor's shape from the file's header: nothing is read beyond it."""
+def _header(path: Path) -> tuple[dict[str, tuple[int, ...]], dict[str, str]]:
+    """Every tensor's shape and dtype (safetensors' names: ``F32``, ``BOOL``, …) from the file's header:
+    nothing is read beyond it."""
     from safetensors import safe_open
 
     try:
         with safe_open(str(path), framework="pt") as f:
-            return {name: tuple(f.get_slice(name).get_shape()) for name in f.keys()}
+            slices = {name: f.get_slice(name) for name in f.keys()}
+            return ({name: tuple(s.get_shape()) for name, s in slices.items()},
+                    {name: str(s.get_dtype()) for name, s in slices.items()})
     except Exception as exc:  # safetensors' own untyped errors
-        raise CheckpointError(f"cannot read the tensor list of {path}: {exc}") from exc
+        raise CheckpointError(f"cannot read the tensor list of {path}: {first_line(exc)}") from exc
 
 
-def _check_fit(record: ModelRecord, shapes: dict[str, tuple[int, ...]], source: str, fix: str) -> None:
-    """Build ``record`` on the meta device (no memory) and compare its tensors with ``shapes``."""
+def _check_dtypes(model: nn.Module, dtypes: dict[str, str], source: str) -> None:
+    """Refuse tensors stored in another dtype than the model's: loading would cast them silently."""
+    own = {name: _SAFETENSORS_DTYPES.get(t.dtype, str(t.dtype)) for name, t in model.state_dict().items()}
+    wrong = sorted(name for name in own if name in dtypes and dtypes[name] != own[name])
+    if wrong:
+        raise CheckpointError(f"{source}: {len(wrong)} tensor(s) are stored as another dtype than the model's "
+                              f"(e.g. {wrong[0]}: {dtypes[wrong[0]]} in the file, {own[wrong[0]]} in the model); "
+                              f"recalib does not cast weights silently: save the model again with "
+                              f"recalib.save_checkpoint")
+
+
+def _check_fit(record: ModelRecord, shapes: dict[str, tuple[int, ...]], dtypes: dict[str, str] | None,
+               source: str, fix: str) -> None:
+    """Build ``record`` on the meta device (no memory) and compare its tensors with ``shapes`` (and ``dtypes``)."""
     try:
         model = record.create_on_meta()
     except RecalibError as exc:
         raise CheckpointError(f"cannot rebuild the architecture of {source} ({record.describe()}): {exc}") from exc
     check_state_shapes(model, shapes, source, fix)
+    if dtypes is not None:
+        _check_dtypes(model, dtypes, source)
 
 
 def load_checkpoint(path: str | Path, *, arch: str | None = None) -> nn.Module:
@@ -165,7 +196,7 @@ def load_checkpoint(path: str | Path, *, arch: str | None = None) -> nn.Module:
     record = read_record(path)
     if arch is not None and record.arch != arch:
         raise CheckpointError(f"{path} holds a {record.arch!r} model, not {arch!r}")
-    _check_fit(record, _header_shapes(path), str(path), "the file was saved from another model or edited")
+    _check_fit(record, *_header(path), str(path), "the file was saved from another model or edited")
     model = record.create()
     try:
         state = load_file(str(path))

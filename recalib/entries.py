@@ -21,7 +21,7 @@ from typing import Any, Generic, TypeVar
 
 from torch import nn
 
-from recalib.errors import ConfigError, UnknownNameError
+from recalib.errors import ConfigError, UnknownNameError, quote
 from recalib.literals import parse_value
 from recalib.option_types import describe, fits, hints
 
@@ -171,7 +171,7 @@ def check_keywords(name: str, builder: Callable[..., Any], options: Mapping[str,
         hint = annotations.get(key)
         if hint is not None and not fits(value, hint):
             raise ConfigError(f"{name!r}: option {key} must be {describe(hint)}, got the "
-                              f"{type(value).__name__} {value!r}{_unquote_hint(value, hint)}")
+                              f"{type(value).__name__} {quote(value)}{_unquote_hint(value, hint)}")
 
 
 def _unquote_hint(value: Any, hint: Any) -> str:

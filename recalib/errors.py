@@ -19,6 +19,9 @@ __all__ = [
     "BackendUnavailable",
     "BenchmarkError",
     "first_line",
+    "quote",
+    "shorten",
+    "QUOTE_LIMIT",
 ]
 
 
@@ -95,7 +98,23 @@ class BenchmarkError(RecalibError):
     exit_code = 6
 
 
+QUOTE_LIMIT = 80  # characters of a user's value an error message repeats
+_LINE_LIMIT = 240  # characters of another library's message quoted in ours
+
+
+def shorten(text: str, limit: int = QUOTE_LIMIT) -> str:
+    """``text`` cut to ``limit`` characters, saying how much was left out: a user's text in a message."""
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text) - limit} more characters)"
+
+
+def quote(value: object, limit: int = QUOTE_LIMIT) -> str:
+    """``repr(value)``, shortened (:func:`shorten`): a user's value in a message."""
+    return shorten(repr(value), limit)
+
+
 def first_line(exc: BaseException) -> str:
-    """The first line of another library's error message (its class name if it has none), to quote in ours."""
+    """The first line of another library's error message (its class name if it has none), at most
+    ``_LINE_LIMIT`` characters, to quote in ours (torch's C++ errors carry a backtrace after it)."""
     text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    line = text.splitlines()[0] if text else type(exc).__name__
+    return line if len(line) <= _LINE_LIMIT else f"{line[:_LINE_LIMIT]}…"

@@ -16,9 +16,11 @@ import ast
 from collections.abc import Iterator
 from typing import Any
 
-from recalib.errors import ConfigError
+from recalib.errors import ConfigError, quote
 
-__all__ = ["scan", "split_top_level", "parse_value"]
+__all__ = ["scan", "split_top_level", "parse_value", "MAX_DEPTH"]
+
+MAX_DEPTH = 32  # brackets within brackets: far beyond any option, far below Python's recursion limit
 
 _WORDS = {"true": True, "false": False, "none": None, "null": None}
 _OPEN, _CLOSE, _QUOTES = "([{", ")]}", "'\""
@@ -26,22 +28,24 @@ _OPEN, _CLOSE, _QUOTES = "([{", ")]}", "'\""
 
 def scan(text: str) -> Iterator[tuple[int, str, bool]]:
     """``(index, char, at_top_level)`` for each character, tracking brackets and quotes."""
-    depth, quote = 0, ""
+    depth, open_quote = 0, ""
     for index, char in enumerate(text):
-        top = depth == 0 and not quote
-        if quote:
-            quote = "" if char == quote else quote
+        top = depth == 0 and not open_quote
+        if open_quote:
+            open_quote = "" if char == open_quote else open_quote
         elif char in _QUOTES:
-            quote = char
+            open_quote = char
         elif char in _OPEN:
             depth += 1
+            if depth > MAX_DEPTH:
+                raise ConfigError(f"{quote(text)}: brackets nested more than {MAX_DEPTH} deep; no option takes that")
         elif char in _CLOSE:
             depth -= 1
             if depth < 0:
-                raise ConfigError(f"{text!r}: unbalanced {char!r}; brackets must pair up")
+                raise ConfigError(f"{quote(text)}: unbalanced {char!r}; brackets must pair up")
         yield index, char, top
-    if depth or quote:
-        raise ConfigError(f"{text!r}: unclosed {'quote' if quote else 'bracket'}")
+    if depth or open_quote:
+        raise ConfigError(f"{quote(text)}: unclosed {'quote' if open_quote else 'bracket'}")
 
 
 def split_top_level(text: str, separator: str = ",") -> list[str]:

@@ -77,4 +77,6 @@ def describe(hint: Any) -> str:
         if len(args) == 1 or len(args) == 2 and args[1] is Ellipsis:
             return f"a tuple of {describe(args[0]).removeprefix('an ').removeprefix('a ')}s, e.g. (1,2)"
         return f"a tuple of {len(args)} ({', '.join(describe(arg) for arg in args)})"
+    if origin in (frozenset, set) and args:
+        return f"a set of {describe(args[0]).removeprefix('an ').removeprefix('a ')}s, e.g. {{1,2}}"
     return getattr(hint, "__name__", str(hint))

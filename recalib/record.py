@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Protocol
 
-from recalib.errors import CheckpointError
+from recalib.errors import CheckpointError, quote
 
 if TYPE_CHECKING:
     from torch import nn
@@ -165,7 +165,7 @@ class ModelRecord:
             raise CheckpointError(f"{where}: the stored spec is a JSON {type(data).__name__}, not an object "
                                   f"{_KEYS}; {_FIX}")
         stages = data.get("stages")
-        wrong = [f"{key} (got {data.get(key)!r})" for key, ok in (
+        wrong = [f"{key} (got {quote(data.get(key))})" for key, ok in (
             ("arch", isinstance(data.get("arch"), str)), ("block", isinstance(data.get("block"), (str, type(None)))),
             ("stages", stages is None or isinstance(stages, list) and all(_is_stage(s) for s in stages)),
             ("options", isinstance(data.get("options", {}), dict))) if not ok]

@@ -29,6 +29,8 @@ for others'), which builds it and says which input it takes.
 """
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -37,9 +39,10 @@ from typing import TYPE_CHECKING, Any
 from recalib.blocks import BLOCKS, NO_BLOCK
 from recalib.checkpoint import load_checkpoint, read_record
 from recalib.entries import check_options, keyword_names
-from recalib.errors import ConfigError, RecalibError
+from recalib.errors import ConfigError, RecalibError, quote, shorten
 from recalib.infra.memory import check_fits
 from recalib.infra.meta import estimate_memory
+from recalib.infra.reading import check_regular
 from recalib.literals import parse_value, scan, split_top_level
 from recalib.models.catalog import MODELS, arch_entry
 from recalib.paper_configs import NAME_PATTERN, get_paper_config
@@ -191,6 +194,10 @@ class Spec:
         accepted = keyword_names(arch_entry(record.arch).builder)
         if accepted is not None and "input_size" not in accepted:
             raise ConfigError(f"{record.arch} is built for its nominal size only; drop --input-size")
+        given = record.options.get("input_size")
+        if given is not None and tuple(given) != tuple(size):
+            raise ConfigError(f"{quote(self.text)} sets input_size={tuple(given)}, and --input-size says "
+                              f"{size[0]} {size[1]}; give the size once")
         return replace(self, record=record.with_options({"input_size": tuple(size)}))
 
     def input_chw(self) -> tuple[int, int, int]:
@@ -293,17 +300,35 @@ def parse_spec(text: str) -> Spec:
         return found
     path = Path(text)
     kind = FILE_KINDS.get(path.suffix.lower())
-    if kind is not None or path.is_file():
-        if not path.is_file():
-            raise ConfigError(f"{text}: no such file" + (" (it is a folder)" if path.is_dir() else ""))
-        if kind in (None, "checkpoint"):
-            return Spec(text, "checkpoint", read_record(path), path)
-        return Spec(text, kind, ProgramRecord(path) if kind == "program" else None, path)
-    if NAME_PATTERN.fullmatch(text):
-        return Spec(text, "paper", get_paper_config(text).record)
-    try:
+    if kind is not None:
+        return _file_spec(text, path, kind)
+    try:  # a name first: a file in the current folder named like an architecture does not shadow it
+        if NAME_PATTERN.fullmatch(text):
+            return Spec(text, "paper", get_paper_config(text).record)
         return _arch_spec(text)
     except ConfigError as exc:
+        if _is_file(path):
+            return _file_spec(text, path, "checkpoint")
         if "/" in text or "\\" in text:
-            raise ConfigError(f"{text}: no such file, and not ARCH[+BLOCK] ({exc})") from None
+            raise ConfigError(f"{shorten(text)}: no such file, and not ARCH[+BLOCK] ({exc})") from None
         raise
+
+
+def _is_file(path: Path) -> bool:
+    """Whether ``path`` names an existing file; a text too long to be a path (a long spec) names none."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
+
+
+def _file_spec(text: str, path: Path, kind: str) -> Spec:
+    """The spec of a model file of ``kind`` (by its suffix; a checkpoint when it has none)."""
+    if not _is_file(path):
+        if os.path.lexists(path):
+            check_regular(path, sys.maxsize, "model file")  # says what it is instead (a FIFO, a folder, …)
+        raise ConfigError(f"{shorten(text)}: no such file")
+    if kind == "checkpoint":
+        return Spec(text, "checkpoint", read_record(path), path)
+    return Spec(text, kind, ProgramRecord(path) if kind == "program" else None, path)
+

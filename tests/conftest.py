@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import pytest
@@ -12,6 +13,18 @@ if TYPE_CHECKING:
 
 # Two xdist workers share the 2 cores (pyproject's addopts): one thread each; alone, two threads.
 torch.set_num_threads(1 if os.environ.get("PYTEST_XDIST_WORKER") else 2)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _own_report_key(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The tests' report folders are sealed with a key of their own (:mod:`recalib.infra.seal`), not the user's."""
+    previous = os.environ.get("XDG_STATE_HOME")
+    os.environ["XDG_STATE_HOME"] = str(tmp_path_factory.mktemp("state"))
+    yield
+    if previous is None:
+        del os.environ["XDG_STATE_HOME"]
+    else:
+        os.environ["XDG_STATE_HOME"] = previous
 
 
 @pytest.fixture(autouse=True)

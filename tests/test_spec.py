@@ -99,3 +99,31 @@ def test_a_paper_configuration_builds_the_network_of_its_row() -> None:
 def test_an_unknown_paper_configuration_lists_the_closest_names() -> None:
     with pytest.raises(ConfigError, match="unknown paper configuration .*ms-sar/table-5/resnext-50-ms-sar"):
         parse_spec("ms-sar/table-5/resnext-50-ms-sr")
+
+
+def test_a_deeply_nested_spec_is_refused_with_a_bounded_message() -> None:
+    """Issue 26: a RecursionError traceback."""
+    text = "resnet50:a=" + "(" * 5000 + ")" * 5000
+    with pytest.raises(ConfigError, match="brackets nested more than 32 deep") as caught:
+        parse_spec(text)
+    assert len(str(caught.value)) < 300
+
+
+def test_a_long_valid_spec_is_read_as_a_spec_not_a_path() -> None:
+    """Issue 26: an OS error (file name too long) instead of the spec."""
+    text = "cc_vgg_mnist+se:reduction=" + " " * 300 + "4"
+    assert parse_spec(text).record.options["reduction"] == 4
+
+
+def test_a_file_named_like_an_architecture_does_not_shadow_it(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "cifar_resnet20").write_text("not a checkpoint")
+    assert parse_spec("cifar_resnet20").record == ModelRecord("cifar_resnet20", None, {})
+
+
+def test_a_size_given_twice_must_agree() -> None:
+    """Issue 26: the spec's input_size and --input-size disagreed without a word."""
+    spec = parse_spec("cifar_resnet20:input_size=(32,32)")
+    with pytest.raises(ConfigError, match=r"sets input_size=\(32, 32\), and --input-size says 16 16"):
+        spec.with_input_size((16, 16))
+    assert spec.with_input_size((32, 32)).input_chw() == (3, 32, 32)

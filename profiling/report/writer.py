@@ -8,7 +8,7 @@ sections at the top of ``report.md`` and writes every file atomically
 
 A report folder may be written again: the report's own files are replaced, files an earlier
 report wrote and this one does not are removed, and every other file in the folder is left
-alone; which files are the report's own is proven by checksums, not names
+alone; which files are the report's own is proven by seals under the user's key, not names
 (:mod:`recalib.profiling.report.folder`).
 """
 from __future__ import annotations

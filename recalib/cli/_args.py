@@ -24,7 +24,7 @@ from recalib.literals import split_top_level
 
 __all__ = ["comma_list", "given", "add_model", "add_blocks", "add_input_size", "add_runtime", "add_timing",
            "add_verification", "add_tolerance", "add_target", "add_verify_data", "add_output", "output_path",
-           "add_seed"]
+           "add_seed", "seed_value"]
 
 
 def given(**values: Any) -> dict[str, Any]:
@@ -75,12 +75,23 @@ def add_input_size(parser: argparse.ArgumentParser,
                         help=f"input height and width (default: {default})")
 
 
-def add_seed(parser: argparse.ArgumentParser) -> None:
+def seed_value(text: str) -> int:
+    """An argparse type: a seed, refused before any work unless an integer in [0, 2**64)."""
+    from recalib.errors import ConfigError
+    from recalib.export.options import check_seed
+
+    try:
+        return int(check_seed(int(text)) or 0)
+    except (ValueError, ConfigError):
+        raise argparse.ArgumentTypeError(f"a seed is an integer from 0 to 2**64 - 1, got {text[:40]!r}") from None
+
+
+def add_seed(parser: argparse.ArgumentParser, help: str | None = None) -> None:
     """``--seed N``: the seed of random weights (None when absent: the preparation's default applies)."""
     from recalib.export.options import PrepareOptions
 
-    parser.add_argument("--seed", type=int, default=None,
-                        help=f"seed of random weights (default {PrepareOptions.seed}; checkpoints keep theirs)")
+    parser.add_argument("--seed", type=seed_value, default=None,
+                        help=help or f"seed of random weights (default {PrepareOptions.seed}; checkpoints keep theirs)")
 
 
 def add_runtime(parser: argparse.ArgumentParser, default: str, what: str = "") -> None:
@@ -146,6 +157,11 @@ def output_path(text: str) -> str:
     """An argparse type: a path to write, refused when empty (``-o ""`` would mean the current folder)."""
     if not text.strip():
         raise argparse.ArgumentTypeError("the path is empty; name the file to write, e.g. -o result.json")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # bytes that are not UTF-8 arrive as surrogates; ONNX and JSON tools refuse them
+        raise argparse.ArgumentTypeError(f"the path {ascii(text)[:120]} is not valid UTF-8; name the file in "
+                                         f"UTF-8") from None
     return text
 
 

@@ -1,8 +1,10 @@
 """What a command prints and writes: text or ``--json`` on stdout, the JSON document to ``-o``.
 
 One rule for every command with ``-o PATH``: the path is checked before any work (an existing
-file is kept unless ``--force``; the command's own input files are never overwritten), and the
-document is written whole or not at all (:func:`recalib.infra.atomic.write_atomic`).
+file is kept unless ``--force``; the command's own input files are never overwritten; only a
+regular file is ever replaced), and the document is written whole or not at all
+(:func:`recalib.infra.atomic.write_atomic`) before anything is printed, so a closed pipe on
+standard output (``| head -1``) cannot cost the file.
 """
 from __future__ import annotations
 
@@ -26,8 +28,8 @@ def check_output(args: argparse.Namespace, inputs: Sequence[Path] = ()) -> None:
 def emit(args: argparse.Namespace, document: dict[str, Any], text: str, inputs: Sequence[Path] = ()) -> None:
     """Print ``text`` (``document`` as JSON with ``--json``) and write ``document`` to ``-o``."""
     data = json.dumps(document, indent=2) + "\n"
-    print(data if args.json else text, end="" if args.json else "\n")
     if args.output is not None:
         write_atomic(args.output, data, force=args.force, inputs=inputs)
-        if not args.json:
-            print(f"wrote {args.output}")
+    print(data if args.json else text, end="" if args.json else "\n")
+    if args.output is not None and not args.json:
+        print(f"wrote {args.output}")

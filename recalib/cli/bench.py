@@ -16,7 +16,8 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from recalib.cli._args import add_blocks, add_input_size, add_model, add_output, add_timing, add_verification, given
+from recalib.cli._args import (add_blocks, add_input_size, add_model, add_output, add_seed, add_timing,
+                              add_verification, given)
 
 if TYPE_CHECKING:
     from recalib.deploy.runner_options import RunnerOptions
@@ -46,8 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                batch=",".join(map(str, BenchSettings.batches)), iters=str(BenchSettings.iters),
                warmup=str(BenchSettings.warmup), threads="the cores available")
     add_input_size(p)
-    p.add_argument("--seed", type=int, default=None,
-                   help=f"seed of random weights of specs (default {PrepareOptions.seed})")
+    add_seed(p, help=f"seed of random weights of specs (default {PrepareOptions.seed})")
     p.add_argument("--precision", default=None, choices=("fp32", "fp16", "bf16"),
                    help=f"compute precision (default: {DEFAULT_PRECISION}): fp16 on torch and TensorRT runtimes, "
                         "bf16 on openvino-cpu where the CPU has native bf16; parity is then judged against "

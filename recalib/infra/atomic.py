@@ -13,6 +13,9 @@
   together (an export and its report) never end up half from one run and half from another.
 * **Never over an input**, even with force: a destination that is (or links to) one of the
   run's inputs is refused.
+* **Only ever a regular file**: a destination is absent or a regular file (or a link to one);
+  a device node, FIFO, socket, folder or dangling link is refused, even with force (replacing
+  a ``/dev/null`` or a link the user left pointing somewhere is never what was meant).
 * **Ordinary permissions**: what a plain ``open()`` would give (``0o666`` minus the umask),
   whatever the writer used (``mkstemp`` makes ``0o600``).
 
@@ -22,14 +25,16 @@ Every refusal is an :class:`~recalib.errors.OutputError` (exit status 2), raised
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 from recalib.errors import OutputError
+from recalib.infra.reading import describe_mode
 from recalib.infra.workspace import ClaimedFolder, sweep
 
-__all__ = ["check_destinations", "file_path", "same_file", "Staging", "staging", "write_atomic", "STAGING_PREFIX"]
+__all__ = ["check_destinations", "occupant", "file_path", "same_file", "Staging", "staging", "write_atomic", "STAGING_PREFIX"]
 
 STAGING_PREFIX = ".recalib-staging-"
 
@@ -51,6 +56,20 @@ def file_path(path: str | os.PathLike) -> Path:
     return path
 
 
+def occupant(path: str | os.PathLike) -> str | None:
+    """What sits at ``path`` when it is not a plain file to replace: "a FIFO", "a dangling symbolic link", …;
+    None when the name is free or holds a regular file (or a link to one)."""
+    try:
+        status = os.lstat(path)
+        if stat.S_ISLNK(status.st_mode):
+            status = os.stat(path)
+    except FileNotFoundError:
+        return None if not os.path.islink(path) else "a dangling symbolic link"
+    except OSError as exc:
+        return f"something that cannot be inspected ({exc.strerror})"
+    return None if stat.S_ISREG(status.st_mode) else describe_mode(status.st_mode)
+
+
 def check_destinations(paths: Sequence[Path], force: bool, inputs: Iterable[str | os.PathLike] = ()) -> None:
     """Refuse, before any work, a destination that cannot or may not be written (:class:`OutputError`)."""
     inputs = [Path(p) for p in inputs]
@@ -65,7 +84,11 @@ def check_destinations(paths: Sequence[Path], force: bool, inputs: Iterable[str 
             which = "" if str(source) == str(path) else f" (the same file as {source})"
             raise OutputError(f"{path} is an input of this run{which}: writing there would destroy it "
                               f"(--force does not allow that); choose another output path")
-        if path.exists() and not force:
+        kind = occupant(path)
+        if kind is not None:
+            raise OutputError(f"{path} is {kind}, not a regular file: recalib writes only regular files, "
+                              f"--force or not; choose another output path")
+        if os.path.lexists(path) and not force:
             raise OutputError(f"{path} already exists; pass force=True (--force) to overwrite it")
 
 

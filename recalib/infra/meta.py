@@ -26,7 +26,7 @@ import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from recalib.errors import CheckpointError, ConfigError, RecalibError
+from recalib.errors import CheckpointError, ConfigError, RecalibError, first_line
 from recalib.infra.memory import MemoryEstimate
 
 __all__ = ["meta_model", "check_state_shapes", "estimate_memory"]
@@ -52,7 +52,7 @@ def meta_model(build: Callable[[], nn.Module], what: str) -> nn.Module:
     except RecalibError:
         raise
     except (TypeError, ValueError, RuntimeError, OverflowError) as exc:
-        raise ConfigError(f"cannot build {what}: {exc}; check the options' values") from None
+        raise ConfigError(f"cannot build {what}: {first_line(exc)}; check the options' values") from None
 
 
 def check_state_shapes(model: nn.Module, shapes: Mapping[str, Sequence[int]], source: str, fix: str) -> None:

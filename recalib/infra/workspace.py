@@ -2,10 +2,14 @@
 
 A folder a run creates for its work (exports being timed, a worker's job, files staged beside
 their destination) is *claimed*: the run holds an exclusive ``flock`` on the folder and has
-written a ``.recalib-claim`` file (tool, process id, host, start time) into it. The kernel
-drops the lock when the process ends, however it ends (SIGKILL included), so a later run
-tells a folder a dead run left behind (claim present, lock free) from one a live run is using
-(lock held) and deletes only the former: never a folder without a claim, never a live run's.
+written a ``.recalib-claim`` file (tool, process id, host, start time, and the folder's own path
+and inode) into it. The kernel drops the lock when the process ends, however it ends (SIGKILL
+included), so a later run tells a folder a dead run left behind (claim present, lock free) from
+one a live run is using (lock held) and deletes only the former: never a folder without a claim,
+never a live run's. A claim names the one folder it was written into: a copy of a work folder
+(``cp -r /tmp/recalib-bench-x keep`` to keep its exports) or one the user renamed is a folder the
+user made, with a claim whose path or inode is not its own, and is never swept; nor is a claim
+from another host (a shared temporary folder, where the lock proves nothing about that host's runs).
 :func:`temporary_folder` sweeps before it creates, so litter lasts until the next run at most.
 
 Where ``fcntl`` is missing (Windows) nothing is ever swept: liveness cannot be proven there.
@@ -22,6 +26,10 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
+
+from recalib.errors import ConfigError
+from recalib.infra.reading import parse_json, read_bounded
 
 try:
     import fcntl
@@ -31,6 +39,7 @@ except ImportError:  # pragma: no cover - Windows
 __all__ = ["CLAIM", "TEMP_PREFIX", "FolderLock", "ClaimedFolder", "sweep", "temporary_folder"]
 
 CLAIM = ".recalib-claim"
+_CLAIM_LIMIT = 64 * 1024
 TEMP_PREFIX = "recalib-"
 
 
@@ -70,9 +79,27 @@ class FolderLock:
             self._fd = None
 
 
-def _claim_text(tool: str) -> str:
-    return json.dumps({"tool": tool, "pid": os.getpid(), "host": socket.gethostname(),
-                       "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "argv": sys.argv[:1]})
+def _identity(folder: Path) -> dict[str, Any]:
+    """What ties a claim to the one folder it was written into: its path, device and inode."""
+    status = os.stat(folder)
+    return {"path": os.path.abspath(folder), "device": status.st_dev, "inode": status.st_ino,
+            "host": socket.gethostname()}
+
+
+def _claim_text(folder: Path, tool: str) -> str:
+    return json.dumps({"tool": tool, "pid": os.getpid(), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                       "argv": sys.argv[:1], **_identity(folder)})
+
+
+def _claims_itself(folder: Path) -> bool:
+    """Whether ``folder`` holds a recalib claim written into this very folder on this host (see the module docstring)."""
+    try:
+        claim = parse_json(read_bounded(folder / CLAIM, _CLAIM_LIMIT, "work folder claim"), CLAIM)
+        identity = _identity(folder)
+    except (ConfigError, OSError):
+        return False
+    return isinstance(claim, dict) and str(claim.get("tool", "")).startswith("recalib") and all(
+        claim.get(key) == value for key, value in identity.items())
 
 
 class ClaimedFolder:
@@ -82,7 +109,7 @@ class ClaimedFolder:
         self.path = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
         self._lock = FolderLock.try_acquire(self.path)
         if self._lock is not None and self._lock.held:  # an unlocked claim could be swept from a live run
-            (self.path / CLAIM).write_text(_claim_text(tool), encoding="utf-8")
+            (self.path / CLAIM).write_text(_claim_text(self.path, tool), encoding="utf-8")
 
     def remove(self) -> None:
         """Delete the folder and everything in it, then drop the claim."""
@@ -99,7 +126,7 @@ def sweep(parent: Path, prefix: str) -> list[Path]:
     except OSError:
         return removed
     for entry in entries:
-        if entry.is_symlink() or not (entry / CLAIM).is_file():
+        if entry.is_symlink() or not entry.is_dir() or not _claims_itself(entry):
             continue
         lock = FolderLock.try_acquire(entry)
         if lock is None or not lock.held:

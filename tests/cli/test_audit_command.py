@@ -19,7 +19,7 @@ TINY = ["--arch", "cifar_resnet20", "--block", "se", "--runtime", "ort-cpu,torch
         "--batch", "1", "--iters", "3", "--warmup", "1", "--no-progress"]
 FILES = ["claims-detail.md", "claims.csv", "costs.csv", "latency.csv", "latency_by_runtime.png",
          "latency_vs_flops.png", "report.json", "report.md"]
-RECORD = ".recalib-report.json"  # the checksums of the files recalib wrote
+RECORD = ".recalib-report.json"  # the seals of the files recalib wrote
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,12 @@
 and nothing a user had is touched (issue 17's reproductions, with today's flag names)."""
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -94,3 +99,74 @@ def test_files_recalib_did_not_write_are_never_deleted_and_replaced_only_with_fo
     assert main([*CLAIMS, "-o", str(folder), "--force"]) == 0
     assert (folder / "thesis.tex").read_text() == "chapter 1" and (folder / "results.csv").read_text() == "a,b\n"
     assert json.loads((folder / "report.json").read_text())["title"] == "recalib audit"
+
+
+def test_an_output_name_that_is_not_utf8_is_refused_before_any_work(tmp_path: Path, monkeypatch,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 26: it failed in onnx's checker after the export work."""
+    monkeypatch.chdir(tmp_path)
+    name = b"\xff.onnx".decode("utf-8", "surrogateescape")
+    with pytest.raises(SystemExit) as caught:
+        main(["export", SMALL, "-o", name])
+    assert caught.value.code == 2 and "is not valid UTF-8" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_deleted_working_directory_is_named_as_the_problem(tmp_path: Path) -> None:
+    """Issue 26: torch's own oneMKL error surfaced as recalib's exit-2 message."""
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    script = ("import os, sys\nos.chdir(sys.argv[1])\nos.rmdir(sys.argv[1])\n"
+              "from recalib.cli.main import main\nsys.exit(main(['blocks']))\n")
+    done = subprocess.run([sys.executable, "-c", script, str(gone)], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
+    assert done.returncode == 2 and "the working directory no longer exists" in done.stderr
+    assert done.stdout == "" and not gone.exists()
+
+
+@pytest.mark.parametrize("args,message", [
+    (["bench", SMALL, "--threads", "100000"], "more than the .* core\\(s\\) this process may use"),
+    (["bench", SMALL, "--batch", "1,2,1"], "batch size\\(s\\) 1 given twice"),
+    (["bench", SMALL, "--iters", "1000000000000"], "timed rounds need .* for their timings alone"),
+    (["bench", SMALL, "--seed", str(2**64)], "a seed is an integer from 0 to 2\\*\\*64 - 1"),
+    (["export", SMALL, "--seed", "-1", "-o", "m.onnx"], "a seed is an integer from 0 to 2\\*\\*64 - 1"),
+    (["export", SMALL, "--opset", "0", "-o", "m.onnx"], "opset 0 is not supported"),
+    (["profile", "cifar_resnet20:input_size=(32,32)", "--input-size", "16", "16"], "give the size once"),
+])
+def test_options_out_of_bounds_are_refused_before_any_work(tmp_path: Path, monkeypatch, args: list[str],
+                                                          message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 26: each of these was accepted, or failed late (an OverflowError, a dead worker, a silent size)."""
+    monkeypatch.chdir(tmp_path)
+    try:
+        status = main(args)
+    except SystemExit as exc:
+        status = int(exc.code or 0)
+    assert status in (2, 5)
+    assert re.search(message, capsys.readouterr().err)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_record_forged_with_a_files_real_checksum_does_not_make_the_audit_delete_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 26, data loss 1: ``{"files": {"thesis.txt": "<its sha256>"}}`` made the audit delete thesis.txt."""
+    folder = tmp_path / "rep"
+    folder.mkdir()
+    (folder / "thesis.txt").write_text("t\n")
+    (folder / ".recalib-report.json").write_text(json.dumps({"files": {"thesis.txt": hashlib.sha256(b"t\n").hexdigest()}}))
+    assert main([*CLAIMS, "-o", str(folder)]) == 0
+    assert (folder / "thesis.txt").read_text() == "t\n"
+    assert {"report.md", "report.json", "thesis.txt"} <= {p.name for p in folder.iterdir()}
+    assert not [p for p in folder.iterdir() if p.name.startswith(".recalib-staging-")]
+
+
+@pytest.mark.parametrize("force", [[], ["--force"]])
+def test_a_dangling_link_in_the_report_folder_is_refused_before_any_work(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], force: list[str]) -> None:
+    """Issue 26, data loss 4: ``ln -s /nonexistent rep/report.md`` was replaced without --force."""
+    folder = tmp_path / "rep"
+    folder.mkdir()
+    (folder / "report.md").symlink_to(tmp_path / "nonexistent")
+    assert main([*CLAIMS, "-o", str(folder), *force]) == 2
+    assert "report.md is a dangling symbolic link" in capsys.readouterr().err
+    assert [p.name for p in folder.iterdir()] == ["report.md"] and (folder / "report.md").is_symlink()
+    assert not (tmp_path / "nonexistent").exists()

@@ -85,3 +85,22 @@ def test_of_two_exports_racing_to_one_path_exactly_one_wins_whole(tmp_path: Path
     ops = {node.op_type for node in onnx.load(str(out)).graph.node}
     assert ("Sigmoid" in ops) == (report["source"]["recalib_spec"]["block"] == "se")
     assert sorted(p.name for p in out.parent.iterdir()) == ["m.onnx", "m.report.json"]  # no staging left over
+
+
+@pytest.mark.parametrize("command", [["export", SMALL], ["bench", SMALL, "--runtime", "torch-eager"],
+                                     ["profile", SMALL]])
+@pytest.mark.parametrize("kind", ["link to /dev/null", "fifo", "dangling link"])
+@pytest.mark.parametrize("force", [[], ["--force"]])
+def test_an_output_that_is_not_a_regular_file_is_refused_even_with_force(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], command: list[str],
+        kind: str, force: list[str]) -> None:
+    """Issue 26, data loss 2 and 4: a device node, FIFO or dangling link is never replaced by a regular file."""
+    monkeypatch.chdir(tmp_path)
+    target = tmp_path / "out"
+    {"link to /dev/null": lambda: target.symlink_to("/dev/null"), "fifo": lambda: os.mkfifo(target),
+     "dangling link": lambda: target.symlink_to(tmp_path / "nowhere")}[kind]()
+    assert exit_status([*command, "-o", "out", *force]) == 2
+    assert "not a regular file" in capsys.readouterr().err
+    assert [p.name for p in tmp_path.iterdir()] == ["out"] and not target.is_file()
+    assert os.path.islink(target) == (kind != "fifo") and not (tmp_path / "nowhere").exists()
+    assert Path("/dev/null").is_char_device()

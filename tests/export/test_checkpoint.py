@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import pickle
 from contextlib import contextmanager
 from pathlib import Path
@@ -197,3 +198,38 @@ def test_an_existing_file_is_replaced_only_with_force(trained, tmp_path):
     assert path.read_text() == "my notes" and sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
     recalib.save_checkpoint(trained, path, force=True)
     assert read_record(path).block == "cc-static"
+
+
+def _saved_as(tmp_path: Path, model: torch.nn.Module, spec: str, cast: torch.dtype | None = None) -> Path:
+    """``model``'s state saved with recalib's metadata around ``spec``, the float tensors cast to ``cast``."""
+    state = {k: (v.to(cast) if cast is not None and v.is_floating_point() else v).contiguous()
+             for k, v in model.state_dict().items()}
+    path = tmp_path / "ck.safetensors"
+    save_file(state, str(path), metadata={"format": FORMAT, "spec": spec})
+    return path
+
+
+@pytest.mark.parametrize("dtype", [torch.bool, torch.int8, torch.float16, torch.float64])
+def test_tensors_of_another_dtype_than_the_models_are_refused_not_cast(tmp_path: Path, dtype: torch.dtype) -> None:
+    """Issue 26: BOOL, I8, F16 and F64 tensors were silently cast to float32."""
+    model = recalib.create_model("cc_vgg_mnist")
+    path = _saved_as(tmp_path, model, json.dumps(model.recalib_record.to_json()), dtype)
+    with pytest.raises(CheckpointError, match="stored as another dtype than the model's .*in the file, F32 in the"):
+        recalib.load_checkpoint(path)
+
+
+def test_a_huge_or_deeply_nested_stored_spec_is_refused_with_a_bounded_message(tmp_path: Path) -> None:
+    model = recalib.create_model("cc_vgg_mnist")
+    path = _saved_as(tmp_path, model, json.dumps({"arch": "x" * 10_000_000}))
+    with pytest.raises(CheckpointError, match="the stored spec is 10000012 characters") as caught:
+        read_record(path)
+    assert len(str(caught.value)) < 1000
+    path = _saved_as(tmp_path, model, "[" * 100_000 + "]" * 100_000)
+    with pytest.raises(CheckpointError, match="nested too deeply"):
+        read_record(path)
+
+
+def test_a_fifo_named_like_a_checkpoint_is_refused_without_blocking(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "ck.safetensors")
+    with pytest.raises(CheckpointError, match="ck.safetensors' is a FIFO, not a regular file"):
+        recalib.load_checkpoint(tmp_path / "ck.safetensors")

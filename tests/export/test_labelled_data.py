@@ -1,8 +1,10 @@
 """Labelled data files: good ones load as float32 images and int64 labels; every bad kind is a DataError."""
 from __future__ import annotations
 
+import os
 import pickle
 import sys
+import zipfile
 
 import numpy as np
 import pytest
@@ -78,16 +80,47 @@ def test_labels_beyond_the_model_outputs_are_refused() -> None:
 
 
 def test_a_missing_file_or_a_folder_is_refused(tmp_path) -> None:
-    with pytest.raises(DataError, match="no such file"):
+    with pytest.raises(DataError, match="none.npz: no such file"):
         load_npz(tmp_path / "none.npz")
-    with pytest.raises(DataError, match="it is a folder"):
+    with pytest.raises(DataError, match="is a folder, not a regular file"):
         load_npz(tmp_path)
+
+
+@pytest.mark.parametrize("make,kind", [(lambda p: os.mkfifo(p), "a FIFO"),
+                                       (lambda p: p.symlink_to("/dev/zero"), "a character device")])
+def test_a_fifo_or_device_is_refused_for_what_it_is_without_blocking(tmp_path, make, kind) -> None:
+    """Issue 26: a FIFO blocked forever, and both were reported as "no such file"."""
+    make(tmp_path / "data.npz")
+    with pytest.raises(DataError, match=f"data.npz' is {kind}, not a regular file"):
+        load_npz(tmp_path / "data.npz")
+
+
+def test_a_header_claiming_more_images_than_the_archive_holds_is_refused_before_allocating(tmp_path) -> None:
+    """Issue 26: a small .npz whose header claims 10**6 images made numpy allocate 11.4 GiB."""
+    path = write(tmp_path, inputs=images(), labels=np.zeros(5, int))
+    with zipfile.ZipFile(path) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    members["inputs.npy"] = members["inputs.npy"].replace(b"(5, ", b"(1000000, ")
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    with pytest.raises(DataError, match=r"claims shape \(1000000, .*but the archive holds only"):
+        load_npz(path)
+
+
+@pytest.mark.parametrize("labels,message", [
+    (np.array([0, 1, 2, 3, np.iinfo(np.uint64).max], dtype=np.uint64), "label 18446744073709551615 is out of range"),
+    (np.array([0, 1, 2.5, 3, 4]), r"fractional values \(e.g. 2.5\)"),
+])
+def test_labels_are_refused_for_what_they_are(tmp_path, labels, message) -> None:
+    with pytest.raises(DataError, match=message):
+        load_npz(write(tmp_path, inputs=images(), labels=labels))
 
 
 def test_a_file_that_is_not_an_archive_is_refused(tmp_path) -> None:
     path = tmp_path / "notes.npz"
     path.write_text("inputs,labels\n1,2\n")
-    with pytest.raises(DataError, match="is not an .npz archive"):
+    with pytest.raises(DataError, match="is not an .npz archive: not a zip archive"):
         load_npz(path)
 
 
