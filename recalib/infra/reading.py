@@ -20,7 +20,7 @@ from typing import Any
 
 from recalib.errors import QUOTE_LIMIT, ConfigError, RecalibError, shorten
 
-__all__ = ["MAX_SMALL_FILE", "describe_mode", "check_regular", "read_bounded", "file_sha256", "parse_json"]
+__all__ = ["MAX_SMALL_FILE", "PATH_LIMIT", "describe_mode", "check_regular", "read_bounded", "file_sha256", "parse_json"]
 
 PATH_LIMIT = 4096  # PATH_MAX on Linux
 MAX_SMALL_FILE = 64 * 1024 * 1024  # a report, a record, a manifest: far larger means it is not one
