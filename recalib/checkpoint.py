@@ -31,10 +31,10 @@ from torch import nn
 
 from recalib.blocks import BLOCKS
 from recalib.entries import keyword_names
-from recalib.errors import CheckpointError, RecalibError, first_line, quote
+from recalib.errors import CheckpointError, RecalibError, first_line, quote, shorten
 from recalib.infra.atomic import check_destinations, staging
 from recalib.infra.meta import check_state_shapes
-from recalib.infra.reading import check_regular, parse_json
+from recalib.infra.reading import PATH_LIMIT, check_regular, parse_json
 from recalib.models.catalog import arch_entry
 from recalib.record import ModelRecord
 from recalib.version import __version__
@@ -132,7 +132,7 @@ def _metadata(path: Path) -> dict[str, str]:
     from safetensors import safe_open
 
     if not os.path.lexists(path):
-        raise CheckpointError(f"no checkpoint at {quote(str(path))}")
+        raise CheckpointError(f"no checkpoint at {shorten(str(path), PATH_LIMIT)}")
     check_regular(path, sys.maxsize, "checkpoint", CheckpointError)
     try:
         with safe_open(str(path), framework="pt") as f:

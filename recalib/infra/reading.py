@@ -5,8 +5,9 @@ read until memory runs out; a huge file named like a report would be loaded whol
 read first checks, on the path itself and without opening it, that it is a regular file (or
 a link to one) no larger than the caller's limit, then opens it without blocking
 (``O_NONBLOCK``: a FIFO swapped in after the check cannot hang the open) and checks the same
-again on the open descriptor. Errors quote at most a bounded prefix of what they name
-(:func:`recalib.errors.quote`), so a 10 MB value never lands whole in a message.
+again on the open descriptor. Errors name a path whole up to the system's longest path, and quote
+at most a bounded prefix of anything else (:func:`recalib.errors.shorten`), so a 10 MB value never
+lands whole in a message.
 """
 from __future__ import annotations
 
@@ -17,11 +18,17 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from recalib.errors import QUOTE_LIMIT, ConfigError, RecalibError, quote
+from recalib.errors import QUOTE_LIMIT, ConfigError, RecalibError, shorten
 
-__all__ = ["MAX_SMALL_FILE", "describe_mode", "check_regular", "read_bounded", "file_sha256", "parse_json"]
+__all__ = ["MAX_SMALL_FILE", "PATH_LIMIT", "describe_mode", "check_regular", "read_bounded", "file_sha256", "parse_json"]
 
+PATH_LIMIT = 4096  # PATH_MAX on Linux
 MAX_SMALL_FILE = 64 * 1024 * 1024  # a report, a record, a manifest: far larger means it is not one
+
+
+def _named(path: Path) -> str:
+    """``path`` for a message: whole up to the system's longest path (its file name is what tells most)."""
+    return shorten(str(path), PATH_LIMIT)
 
 
 def describe_mode(mode: int) -> str:
@@ -35,9 +42,9 @@ def describe_mode(mode: int) -> str:
 
 def _check(status: os.stat_result, path: Path, limit: int, what: str, error: type[RecalibError]) -> None:
     if not stat.S_ISREG(status.st_mode):
-        raise error(f"{what} {quote(str(path))} is {describe_mode(status.st_mode)}, not a regular file")
+        raise error(f"{what} {_named(path)} is {describe_mode(status.st_mode)}, not a regular file")
     if status.st_size > limit:
-        raise error(f"{what} {quote(str(path))} is {status.st_size} bytes, more than the {limit} a {what} "
+        raise error(f"{what} {_named(path)} is {status.st_size} bytes, more than the {limit} a {what} "
                     f"can be; it is not one")
 
 
@@ -49,9 +56,9 @@ def check_regular(path: str | os.PathLike, limit: int, what: str = "file",
         status = os.stat(path)
     except FileNotFoundError:
         broken = " (a symbolic link to a missing file)" if os.path.islink(path) else ""
-        raise error(f"{what} {quote(str(path))} does not exist{broken}") from None
+        raise error(f"{what} {_named(path)} does not exist{broken}") from None
     except OSError as exc:
-        raise error(f"cannot read {what} {quote(str(path))}: {exc.strerror}") from None
+        raise error(f"cannot read {what} {_named(path)}: {exc.strerror}") from None
     _check(status, path, limit, what, error)
     return path
 
@@ -63,12 +70,12 @@ def read_bounded(path: str | os.PathLike, limit: int = MAX_SMALL_FILE, what: str
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as exc:
-        raise error(f"cannot read {what} {quote(str(path))}: {exc.strerror}") from None
+        raise error(f"cannot read {what} {_named(path)}: {exc.strerror}") from None
     with os.fdopen(fd, "rb") as handle:
         _check(os.fstat(fd), path, limit, what, error)  # what was opened, not only what was checked
         data = handle.read(limit + 1)
     if len(data) > limit:
-        raise error(f"{what} {quote(str(path))} grew past {limit} bytes while it was read")
+        raise error(f"{what} {_named(path)} grew past {limit} bytes while it was read")
     return data
 
 

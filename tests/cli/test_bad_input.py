@@ -14,7 +14,9 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
+import recalib
 from cli_testing import SMALL
+from recalib.errors import ConfigError
 from recalib.profiling.report.folder import ReportFolder
 from recalib.cli.main import main
 
@@ -170,3 +172,16 @@ def test_a_dangling_link_in_the_report_folder_is_refused_before_any_work(
     assert "report.md is a dangling symbolic link" in capsys.readouterr().err
     assert [p.name for p in folder.iterdir()] == ["report.md"] and (folder / "report.md").is_symlink()
     assert not (tmp_path / "nonexistent").exists()
+
+
+def test_a_libraries_error_is_quoted_by_its_first_line_only(capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 26: torch's 2.2 KB C++ backtrace for num_classes=1e20 landed inside the message."""
+    assert main(["profile", f"cifar_resnet20:num_classes={10**20}"]) == 2
+    err = capsys.readouterr().err
+    assert "Overflow when unpacking long long" in err and "frame #" not in err and len(err) < 600
+
+
+def test_a_set_option_is_described_as_a_set_of_its_items(capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 26: "option stages must be frozenset or none, got the frozenset frozenset({'a'})"."""
+    with pytest.raises(ConfigError, match=r"option stages must be a set of integers, e.g. \{1,2\} or none"):
+        recalib.create_model(SMALL, "se", stages=frozenset({"a"}))

@@ -231,5 +231,5 @@ def test_a_huge_or_deeply_nested_stored_spec_is_refused_with_a_bounded_message(t
 
 def test_a_fifo_named_like_a_checkpoint_is_refused_without_blocking(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "ck.safetensors")
-    with pytest.raises(CheckpointError, match="ck.safetensors' is a FIFO, not a regular file"):
+    with pytest.raises(CheckpointError, match="ck.safetensors is a FIFO, not a regular file"):
         recalib.load_checkpoint(tmp_path / "ck.safetensors")

@@ -91,7 +91,7 @@ def test_a_missing_file_or_a_folder_is_refused(tmp_path) -> None:
 def test_a_fifo_or_device_is_refused_for_what_it_is_without_blocking(tmp_path, make, kind) -> None:
     """Issue 26: a FIFO blocked forever, and both were reported as "no such file"."""
     make(tmp_path / "data.npz")
-    with pytest.raises(DataError, match=f"data.npz' is {kind}, not a regular file"):
+    with pytest.raises(DataError, match=f"data.npz is {kind}, not a regular file"):
         load_npz(tmp_path / "data.npz")
 
 
