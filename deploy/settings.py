@@ -25,12 +25,19 @@ def _is_count(value: object, least: int) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= least
 
 
-def check_timing(batches: Sequence[int], iters: int, warmup: int, threads: int | None) -> None:
-    """Raise :class:`ConfigError` unless batches >= 1 (at least one), iters >= 1, warmup >= 0, threads >= 1."""
+def check_timing(batches: Sequence[int], iters: int, warmup: int, threads: int | None, repeat: int = 1,
+                 duration: float | None = None) -> None:
+    """Raise :class:`ConfigError` unless batches >= 1 (at least one), iters >= 1, warmup >= 0, threads >= 1,
+    repeat >= 1 and a duration, where given, > 0 seconds."""
     if not batches or not all(_is_count(b, 1) for b in batches):
         raise ConfigError(f"batch sizes must be integers >= 1 (at least one), got {list(batches)}")
     if not _is_count(iters, 1) or not _is_count(warmup, 0):
         raise ConfigError(f"need iters >= 1 and warmup >= 0, got iters {iters!r} and warmup {warmup!r}")
+    if not _is_count(repeat, 1):
+        raise ConfigError(f"repeat counts fresh worker processes: an integer >= 1, got {repeat!r}")
+    if duration is not None and (isinstance(duration, bool) or not isinstance(duration, (int, float))
+                                 or not 0 < duration < float("inf")):
+        raise ConfigError(f"duration is seconds of timed rounds per batch, a number > 0, got {duration!r}")
     check_threads(threads)
 
 
@@ -52,11 +59,13 @@ class BenchSettings:
     tolerance: float = DEFAULT_TOLERANCE
     runtime_options: Mapping[str, RunnerOptions] = field(default_factory=dict)
     isolate: bool = True
+    duration: float | None = None
+    repeat: int = 1
 
     def __post_init__(self) -> None:
         if not self.targets:
             raise ConfigError("choose at least one runtime")
-        check_timing(self.batches, self.iters, self.warmup, self.threads)
+        check_timing(self.batches, self.iters, self.warmup, self.threads, self.repeat, self.duration)
         check_tolerance(self.tolerance)
         unknown = sorted(set(self.runtime_options) - {t.runtime for t in self.targets})
         if unknown:
@@ -81,4 +90,4 @@ class BenchSettings:
                 "warmup": self.warmup, "iters": self.iters, "threads": self.threads,
                 "tolerance": self.tolerance,
                 "runtime_options": {k: v.to_dict() for k, v in self.runtime_options.items()},
-                "alternated": True, "isolated": self.isolate}
+                "duration": self.duration, "repeat": self.repeat, "alternated": True, "isolated": self.isolate}

@@ -94,7 +94,8 @@ def _settings(args: argparse.Namespace) -> BenchSettings:
 
     targets = parse_targets(args.runtime) if args.runtime else BenchSettings.targets
     return BenchSettings(targets, **given(batches=args.batch, warmup=args.warmup, iters=args.iters,
-                                          threads=args.threads, tolerance=args.tolerance),
+                                          threads=args.threads, tolerance=args.tolerance, duration=args.duration,
+                                          repeat=args.repeat),
                          runtime_options=_runtime_options(targets, args.precision, args.spinning))
 
 
