@@ -68,11 +68,18 @@ def test_specs_are_prepared_and_every_runtime_is_judged_against_float64(
     (["--batch", "0"], "batch sizes must be integers >= 1"),
     (["--runtime", "ort-cpu@cuda"], "cannot run on device 'cuda'"),
     (["--baseline", "7"], "--baseline 7"),
+    (["--repeat", "0"], "repeat counts fresh worker processes: an integer >= 1, got 0"),
 ])
 def test_bad_usage_exits_2_before_any_model_is_built(argv: list[str], message: str,
                                                      capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["bench", SMALL, *FAST, *argv]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_a_duration_replaces_the_rounds_rather_than_joining_them(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["bench", SMALL, *FAST, "--duration", "2"])
+    assert exit_.value.code == 2 and "argument --duration: not allowed with argument --iters" in capsys.readouterr().err
 
 
 def test_files_that_cannot_run_as_asked_exit_2(exported: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:

@@ -28,17 +28,18 @@ def test_injected_outlier_rounds_are_counted_and_mark_the_series_beyond_the_limi
     series[:1] *= 5  # one slow round: counted, not enough to mark the series
     one = summarize(series)
     assert one.outliers == 1 and stability.noise_reasons(one, None, None, None) == ()
-    series[1:6] *= 1.2  # five more, mildly slow: six of forty (15% > 10%), yet p90/p50 stays below its limit
-    six = summarize(series)
-    assert six.outliers == 6 and six.tail == pytest.approx(1.2, abs=0.03)
-    assert stability.noise_reasons(six, None, None, None) == ("6/40 outlier rounds",)
+    series[1:9] *= 1.2  # eight more, mildly slow: nine of forty (22% > 20%), yet p90/p50 stays below its limit
+    nine = summarize(series)
+    assert nine.outliers == 9 and nine.tail == pytest.approx(1.2, abs=0.03)
+    assert stability.noise_reasons(nine, None, None, None) == ("9/40 outlier rounds",)
 
 
 def test_a_slow_tail_and_a_wide_spread_are_each_named() -> None:
     series = _steady()
     series[::3] *= 2  # every third round twice as slow: p90 = 2 x p50, and the quartiles far apart
     reasons = stability.noise_reasons(summarize(series), None, None, None)
-    assert reasons[0].startswith("spread") and reasons[1] == f"p90/p50 2.00 > {stability.TAIL_LIMIT:g}"
+    assert reasons[0].startswith("spread") and reasons[1].startswith("p90/p50 2.0")
+    assert reasons[1].endswith(f"> {stability.TAIL_LIMIT:g}")
 
 
 def test_a_wide_interval_a_busy_machine_and_disagreeing_repeats_are_noise() -> None:
