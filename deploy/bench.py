@@ -211,13 +211,16 @@ def compare(models: Sequence[Prepared], settings: BenchSettings, progress: Progr
 
 
 def bench(specs: Sequence[Spec], settings: BenchSettings, options: PrepareOptions = PrepareOptions(),
-          progress: Progress | None = None) -> BenchResult:
+          progress: Progress | None = None,
+          exported: Callable[[Sequence[Prepared]], None] | None = None) -> BenchResult:
     """Time what ``specs`` name (the first is the baseline) on every target and batch of ``settings``.
 
     Everything that can be refused is refused before the first model is built (runtimes, sizes),
     then before the first export (labels, fixed batches, files on torch runtimes). Specs are
     prepared with ``options`` (:func:`load_model`) and exported for the ONNX runtimes into a
     temporary folder that is removed afterwards, whatever happens; files are timed as they are.
+    ``exported`` is called with the models after timing, while their exported files exist (what
+    ``recalib bench --profile`` profiles).
     """
     check_targets(settings)
     for spec in specs:
@@ -227,4 +230,7 @@ def bench(specs: Sequence[Spec], settings: BenchSettings, options: PrepareOption
     with temporary_folder("bench-") as tmp:
         if settings.onnx_runtimes:
             models = export_all(models, tmp, options, runtimes=settings.onnx_runtimes, progress=progress)
-        return compare(models, settings, progress=progress)
+        result = compare(models, settings, progress=progress)
+        if exported is not None:
+            exported(models)
+        return result

@@ -1,6 +1,7 @@
 """``recalib bench``: files or specs, alternated, trtexec-style output; exit codes 2, 3 and 4."""
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 from pathlib import Path
@@ -142,3 +143,21 @@ def test_bf16_runs_on_openvino_where_the_cpu_has_it_judged_against_pytorch_in_bf
     assert code == 0 and result["runtime_settings"]["openvino-cpu"]["precision"] == "bf16"
     [check] = result["parity"]
     assert check["precision"] == "bf16" and check["passed"] and check["pytorch_error"] > 1e-4
+
+
+def test_profile_bills_each_layer_to_its_module_and_sums_the_gates(tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "profile"
+    assert main(["bench", SMALL, "--block", "se", "--runtime", "ort-cpu,torch-eager", *FAST,
+                 "--profile", str(folder)]) == 0
+    assert "per-layer profiles: 2 in" in capsys.readouterr().out
+    plain, se = (list(csv.DictReader((folder / f"ort-cpu-b1-{label}.csv").open()))
+                 for label in (SMALL, f"{SMALL}+se"))
+    assert not any(row["gate"] for row in plain)
+    gated = [row for row in se if row["gate"]]
+    assert gated and all(row["module"].startswith(row["gate"]) for row in gated)  # a gate's nodes lie in its module
+    assert {row["op"] for row in gated} >= {"Sigmoid"} and all(float(row["ms"]) >= 0 for row in se)
+    assert sum(bool(row["module"]) for row in plain) >= len(plain) // 2  # most nodes name their module
+    summary = (folder / "summary.md").read_text()
+    gate_ms = sum(float(row["ms"]) for row in gated)
+    assert f"in gates {gate_ms:.3f} ms" in summary and "torch-eager not profiled" in summary

@@ -19,7 +19,7 @@ from recalib.export.prepared import Prepared
 from recalib.errors import BackendUnavailable, ConfigError, VerificationError
 from recalib.spec import Spec
 
-from deploy_testing import INPUT_CHW
+from deploy_testing import INPUT_CHW, tiny_net
 
 Models = dict[str, tuple[nn.Module, Path]]
 
@@ -134,10 +134,14 @@ class _Sleepy(nn.Module):
         return self.inner(x)
 
 
-def test_a_sleeping_model_is_marked_noisy_in_the_result_and_the_table(tiny_models: Models) -> None:
-    plain, _ = tiny_models["plain"]
-    models = [Prepared("plain", Spec("plain", "arch"), INPUT_CHW, plain),
-              Prepared("sleepy", Spec("sleepy", "arch"), INPUT_CHW, _Sleepy(plain))]
+def _sleepy_pair() -> list[Prepared]:
+    """A tiny network and the same one sleeping every third call (fresh modules, in eval mode)."""
+    return [Prepared("plain", Spec("plain", "arch"), INPUT_CHW, tiny_net()),
+            Prepared("sleepy", Spec("sleepy", "arch"), INPUT_CHW, _Sleepy(tiny_net()).eval())]
+
+
+def test_a_sleeping_model_is_marked_noisy_in_the_result_and_the_table() -> None:
+    models = _sleepy_pair()
     result = compare(models, _settings(["torch-eager"], batches=(1,), iters=12))
     sleepy = result.get("torch-eager", 1, "sleepy")
     assert sleepy.stats.tail > 1.5 and any(reason.startswith("p90/p50") for reason in sleepy.noise)
@@ -158,11 +162,8 @@ def test_repeat_runs_report_each_runs_overhead_beside_the_pooled_rounds(tiny_mod
     assert "3 runs per runtime in fresh processes" in table and "overhead per run" in table
 
 
-def test_a_duration_times_rounds_until_it_has_passed(tiny_models: Models) -> None:
-    plain, _ = tiny_models["plain"]
-    models = [Prepared("plain", Spec("plain", "arch"), INPUT_CHW, plain),
-              Prepared("sleepy", Spec("sleepy", "arch"), INPUT_CHW, _Sleepy(plain))]
-    result = compare(models, _settings(["torch-eager"], batches=(1,), duration=0.2))
+def test_a_duration_times_rounds_until_it_has_passed() -> None:
+    result = compare(_sleepy_pair(), _settings(["torch-eager"], batches=(1,), duration=0.2))
     # a round takes 10 ms on average (30 ms every third call): about 20 rounds in 0.2 s, never fewer than 3
     assert 3 <= result.get("torch-eager", 1, "plain").stats.n <= 21
     assert "0.2 s of timed rounds" in format_table(result)
