@@ -21,6 +21,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from recalib.deploy.machine_info import available_cores, load_average
 from recalib.deploy.results import Measurement
 from recalib.deploy.runner import Runner, Source, create_runner
@@ -46,6 +48,7 @@ class Job:
     ``duration``: seconds of timed rounds per batch instead of ``iters`` rounds. ``baselines[i]``:
     the index of the model model ``i``'s overhead is against (empty: the first, for all), so
     several groups timed in the same rounds are each compared with their own baseline.
+    ``inputs``: images ``(N, C, H, W)`` every model is timed on (None: a fixed random input).
     """
 
     target: Target
@@ -60,6 +63,7 @@ class Job:
     tolerance: float = DEFAULT_TOLERANCE
     duration: float | None = None
     baselines: list[int] = field(default_factory=list)
+    inputs: np.ndarray | None = None
 
     def baseline_of(self, index: int) -> int:
         return self.baselines[index] if self.baselines else 0
@@ -110,7 +114,8 @@ def _measure_batch(job: Job, batch: int, parity: list[ParityCheck],
     ran.update(getattr(runners[0], "settings", {}))
     if not parity:
         parity.extend(_check_parity(job, runners))
-    steps = [runner.prepare((batch, *chw)) for runner, chw in zip(runners, job.input_chws)]
+    x = None if job.inputs is None else job.inputs[np.arange(batch) % len(job.inputs)]
+    steps = [runner.prepare((batch, *chw), x) for runner, chw in zip(runners, job.input_chws)]
     before = load_average()
     times = time_alternating(steps, job.warmup, job.iters, job.duration)
     after = load_average()

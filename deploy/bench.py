@@ -28,6 +28,8 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
+import numpy as np
+
 from recalib.deploy import machine_info
 from recalib.deploy._worker import Job, WorkerError, WorkerResult, run_job, write_job
 from recalib.deploy.availability import check_precision, require
@@ -115,13 +117,25 @@ def _references(models: Sequence[Prepared], batch: int, precision: str) -> list[
     return [None if m.module is None else at_precision(m.reference(batch), m.module, precision) for m in models]
 
 
+def timing_inputs(models: Sequence[Prepared], settings: BenchSettings) -> np.ndarray | None:
+    """The images of ``settings.inputs`` (checked against every model's input size), else None."""
+    if settings.inputs is None:
+        return None
+    from recalib.export.labelled import load_labelled
+
+    sizes = {tuple(m.input_chw) for m in models}
+    if len(sizes) != 1:
+        raise ConfigError(f"one inputs file times models of one input size; these take {sorted(sizes)}")
+    return load_labelled(settings.inputs, models[0].input_chw).inputs
+
+
 def _job(models: Sequence[Prepared], target: Target, settings: BenchSettings,
-         references: list[Reference | None], baselines: Sequence[int]) -> Job:
+         references: list[Reference | None], baselines: Sequence[int], inputs: np.ndarray | None) -> Job:
     return Job(target=target, labels=[m.label for m in models], sources=[_source(m, target) for m in models],
                input_chws=[m.input_chw for m in models], batches=list(settings.batches),
                warmup=settings.warmup, iters=settings.iters, options=settings.options_for(target),
                references=references, tolerance=settings.tolerance, duration=settings.duration,
-               baselines=list(baselines))
+               baselines=list(baselines), inputs=inputs)
 
 
 def _raise_from(error: WorkerError) -> NoReturn:
@@ -190,6 +204,7 @@ def compare(models: Sequence[Prepared], settings: BenchSettings, progress: Progr
     """Time ``models`` on every target and batch of ``settings``, ``settings.repeat`` times each;
     ``baselines[i]`` is the index of the model model ``i`` is compared with (default: the first)."""
     check_models(models, settings)
+    inputs = timing_inputs(models, settings)
     machine = machine_info.collect()
     runs: dict[str, list[WorkerResult]] = {}
     for repeat in range(settings.repeat):
@@ -201,8 +216,8 @@ def compare(models: Sequence[Prepared], settings: BenchSettings, progress: Progr
             # Parity is judged once, in the first run: the later runs time the same files.
             references: list[Reference | None] = (_references(models, settings.batches[0], precision) if not repeat
                                                   else [None] * len(models))
-            runs.setdefault(target.name, []).append(_run(_job(models, target, settings, references, baselines),
-                                                         settings.isolate))
+            job = _job(models, target, settings, references, baselines, inputs)
+            runs.setdefault(target.name, []).append(_run(job, settings.isolate))
     measurements = [m for outcomes in runs.values() for m in pool_repeats([o.measurements for o in outcomes])]
     parity = [p for outcomes in runs.values() for p in outcomes[0].parity]
     ran = {name: outcomes[0].runtime_settings for name, outcomes in runs.items() if outcomes[0].runtime_settings}

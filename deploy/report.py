@@ -63,6 +63,7 @@ def settings_lines(result: BenchResult) -> list[str]:
     options = "; ".join(f"{k}: {v.to_dict()}" for k, v in s.runtime_options.items() if v.given())
     rounds = f"{s.duration:g} s of timed rounds" if s.duration is not None else f"{s.iters} timed rounds"
     runs = f", {s.repeat} runs per runtime in fresh processes (rounds pooled)" if s.repeat > 1 else ""
+    runs += f", inputs: the images of {s.inputs}" if s.inputs is not None else ", inputs: random"
     lines = [f"machine: {result.machine.describe()} at start, {result.load_average_end} at end",
              f"settings: {s.threads} threads, {s.warmup} warm-up + {rounds} per batch, models "
              f"alternated{', one worker process per runtime' if s.isolate else ''}{runs}; baseline {result.baseline}"

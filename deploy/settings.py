@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from recalib.deploy.machine_info import available_cores
@@ -61,6 +62,7 @@ class BenchSettings:
     isolate: bool = True
     duration: float | None = None
     repeat: int = 1
+    inputs: Path | None = None
 
     def __post_init__(self) -> None:
         if not self.targets:
@@ -90,4 +92,5 @@ class BenchSettings:
                 "warmup": self.warmup, "iters": self.iters, "threads": self.threads,
                 "tolerance": self.tolerance,
                 "runtime_options": {k: v.to_dict() for k, v in self.runtime_options.items()},
-                "duration": self.duration, "repeat": self.repeat, "alternated": True, "isolated": self.isolate}
+                "duration": self.duration, "repeat": self.repeat,
+                "inputs": None if self.inputs is None else str(self.inputs), "alternated": True, "isolated": self.isolate}

@@ -176,9 +176,9 @@ class OrtRunner(Runner):
         self.check_shape(arr.shape)
         return np.asarray(self.session.run([self.output_name], {self.input_name: arr})[0])
 
-    def prepare(self, shape: tuple[int, ...]) -> Step:
+    def prepare(self, shape: tuple[int, ...], given: np.ndarray | None = None) -> Step:
         self.check_shape(shape)
-        x = random_input(shape, self.input_dtype)
+        x = self.timing_input(shape, given)
         if self.device == "cpu":
             feed, fetch = {self.input_name: x}, [self.output_name]
 

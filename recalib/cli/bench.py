@@ -62,6 +62,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "when it returns); for machines shared with other work")
     add_output(p, "also write the full result as JSON to PATH")
     p.add_argument("--times", action="store_true", help="include every timed round in the JSON")
+    p.add_argument("--inputs", type=Path, default=None, metavar="FILE.npz",
+                   help="time on these images (an .npz with inputs (N, C, H, W), as --verify-data reads; the first "
+                        "B per batch, repeated when there are fewer) instead of a fixed random input")
     p.add_argument("--profile", type=Path, default=None, metavar="DIR",
                    help="after timing, write each model's per-layer times on ort-cpu to DIR (one CSV per model and "
                         "batch: node, op, module path, gate, ms) with DIR/summary.md (time in gates, costliest modules)")
@@ -101,7 +104,7 @@ def _settings(args: argparse.Namespace) -> BenchSettings:
     targets = parse_targets(args.runtime) if args.runtime else BenchSettings.targets
     return BenchSettings(targets, **given(batches=args.batch, warmup=args.warmup, iters=args.iters,
                                           threads=args.threads, tolerance=args.tolerance, duration=args.duration,
-                                          repeat=args.repeat),
+                                          repeat=args.repeat, inputs=args.inputs),
                          runtime_options=_runtime_options(targets, args.precision, args.spinning))
 
 
@@ -112,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
     from recalib.cli._specs import prepare_options, specs
 
     settings, options, parsed = _settings(args), prepare_options(args), specs(args)
-    inputs = [path for spec in parsed for path in spec.inputs]
+    inputs = [path for spec in parsed for path in spec.inputs] + ([args.inputs] if args.inputs else [])
     check_output(args, inputs)
     log = (lambda msg: None) if args.json else (lambda msg: print(f"[bench] {msg}", flush=True))
     profile = None if args.profile is None else (lambda models: _profile(models, settings, args, log))

@@ -6,6 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from cli_testing import FAST, SMALL
@@ -161,3 +162,19 @@ def test_profile_bills_each_layer_to_its_module_and_sums_the_gates(tmp_path: Pat
     summary = (folder / "summary.md").read_text()
     gate_ms = sum(float(row["ms"]) for row in gated)
     assert f"in gates {gate_ms:.3f} ms" in summary and "torch-eager not profiled" in summary
+
+
+def test_inputs_time_every_model_on_the_given_images(exported: dict[str, Path], tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    images = tmp_path / "images.npz"
+    np.savez(images, inputs=np.random.default_rng(0).random((3, 1, 28, 28), dtype=np.float32),
+             labels=np.arange(3))
+    out = tmp_path / "bench.json"
+    assert main(["bench", str(exported["base"]), str(exported["se"]), *FAST, "--batch", "1,4",
+                 "--inputs", str(images), "-o", str(out)]) == 0
+    assert f"inputs: the images of {images}" in capsys.readouterr().out
+    assert json.loads(out.read_text())["settings"]["inputs"] == str(images)
+    wrong = tmp_path / "wrong.npz"
+    np.savez(wrong, inputs=np.zeros((2, 3, 28, 28), dtype=np.float32), labels=np.arange(2))
+    assert main(["bench", str(exported["base"]), *FAST, "--inputs", str(wrong)]) == 2
+    assert "the images have 3 channels, but the model takes 1" in capsys.readouterr().err
