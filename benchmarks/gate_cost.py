@@ -105,9 +105,9 @@ def measure(plan: LatencyPlan, refused: dict[str, str], log: Log) -> dict[str, A
     """Audit one network; its part of the record: labels, costs, every run with its rounds, what was not measured."""
     runs: dict[str, Any] = {}
 
-    def timed(arch: str, variant: str, result: BenchResult) -> None:
+    def timed(arch: str, result: BenchResult) -> None:
         target, batch = result.settings.targets[0], result.settings.batches[0]
-        key = run_key(f"{target.name} {variant}" if target.runs_onnx else target.name, batch)
+        key = run_key(target.name, batch)  # every export of the runtime in the same rounds
         runs[key] = {"bench": result.to_json(times=True)}
         log(f"{arch}: timed {key}")
 

@@ -5,10 +5,9 @@ its JSON) with :mod:`overhead_report`'s per-series overheads: each model's media
 network without any gate (``none``), timed in the same rounds and exported the same way, with its
 95% paired-bootstrap interval.
 
-A cell is marked *noisy* when either series' rounds spread by more than :data:`NOISY_SPREAD`
-(interquartile range over median) or the interval is wider than :data:`NOISY_INTERVAL_PP`
-percentage points: this page's thresholds, until the stability marks of the measurement issue
-(issue 24) replace them.
+A cell is marked *noisy* when the block's or the baseline's series is noisy by
+:func:`recalib.deploy.stability.noise_reasons` (spread, tail, outlier rounds, interval width),
+the thresholds of every recalib measurement.
 """
 from __future__ import annotations
 
@@ -16,13 +15,12 @@ from typing import Any
 
 from overhead_report import round_times, series, series_names
 
-from recalib.deploy.stats import summarize
+from recalib.deploy import stability
+from recalib.deploy.stats import ratio, summarize
 from recalib.profiling.latency.plan import BASELINE, NATIVE
 
-__all__ = ["NOISY_SPREAD", "NOISY_INTERVAL_PP", "cells", "markdown"]
+__all__ = ["cells", "markdown"]
 
-NOISY_SPREAD = 0.10
-NOISY_INTERVAL_PP = 10.0
 # The gate each network is published with: its native one, or SE on ResNet-50 (SE-ResNet-50).
 _PUBLISHED_GATE = ("native", "se")
 
@@ -32,9 +30,13 @@ def _view(data: dict[str, Any], network: dict[str, Any]) -> dict[str, Any]:
     return {**network, "runtimes": data["runtimes"], "onnx_runtimes": data["onnx_runtimes"]}
 
 
-def _spread(view: dict[str, Any], name: str, batch: int, label: str) -> float:
-    times = round_times(view, name, batch, label)
-    return 0.0 if times is None else summarize(times).spread
+def _noisy(view: dict[str, Any], name: str, batch: int, label: str) -> bool:
+    """Whether ``label``'s or the baseline's rounds in series ``name`` are noisy (the ratio's interval included)."""
+    times, base = round_times(view, name, batch, label), round_times(view, name, batch, BASELINE)
+    if times is None or base is None:
+        return False
+    return bool(stability.noise_reasons(summarize(times), ratio(times, base), None, None)
+                or stability.noise_reasons(summarize(base), None, None, None))
 
 
 def cells(data: dict[str, Any], network: dict[str, Any], batch: int, label: str) -> dict[str, dict[str, Any]]:
@@ -42,8 +44,7 @@ def cells(data: dict[str, Any], network: dict[str, Any], batch: int, label: str)
     view = _view(data, network)
     found = series(view, batch, label)
     for name, cell in found.items():
-        spread = max(_spread(view, name, batch, label), _spread(view, name, batch, BASELINE))
-        cell["noisy"] = spread > NOISY_SPREAD or cell["ci_high"] - cell["ci_low"] > NOISY_INTERVAL_PP
+        cell["noisy"] = _noisy(view, name, batch, label)
     return found
 
 
@@ -129,8 +130,9 @@ def _head(data: dict[str, Any]) -> list[str]:
             f"torch.compile: Inductor with freezing; exports: {'plain and optimised' if data['optimize'] else 'plain'}",
             f"- timed rounds: {rounds}",
             f"- overhead: median over `{BASELINE}` (no gate) in the same rounds, same export [95% paired-bootstrap "
-            f"interval]; *noisy*: a series' interquartile range above {NOISY_SPREAD:.0%} of its median, or an interval "
-            f"wider than {NOISY_INTERVAL_PP:g} points"
+            f"interval]; *noisy*: the block's or `{BASELINE}`'s rounds spread (IQR/median) above "
+            f"{stability.SPREAD_LIMIT:.0%}, p90/p50 above {stability.TAIL_LIMIT:g}, outlier rounds above "
+            f"{stability.OUTLIER_LIMIT:.0%}, or an interval wider than {stability.INTERVAL_LIMIT:.0%} of the ratio"
             + ("\n- **quick smoke run: few rounds, not a measurement**" if data["quick"] else "")]
 
 

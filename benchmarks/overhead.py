@@ -107,10 +107,10 @@ class Collector:
                 for label, model in models.items():
                     found.setdefault(label, {})[variant] = evidence(runtime, model, batch, self.threads)
 
-    def timed(self, arch: str, variant: str, result: BenchResult) -> None:
+    def timed(self, arch: str, result: BenchResult) -> None:
         """One run, with every round's time and its own table."""
         target, batch = result.settings.targets[0], result.settings.batches[0]
-        key = run_key(f"{target.name} {variant}" if target.runs_onnx else target.name, batch)
+        key = run_key(target.name, batch)  # every export of the runtime in the same rounds
         self.runs[key] = {"bench": result.to_json(times=True), "table": format_table(result, markdown=True)}
         self.log(f"{arch}: timed {key}")
 

@@ -4,17 +4,18 @@ least against issue 15's targets, speed-ups over PyTorch, and the executed-graph
 Everything here reads the recorded JSON (``overhead.py --render`` rewrites a page from it):
 overheads are recomputed from every round's time with :func:`recalib.deploy.stats.ratio`, so an
 export's plain and optimised forms are each compared with the plain backbone exported the
-same way, in the same rounds. Each series (a runtime and, for ONNX runtimes, an export) at a
-batch is one run, ``runs[run_key(series, batch)]``; records made before the benchmark became a
-latency audit (December 2026) hold both exports of a runtime in one run, the plain ones labelled
-``<label> [plain export]``, and still render.
+same way, in the same rounds. Each runtime at a batch is one run, ``runs[run_key(runtime, batch)]``,
+holding both exports of an ONNX runtime in the same rounds, the plain ones labelled by
+:func:`recalib.profiling.latency.audit.run_label` (``<label> [plain export]``); records made
+in December 2026 before the audit paired its exports hold one run per series
+(``runs[run_key(series, batch)]``) and still render.
 """
 from __future__ import annotations
 
 from typing import Any
 
 from recalib.deploy.stats import RatioStats, ratio
-from recalib.profiling.latency.audit import BASELINE
+from recalib.profiling.latency.audit import BASELINE, run_label
 
 __all__ = ["TARGETS", "SPEEDUP_TARGETS", "QUICK_BLOCKS", "run_key", "round_times", "series", "series_names", "median_ms",
            "summarize", "markdown"]
@@ -26,7 +27,6 @@ TARGETS: dict[str, tuple[float, float]] = {
 # the fastest ONNX runtime over torch.compile and over torch eager, every model, batch 1 and 8
 SPEEDUP_TARGETS = {"torch-compile": 1.15, "torch-eager": 1.5}
 QUICK_BLOCKS = ("se", "ms-sar")
-PLAIN = " [plain export]"  # label suffix of a plain export in the one run per runtime of older records
 BLOCK_NOTES = {
     "ms-sar": "on ResNet-50 the library builds MS-SAR with r = 16, the paper's ImageNet setting (Table 5; "
               "`recalib/models/block_defaults.py`): the issue's `ms-sar:reduction=16`",
@@ -43,10 +43,12 @@ def run_key(series: str, batch: int) -> str:
 
 def round_times(data: dict[str, Any], series: str, batch: int, label: str) -> list[float] | None:
     """Every round of ``label`` in ``series`` at ``batch``, in nanoseconds (None: not measured)."""
-    run = data["runs"].get(run_key(series, batch))
     runtime, _, export = series.partition(" ")
-    if run is None and export:  # an older record: both exports of the runtime in one run
-        run, label = data["runs"].get(f"{runtime}-b{batch}"), label + (PLAIN if export == "plain" else "")
+    run = data["runs"].get(run_key(runtime, batch))
+    if run is not None:  # both exports of the runtime in the same rounds
+        label = run_label(label, export)
+    else:  # a December 2026 record: one run per series
+        run = data["runs"].get(run_key(series, batch))
     found = None if run is None else next((m for m in run["bench"]["measurements"] if m["model"] == label), None)
     return None if found is None else [t * 1e6 for t in found["times_ms"]]
 

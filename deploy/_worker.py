@@ -21,6 +21,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from recalib.deploy.machine_info import available_cores, load_average
 from recalib.deploy.results import Measurement
 from recalib.deploy.runner import Runner, Source, create_runner
 from recalib.deploy.runner_options import RunnerOptions
@@ -42,6 +45,10 @@ class Job:
 
     ``options`` are the runners' (threads included). ``references[i]`` is model ``i``'s PyTorch
     reference for the parity check (None: a file with no PyTorch model, not checked here).
+    ``duration``: seconds of timed rounds per batch instead of ``iters`` rounds. ``baselines[i]``:
+    the index of the model model ``i``'s overhead is against (empty: the first, for all), so
+    several groups timed in the same rounds are each compared with their own baseline.
+    ``inputs``: images ``(N, C, H, W)`` every model is timed on (None: a fixed random input).
     """
 
     target: Target
@@ -54,6 +61,12 @@ class Job:
     options: RunnerOptions = RunnerOptions()
     references: list[Reference | None] = field(default_factory=list)
     tolerance: float = DEFAULT_TOLERANCE
+    duration: float | None = None
+    baselines: list[int] = field(default_factory=list)
+    inputs: np.ndarray | None = None
+
+    def baseline_of(self, index: int) -> int:
+        return self.baselines[index] if self.baselines else 0
 
 
 @dataclass
@@ -101,11 +114,20 @@ def _measure_batch(job: Job, batch: int, parity: list[ParityCheck],
     ran.update(getattr(runners[0], "settings", {}))
     if not parity:
         parity.extend(_check_parity(job, runners))
-    steps = [runner.prepare((batch, *chw)) for runner, chw in zip(runners, job.input_chws)]
-    times = time_alternating(steps, job.warmup, job.iters)
-    return [Measurement(job.target.name, batch, label, summarize(t, batch),
-                        None if index == 0 else ratio(t, times[0]), tuple(float(v) / 1e6 for v in t))
-            for index, (label, t) in enumerate(zip(job.labels, times))]
+    x = None if job.inputs is None else job.inputs[np.arange(batch) % len(job.inputs)]
+    steps = [runner.prepare((batch, *chw), x) for runner, chw in zip(runners, job.input_chws)]
+    before = load_average()
+    times = time_alternating(steps, job.warmup, job.iters, job.duration)
+    after = load_average()
+    load = None if before is None or after is None else (before[0], after[0])
+    measurements = []
+    for index, (label, t) in enumerate(zip(job.labels, times)):
+        base = job.baseline_of(index)
+        measurements.append(Measurement(job.target.name, batch, label, summarize(t, batch),
+                                        None if base == index else ratio(t, times[base]),
+                                        tuple(float(v) / 1e6 for v in t), load, available_cores(),
+                                        baseline=None if base == index else job.labels[base]))
+    return measurements
 
 
 def measure(job: Job) -> WorkerResult:

@@ -14,7 +14,9 @@ are) against the first one, the baseline, on each target and batch size:
   thread pools never compete;
 - before timing, every runtime's output is judged against the model's float64 PyTorch
   reference (:mod:`recalib.export.parity`; ``VerificationError``);
-- ratios against the baseline come with a paired-bootstrap interval (:mod:`recalib.deploy.stats`).
+- ratios against the baseline come with a paired-bootstrap interval (:mod:`recalib.deploy.stats`);
+- with ``repeat`` > 1, each target runs that many times in fresh workers, taken in turn over the
+  targets, and the runs are pooled with each one's overhead kept (:mod:`recalib.deploy.repeats`).
 """
 from __future__ import annotations
 
@@ -26,9 +28,12 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
+import numpy as np
+
 from recalib.deploy import machine_info
 from recalib.deploy._worker import Job, WorkerError, WorkerResult, run_job, write_job
 from recalib.deploy.availability import check_precision, require
+from recalib.deploy.repeats import pool_repeats
 from recalib.deploy.results import BenchResult, ModelEntry
 from recalib.deploy.runner import CheckedFile, Source
 from recalib.deploy.settings import BenchSettings
@@ -112,12 +117,25 @@ def _references(models: Sequence[Prepared], batch: int, precision: str) -> list[
     return [None if m.module is None else at_precision(m.reference(batch), m.module, precision) for m in models]
 
 
+def timing_inputs(models: Sequence[Prepared], settings: BenchSettings) -> np.ndarray | None:
+    """The images of ``settings.inputs`` (checked against every model's input size), else None."""
+    if settings.inputs is None:
+        return None
+    from recalib.export.labelled import load_labelled
+
+    sizes = {tuple(m.input_chw) for m in models}
+    if len(sizes) != 1:
+        raise ConfigError(f"one inputs file times models of one input size; these take {sorted(sizes)}")
+    return load_labelled(settings.inputs, models[0].input_chw).inputs
+
+
 def _job(models: Sequence[Prepared], target: Target, settings: BenchSettings,
-         references: list[Reference | None]) -> Job:
+         references: list[Reference | None], baselines: Sequence[int], inputs: np.ndarray | None) -> Job:
     return Job(target=target, labels=[m.label for m in models], sources=[_source(m, target) for m in models],
                input_chws=[m.input_chw for m in models], batches=list(settings.batches),
                warmup=settings.warmup, iters=settings.iters, options=settings.options_for(target),
-               references=references, tolerance=settings.tolerance)
+               references=references, tolerance=settings.tolerance, duration=settings.duration,
+               baselines=list(baselines), inputs=inputs)
 
 
 def _raise_from(error: WorkerError) -> NoReturn:
@@ -174,36 +192,50 @@ def _entry(model: Prepared) -> ModelEntry:
                       {runtime: export.describe() for runtime, export in model.exports.items()})
 
 
-def compare(models: Sequence[Prepared], settings: BenchSettings, progress: Progress | None = None) -> BenchResult:
-    """Time ``models`` (the first is the baseline) on every target and batch of ``settings``."""
+def _run(job: Job, isolate: bool) -> WorkerResult:
+    outcome = _run_isolated(job) if isolate else run_job(job)
+    if isinstance(outcome, WorkerError):
+        _raise_from(outcome)
+    return outcome
+
+
+def compare(models: Sequence[Prepared], settings: BenchSettings, progress: Progress | None = None,
+            baselines: Sequence[int] = ()) -> BenchResult:
+    """Time ``models`` on every target and batch of ``settings``, ``settings.repeat`` times each;
+    ``baselines[i]`` is the index of the model model ``i`` is compared with (default: the first)."""
     check_models(models, settings)
+    inputs = timing_inputs(models, settings)
     machine = machine_info.collect()
-    measurements, parity, ran = [], [], {}
-    for target in settings.targets:
-        if progress is not None:
-            progress(f"{target.name}: timing {len(models)} models at batch {list(settings.batches)}")
-        precision = settings.options_for(target).compute_precision
-        job = _job(models, target, settings, _references(models, settings.batches[0], precision))
-        outcome = _run_isolated(job) if settings.isolate else run_job(job)
-        if isinstance(outcome, WorkerError):
-            _raise_from(outcome)
-        else:
-            measurements += outcome.measurements
-            parity += outcome.parity
-            if outcome.runtime_settings:
-                ran[target.name] = outcome.runtime_settings
+    runs: dict[str, list[WorkerResult]] = {}
+    for repeat in range(settings.repeat):
+        for target in settings.targets:
+            if progress is not None:
+                again = f" (run {repeat + 1} of {settings.repeat})" if settings.repeat > 1 else ""
+                progress(f"{target.name}: timing {len(models)} models at batch {list(settings.batches)}{again}")
+            precision = settings.options_for(target).compute_precision
+            # Parity is judged once, in the first run: the later runs time the same files.
+            references: list[Reference | None] = (_references(models, settings.batches[0], precision) if not repeat
+                                                  else [None] * len(models))
+            job = _job(models, target, settings, references, baselines, inputs)
+            runs.setdefault(target.name, []).append(_run(job, settings.isolate))
+    measurements = [m for outcomes in runs.values() for m in pool_repeats([o.measurements for o in outcomes])]
+    parity = [p for outcomes in runs.values() for p in outcomes[0].parity]
+    ran = {name: outcomes[0].runtime_settings for name, outcomes in runs.items() if outcomes[0].runtime_settings}
     return BenchResult(machine, settings, tuple(_entry(m) for m in models), tuple(measurements),
                        tuple(parity), machine_info.load_average(), ran)
 
 
 def bench(specs: Sequence[Spec], settings: BenchSettings, options: PrepareOptions = PrepareOptions(),
-          progress: Progress | None = None) -> BenchResult:
+          progress: Progress | None = None,
+          exported: Callable[[Sequence[Prepared]], None] | None = None) -> BenchResult:
     """Time what ``specs`` name (the first is the baseline) on every target and batch of ``settings``.
 
     Everything that can be refused is refused before the first model is built (runtimes, sizes),
     then before the first export (labels, fixed batches, files on torch runtimes). Specs are
     prepared with ``options`` (:func:`load_model`) and exported for the ONNX runtimes into a
     temporary folder that is removed afterwards, whatever happens; files are timed as they are.
+    ``exported`` is called with the models after timing, while their exported files exist (what
+    ``recalib bench --profile`` profiles).
     """
     check_targets(settings)
     for spec in specs:
@@ -213,4 +245,7 @@ def bench(specs: Sequence[Spec], settings: BenchSettings, options: PrepareOption
     with temporary_folder("bench-") as tmp:
         if settings.onnx_runtimes:
             models = export_all(models, tmp, options, runtimes=settings.onnx_runtimes, progress=progress)
-        return compare(models, settings, progress=progress)
+        result = compare(models, settings, progress=progress)
+        if exported is not None:
+            exported(models)
+        return result

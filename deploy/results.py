@@ -1,7 +1,9 @@
 """Typed results of a latency comparison, from the timing worker to the reports and plots.
 
 A :class:`Measurement` is one model on one target at one batch size: its statistics, its ratio
-to the baseline timed in the same run, and every round's time. A :class:`BenchResult` holds
+to the baseline timed in the same run, every round's time, the machine's load around its timing
+and, for repeated runs, its overhead in each; :attr:`Measurement.noise` says why it is noisy
+(:mod:`recalib.deploy.stability`). A :class:`BenchResult` holds
 every measurement of a comparison with the parity checks, the models, the settings and the
 machine; ``to_json`` is what ``recalib bench -o`` writes.
 """
@@ -12,6 +14,7 @@ from typing import Any
 
 from recalib.deploy.machine_info import MachineInfo
 from recalib.deploy.settings import BenchSettings
+from recalib.deploy.stability import noise_reasons
 from recalib.deploy.stats import LatencyStats, RatioStats
 from recalib.export.parity import ParityCheck
 from recalib.errors import BenchmarkError
@@ -21,7 +24,13 @@ __all__ = ["Measurement", "ModelEntry", "BenchResult"]
 
 @dataclass(frozen=True)
 class Measurement:
-    """One model on one target at one batch; ``ratio`` is None for the baseline."""
+    """One model on one target at one batch; ``ratio`` is None for the baseline.
+
+    ``load``: the 1-minute load average before and after the timing, on ``cores`` cores available;
+    ``repeats``: the overhead (percent) of each fresh worker process when the run was repeated
+    (the rounds of all of them are pooled in ``stats``, ``ratio`` and ``times_ms``); ``baseline``:
+    the label of the model ``ratio`` is against.
+    """
 
     target: str
     batch: int
@@ -29,10 +38,27 @@ class Measurement:
     stats: LatencyStats
     ratio: RatioStats | None
     times_ms: tuple[float, ...]
+    load: tuple[float, float] | None = None
+    cores: int | None = None
+    repeats: tuple[float, ...] = ()
+    baseline: str | None = None
 
     @property
     def overhead_pct(self) -> float | None:
         return None if self.ratio is None else self.ratio.overhead_pct
+
+    @property
+    def noise(self) -> tuple[str, ...]:
+        """Why this series is noisy (empty: steady), by :func:`recalib.deploy.stability.noise_reasons`."""
+        return noise_reasons(self.stats, self.ratio, self.load, self.cores, self.repeats)
+
+    @property
+    def noisy(self) -> bool:
+        return bool(self.noise)
+
+    def repeat_range(self) -> tuple[float, float] | None:
+        """The least and greatest overhead of the repeat runs (None: not repeated, or the baseline)."""
+        return (min(self.repeats), max(self.repeats)) if len(self.repeats) > 1 else None
 
     def interval_pct(self) -> tuple[float, float] | None:
         """The overhead's 95% interval in percent (None for the baseline)."""
@@ -48,12 +74,19 @@ class Measurement:
                 "overhead_pct": self.overhead_pct,
                 "overhead_ci_low_pct": None if interval is None else interval[0],
                 "overhead_ci_high_pct": None if interval is None else interval[1],
-                "min_overhead_pct": None if self.ratio is None else (self.ratio.min_ratio - 1) * 100}
+                "min_overhead_pct": None if self.ratio is None else (self.ratio.min_ratio - 1) * 100,
+                "repeat_overheads_pct": " ".join(f"{v:.2f}" for v in self.repeats) or None,
+                "load_before": None if self.load is None else self.load[0],
+                "load_after": None if self.load is None else self.load[1],
+                "noisy": self.noisy, "noise": "; ".join(self.noise) or None}
 
     def to_dict(self, times: bool) -> dict[str, Any]:
         data: dict[str, Any] = {"runtime": self.target, "batch": self.batch, "model": self.label,
+                                "baseline": self.baseline,
                                 "stats": self.stats.to_dict(),
-                                "ratio": None if self.ratio is None else self.ratio.to_dict()}
+                                "ratio": None if self.ratio is None else self.ratio.to_dict(),
+                                "load": self.load, "cores": self.cores, "repeats": list(self.repeats),
+                                "noisy": self.noisy, "noise": list(self.noise)}
         if times:
             data["times_ms"] = list(self.times_ms)
         return data

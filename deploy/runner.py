@@ -1,8 +1,9 @@
 """The one interface every runtime backend implements, and the factory that builds them.
 
 A :class:`Runner` wraps one model on one runtime. ``run(x)`` returns the model's output as a
-numpy array (for parity checks); ``prepare(shape)`` binds a fixed random input and returns a
-*step* that performs one synchronous inference (for timing); ``benchmark`` times that step.
+numpy array (for parity checks); ``prepare(shape)`` binds a fixed random input (or the real
+images given, ``prepare(shape, x)``) and returns a *step* that performs one synchronous inference
+(for timing); ``benchmark`` times that step.
 Models here take one input ``(N, C, H, W)`` and produce one output.
 """
 from __future__ import annotations
@@ -59,8 +60,18 @@ class Runner(ABC):
         """The model's output for input ``x`` (any array-like of the input's shape) as numpy."""
 
     @abstractmethod
-    def prepare(self, shape: tuple[int, ...]) -> Step:
-        """Bind a fixed random input of ``shape`` and return a step running one synchronous inference."""
+    def prepare(self, shape: tuple[int, ...], x: np.ndarray | None = None) -> Step:
+        """Bind input ``x`` of ``shape`` (None: a fixed random one) and return a step running one
+        synchronous inference."""
+
+    def timing_input(self, shape: tuple[int, ...], x: np.ndarray | None) -> np.ndarray:
+        """What ``prepare`` binds: ``x`` in the input's dtype (refused unless it has ``shape``), else the
+        fixed random input of ``shape``."""
+        if x is None:
+            return random_input(shape, self.input_dtype)
+        if tuple(x.shape) != tuple(shape):
+            raise ConfigError(f"the timing input has shape {tuple(x.shape)}, not {tuple(shape)}")
+        return np.ascontiguousarray(x, dtype=self.input_dtype)
 
     def benchmark(self, shape: tuple[int, ...], warmup: int = 10, iters: int = 50) -> LatencyStats:
         """Latency of one inference at ``shape`` after ``warmup`` untimed runs (``iters`` timed)."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from recalib.deploy.machine_info import available_cores
@@ -27,9 +28,11 @@ def _is_count(value: object, least: int) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= least
 
 
-def check_timing(batches: Sequence[int], iters: int, warmup: int, threads: int | None) -> None:
+def check_timing(batches: Sequence[int], iters: int, warmup: int, threads: int | None, repeat: int = 1,
+                 duration: float | None = None) -> None:
     """Raise :class:`ConfigError` unless batches >= 1 (at least one, none twice), iters >= 1 with its timing
-    arrays fitting in memory, warmup >= 0, and threads from 1 to the cores available."""
+    arrays fitting in memory, warmup >= 0, threads from 1 to the cores available, repeat >= 1 and a
+    duration, where given, > 0 seconds."""
     if not batches or not all(_is_count(b, 1) for b in batches):
         raise ConfigError(f"batch sizes must be integers >= 1 (at least one), got {quote(list(batches))}")
     twice = sorted({b for b in batches if list(batches).count(b) > 1})
@@ -42,6 +45,11 @@ def check_timing(batches: Sequence[int], iters: int, warmup: int, threads: int |
     if available is not None and timings > available:
         raise ConfigError(f"{iters} timed rounds need {format_bytes(timings)} for their timings alone, but "
                           f"{format_bytes(available)} is available here; give fewer --iters")
+    if not _is_count(repeat, 1):
+        raise ConfigError(f"repeat counts fresh worker processes: an integer >= 1, got {quote(repeat)}")
+    if duration is not None and (isinstance(duration, bool) or not isinstance(duration, (int, float))
+                                 or not 0 < duration < float("inf")):
+        raise ConfigError(f"duration is seconds of timed rounds per batch, a number > 0, got {quote(duration)}")
     check_threads(threads)
 
 
@@ -63,11 +71,14 @@ class BenchSettings:
     tolerance: float = DEFAULT_TOLERANCE
     runtime_options: Mapping[str, RunnerOptions] = field(default_factory=dict)
     isolate: bool = True
+    duration: float | None = None
+    repeat: int = 1
+    inputs: Path | None = None
 
     def __post_init__(self) -> None:
         if not self.targets:
             raise ConfigError("choose at least one runtime")
-        check_timing(self.batches, self.iters, self.warmup, self.threads)
+        check_timing(self.batches, self.iters, self.warmup, self.threads, self.repeat, self.duration)
         check_tolerance(self.tolerance)
         unknown = sorted(set(self.runtime_options) - {t.runtime for t in self.targets})
         if unknown:
@@ -92,4 +103,5 @@ class BenchSettings:
                 "warmup": self.warmup, "iters": self.iters, "threads": self.threads,
                 "tolerance": self.tolerance,
                 "runtime_options": {k: v.to_dict() for k, v in self.runtime_options.items()},
-                "alternated": True, "isolated": self.isolate}
+                "duration": self.duration, "repeat": self.repeat,
+                "inputs": None if self.inputs is None else str(self.inputs), "alternated": True, "isolated": self.isolate}

@@ -26,8 +26,10 @@ class LatencyStats:
     benchmark_app; times in milliseconds.
 
     ``spread`` is the interquartile range divided by the median (0.05 = the middle half of the
-    runs lies within 5% of the median); ``throughput`` is samples per second over the timed
-    runs (``batch / mean``).
+    runs lies within 5% of the median); ``tail`` is p90 / p50; ``outliers`` counts the rounds
+    beyond Tukey's upper fence (p75 + 1.5 IQR: a round another process or a page fault slowed);
+    ``throughput`` is samples per second over the timed runs (``batch / mean``).
+    :mod:`recalib.deploy.stability` judges from these whether the series is steady enough to read.
     """
 
     p50_ms: float
@@ -41,6 +43,8 @@ class LatencyStats:
     spread: float
     batch: int
     throughput: float
+    tail: float
+    outliers: int
 
     @property
     def median_ms(self) -> float:
@@ -96,9 +100,10 @@ def summarize(times_ns: Sequence[float] | np.ndarray, batch: int = 1) -> Latency
     ms = _as_times(times_ns, "summarize")
     p25, p50, p75, p90, p95, p99 = (float(v) for v in np.percentile(ms, [25, 50, 75, 90, 95, 99]))
     mean = float(ms.mean())
+    fence = p75 + 1.5 * (p75 - p25)
     return LatencyStats(p50_ms=p50, p90_ms=p90, p95_ms=p95, p99_ms=p99, mean_ms=mean, min_ms=float(ms.min()),
                         max_ms=float(ms.max()), n=int(ms.size), spread=(p75 - p25) / p50, batch=batch,
-                        throughput=batch / (mean / 1e3))
+                        throughput=batch / (mean / 1e3), tail=p90 / p50, outliers=int(np.sum(ms > fence)))
 
 
 def ratio(candidate_ns: Sequence[float] | np.ndarray, baseline_ns: Sequence[float] | np.ndarray,

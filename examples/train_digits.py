@@ -39,6 +39,7 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import save_file
 from torch import nn
+from tqdm import tqdm
 
 import recalib
 from recalib.errors import ConfigError, RecalibError
@@ -72,8 +73,9 @@ class Trained:
     seconds: float
 
 
-def train(model: nn.Module, data: LabelledData, schedule: Schedule) -> nn.Module:
-    """Train ``model`` on ``data`` with ``schedule``; shuffling is drawn from the schedule's seed."""
+def train(model: nn.Module, data: LabelledData, schedule: Schedule, progress: str | None = None) -> nn.Module:
+    """Train ``model`` on ``data`` with ``schedule``; shuffling is drawn from the schedule's seed.
+    ``progress``: a bar's label, one step per epoch on stderr (None: silent)."""
     inputs, labels = torch.from_numpy(data.inputs), torch.from_numpy(data.labels)
     steps = schedule.epochs * -(-len(labels) // schedule.batch_size)
     optimizer = torch.optim.SGD(model.parameters(), lr=schedule.lr, momentum=0.9,
@@ -81,7 +83,7 @@ def train(model: nn.Module, data: LabelledData, schedule: Schedule) -> nn.Module
     lr_schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, schedule.lr, total_steps=steps)
     shuffle = torch.Generator().manual_seed(schedule.seed)
     model.train()
-    for _ in range(schedule.epochs):
+    for _ in tqdm(range(schedule.epochs), desc=progress, unit="epoch", disable=progress is None):
         for batch in torch.randperm(len(labels), generator=shuffle).split(schedule.batch_size):
             optimizer.zero_grad(set_to_none=True)
             F.cross_entropy(model(inputs[batch]), labels[batch]).backward()
@@ -101,14 +103,15 @@ def accuracy(model: nn.Module, data: LabelledData, batch_size: int = 256) -> flo
     return correct / len(data)
 
 
-def train_spec(spec: Spec, schedule: Schedule) -> Trained:
-    """Build ``spec`` with weights from the schedule's seed, train it on the digits, test it."""
+def train_spec(spec: Spec, schedule: Schedule, progress: bool = False) -> Trained:
+    """Build ``spec`` with weights from the schedule's seed, train it on the digits, test it
+    (``progress``: a bar per epoch)."""
     chw = spec.input_chw()
     train_split, test_split = digits("train", chw), digits("test", chw)
     torch.manual_seed(schedule.seed)
     model = spec.create()
     start = time.perf_counter()
-    train(model, train_split, schedule)
+    train(model, train_split, schedule, spec.text if progress else None)
     seconds = time.perf_counter() - start
     return Trained(spec, model, accuracy(model, test_split), seconds)
 
@@ -165,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     schedule = Schedule(epochs=args.epochs, lr=args.lr, seed=args.seed)
     paths = []
     for spec in specs:
-        result = train_spec(spec, schedule)
+        result = train_spec(spec, schedule, progress=True)
         paths.append(_save(result, args.output))
         print(f"{spec.text}: test accuracy {100 * result.accuracy:.2f}% (chance {100 * CHANCE:.0f}%), "
               f"trained in {result.seconds:.1f} s, saved {paths[-1]}", flush=True)

@@ -137,12 +137,12 @@ class OpenVinoRunner(Runner):
         self.check_shape(arr.shape)
         return np.array(self.request.infer({0: arr})[0])
 
-    def prepare(self, shape: tuple[int, ...]) -> Step:
+    def prepare(self, shape: tuple[int, ...], x: np.ndarray | None = None) -> Step:
         import openvino as ov
 
         self.check_shape(shape)
         request = self.compiled.create_infer_request()
-        request.set_input_tensor(ov.Tensor(random_input(shape, self.input_dtype)))
+        request.set_input_tensor(ov.Tensor(self.timing_input(shape, x)))
 
         def step() -> None:
             request.infer(share_outputs=True)

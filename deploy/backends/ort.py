@@ -22,7 +22,7 @@ from recalib.deploy.timing import Step
 from recalib.export.inputs import declared_inputs, validate_inputs
 from recalib.errors import BackendUnavailable, ConfigError, first_line
 
-__all__ = ["OrtRunner", "session_options", "provider_list", "optimized_graph"]
+__all__ = ["OrtRunner", "session_options", "provider_list", "optimized_graph", "node_times"]
 
 _PROVIDER = {"ort-cpu": "CPUExecutionProvider", "ort-cuda": "CUDAExecutionProvider",
              "ort-tensorrt": "TensorrtExecutionProvider"}
@@ -66,6 +66,34 @@ def optimized_graph(path: str | Path) -> Any:
     options.log_severity_level = 3  # the "hardware specific" warning about saving an NCHWc graph
     ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     return onnx.load(str(saved)).graph
+
+
+def node_times(path: str | Path, shape: tuple[int, ...], threads: int | None, runs: int = 10) -> dict[str, float]:
+    """onnxruntime CPU's time per node of its optimised graph (node name -> median ms per inference
+    over ``runs`` profiled runs and one warm-up), from its profiler's ``<node>_kernel_time`` events."""
+    import json
+    import tempfile
+
+    import onnxruntime as ort
+
+    from recalib.deploy.runner import random_input
+
+    with tempfile.TemporaryDirectory(prefix="ort-profile-") as folder:
+        options = session_options(threads)
+        options.enable_profiling = True
+        options.profile_file_prefix = str(Path(folder) / "profile")
+        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        (feed,) = session.get_inputs()
+        x = random_input(shape, np.dtype(_ONNX_DTYPES.get(feed.type, np.float32)))
+        for _ in range(max(1, runs) + 1):  # the first is a warm-up: the median sets it aside
+            session.run(None, {feed.name: x})
+        events = json.loads(Path(session.end_profiling()).read_text())
+    samples: dict[str, list[float]] = {}
+    for event in events:
+        name = str(event.get("name", ""))
+        if event.get("cat") == "Node" and name.endswith("_kernel_time"):
+            samples.setdefault(name[: -len("_kernel_time")], []).append(float(event["dur"]) / 1e3)
+    return {name: float(np.median(times)) for name, times in samples.items()}
 
 
 def provider_list(backend: str, precision: str = "fp32", device_id: int = 0,
@@ -148,9 +176,9 @@ class OrtRunner(Runner):
         self.check_shape(arr.shape)
         return np.asarray(self.session.run([self.output_name], {self.input_name: arr})[0])
 
-    def prepare(self, shape: tuple[int, ...]) -> Step:
+    def prepare(self, shape: tuple[int, ...], given: np.ndarray | None = None) -> Step:
         self.check_shape(shape)
-        x = random_input(shape, self.input_dtype)
+        x = self.timing_input(shape, given)
         if self.device == "cpu":
             feed, fetch = {self.input_name: x}, [self.output_name]
 

@@ -56,9 +56,9 @@ class TorchCompileRunner(TorchRunner):
         with self._compiling():
             return super().run(x)
 
-    def prepare(self, shape: tuple[int, ...]) -> Step:
+    def prepare(self, shape: tuple[int, ...], x: np.ndarray | None = None) -> Step:
         """The step, compiled for ``shape`` here, so the timed step itself runs outside the patch."""
-        step = super().prepare(shape)
+        step = super().prepare(shape, x)
         with self._compiling():
             step()
         return step

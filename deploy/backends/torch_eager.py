@@ -60,10 +60,11 @@ class TorchRunner(Runner):
         out = self._call(tensor)
         return out.float().cpu().numpy()
 
-    def prepare(self, shape: tuple[int, ...]) -> Step:
-        x = torch.from_numpy(random_input(shape)).to(self.device, self.dtype)
+    def prepare(self, shape: tuple[int, ...], x: np.ndarray | None = None) -> Step:
+        bound = torch.from_numpy(random_input(shape) if x is None else self.timing_input(shape, x))
+        on_device = bound.to(self.device, self.dtype)
 
         def step() -> None:
-            self._call(x)
+            self._call(on_device)
             self._sync()
         return step

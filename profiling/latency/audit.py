@@ -6,12 +6,15 @@ statistics from random inputs, eval mode), counts parameters and FLOPs once per 
 at batch 1, :mod:`recalib.profiling.counting.counts`), exports each model (verified against its float64
 PyTorch model; plain and, where asked, optimised), and times every model on every runtime and
 batch with :func:`recalib.deploy.bench.compare`: the models alternate in one worker process per
-runtime, and each latency overhead is a ratio of medians against the plain backbone timed in
-the same run (and exported the same way), with a paired-bootstrap 95% interval. Optimised
+runtime and batch, every export variant of a runtime in the same rounds (plain and optimised
+exports of one model see the same machine: two identical graphs timed in different runs once
+read 189 ms and 122 ms), and each latency overhead is a ratio of medians against the plain
+backbone timed in the same rounds and exported the same way, with a paired-bootstrap 95%
+interval. Only such paired series are compared. Optimised
 exports are made per runtime: each ONNX runtime times the export optimised for it
 (:func:`recalib.export.optimize.export_target`; OpenVINO's form differs from onnxruntime's for MS-SAR
-and CC blocks). :meth:`ArchAudit.cheapest` names, per block and batch, the runtime where it
-costs least. A user's own model (``--arch FILE.py:FACTORY``, or a ``.pt2`` program) is measured as it
+and CC blocks). :meth:`ArchAudit.least` names, per block and batch, the runtime where it
+costs least when its interval separates from every other's, and the tie otherwise. A user's own model (``--arch FILE.py:FACTORY``, or a ``.pt2`` program) is measured as it
 is (its parameters, FLOPs and latency per runtime): blocks go into recalib's architectures only.
 
 A caller that needs more than the records (a benchmark's executed-graph evidence, each run's
@@ -27,13 +30,15 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from recalib.deploy.availability import require
 from recalib.deploy.machine_info import MachineInfo
 from recalib.deploy.results import BenchResult, Measurement
+from recalib.deploy.settings import BenchSettings
+from recalib.deploy.stability import intervals_overlap
 from recalib.deploy.target import Target, onnx_runtimes
 from recalib.export.parity import ParityCheck
 from recalib.export.prepared import Prepared
@@ -44,7 +49,11 @@ from recalib.errors import BackendUnavailable, RecalibError
 from recalib.infra.workspace import temporary_folder
 
 __all__ = ["ModelCost", "ExportSummary", "LatencyRecord", "Failure", "ArchAudit", "LatencyAudit", "AuditHooks",
-           "audit_latency", "resolve_targets", "export_variants", "overhead_pct", "BASELINE", "NATIVE"]
+           "audit_latency", "resolve_targets", "export_variants", "overhead_pct", "run_label", "BASELINE", "NATIVE",
+           "PLAIN_EXPORT"]
+
+PLAIN_EXPORT = " [plain export]"
+"""What a plain export's label ends with in its target's run, where it alternates with the optimised one."""
 
 
 def overhead_pct(value: float, base: float) -> float | None:
@@ -132,12 +141,20 @@ class ArchAudit:
     exports: dict[str, dict[str, ExportSummary]] = field(default_factory=dict)
     records: list[LatencyRecord] = field(default_factory=list)
 
-    def cheapest(self, batch: int, label: str, device: str = "cpu") -> LatencyRecord | None:
-        """The record of ``label`` at ``batch`` on ``device`` with the least median overhead (the
-        runtime and export where the block costs least); None when none was measured."""
+    def least(self, batch: int, label: str, device: str = "cpu") -> list[LatencyRecord]:
+        """Where ``label`` costs least at ``batch`` on ``device``: the record with the least median
+        overhead, then every record whose 95% interval overlaps its interval. One record: the
+        block costs least there, told apart from every other; several: a tie the measurement cannot
+        break (none when nothing was measured)."""
         found = [r for r in self.records if r.batch == batch and r.model == label and r.target.device == device
-                 and r.measurement.overhead_pct is not None]
-        return min(found, key=lambda r: r.measurement.overhead_pct or 0.0, default=None)
+                 and r.measurement.interval_pct() is not None]
+        if not found:
+            return []
+        best = min(found, key=lambda r: r.measurement.overhead_pct or 0.0)
+        interval = best.measurement.interval_pct()
+        assert interval is not None
+        return [best] + [r for r in found if r is not best
+                         and intervals_overlap(interval, r.measurement.interval_pct() or interval)]
 
 
 @dataclass
@@ -162,12 +179,13 @@ class AuditHooks:
 
     ``exported(arch, variant, models)``: every model of ``arch`` exported the ``variant`` way
     (label -> model, each runtime's file in :meth:`~recalib.export.prepared.Prepared.file_for`),
-    called while the files exist (they are temporary). ``timed(arch, variant, result)``: each
-    comparison as run (one target, one batch), with every round's time and its own machine load.
+    called while the files exist (they are temporary). ``timed(arch, result)``: each comparison
+    as run (one target, one batch, every export variant in the same rounds, labelled by
+    :func:`run_label`), with every round's time and its own machine load.
     """
 
     exported: Callable[[str, str, Mapping[str, Prepared]], None] | None = None
-    timed: Callable[[str, str, BenchResult], None] | None = None
+    timed: Callable[[str, BenchResult], None] | None = None
 
 
 def export_variants(targets: Sequence[Target], optimize: bool | str) -> tuple[list[str], dict[str, str]]:
@@ -247,8 +265,7 @@ class _Run:
         if BASELINE in models:
             exported = {v: self._exports(result, models, v) for v in self.variants}
             for target in self.targets:
-                for variant in (self.variants if target.runs_onnx else ["module"]):
-                    self._time(result, target, variant, exported.get(variant, models))
+                self._time(result, target, exported if target.runs_onnx else {"module": models})
         # Models that failed to build leave their export steps undone: keep the bar honest.
         self.bar.update(_arch_steps(self.plan, spec, self.targets, self.variants) - (self.bar.n - done))
         return result
@@ -290,35 +307,65 @@ class _Run:
             self.hooks.exported(result.arch, variant, by_label)
         return by_label
 
-    def _time(self, result: ArchAudit, target: Target, variant: str, models: dict[str, Prepared]) -> None:
-        """Time the models of one target and export variant at every batch."""
+    def _time(self, result: ArchAudit, target: Target, variants: Mapping[str, dict[str, Prepared]]) -> None:
+        """Time every export variant of the models on one target in one alternated run per batch, each
+        model against the plain backbone of its own variant (a variant whose baseline failed to
+        export has nothing to compare with: already recorded, left out)."""
         from recalib.deploy.bench import compare
-        from recalib.deploy.settings import BenchSettings
 
+        timed = {v: models for v, models in variants.items() if BASELINE in models}
+        run, baselines, origin = _paired_run(timed)
         for batch in self.plan.batches:
-            self.step(f"{result.arch}: {target.name} {variant} batch {batch}")
-            if BASELINE not in models:
-                continue  # the baseline's export failed: already recorded, nothing to compare with
-            own = self.plan.runtime_options.get(target.runtime)
-            settings = BenchSettings((target,), (batch,), warmup=self.plan.warmup_rounds(batch),
-                                     iters=self.plan.rounds(batch, target.runtime), threads=self.plan.threads,
-                                     tolerance=self.plan.tolerance,
-                                     runtime_options={} if own is None else {target.runtime: own})
+            self.step(f"{result.arch}: {target.name} batch {batch}")
+            if not run:
+                continue
             try:
-                bench = compare(list(models.values()), settings)
+                bench = compare(run, self._settings(target, batch), baselines=baselines)
             except RecalibError as exc:
-                self.fail(result.arch, "timing", f"{target.name} {variant} batch {batch}", exc)
+                self.fail(result.arch, "timing", f"{target.name} batch {batch}", exc)
                 continue
             if self.hooks.timed is not None:
-                self.hooks.timed(result.arch, variant, bench)
-            result.records += [LatencyRecord(result.arch, target, variant, m, bench.parity_of(target.name, m.label),
-                                             bench.settings.threads, _form(models[m.label], target.runtime))
-                               for m in bench.measurements]
+                self.hooks.timed(result.arch, bench)
+            for m in bench.measurements:
+                variant, model = origin[m.label]
+                record = replace(m, label=model.label, baseline=None if m.baseline is None else BASELINE)
+                result.records.append(LatencyRecord(result.arch, target, variant, record,
+                                                    bench.parity_of(target.name, m.label), bench.settings.threads,
+                                                    _form(model, target.runtime)))
+
+    def _settings(self, target: Target, batch: int) -> BenchSettings:
+        """The comparison of ``target`` at ``batch``, as the plan asks for it."""
+        own = self.plan.runtime_options.get(target.runtime)
+        return BenchSettings((target,), (batch,), warmup=self.plan.warmup_rounds(batch),
+                             iters=self.plan.rounds(batch, target.runtime), threads=self.plan.threads,
+                             tolerance=self.plan.tolerance, duration=self.plan.duration, repeat=self.plan.repeat,
+                             runtime_options={} if own is None else {target.runtime: own})
+
+
+def run_label(label: str, variant: str) -> str:
+    """A model's label in the one run of its target: the plain export's with :data:`PLAIN_EXPORT`, so
+    both exports of a model can alternate in the same rounds."""
+    return label + PLAIN_EXPORT if variant == "plain" else label
+
+
+def _paired_run(variants: Mapping[str, dict[str, Prepared]]) -> tuple[list[Prepared], list[int], dict[str, tuple[str, Prepared]]]:
+    """The models of every variant in one run (relabelled by :func:`run_label`), each one's baseline
+    index (its variant's plain backbone), and run label -> (variant, model)."""
+    run: list[Prepared] = []
+    baselines: list[int] = []
+    origin: dict[str, tuple[str, Prepared]] = {}
+    for variant, models in variants.items():
+        base = len(run) + list(models).index(BASELINE)
+        for label, model in models.items():
+            origin[run_label(label, variant)] = (variant, model)
+            run.append(replace(model, label=run_label(label, variant)))
+            baselines.append(base)
+    return run, baselines, origin
 
 
 def _arch_steps(plan: LatencyPlan, spec: Spec, targets: Sequence[Target], variants: Sequence[str]) -> int:
     """Progress-bar steps of one architecture: builds, exports and timing jobs."""
-    jobs = sum(len(variants) if t.runs_onnx else 1 for t in targets) * len(plan.batches)
+    jobs = len(targets) * len(plan.batches)
     return len(plan.labels(spec)) * (1 + len(variants)) + jobs
 
 

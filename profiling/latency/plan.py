@@ -73,6 +73,8 @@ class LatencyPlan:
     (a benchmark gives slow torch runtimes fewer); ``runtime_options``: a runtime's other
     :class:`~recalib.deploy.runner_options.RunnerOptions` (e.g. onnxruntime's ``spinning``), as
     :class:`~recalib.deploy.settings.BenchSettings` takes them. Keys are runtimes of ``targets``.
+    ``duration``: seconds of timed rounds per comparison instead of rounds; ``repeat``: fresh worker
+    processes per comparison (:attr:`~recalib.deploy.settings.BenchSettings.repeat`).
     """
 
     archs: tuple[str, ...] = DEFAULT_ARCHS
@@ -88,12 +90,14 @@ class LatencyPlan:
     tolerance: float = DEFAULT_TOLERANCE
     runtime_iters: Mapping[str, int] = field(default_factory=dict)
     runtime_options: Mapping[str, RunnerOptions] = field(default_factory=dict)
+    duration: float | None = None
+    repeat: int = 1
 
     def __post_init__(self) -> None:
         if not self.archs or not self.targets:
             raise ConfigError("choose at least one architecture and runtime")
         for iters in (self.iters, *self.runtime_iters.values()):
-            check_timing(self.batches, iters, self.warmup, self.threads)
+            check_timing(self.batches, iters, self.warmup, self.threads, self.repeat, self.duration)
         unknown = sorted({*self.runtime_iters, *self.runtime_options} - {t.runtime for t in self.targets})
         if unknown:
             raise ConfigError(f"rounds or options given for runtime(s) {', '.join(unknown)}, which are not measured")

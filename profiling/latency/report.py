@@ -4,9 +4,12 @@ Overheads are always against the plain backbone: parameters and FLOPs as built (
 folding), latency against the plain backbone timed in the same run on the same runtime and
 exported the same way. A *series* is one runtime and export variant (``ort-cpu``,
 ``ort-cpu optimized``, ``torch-eager``), so a table column is a series at one batch size.
-Per block and batch, the series where the block costs least (the smallest median overhead,
-:meth:`~recalib.profiling.latency.audit.ArchAudit.cheapest`) is named in the table, the summary,
-``latency.csv`` (``least_overhead``) and ringed in the plot.
+Per block and batch, the series where the block costs least (the smallest median overhead, its
+interval apart from every other's: :meth:`~recalib.profiling.latency.audit.ArchAudit.least`) is
+named in the table, the summary, ``latency.csv`` (``least_overhead``) and ringed in the plot;
+where intervals overlap the tie is listed instead (``tied_for_least``). A noisy series
+(:mod:`recalib.deploy.stability`) is marked ``NOISY`` in the tables and the summary, with its
+reasons in ``latency.csv`` (``noisy``, ``noise``), and drawn hollow in the plots.
 """
 from __future__ import annotations
 
@@ -14,16 +17,21 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
 
+from recalib.deploy.report import NOISY, noise_lines
 from recalib.profiling.latency.audit import BASELINE, ArchAudit, LatencyAudit, LatencyRecord, ModelCost, overhead_pct
 
 __all__ = ["LatencySection", "PLOTS"]
 
 PLOTS = {"latency_vs_flops.png": "FLOP overhead against latency overhead, per block",
-         "latency_by_runtime.png": "median latency per runtime (min–p90 whiskers)"}
+         "latency_by_runtime.png": "median latency per runtime (min–p90 whiskers); hollow bars: noisy"}
 
 
 def _pct(value: float | None, digits: int = 1) -> str:
     return "–" if value is None else f"{value:+.{digits}f}%"
+
+
+def _noisy(record: LatencyRecord) -> str:
+    return f" {NOISY}" if record.measurement.noisy else ""
 
 
 def _latency_cell(record: LatencyRecord | None) -> str:
@@ -31,8 +39,10 @@ def _latency_cell(record: LatencyRecord | None) -> str:
         return "–"
     interval = record.measurement.interval_pct()
     if record.measurement.overhead_pct is None or interval is None:
-        return f"{record.measurement.stats.p50_ms:.2f} ms"
-    return f"{record.measurement.overhead_pct:+.1f}% [{interval[0]:+.1f}, {interval[1]:+.1f}]"
+        return f"{record.measurement.stats.p50_ms:.2f} ms{_noisy(record)}"
+    runs = record.measurement.repeat_range()
+    repeats = "" if runs is None else f", runs {runs[0]:+.1f} to {runs[1]:+.1f}"
+    return f"{record.measurement.overhead_pct:+.1f}% [{interval[0]:+.1f}, {interval[1]:+.1f}{repeats}]{_noisy(record)}"
 
 
 def _si(value: float, unit: str) -> str:
@@ -71,6 +81,10 @@ class LatencySection:
         if a.skipped:
             lines.append(f"skipped (not available here; the report says how to enable them): "
                          f"{', '.join(a.skipped)}")
+        noisy = sum(r.measurement.noisy for arch in a.archs for r in arch.records)
+        if noisy:
+            lines.append(f"{noisy} of {sum(len(arch.records) for arch in a.archs)} series are {NOISY} (the report "
+                         f"says why): read them as the machine's state, not as the blocks' cost")
         if a.failures:
             lines.append(f"{len(a.failures)} measurements failed (see 'Not measured')")
         return lines
@@ -85,18 +99,21 @@ class LatencySection:
             if cost.label == BASELINE or base is None:
                 continue
             cells = [f"{s} {_pct(lookup[(s, batch, cost.label)].measurement.overhead_pct, 0)}"
-                     for s in cols if (s, batch, cost.label) in lookup]
+                     f"{_noisy(lookup[(s, batch, cost.label)])}" for s in cols if (s, batch, cost.label) in lookup]
             least = _least(arch, batch, cost.label)
             lines.append(f"{arch.arch} + {cost.label}: FLOPs {_pct(overhead_pct(cost.macs, base.macs), 2)} "
                          f"(mac) / {_pct(overhead_pct(cost.macs_all, base.macs_all), 2)} (all ops); "
                          f"latency at batch {batch}: {', '.join(cells) or 'not measured'}"
-                         + (f"; least on {least}" if least != "–" else ""))
+                         + ("" if least == "–" else f"; least {'' if least.startswith('tie') else 'on '}{least}"))
         return lines
 
     def markdown(self) -> str:
         out = [f"## {self.title}", "", self._method(), "", self._runtimes_md(), ""]
         for arch in self.audit.archs:
             out += [self._arch_md(arch), ""]
+        noise = noise_lines([r.measurement for arch in self.audit.archs for r in arch.records])
+        if noise:
+            out += ["### Noisy measurements", "", *[f"- {line}" for line in noise], ""]
         out += [f"![{caption}]({name})\n\n*{name}: {caption}.*\n" for name, caption in PLOTS.items()]
         if self.audit.failures:
             out += ["### Not measured", ""]
@@ -153,9 +170,11 @@ class LatencySection:
             cells += [_latency_cell(lookup.get((s, b, cost.label))) for s, b in cols]
             cells += [_least(arch, b, cost.label) if cost is not base else "" for b in batches]
             rows.append("| " + " | ".join(cells) + " |")
-        note = ("Latency cells: overhead against the plain backbone [95% interval]; the plain row gives "
-                "its median. *Least overhead*: the runtime and export where the block costs least (smallest "
-                "median overhead; on a busy machine, read it with the intervals). Plain model: "
+        note = ("Latency cells: overhead against the plain backbone timed in the same rounds [95% interval"
+                "; with repeat runs, the least and greatest run's overhead]; the plain row gives its median; "
+                f"{NOISY}: see 'Noisy measurements'. *Least overhead*: the runtime and export where the block "
+                "costs least, named only when its interval is apart from every other's; otherwise the tie. "
+                "Plain model: "
                 f"{_si(base.params, '')} params, {_si(base.macs, 'MAC')} (mac), {_si(base.macs_all, 'MAC')} (mac-all).")
         return "\n".join([head, "", note, "", *rows, "", self._absolute_md(arch, cols, lookup)])
 
@@ -178,7 +197,8 @@ class LatencySection:
             for s, b in cols:
                 r = lookup.get((s, b, cost.label))
                 t = None if r is None else r.measurement.stats
-                cells.append("–" if t is None else f"{t.p50_ms:.2f} ({t.min_ms:.2f}–{t.p90_ms:.2f})")
+                cells.append("–" if r is None or t is None
+                             else f"{t.p50_ms:.2f} ({t.min_ms:.2f}–{t.p90_ms:.2f}){_noisy(r)}")
             rows.append(f"| `{cost.label}` | " + " | ".join(cells) + " |")
         return "\n".join(rows)
 
@@ -236,17 +256,22 @@ def _nodes(arch: ArchAudit, form: str, label: str) -> int | None:
 
 
 def _least(arch: ArchAudit, batch: int, label: str) -> str:
-    """The series where ``label`` costs least at ``batch``, per device, with its overhead."""
+    """The series where ``label`` costs least at ``batch``, per device, with its overhead; or the tie."""
     devices = list(dict.fromkeys(r.target.device for r in arch.records))
-    found = [(device, arch.cheapest(batch, label, device)) for device in devices]
-    cells = [f"{r.series} {_pct(r.measurement.overhead_pct)}" for _, r in found if r is not None]
+    cells = []
+    for device in devices:
+        found = arch.least(batch, label, device)
+        named = ", ".join(f"{r.series} {_pct(r.measurement.overhead_pct)}" for r in found)
+        cells += [] if not found else [named if len(found) == 1 else f"tie ({named}: intervals overlap)"]
     return "; ".join(cells) or "–"
 
 
 def _latency_row(arch: ArchAudit, record: LatencyRecord) -> dict[str, Any]:
     """A latency record with its model's cost columns, for joins without a second file; ``least_overhead``
-    marks the record of the series where the block costs least on its device at its batch."""
+    marks the record of the series where the block costs least on its device at its batch, told apart
+    from the others; ``tied_for_least``, each record of a tie that cannot be broken."""
     cost = next(c for c in arch.costs if c.label == record.model)
-    least = arch.cheapest(record.batch, record.model, record.target.device) is record
-    return {**record.row(), "least_overhead": least,
+    found = arch.least(record.batch, record.model, record.target.device)
+    ours = any(r is record for r in found)
+    return {**record.row(), "least_overhead": ours and len(found) == 1, "tied_for_least": ours and len(found) > 1,
             **{k: v for k, v in _cost_row(arch, cost).items() if k not in ("arch", "model")}}

@@ -24,7 +24,7 @@ from typing import Any, Protocol
 from recalib.profiling.report.folder import ReportFolder
 from recalib.errors import ConfigError
 
-__all__ = ["Section", "write_report", "report_names", "environment"]
+__all__ = ["Section", "write_report", "report_names", "environment", "csv_text"]
 
 
 class Section(Protocol):
@@ -50,7 +50,8 @@ class Section(Protocol):
         """CSV files to write: file name → rows (dicts with the same keys)."""
 
 
-def _csv_text(rows: Sequence[Mapping[str, Any]]) -> str:
+def csv_text(rows: Sequence[Mapping[str, Any]]) -> str:
+    """``rows`` (dicts with the same keys) as CSV text, a header first; empty without rows."""
     buffer = io.StringIO()
     if rows:
         writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
@@ -89,7 +90,7 @@ def _contents(title: str, sections: Sequence[Section]) -> dict[str, str | bytes]
         for name, content in files.items():
             if name in extra or name in ("report.md", "report.json"):
                 raise ConfigError(f"two report sections both write {name}; rename one of them")
-            extra[name] = _csv_text(content) if name.endswith(".csv") else content
+            extra[name] = csv_text(content) if name.endswith(".csv") else content
     env = environment()
     names = ["report.md", "report.json", *extra]
     document = {"title": title, "environment": env, "files": names,

@@ -102,16 +102,24 @@ def add_runtime(parser: argparse.ArgumentParser, default: str, what: str = "") -
 
 
 def add_timing(parser: argparse.ArgumentParser, **defaults: str) -> None:
-    """``--runtime``, ``--batch``, ``--iters``, ``--warmup``, ``--threads``; ``defaults`` describes each
-    flag's default in its help (the values themselves are None: the caller's default applies)."""
+    """``--runtime``, ``--batch``, ``--iters`` or ``--duration``, ``--warmup``, ``--threads``, ``--repeat``;
+    ``defaults`` describes each flag's default in its help (the values themselves are None: the
+    caller's default applies)."""
     add_runtime(parser, defaults["runtime"])
     parser.add_argument("--batch", action="extend", type=comma_list(int, "integers"), default=None,
                         metavar="B,...", help=f"batch sizes to time (default: {defaults['batch']})")
-    parser.add_argument("--iters", type=int, default=None, help=f"timed rounds (default: {defaults['iters']})")
+    rounds = parser.add_mutually_exclusive_group()
+    rounds.add_argument("--iters", type=int, default=None, help=f"timed rounds (default: {defaults['iters']})")
+    rounds.add_argument("--duration", type=float, default=None, metavar="SECONDS",
+                        help="time rounds for this many seconds per batch and runtime instead of --iters "
+                             "(like trtexec --duration)")
     parser.add_argument("--warmup", type=int, default=None,
                         help=f"untimed rounds first (default: {defaults['warmup']})")
     parser.add_argument("--threads", type=int, default=None,
                         help=f"CPU threads of each timed model (default: {defaults['threads']})")
+    parser.add_argument("--repeat", type=int, default=None, metavar="N",
+                        help="time each runtime in N fresh worker processes, taken in turn over the run, and "
+                             "report each run's overhead beside the pooled interval (default: 1)")
 
 
 def add_tolerance(parser: argparse.ArgumentParser, truth: str = "the float64 PyTorch model",

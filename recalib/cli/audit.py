@@ -95,7 +95,8 @@ def _plan(args: argparse.Namespace) -> LatencyPlan:
 
     plan = default_plan(args.quick)
     overrides = given(archs=args.arch, blocks=args.block or None, batches=args.batch, iters=args.iters,
-                      warmup=args.warmup, threads=args.threads, tolerance=args.tolerance,
+                      warmup=args.warmup, threads=args.threads, tolerance=args.tolerance, duration=args.duration,
+                      repeat=args.repeat,
                       optimize=optimize_choice(args))
     plan = replace(plan, **overrides)
     if args.runtime is not None:

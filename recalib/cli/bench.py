@@ -14,12 +14,15 @@ its 95% interval, and, for models built here, each runtime's parity with the flo
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from recalib.cli._args import (add_blocks, add_input_size, add_model, add_output, add_seed, add_timing,
                               add_verification, given)
 
 if TYPE_CHECKING:
+    from recalib.export.prepared import Prepared
     from recalib.deploy.runner_options import RunnerOptions
     from recalib.deploy.settings import BenchSettings
     from recalib.deploy.target import Target
@@ -59,6 +62,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "when it returns); for machines shared with other work")
     add_output(p, "also write the full result as JSON to PATH")
     p.add_argument("--times", action="store_true", help="include every timed round in the JSON")
+    p.add_argument("--inputs", type=Path, default=None, metavar="FILE.npz",
+                   help="time on these images (an .npz with inputs (N, C, H, W), as --verify-data reads; the first "
+                        "B per batch, repeated when there are fewer) instead of a fixed random input")
+    p.add_argument("--profile", type=Path, default=None, metavar="DIR",
+                   help="after timing, write each model's per-layer times on ort-cpu to DIR (one CSV per model and "
+                        "batch: node, op, module path, gate, ms) with DIR/summary.md (time in gates, costliest modules)")
     p.set_defaults(handler=run)
 
 
@@ -94,7 +103,8 @@ def _settings(args: argparse.Namespace) -> BenchSettings:
 
     targets = parse_targets(args.runtime) if args.runtime else BenchSettings.targets
     return BenchSettings(targets, **given(batches=args.batch, warmup=args.warmup, iters=args.iters,
-                                          threads=args.threads, tolerance=args.tolerance),
+                                          threads=args.threads, tolerance=args.tolerance, duration=args.duration,
+                                          repeat=args.repeat, inputs=args.inputs),
                          runtime_options=_runtime_options(targets, args.precision, args.spinning))
 
 
@@ -105,9 +115,25 @@ def run(args: argparse.Namespace) -> int:
     from recalib.cli._specs import prepare_options, specs
 
     settings, options, parsed = _settings(args), prepare_options(args), specs(args)
-    inputs = [path for spec in parsed for path in spec.inputs]
+    inputs = [path for spec in parsed for path in spec.inputs] + ([args.inputs] if args.inputs else [])
     check_output(args, inputs)
     log = (lambda msg: None) if args.json else (lambda msg: print(f"[bench] {msg}", flush=True))
-    result = bench(_baseline(parsed, args.baseline), settings, options, progress=log)
+    profile = None if args.profile is None else (lambda models: _profile(models, settings, args, log))
+    result = bench(_baseline(parsed, args.baseline), settings, options, progress=log, exported=profile)
     emit(args, result.to_json(times=args.times), format_table(result), inputs)
     return 0
+
+
+def _profile(models: Sequence[Prepared], settings: BenchSettings, args: argparse.Namespace,
+             log: Callable[[str], None]) -> None:
+    """``--profile DIR``: each model's per-layer profile on every runtime that can take one, at every batch."""
+    from recalib.profiling.latency.layers import PROFILED_RUNTIMES, profile_model, write_profiles
+
+    runtimes = [t.name for t in settings.targets]
+    profiled = [r for r in runtimes if r in PROFILED_RUNTIMES]
+    skipped = {r: f"per-layer profiles are taken on {', '.join(PROFILED_RUNTIMES)} only" for r in runtimes
+               if r not in PROFILED_RUNTIMES}
+    profiles = [profile_model(model, runtime, batch, settings.threads)
+                for runtime in profiled for batch in settings.batches for model in models]
+    files = write_profiles(args.profile, profiles, skipped, args.force)
+    log(f"per-layer profiles: {len(profiles)} in {args.profile} ({files[-1].name})")

@@ -87,11 +87,13 @@ def _run_papers(args: argparse.Namespace) -> int:
 
 
 def _config_entry(config: PaperConfig) -> dict[str, Any]:
-    """Everything shown about one configuration; the network is built to count and list its blocks."""
+    """Everything shown about one configuration; the network is built on the meta device (shapes only:
+    no weights drawn, no memory) to count and list its blocks."""
     from recalib.profiling.claims.measure import block_groups
     from recalib.models import arch_entry
 
-    record, model = config.record, config.create()
+    record = config.record
+    model = record.create_on_meta(config.name)
     groups = block_groups(model)
     return {"name": config.name, "table": config.table, "row": config.row, "arch": record.arch,
             "summary": arch_entry(record.arch).summary,

@@ -9,8 +9,11 @@ from typing import Any
 import pytest
 
 import gate_cost
-from gate_cost_report import NOISY_SPREAD, cells, markdown
+from gate_cost_report import cells, markdown
 from overhead_report import run_key
+
+from recalib.deploy.stability import SPREAD_LIMIT
+from recalib.profiling.latency.audit import run_label
 
 
 def _run(times: dict[str, float], wobble: dict[str, float], rounds: int = 20) -> dict[str, Any]:
@@ -45,7 +48,7 @@ def test_overheads_are_against_the_network_without_any_gate_and_noise_is_marked(
     assert cells(data, resnet, 1, "se")["ort-cpu optimized"]["pct"] == pytest.approx(5.0)
     native, se = cells(data, mobilenet, 1, "native"), cells(data, mobilenet, 1, "se")
     assert native["torch-eager"]["pct"] == pytest.approx(20.0) and not native["torch-eager"]["noisy"]
-    assert 0.3 * 2 / 1.0 > NOISY_SPREAD and se["torch-eager"]["noisy"]  # rounds 30% apart: IQR/median 0.6
+    assert 0.3 * 2 / 1.0 > SPREAD_LIMIT and se["torch-eager"]["noisy"]  # rounds 30% apart: IQR/median 0.6
 
 
 def test_the_page_sets_each_published_gate_beside_its_costs_and_lists_what_cannot_fit() -> None:
@@ -61,13 +64,14 @@ def test_a_quick_run_times_the_native_network_against_no_gate_and_renders_again(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """MobileNetV3 at 32x32 on onnxruntime, a few rounds; the page made from the record is ``--render``'s."""
     assert gate_cost.main(["--quick", "--out", str(tmp_path), "--tag", "t"]) == 0
-    assert "timed ort-cpu-plain-b1" in capsys.readouterr().out
+    assert "timed ort-cpu-b1" in capsys.readouterr().out
     [page_path] = tmp_path.glob("gate-cost-*-t.md")
     data = json.loads(page_path.with_suffix(".json").read_text())
     [network] = data["networks"]
     assert network["labels"] == ["none", "native", "ge-theta-minus"] and network["failures"] == []
-    assert list(network["runs"]) == ["ort-cpu-plain-b1"]
-    assert [m["model"] for m in network["runs"]["ort-cpu-plain-b1"]["bench"]["measurements"]] == network["labels"]
+    assert list(network["runs"]) == ["ort-cpu-b1"]
+    assert [m["model"] for m in network["runs"]["ort-cpu-b1"]["bench"]["measurements"]] == [
+        run_label(label, "plain") for label in network["labels"]]
     costs = {c["label"]: c["params"] for c in network["costs"]}
     assert costs["native"] - costs["none"] == 1_512_280 and costs["ge-theta-minus"] == costs["none"]
     assert "needs the residual identity" in network["not_fitting"]["cmpe-se-pair-1x1"]

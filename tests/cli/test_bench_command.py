@@ -1,10 +1,12 @@
 """``recalib bench``: files or specs, alternated, trtexec-style output; exit codes 2, 3 and 4."""
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from cli_testing import FAST, SMALL
@@ -68,11 +70,18 @@ def test_specs_are_prepared_and_every_runtime_is_judged_against_float64(
     (["--batch", "0"], "batch sizes must be integers >= 1"),
     (["--runtime", "ort-cpu@cuda"], "cannot run on device 'cuda'"),
     (["--baseline", "7"], "--baseline 7"),
+    (["--repeat", "0"], "repeat counts fresh worker processes: an integer >= 1, got 0"),
 ])
 def test_bad_usage_exits_2_before_any_model_is_built(argv: list[str], message: str,
                                                      capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["bench", SMALL, *FAST, *argv]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_a_duration_replaces_the_rounds_rather_than_joining_them(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["bench", SMALL, *FAST, "--duration", "2"])
+    assert exit_.value.code == 2 and "argument --duration: not allowed with argument --iters" in capsys.readouterr().err
 
 
 def test_files_that_cannot_run_as_asked_exit_2(exported: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
@@ -135,3 +144,37 @@ def test_bf16_runs_on_openvino_where_the_cpu_has_it_judged_against_pytorch_in_bf
     assert code == 0 and result["runtime_settings"]["openvino-cpu"]["precision"] == "bf16"
     [check] = result["parity"]
     assert check["precision"] == "bf16" and check["passed"] and check["pytorch_error"] > 1e-4
+
+
+def test_profile_bills_each_layer_to_its_module_and_sums_the_gates(tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "profile"
+    assert main(["bench", SMALL, "--block", "se", "--runtime", "ort-cpu,torch-eager", *FAST,
+                 "--profile", str(folder)]) == 0
+    assert "per-layer profiles: 2 in" in capsys.readouterr().out
+    plain, se = (list(csv.DictReader((folder / f"ort-cpu-b1-{label}.csv").open()))
+                 for label in (SMALL, f"{SMALL}+se"))
+    assert not any(row["gate"] for row in plain)
+    gated = [row for row in se if row["gate"]]
+    assert gated and all(row["module"].startswith(row["gate"]) for row in gated)  # a gate's nodes lie in its module
+    assert {row["op"] for row in gated} >= {"Sigmoid"} and all(float(row["ms"]) >= 0 for row in se)
+    assert sum(bool(row["module"]) for row in plain) >= len(plain) // 2  # most nodes name their module
+    summary = (folder / "summary.md").read_text()
+    gate_ms = sum(float(row["ms"]) for row in gated)
+    assert f"in gates {gate_ms:.3f} ms" in summary and "torch-eager not profiled" in summary
+
+
+def test_inputs_time_every_model_on_the_given_images(exported: dict[str, Path], tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    images = tmp_path / "images.npz"
+    np.savez(images, inputs=np.random.default_rng(0).random((3, 1, 28, 28), dtype=np.float32),
+             labels=np.arange(3))
+    out = tmp_path / "bench.json"
+    assert main(["bench", str(exported["base"]), str(exported["se"]), *FAST, "--batch", "1,4",
+                 "--inputs", str(images), "-o", str(out)]) == 0
+    assert f"inputs: the images of {images}" in capsys.readouterr().out
+    assert json.loads(out.read_text())["settings"]["inputs"] == str(images)
+    wrong = tmp_path / "wrong.npz"
+    np.savez(wrong, inputs=np.zeros((2, 3, 28, 28), dtype=np.float32), labels=np.arange(2))
+    assert main(["bench", str(exported["base"]), *FAST, "--inputs", str(wrong)]) == 2
+    assert "the images have 3 channels, but the model takes 1" in capsys.readouterr().err

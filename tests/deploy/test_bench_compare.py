@@ -1,14 +1,17 @@
 """``recalib.deploy.bench.compare``: alternating comparisons, parity before timing, worker processes, typed results."""
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import torch
 from torch import nn
 
 from recalib.deploy._worker import Job, WorkerError, run_job
 from recalib.deploy.bench import _raise_from, compare
+from recalib.deploy.report import format_table
 from recalib.deploy.runner_options import RunnerOptions
 from recalib.deploy.settings import BenchSettings
 from recalib.deploy.target import parse_targets
@@ -16,7 +19,7 @@ from recalib.export.prepared import Prepared
 from recalib.errors import BackendUnavailable, ConfigError, VerificationError
 from recalib.spec import Spec
 
-from deploy_testing import INPUT_CHW
+from deploy_testing import INPUT_CHW, tiny_net
 
 Models = dict[str, tuple[nn.Module, Path]]
 
@@ -115,3 +118,54 @@ def test_a_tensorrt_engine_is_measured_with_the_shape_of_its_header_and_only_by_
     assert "TensorRT 10.13.0.35, fp16" in engine.verified
     with pytest.raises(ConfigError, match="only the tensorrt runtime runs it"):
         compare([engine], _settings(["ort-cpu"], batches=(4,)))
+
+
+class _Sleepy(nn.Module):
+    """``inner``, with every third call made 30 ms slower: a slow tail no machine's quiet can hide."""
+
+    def __init__(self, inner: nn.Module) -> None:
+        super().__init__()
+        self.inner, self.calls = inner, 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        if self.calls % 3 == 0:
+            time.sleep(0.03)
+        return self.inner(x)
+
+
+def _sleepy_pair() -> list[Prepared]:
+    """A tiny network and the same one sleeping every third call (fresh modules, in eval mode)."""
+    return [Prepared("plain", Spec("plain", "arch"), INPUT_CHW, tiny_net()),
+            Prepared("sleepy", Spec("sleepy", "arch"), INPUT_CHW, _Sleepy(tiny_net()).eval())]
+
+
+def test_a_sleeping_model_is_marked_noisy_in_the_result_and_the_table() -> None:
+    models = _sleepy_pair()
+    result = compare(models, _settings(["torch-eager"], batches=(1,), iters=12))
+    sleepy = result.get("torch-eager", 1, "sleepy")
+    assert sleepy.stats.tail > 1.5 and any(reason.startswith("p90/p50") for reason in sleepy.noise)
+    assert sleepy.row()["noisy"] is True and sleepy.load is not None and sleepy.cores is not None
+    table = format_table(result)
+    row = next(line for line in table.splitlines() if line.startswith("torch-eager") and "sleepy" in line)
+    assert row.rstrip().endswith("NOISY")
+    assert "NOISY: torch-eager batch 1 sleepy: " in table and "rerun it on a quieter machine" in table
+
+
+def test_repeat_runs_report_each_runs_overhead_beside_the_pooled_rounds(tiny_models: Models) -> None:
+    result = compare(_prepared(tiny_models), _settings(["ort-cpu"], batches=(1,), iters=4, repeat=3))
+    gated, plain = result.get("ort-cpu", 1, "gated"), result.get("ort-cpu", 1, "plain")
+    assert gated.stats.n == plain.stats.n == 12 and len(gated.repeats) == 3 and plain.repeats == ()
+    assert gated.repeat_range() == (min(gated.repeats), max(gated.repeats))
+    assert len(result.parity) == 2  # judged once, in the first run
+    table = format_table(result)
+    assert "3 runs per runtime in fresh processes" in table and "overhead per run" in table
+
+
+def test_a_duration_times_rounds_until_it_has_passed() -> None:
+    result = compare(_sleepy_pair(), _settings(["torch-eager"], batches=(1,), duration=0.2))
+    # a round takes 10 ms on average (30 ms every third call): about 20 rounds in 0.2 s, never fewer than 3
+    assert 3 <= result.get("torch-eager", 1, "plain").stats.n <= 21
+    assert "0.2 s of timed rounds" in format_table(result)
+    with pytest.raises(ConfigError, match="duration is seconds"):
+        _settings(["torch-eager"], duration=0)

@@ -106,3 +106,22 @@ def test_gpu_runtimes_raise_backend_unavailable_here(tiny_models: Models, backen
     _, path = tiny_models["plain"]
     with pytest.raises(BackendUnavailable, match="pip install"):
         create_runner(backend, path)
+
+
+class _Recording(torch.nn.Module):
+    """Identity that keeps the last input it saw."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.seen = x.clone()
+        return x
+
+
+def test_a_prepared_step_runs_on_the_images_given_and_refuses_other_shapes() -> None:
+    runner = create_runner("torch-eager", _Recording().eval())
+    images = np.random.default_rng(4).random((2, *INPUT_CHW), dtype=np.float32)
+    runner.prepare((2, *INPUT_CHW), images)()
+    assert np.array_equal(runner.module.seen.numpy(), images)
+    runner.prepare((2, *INPUT_CHW))()
+    assert np.array_equal(runner.module.seen.numpy(), random_input((2, *INPUT_CHW)))
+    with pytest.raises(ConfigError, match=r"the timing input has shape \(2, 3, 16, 16\), not \(1, 3, 16, 16\)"):
+        runner.prepare((1, *INPUT_CHW), images)

@@ -71,8 +71,9 @@ def test_a_trained_checkpoint_exports_with_every_decision_kept(trained_se, tmp_p
 def test_the_example_runs_in_one_command(tmp_path, capsys) -> None:
     assert train_main(["--block", "ge-theta-minus", "--epochs", "1", "--input-size", "8", "8",
                        "-o", str(tmp_path)]) == 0
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
     assert "cifar_resnet20: test accuracy" in out and "cifar_resnet20+ge-theta-minus: test accuracy" in out
+    assert "cifar_resnet20+ge-theta-minus: 100%" in err and "1/1" in err  # an epoch bar per model
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ge-theta-minus.safetensors", "plain.safetensors"]
     assert recalib.load_checkpoint(tmp_path / "ge-theta-minus.safetensors").recalib_record.block == "ge-theta-minus"
 

@@ -186,6 +186,16 @@ def test_recalib_models_lists_a_papers_rows_with_their_configuration(capsys: pyt
     assert main(["models", "--paper", "ms-sar", "--block", "se"]) == 2
 
 
+def test_recalib_models_counts_on_the_meta_device_without_drawing_weights(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    def refuse(self: PaperConfig) -> None:
+        raise AssertionError("built with real weights")
+
+    monkeypatch.setattr(PaperConfig, "create", refuse)
+    assert main(["models", "--paper", "contextual-convolution"]) == 0
+    assert "params 1,511,428" in capsys.readouterr().out  # the same counts, shapes only
+
+
 def test_rows_that_cannot_be_built_say_why() -> None:
     from recalib.paper_configs import load_paper
     rows = {r.row: r for r in load_paper("competitive-se").unbuildable}

@@ -97,8 +97,8 @@ class TensorRTRunner(Runner):
         self._execute()
         return out.float().cpu().numpy()
 
-    def prepare(self, shape: tuple[int, ...]) -> Step:
-        tensor = self._device_input(random_input(shape))
+    def prepare(self, shape: tuple[int, ...], x: np.ndarray | None = None) -> Step:
+        tensor = self._device_input(random_input(shape) if x is None else self.timing_input(shape, x))
         # The context keeps only raw addresses: hold the tensors as long as the binding lasts.
         self._bound = (tensor, self._bind(tensor))
         return self._execute
