@@ -65,14 +65,15 @@ from torch import nn
 
 from recalib.export.graph.passes import PassReport, run_rewrites
 from recalib.export.graph.rewrite import GraphRewrite
-from recalib.export.rewrites import DEFAULT_TARGET, TARGETS, check_target, contextual, global_average_pool
-from recalib.export.rewrites import integer_resize, ms_sar
+from recalib.export.rewrites import DEFAULT_TARGET, TARGETS, check_target, contextual, gate_in_weights
+from recalib.export.rewrites import global_average_pool, integer_resize, ms_sar
 
 __all__ = ["OptimizeResult", "optimize_model", "optimize_graph", "graph_rewrites", "GRAPH_REWRITES",
            "TARGETS", "DEFAULT_TARGET", "check_target", "target_for_runtime", "export_target",
            "same_for_every_target"]
 
-GRAPH_REWRITES: tuple[GraphRewrite, ...] = (global_average_pool.REWRITE, integer_resize.REWRITE)
+GRAPH_REWRITES: tuple[GraphRewrite, ...] = (global_average_pool.REWRITE, integer_resize.REWRITE,
+                                             gate_in_weights.REWRITE)
 """Every exact graph rewrite, in the order the pass offers them each node; each names its targets."""
 
 # runtime backend -> the target its exports are optimised for (TensorRT reads ONNX like onnxruntime)
