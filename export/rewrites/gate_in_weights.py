@@ -15,14 +15,14 @@ else reads (else the product is still needed, and nothing is saved); one operand
 a computed ``(N, C_in, 1, 1)`` gate with the feature map's batch, the other a 4-D map with static
 C, H and W. A candidate that fails one is not the pattern (a depthwise or grouped consumer, a
 spatial gate, a gated map read twice) and is passed over; one that fits but where the cost model
-predicts a loss (:data:`MIN_PIXELS_PER_OUTPUT_CHANNEL`) is left as it is and reported.
+predicts no gain (:data:`MIN_PIXELS_PER_OUTPUT_CHANNEL`) is left as it is and reported.
 """
 from __future__ import annotations
 
 import numpy as np
 from onnxscript import ir
 
-from recalib.export.graph.edit import attribute, constant, dims, replace_node
+from recalib.export.graph.edit import attribute, constant, constant_node, dims, replace_node
 from recalib.export.graph.rewrite import GraphRewrite, LeftAsIs, Outcome, Rewritten
 
 __all__ = ["REWRITE", "MIN_PIXELS_PER_OUTPUT_CHANNEL", "TARGET"]
@@ -76,11 +76,7 @@ def _pointwise_weights(conv: ir.Node) -> tuple[np.ndarray, np.ndarray | None] | 
 
 
 def _int64(values: list[int]) -> ir.Node:
-    return ir.node("Constant", [], {"value": ir.tensor(np.array(values, dtype=np.int64))})
-
-
-def _constant_node(array: np.ndarray) -> ir.Node:
-    return ir.node("Constant", [], {"value": ir.tensor(np.ascontiguousarray(array))})
+    return constant_node(np.array(values, dtype=np.int64))
 
 
 def _batched_product(conv: ir.Node, feature: ir.Value, gate: ir.Value, weight: np.ndarray,
@@ -88,14 +84,14 @@ def _batched_product(conv: ir.Node, feature: ir.Value, gate: ir.Value, weight: n
     """Replace ``conv`` (and the ``Mul`` it reads) by the gate in the weights, as one batched MatMul."""
     c_out, c_in = weight.shape
     gate_shape, map_shape, out_shape = _int64([0, 1, c_in]), _int64([0, c_in, hw[0] * hw[1]]), _int64([0, c_out, *hw])
-    weights = _constant_node(weight.reshape(1, c_out, c_in))
+    weights = constant_node(weight.reshape(1, c_out, c_in))
     gate_row = ir.node("Reshape", [gate, gate_shape.outputs[0]])
     scaled = ir.node("Mul", [weights.outputs[0], gate_row.outputs[0]])
     flat = ir.node("Reshape", [feature, map_shape.outputs[0]])
     product = ir.node("MatMul", [scaled.outputs[0], flat.outputs[0]])
     nodes = [gate_shape, map_shape, out_shape, weights, gate_row, scaled, flat, product]
     if bias is not None:
-        column = _constant_node(bias.reshape(c_out, 1))
+        column = constant_node(bias.reshape(c_out, 1))
         product = ir.node("Add", [product.outputs[0], column.outputs[0]])
         nodes += [column, product]
     out = ir.node("Reshape", [product.outputs[0], out_shape.outputs[0]], name=conv.name)
