@@ -6,10 +6,12 @@ Two kinds of rewrite, each the same function up to float32 rounding:
   run by :func:`optimize_graph`): an ONNX-to-ONNX pass that works on any graph, whoever exported
   it. ``recalib optimize IN.onnx -o OUT.onnx`` (:mod:`recalib.export.optimize_file`) applies it to a
   file and verifies OUT against IN; ``to_onnx`` with ``ExportOptions(optimize=...)`` exports, then
-  runs the same pass on the exported graph, so each rewrite has one implementation. Today's are
+  runs the same pass on the exported graph, so each rewrite has one implementation. Two are
   layout rewrites: a spatial mean as ``GlobalAveragePool``
   (:mod:`~recalib.export.rewrites.global_average_pool`) and an integer nearest upsample with
-  constant scales (:mod:`~recalib.export.rewrites.integer_resize`).
+  constant scales (:mod:`~recalib.export.rewrites.integer_resize`); one is onnxruntime's only, a
+  gate folded into the 1×1 projection's weights where the map is large
+  (:mod:`~recalib.export.rewrites.gate_in_weights`, the mobile networks' pattern).
 * **Module rewrites** (:func:`optimize_model`, after folding, before export): a block of recalib's
   own with a cheaper exact inference form is replaced by it, built from the block's own modules
   (:mod:`recalib.export.rewrites.ms_sar`: regional MS-SAR pools once and gates at low resolution;
@@ -65,14 +67,15 @@ from torch import nn
 
 from recalib.export.graph.passes import PassReport, run_rewrites
 from recalib.export.graph.rewrite import GraphRewrite
-from recalib.export.rewrites import DEFAULT_TARGET, TARGETS, check_target, contextual, global_average_pool
-from recalib.export.rewrites import integer_resize, ms_sar
+from recalib.export.rewrites import DEFAULT_TARGET, TARGETS, check_target, contextual, gate_in_weights
+from recalib.export.rewrites import global_average_pool, integer_resize, ms_sar
 
 __all__ = ["OptimizeResult", "optimize_model", "optimize_graph", "graph_rewrites", "GRAPH_REWRITES",
            "TARGETS", "DEFAULT_TARGET", "check_target", "target_for_runtime", "export_target",
            "same_for_every_target"]
 
-GRAPH_REWRITES: tuple[GraphRewrite, ...] = (global_average_pool.REWRITE, integer_resize.REWRITE)
+GRAPH_REWRITES: tuple[GraphRewrite, ...] = (global_average_pool.REWRITE, integer_resize.REWRITE,
+                                             gate_in_weights.REWRITE)
 """Every exact graph rewrite, in the order the pass offers them each node; each names its targets."""
 
 # runtime backend -> the target its exports are optimised for (TensorRT reads ONNX like onnxruntime)

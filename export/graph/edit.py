@@ -13,7 +13,7 @@ from typing import Any, Union
 import numpy as np
 from onnxscript import ir
 
-__all__ = ["node_label", "constant", "dims", "attribute", "replace_node", "Dim"]
+__all__ = ["node_label", "constant", "constant_node", "dims", "attribute", "replace_node", "Dim"]
 
 Dim = Union[int, str, None]
 """One dim of a value: a static size, a symbolic dim's name, or None where nothing is known."""
@@ -33,6 +33,11 @@ def constant(value: ir.Value | None) -> np.ndarray | None:
         return None
     tensor = ir.convenience.get_const_tensor(value)
     return None if tensor is None else np.asarray(tensor.numpy())
+
+
+def constant_node(array: np.ndarray) -> ir.Node:
+    """A ``Constant`` node holding ``array`` (its dtype kept), for a rewrite's new shapes and weights."""
+    return ir.node("Constant", [], {"value": ir.tensor(np.ascontiguousarray(array))})
 
 
 def dims(value: ir.Value) -> tuple[Dim, ...] | None:

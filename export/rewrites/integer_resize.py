@@ -26,7 +26,7 @@ import numpy as np
 from onnxscript import ir
 
 from recalib.export.decompose import onnx_nearest_indices, torch_nearest_indices
-from recalib.export.graph.edit import Dim, attribute, constant, dims, replace_node
+from recalib.export.graph.edit import Dim, attribute, constant, constant_node, dims, replace_node
 from recalib.export.graph.rewrite import GraphRewrite, LeftAsIs, Outcome, Rewritten
 from recalib.export.graph.shape_values import Item, shape_items
 from recalib.export.rewrites import TARGETS
@@ -115,7 +115,7 @@ def _visit(node: ir.Node) -> Outcome | None:
     if isinstance(found, str):
         return LeftAsIs(found)
     x, (sh, sw), out_hw = found
-    scales = ir.node("Constant", [], {"value": ir.tensor(np.array([1, 1, sh, sw], dtype=np.float32))})
+    scales = constant_node(np.array([1, 1, sh, sw], dtype=np.float32))
     attributes = {key: attr.value for key, attr in node.attributes.items()}
     resize = ir.node("Resize", [x, None, scales.outputs[0]], attributes, name=node.name)
     replace_node(node, [scales, resize], resize.outputs[0])
