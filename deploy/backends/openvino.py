@@ -3,7 +3,11 @@
 OpenVINO reads the ``.onnx`` file itself (no conversion step) and compiles it with settings
 fixed here rather than left to the plugin, so a result says what ran:
 
-* **precision**: ``INFERENCE_PRECISION_HINT`` is set explicitly. The CPU plugin's default is
+* **int8** runs a QDQ graph (``recalib export --precision int8``): the plugin's low-precision
+  transformations turn its quantise/dequantise pairs into u8/i8 layers, and whatever it leaves in float
+  computes in f32; :attr:`OpenVinoRunner.settings` counts the ``int8_layers`` that ran (none is refused).
+* **precision**: ``INFERENCE_PRECISION_HINT`` is set explicitly.
+ The CPU plugin's default is
   bf16 wherever the CPU has native bf16 (AVX512_BF16 or AMX: this project's 2-core AMD EPYC
   reads back ``bfloat16``), which keeps 8 bits of mantissa and cannot pass an f32 parity
   check; ``fp32`` is the default here, ``bf16`` an explicit choice. The compiled model's
@@ -108,6 +112,11 @@ class OpenVinoRunner(Runner):
         self.model, self.compiled = compile_onnx(path, options)
         self.settings = {key: _plain(self.compiled.get_property(name)) for key, name in _SETTINGS.items()}
         precision = options.compute_precision
+        if precision == "int8":
+            self.settings["int8_layers"] = _int8_layers(self.compiled)
+            if not self.settings["int8_layers"]:
+                raise ConfigError(f"OpenVINO compiled no layer of {self.path} in int8 (its CPU plugin did not take "
+                                  f"the QDQ pairs); the result would not be int8")
         if self.settings["precision"] != PRECISIONS[precision]:
             raise ConfigError(f"OpenVINO compiled {self.path} in {self.settings['precision']}, not the "
                               f"requested {precision}; this CPU plugin cannot run {precision}")
@@ -149,7 +158,16 @@ class OpenVinoRunner(Runner):
         return step
 
 
+def _int8_layers(compiled: Any) -> int:
+    """How many executed layers (constants aside) compute in u8/i8: the evidence that int8 ran, since the
+    inference precision reads ``f32`` (what the layers left in float compute in)."""
+    layers = (op.get_rt_info() for op in compiled.get_runtime_model().get_ordered_ops())
+    return sum(1 for info in layers if info["layerType"].astype(str) != "Const"
+               and info["runtimePrecision"].astype(str) in ("u8", "i8"))
+
+
 def _plain(value: Any) -> str | int | bool:
+
     """A property value as a report-ready scalar (``<Type: 'float32'>`` -> ``f32``, hints by name)."""
     if isinstance(value, (bool, int)):
         return value

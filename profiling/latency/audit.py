@@ -27,13 +27,14 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from recalib.deploy.availability import require
 from recalib.deploy.machine_info import MachineInfo
 from recalib.deploy.results import BenchResult, Measurement
+from recalib.deploy.runner_options import RunnerOptions
 from recalib.deploy.target import Target, onnx_runtimes
 from recalib.export.parity import ParityCheck
 from recalib.export.prepared import Prepared
@@ -277,7 +278,7 @@ class _Run:
         folder = self.workdir / re.sub(r"[^\w.=-]+", "_", result.arch) / variant  # a spec may hold a path
         folder.mkdir(parents=True, exist_ok=True)
         options = PrepareOptions(export=ExportOptions(optimize=self.plan.optimize if variant == "optimized" else False,
-                                                      tolerance=self.plan.tolerance))
+                                                      tolerance=self.plan.tolerance, **self._int8(result)))
         exported = export_all(list(models.values()), folder, options, runtimes=onnx_runtimes(self.targets),
                               on_error=lambda m, exc: self.fail(result.arch, f"export ({variant})", m.label, exc),
                               progress=lambda msg: self.step(f"{result.arch}: {msg} ({variant})"))
@@ -290,6 +291,17 @@ class _Run:
             self.hooks.exported(result.arch, variant, by_label)
         return by_label
 
+    def _int8(self, result: ArchAudit) -> dict[str, Any]:
+        """The export settings of an int8 plan: QDQ graphs calibrated at the architecture's input size."""
+        from recalib.export.options import Quantization
+        from recalib.export.quantize.calibration import load_calibration
+
+        if self.plan.calibration is None:
+            return {}
+        calibration = load_calibration(self.plan.calibration, result.input_chw)
+        return {"precision": "int8", "quantization": Quantization(calibration, self.plan.gates_in_float)}
+
+
     def _time(self, result: ArchAudit, target: Target, variant: str, models: dict[str, Prepared]) -> None:
         """Time the models of one target and export variant at every batch."""
         from recalib.deploy.bench import compare
@@ -300,6 +312,9 @@ class _Run:
             if BASELINE not in models:
                 continue  # the baseline's export failed: already recorded, nothing to compare with
             own = self.plan.runtime_options.get(target.runtime)
+            if self.plan.precision != "fp32":
+                own = replace(own or RunnerOptions(), precision=self.plan.precision)
+
             settings = BenchSettings((target,), (batch,), warmup=self.plan.warmup_rounds(batch),
                                      iters=self.plan.rounds(batch, target.runtime), threads=self.plan.threads,
                                      tolerance=self.plan.tolerance,

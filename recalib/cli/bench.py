@@ -16,7 +16,8 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from recalib.cli._args import add_blocks, add_input_size, add_model, add_output, add_timing, add_verification, given
+from recalib.cli._args import (add_blocks, add_input_size, add_model, add_output, add_precision, add_timing,
+                               add_verification, given)
 
 if TYPE_CHECKING:
     from recalib.deploy.runner_options import RunnerOptions
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     # The records are light to import: each default below is theirs, written once.
-    from recalib.deploy.runner_options import DEFAULT_PRECISION
     from recalib.deploy.settings import BenchSettings
     from recalib.export.options import PrepareOptions
 
@@ -48,10 +48,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_input_size(p)
     p.add_argument("--seed", type=int, default=None,
                    help=f"seed of random weights of specs (default {PrepareOptions.seed})")
-    p.add_argument("--precision", default=None, choices=("fp32", "fp16", "bf16"),
-                   help=f"compute precision (default: {DEFAULT_PRECISION}): fp16 on torch and TensorRT runtimes, "
-                        "bf16 on openvino-cpu where the CPU has native bf16; parity is then judged against "
-                        "PyTorch run in that precision")
+    add_precision(p, "parity is judged against PyTorch in that precision (int8: specs are exported as QDQ graphs "
+                     "and judged on the stated int8 bound; files must be QDQ graphs already)")
     add_verification(p, "export specs plain, without export.optimize's exact rewrites",
                      target_default="each runtime's own (openvino-cpu: openvino, the others: onnxruntime)")
     p.add_argument("--no-spinning", dest="spinning", action="store_false",
@@ -66,6 +64,7 @@ def _runtime_options(targets: tuple[Target, ...], precision: str | None, spinnin
     """The runner options of each runtime: the precision where asked, spinning for onnxruntime."""
     from recalib.deploy.runner_options import RunnerOptions
 
+    precision = None if precision == "fp32" else precision  # each runtime's own default, set nowhere
     return {runtime: RunnerOptions(precision=precision, spinning=spinning if runtime.startswith("ort-") else None)
             for runtime in dict.fromkeys(t.runtime for t in targets)}
 
@@ -102,9 +101,14 @@ def run(args: argparse.Namespace) -> int:
     from recalib.deploy.bench import bench
     from recalib.deploy.report import format_table
     from recalib.cli._output import check_output, emit
-    from recalib.cli._specs import prepare_options, specs
+    from recalib.cli._specs import prepare_options, quantization, specs
 
-    settings, options, parsed = _settings(args), prepare_options(args), specs(args)
+    settings, parsed = _settings(args), specs(args)
+    # int8 specs are exported as QDQ graphs; bf16 and fp16 are the runtimes' own (the export stays float32)
+    options = prepare_options(args, precision="int8" if args.precision == "int8" else "fp32",
+                              quantization=quantization(args, parsed[0]))
+
+
     inputs = [path for spec in parsed for path in spec.inputs]
     check_output(args, inputs)
     log = (lambda msg: None) if args.json else (lambda msg: print(f"[bench] {msg}", flush=True))
