@@ -174,7 +174,8 @@ _TABLE = {b.name: b for b in (
             precisions=("fp32", "fp16", "int8")),
     Backend("tensorrt", "onnx", "cuda", _probe_tensorrt, f'pip install -e ".[tensorrt]", and {_GPU}',
             "recalib.deploy.backends.tensorrt:create_tensorrt_runner",
-            options=("threads", "precision", "batches", "workspace_bytes", "cache_dir"),
+            options=("threads", "precision", "batches", "workspace_bytes", "cache_dir", "calibration"),
+
             precisions=("fp32", "fp16", "int8")),
 
 )}

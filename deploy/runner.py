@@ -113,17 +113,21 @@ def create_runner(name: str, source: Source, options: RunnerOptions = RunnerOpti
     check_precision(name, options.compute_precision)
     checked = _check_source(source, entry)
     if isinstance(checked, Path) and checked.suffix != ".engine":
-        _check_form(checked, options.compute_precision)
+        _check_form(checked, options.compute_precision, calibrated=options.calibration is not None)
     return cast(Runner, entry.create(checked, device=device, options=options))
 
 
-def _check_form(path: Path, precision: str) -> None:
-    """An int8 runner runs a QDQ graph (``recalib export --precision int8``), a float one a float graph: a
-    result must not claim a precision the file does not compute in."""
+def _check_form(path: Path, precision: str, calibrated: bool) -> None:
+    """An int8 runner runs a QDQ graph (``recalib export --precision int8``), or a float graph it calibrates
+    itself (``calibrated``: TensorRT 10's calibrator), a float one a float graph: a result must not claim a
+    precision the file does not compute in."""
     import onnx
 
     quantized = is_quantized(onnx.load(str(path), load_external_data=False))
-    if precision == "int8" and not quantized:
+    if precision == "int8" and calibrated and quantized:
+        raise ConfigError(f"{path} is a QDQ graph with its own int8 scales; calibration images are for a float graph")
+    if precision == "int8" and not quantized and not calibrated:
+
         raise ConfigError(f"{path} is a float graph; int8 runs the quantised (QDQ) graph that "
                           f"`recalib export --precision int8 --calibration ...` writes")
     if precision != "int8" and quantized:

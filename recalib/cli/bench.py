@@ -60,12 +60,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run)
 
 
-def _runtime_options(targets: tuple[Target, ...], precision: str | None, spinning: bool) -> dict[str, RunnerOptions]:
-    """The runner options of each runtime: the precision where asked, spinning for onnxruntime."""
+def _runtime_options(targets: tuple[Target, ...], args: argparse.Namespace) -> dict[str, RunnerOptions]:
+    """The runner options of each runtime: the precision where asked, spinning for onnxruntime, and for
+    tensorrt the int8 calibration images (its own calibrator quantises a float .onnx file)."""
     from recalib.deploy.runner_options import RunnerOptions
 
-    precision = None if precision == "fp32" else precision  # each runtime's own default, set nowhere
-    return {runtime: RunnerOptions(precision=precision, spinning=spinning if runtime.startswith("ort-") else None)
+    precision = None if args.precision == "fp32" else args.precision  # each runtime's own default, set nowhere
+    return {runtime: RunnerOptions(precision=precision,
+                                   spinning=args.spinning if runtime.startswith("ort-") else None,
+                                   calibration=args.calibration if runtime == "tensorrt" else None)
             for runtime in dict.fromkeys(t.runtime for t in targets)}
 
 
@@ -94,7 +97,8 @@ def _settings(args: argparse.Namespace) -> BenchSettings:
     targets = parse_targets(args.runtime) if args.runtime else BenchSettings.targets
     return BenchSettings(targets, **given(batches=args.batch, warmup=args.warmup, iters=args.iters,
                                           threads=args.threads, tolerance=args.tolerance),
-                         runtime_options=_runtime_options(targets, args.precision, args.spinning))
+                         runtime_options=_runtime_options(targets, args))
+
 
 
 def run(args: argparse.Namespace) -> int:
