@@ -142,8 +142,7 @@ def time_runtime(models: list[Model], runtime: str, batch: int, args: argparse.N
         for precision in precisions(runtime):
             file = model.int8.file if precision == "int8" else model.prepared.file
             assert file is not None  # both were exported
-            runner
- = create_runner(runtime, file, RunnerOptions(threads=1, precision=None if precision == "fp32" else precision))
+            runner = create_runner(runtime, file, RunnerOptions(threads=1, precision=None if precision == "fp32" else precision))
             keys.append((model.family, model.label, precision))
             steps.append(runner.prepare((batch, *model.prepared.input_chw)))
     times = time_alternating(steps, args.warmup, args.iters)
