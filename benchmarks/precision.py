@@ -15,7 +15,7 @@ For each model (the plain backbone first, then each block):
    the speed-up over float32 and the block's overhead over the plain model at the same precision come
    from the same rounds.
 
-Writes ``<out>/precision.json`` and ``precision.md`` (``--out``, default ``benchmarks/results``).
+Writes ``<out>/<name>.json`` and ``.md`` (``--out``, default ``benchmarks/results``; ``--name``, default ``precision``).
 """
 from __future__ import annotations
 
@@ -52,7 +52,6 @@ QUICK_BLOCKS = ("se",)
 PLAIN = "plain"
 WEIGHTS = RESULTS / "precision-weights"
 RUNTIMES = ("ort-cpu", "openvino-cpu")
-FLOAT_PRECISIONS = ("fp32", "bf16")
 
 
 @dataclass
@@ -72,7 +71,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="ResNet-20 plain and + SE at 8x8, one epoch, 3 rounds")
     p.add_argument("--weights", type=Path, default=WEIGHTS, help="the digits-trained checkpoints (trained if missing)")
     p.add_argument("--epochs", type=int, default=4, help="epochs of a model trained here (default 4)")
+    p.add_argument("--block", action="append", default=None, help=f"a block family (repeatable; default: {', '.join(BLOCKS)})")
+    p.add_argument("--no-resnet20", dest="resnet20", action="store_false", help="leave out the digits-trained ResNet-20")
     p.add_argument("--no-resnet50", dest="resnet50", action="store_false", help="leave out ResNet-50")
+    p.add_argument("--name", default="precision", help="the result files' name (default precision)")
     p.add_argument("--batch", type=int, nargs="+", default=[1, 8])
     p.add_argument("--iters", type=int, default=15)
     p.add_argument("--warmup", type=int, default=3)
@@ -219,8 +221,8 @@ def run(args: argparse.Namespace, log: Any) -> dict[str, Any]:
     start = machine_info.collect()
     models: list[Model] = []
     with temporary_folder("precision-") as folder:
-        blocks = QUICK_BLOCKS if args.quick else BLOCKS
-        for block in (PLAIN, *blocks):
+        blocks = QUICK_BLOCKS if args.quick else tuple(args.block or BLOCKS)
+        for block in (PLAIN, *blocks) if args.resnet20 else ():
             models.append(export_model("resnet20-digits", block, trained_spec(block, args), folder, "digits", True))
             log(f"exported resnet20 {block}")
         if args.resnet50:
@@ -243,7 +245,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     data = run(args, lambda msg: print(f"[precision] {msg}", flush=True))
     args.out.mkdir(parents=True, exist_ok=True)
-    write_pair(args.out / "precision", data, markdown(data))
+    write_pair(args.out / args.name, data, markdown(data))
+
     print(markdown(data))
     return 0
 

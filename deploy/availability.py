@@ -164,7 +164,6 @@ _TABLE = {b.name: b for b in (
             "recalib.deploy.backends.openvino:OpenVinoRunner", options=("threads", "precision", "hint", "profile"),
             precisions=("fp32", "bf16", "int8"),
             precision_probes=(("bf16", _probe_native_bf16), ("int8", _probe_openvino_int8))),
-
     Backend("ort-cuda", "onnx", "cuda", lambda: _probe_ort("CUDAExecutionProvider"),
             f'pip uninstall -y onnxruntime && pip install -e ".[gpu]" (not ".[cpu]": they conflict), and {_GPU}',
             "recalib.deploy.backends.ort:OrtRunner", (("backend", "ort-cuda"),), _ORT_OPTIONS),
@@ -175,9 +174,7 @@ _TABLE = {b.name: b for b in (
     Backend("tensorrt", "onnx", "cuda", _probe_tensorrt, f'pip install -e ".[tensorrt]", and {_GPU}',
             "recalib.deploy.backends.tensorrt:create_tensorrt_runner",
             options=("threads", "precision", "batches", "workspace_bytes", "cache_dir", "calibration"),
-
             precisions=("fp32", "fp16", "int8")),
-
 )}
 BACKENDS = tuple(_TABLE)
 

@@ -127,12 +127,10 @@ def _check_form(path: Path, precision: str, calibrated: bool) -> None:
     if precision == "int8" and calibrated and quantized:
         raise ConfigError(f"{path} is a QDQ graph with its own int8 scales; calibration images are for a float graph")
     if precision == "int8" and not quantized and not calibrated:
-
         raise ConfigError(f"{path} is a float graph; int8 runs the quantised (QDQ) graph that "
                           f"`recalib export --precision int8 --calibration ...` writes")
     if precision != "int8" and quantized:
         raise ConfigError(f"{path} is an int8 (QDQ) graph; run it with precision int8, not {precision}")
-
 
 
 def opener(name: str, options: RunnerOptions = RunnerOptions(), *,

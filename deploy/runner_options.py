@@ -57,7 +57,6 @@ class RunnerOptions:
     cache_dir: Path | None = None
     calibration: str | None = None
 
-
     def __post_init__(self) -> None:
         check_threads(self.threads)
 

@@ -32,7 +32,6 @@ from recalib.export.agreement import AgreementCheck, num_classes, verify_on_data
 from recalib.export.derived import Derived
 from recalib.export.options import ExportOptions, Verification
 from recalib.export.quantize.int8_export import quantize_export
-
 from recalib.export.parity import INT8, PRECISIONS, AtPrecision, ParityCheck, Remembered, TruthSource
 from recalib.export.onnx_file import write_graph
 from recalib.export.report import ExportReport, op_histogram
@@ -147,7 +146,6 @@ def export_model(model: nn.Module, chw: Sequence[int], where: Destination, optio
                               f"{'openvino-cpu' if options.precision == 'bf16' else 'tensorrt or ort-tensorrt'})")
         data = options.verification.data
         if data is not None:  # before the slow export: data that does not fit fails now
-
             data.check_fits(tuple(chw)).check_classes(num_classes(model, data))
         return _run(model, tuple(chw), where, options, derived, source)
     finally:
@@ -208,9 +206,7 @@ def _truth(model: nn.Module, truth: TruthSource, options: ExportOptions) -> Trut
     return truth if options.precision in ("fp32", INT8) else AtPrecision(truth, model, options.precision)
 
 
-
 def _verify(onnx_file: Path, chw: tuple[int, ...], options: ExportOptions, truth: TruthSource,
-
             seed: int) -> tuple[list[ParityCheck], list[AgreementCheck]]:
     """Parity on random inputs at each verified batch, or parity and agreement on the labelled data."""
     verification = options.verification

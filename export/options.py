@@ -136,7 +136,6 @@ class ExportOptions:
                               "and only an int8 export takes them" if self.precision == "int8" else
                               f"calibration images are for int8 exports, not {self.precision}; pass --precision int8")
         check_opset(self.opset)
-
         check_tolerance(self.tolerance)
         check_target(self.optimize)
         fixed = self.fixed_batch

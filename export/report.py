@@ -75,7 +75,6 @@ class ExportReport:
         return lines
 
     def to_dict(self) -> dict[str, Any]:
-
         data = asdict(self)
         data["max_rel_error"] = self.max_rel_error
         data["pytorch_margin"] = PYTORCH_MARGIN

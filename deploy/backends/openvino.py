@@ -75,7 +75,6 @@ def compile_onnx(path: str | Path, options: RunnerOptions = RunnerOptions()) -> 
     precision, hint = options.compute_precision, options.hint or "latency"
     _check_choice("precision", precision, PRECISIONS)
     _check_choice("hint", hint, PERFORMANCE_HINTS)
-
     config = _config(options.threads, precision, hint, bool(options.profile))
     core = ov.Core()
     try:
@@ -167,7 +166,6 @@ def _int8_layers(compiled: Any) -> int:
 
 
 def _plain(value: Any) -> str | int | bool:
-
     """A property value as a report-ready scalar (``<Type: 'float32'>`` -> ``f32``, hints by name)."""
     if isinstance(value, (bool, int)):
         return value

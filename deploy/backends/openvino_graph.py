@@ -122,7 +122,6 @@ def executed_graph(path: str | Path, shape: tuple[int, ...], *, threads: int | N
 
     runner = create_runner("openvino-cpu", path, RunnerOptions(threads=threads, precision=precision, profile=True))
     assert isinstance(runner, OpenVinoRunner)
-
     runner.check_shape(shape)
     times = _layer_times(runner.compiled, shape, runner.input_dtype, max(1, runs))
     types = {op.get_friendly_name(): op.get_type_name() for op in runner.model.get_ops()}

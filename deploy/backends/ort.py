@@ -83,7 +83,6 @@ def provider_list(backend: str, precision: str = "fp32", device_id: int = 0,
         return [cuda, "CPUExecutionProvider"]
     trt_options: dict[str, Any] = {"device_id": device_id, "trt_fp16_enable": precision == "fp16",
                                    "trt_int8_enable": precision == "int8"}
-
     if cache_dir is not None:
         trt_options.update(trt_engine_cache_enable=True, trt_engine_cache_path=str(cache_dir),
                            trt_timing_cache_enable=True, trt_timing_cache_path=str(cache_dir))

@@ -314,7 +314,6 @@ class _Run:
             own = self.plan.runtime_options.get(target.runtime)
             if self.plan.precision != "fp32":
                 own = replace(own or RunnerOptions(), precision=self.plan.precision)
-
             settings = BenchSettings((target,), (batch,), warmup=self.plan.warmup_rounds(batch),
                                      iters=self.plan.rounds(batch, target.runtime), threads=self.plan.threads,
                                      tolerance=self.plan.tolerance,

@@ -95,14 +95,11 @@ class LatencyPlan:
     calibration: str | None = None
     gates_in_float: bool = False
 
-
     def __post_init__(self) -> None:
         check_precision_name(self.precision)
         if (self.precision == "int8") != (self.calibration is not None) or (self.gates_in_float and not self.calibration):
             raise ConfigError("int8 needs --calibration digits|FILE.npz|random, and only int8 takes it (and "
                               "--gates-in-float)")
-
-
         if not self.archs or not self.targets:
             raise ConfigError("choose at least one architecture and runtime")
         for iters in (self.iters, *self.runtime_iters.values()):

@@ -160,7 +160,6 @@ def add_precision(parser: argparse.ArgumentParser, what: str) -> None:
 
 
 def output_path(text: str) -> str:
-
     """An argparse type: a path to write, refused when empty (``-o ""`` would mean the current folder)."""
     if not text.strip():
         raise argparse.ArgumentTypeError("the path is empty; name the file to write, e.g. -o result.json")

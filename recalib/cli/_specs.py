@@ -17,7 +17,6 @@ if TYPE_CHECKING:
 __all__ = ["specs", "one_spec", "prepare_options", "optimize_choice", "quantization"]
 
 
-
 def _sized(spec: Spec, args: argparse.Namespace) -> Spec:
     size = getattr(args, "input_size", None)
     return spec.with_input_size((size[0], size[1])) if size else spec
@@ -62,7 +61,6 @@ def quantization(args: argparse.Namespace, spec: Spec) -> Quantization | None:
 
 
 def prepare_options(args: argparse.Namespace, **export: Any) -> PrepareOptions:
-
     """Seed, calibration and export settings from the shared flags; a flag not given leaves the
     record's default. ``export`` adds export settings of the subcommand's own (its fixed batch, …)."""
     from recalib.export.options import ExportOptions, PrepareOptions

@@ -99,7 +99,6 @@ def _plan(args: argparse.Namespace) -> LatencyPlan:
                       warmup=args.warmup, threads=args.threads, tolerance=args.tolerance,
                       optimize=optimize_choice(args), precision=args.precision, calibration=args.calibration,
                       gates_in_float=args.gates_in_float or None)
-
     plan = replace(plan, **overrides)
     if args.runtime is not None:
         plan = replace(plan, targets=parse_targets(args.runtime), strict=True)

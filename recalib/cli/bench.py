@@ -100,7 +100,6 @@ def _settings(args: argparse.Namespace) -> BenchSettings:
                          runtime_options=_runtime_options(targets, args))
 
 
-
 def run(args: argparse.Namespace) -> int:
     from recalib.deploy.bench import bench
     from recalib.deploy.report import format_table

@@ -75,7 +75,6 @@ def run(args: argparse.Namespace) -> int:
     spec, runtimes = one_spec(args), _runtimes(args.runtime, args.precision)
     options = prepare_options(args, fixed_batch=args.fixed_batch, force=args.force, strict_trt=args.strict_trt,
                               precision=args.precision, quantization=quantization(args, spec))
-
     spec.check_fits(max(options.export.verified_batches))
     data = None if args.verify_data is None else load_labelled(args.verify_data, spec.input_chw())
     if data is not None or runtimes is not None:

@@ -110,7 +110,6 @@ def test_int8_runs_the_qdq_graph_and_only_it(tiny_models: Models, tmp_path, runt
         create_runner(runtime, int8_path)
 
 
-
 def test_a_setting_the_runtime_does_not_read_is_refused_not_ignored(tiny_models: Models) -> None:
     module, path = tiny_models["plain"]
     with pytest.raises(ConfigError, match="torch-eager does not take hint='throughput': hint is a setting of "

@@ -112,7 +112,6 @@ def test_tensorrt_11_has_no_calibrator_so_int8_needs_the_qdq_graph() -> None:
 
 
 def test_inconsistent_or_unknown_precisions_are_config_errors() -> None:
-
     with pytest.raises(ConfigError, match="float16 but precision='fp32'"):
         plan_precision("10.13.0", "fp32", "float16")
     with pytest.raises(ConfigError, match="int4"):

@@ -129,7 +129,6 @@ def test_int8_is_held_to_the_stated_bound_whatever_the_tolerance() -> None:
     assert not judge(float32, near, runtime="ort-cpu", label="m").passed
 
 
-
 def test_one_float64_twin_serves_every_input_of_a_model(monkeypatch: pytest.MonkeyPatch) -> None:
     copied = []
     deepcopy = copy.deepcopy

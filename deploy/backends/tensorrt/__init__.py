@@ -60,7 +60,6 @@ def create_tensorrt_runner(path: str | Path, *, device: str = "cuda",
     every runtime's and has nothing to set: the engine runs on the GPU. int8 builds from the QDQ graph, or,
     on TensorRT 10, from the float graph calibrated on ``options.calibration`` (:mod:`.calibrator`).
     """
-
     require("tensorrt", device)
     from recalib.deploy.backends.tensorrt.build import BuildOptions, build_engine
     from recalib.deploy.backends.tensorrt.runner import TensorRTRunner
@@ -80,7 +79,6 @@ def create_tensorrt_runner(path: str | Path, *, device: str = "cuda",
     build = BuildOptions(precision=precision, calibration=options.calibration, min_batch=batches[0],
                          opt_batch=batches[1], max_batch=batches[2], workspace_bytes=options.workspace_bytes,
                          timing_cache=timing)
-
     meta, plan = build_engine(path, here, build)
     if cached is not None:
         save(cached, meta, plan, force=True)  # the cache entry of exactly this build

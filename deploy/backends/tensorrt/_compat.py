@@ -113,4 +113,3 @@ def configure_precision(config: trt.IBuilderConfig, plan: PrecisionPlan) -> None
         config.set_flag(trt.BuilderFlag.FP16)
     if plan.int8_flag:
         config.set_flag(trt.BuilderFlag.INT8)
-

@@ -127,8 +127,7 @@ def _calibrate(config: trt.IBuilderConfig, profile: trt.IOptimizationProfile, op
     return calibrator
 
 
-def build_engine(
-onnx_path: Path, platform: Platform, options: BuildOptions) -> tuple[EngineMeta, bytes]:
+def build_engine(onnx_path: Path, platform: Platform, options: BuildOptions) -> tuple[EngineMeta, bytes]:
     """Build a serialized engine for ``onnx_path`` on this GPU; returns its metadata and plan."""
     logger = make_logger()
     builder = trt.Builder(logger)
