@@ -123,6 +123,14 @@ def _probe_native_bf16() -> str | None:
     return f"bf16 needs a CPU with native bf16 (AVX512_BF16 or AMX); this one offers {', '.join(capabilities)}"
 
 
+def _probe_openvino_int8() -> str | None:
+    """OpenVINO's CPU plugin runs a QDQ graph's quantised ops in int8 only where it lists INT8."""
+    import openvino
+
+    capabilities = list(openvino.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"))
+    return None if "INT8" in capabilities else f"OpenVINO's CPU plugin offers {', '.join(capabilities)}, not INT8"
+
+
 def _probe_ort_tensorrt() -> str | None:
     reason = _probe_ort("TensorrtExecutionProvider")
     if reason is None and tensorrt_module() is None:
@@ -150,20 +158,23 @@ _TABLE = {b.name: b for b in (
             options=("threads", "precision", "compile_mode", "freezing"), devices=("cuda",),
             precisions=("fp32", "fp16")),
     Backend("ort-cpu", "onnx", "cpu", lambda: _probe_ort("CPUExecutionProvider"), 'pip install -e ".[cpu]"',
-            "recalib.deploy.backends.ort:OrtRunner", (("backend", "ort-cpu"),), _ORT_OPTIONS),
+            "recalib.deploy.backends.ort:OrtRunner", (("backend", "ort-cpu"),), _ORT_OPTIONS,
+            precisions=("fp32", "int8")),
     Backend("openvino-cpu", "onnx", "cpu", _probe_openvino, 'pip install -e ".[cpu]" (or pip install openvino)',
             "recalib.deploy.backends.openvino:OpenVinoRunner", options=("threads", "precision", "hint", "profile"),
-            precisions=("fp32", "bf16"), precision_probes=(("bf16", _probe_native_bf16),)),
+            precisions=("fp32", "bf16", "int8"),
+            precision_probes=(("bf16", _probe_native_bf16), ("int8", _probe_openvino_int8))),
     Backend("ort-cuda", "onnx", "cuda", lambda: _probe_ort("CUDAExecutionProvider"),
             f'pip uninstall -y onnxruntime && pip install -e ".[gpu]" (not ".[cpu]": they conflict), and {_GPU}',
             "recalib.deploy.backends.ort:OrtRunner", (("backend", "ort-cuda"),), _ORT_OPTIONS),
     Backend("ort-tensorrt", "onnx", "cuda", _probe_ort_tensorrt,
             f'pip uninstall -y onnxruntime && pip install -e ".[gpu,tensorrt]", and {_GPU}',
             "recalib.deploy.backends.ort:OrtRunner", (("backend", "ort-tensorrt"),), (*_ORT_OPTIONS, "cache_dir"),
-            precisions=("fp32", "fp16")),
+            precisions=("fp32", "fp16", "int8")),
     Backend("tensorrt", "onnx", "cuda", _probe_tensorrt, f'pip install -e ".[tensorrt]", and {_GPU}',
             "recalib.deploy.backends.tensorrt:create_tensorrt_runner",
-            options=("threads", "precision", "batches", "workspace_bytes", "cache_dir"), precisions=("fp32", "fp16")),
+            options=("threads", "precision", "batches", "workspace_bytes", "cache_dir", "calibration"),
+            precisions=("fp32", "fp16", "int8")),
 )}
 BACKENDS = tuple(_TABLE)
 

@@ -16,12 +16,13 @@ from typing import TYPE_CHECKING, Any, Callable, Union, cast
 
 import numpy as np
 
-from recalib.deploy.availability import Backend, backend, check_options, require
+from recalib.deploy.availability import Backend, backend, check_options, check_precision, require
 from recalib.deploy.runner_options import RunnerOptions
 from recalib.deploy.stats import LatencyStats, summarize
 from recalib.deploy.timing import Step, time_alternating
 from recalib.export.inputs import random_input
 from recalib.export.onnx_file import read_onnx
+from recalib.export.quantize.placement import is_quantized
 from recalib.errors import BackendUnavailable, ConfigError, VerificationError, first_line
 
 if TYPE_CHECKING:
@@ -120,7 +121,27 @@ def create_runner(name: str, source: Source, options: RunnerOptions = RunnerOpti
     device = device or entry.device
     require(name, device)
     check_options(name, options)
-    return cast(Runner, entry.create(_check_source(source, entry), device=device, options=options))
+    check_precision(name, options.compute_precision)
+    checked = _check_source(source, entry)
+    if isinstance(checked, Path) and checked.suffix != ".engine":
+        _check_form(checked, options.compute_precision, calibrated=options.calibration is not None)
+    return cast(Runner, entry.create(checked, device=device, options=options))
+
+
+def _check_form(path: Path, precision: str, calibrated: bool) -> None:
+    """An int8 runner runs a QDQ graph (``recalib export --precision int8``), or a float graph it calibrates
+    itself (``calibrated``: TensorRT 10's calibrator), a float one a float graph: a result must not claim a
+    precision the file does not compute in."""
+    import onnx
+
+    quantized = is_quantized(onnx.load(str(path), load_external_data=False))
+    if precision == "int8" and calibrated and quantized:
+        raise ConfigError(f"{path} is a QDQ graph with its own int8 scales; calibration images are for a float graph")
+    if precision == "int8" and not quantized and not calibrated:
+        raise ConfigError(f"{path} is a float graph; int8 runs the quantised (QDQ) graph that "
+                          f"`recalib export --precision int8 --calibration ...` writes")
+    if precision != "int8" and quantized:
+        raise ConfigError(f"{path} is an int8 (QDQ) graph; run it with precision int8, not {precision}")
 
 
 def opener(name: str, options: RunnerOptions = RunnerOptions(), *,

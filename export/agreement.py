@@ -23,16 +23,17 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from recalib.export.labelled import LabelledData
-from recalib.export.parity import ParityCheck, TruthSource, judge, require
+from recalib.export.parity import (INT8, INT8_MAX_ACCURACY_DROP, INT8_MIN_AGREEMENT, ParityCheck, TruthSource, judge,
+                                   require)
 from recalib.export.inputs import Opener, Run
 from recalib.export.verify import open_runtimes
-from recalib.errors import DataError
+from recalib.errors import DataError, VerificationError
 
 if TYPE_CHECKING:
     from torch import nn
 
 __all__ = ["Disagreement", "AgreementCheck", "verify_on_data", "compare_predictions", "run_batched",
-           "num_classes", "CHUNK"]
+           "num_classes", "require_decisions", "CHUNK"]
 
 CHUNK = 64  # inputs per run: a data set's float64 activations would not fit in memory at once
 
@@ -66,13 +67,20 @@ class AgreementCheck:
     max_logit_error: float  # the largest absolute logit difference from the float64 PyTorch model
     closest_margin: float  # PyTorch's smallest gap between its top two logits on the data
     disagreements: tuple[Disagreement, ...]
+    precision: str = "fp32"  # what the runtime computed in (PyTorch: float32)
 
     @property
     def agreement(self) -> float:
         return self.agreed / self.samples
 
+    @property
+    def accuracy_drop(self) -> float:
+        """PyTorch's accuracy minus the runtime's (a fraction; negative when the runtime is more accurate)."""
+        return (self.pytorch_correct - self.runtime_correct) / self.samples
+
     def describe(self) -> str:
-        lines = [f"{self.runtime} on {self.data}: top-1 agreement {self.agreed}/{self.samples} "
+        at = "" if self.precision == "fp32" else f" ({self.precision})"
+        lines = [f"{self.runtime}{at} on {self.data}: top-1 agreement {self.agreed}/{self.samples} "
                  f"({100 * self.agreement:.2f}%), accuracy PyTorch {100 * self.pytorch_correct / self.samples:.2f}% "
                  f"vs {100 * self.runtime_correct / self.samples:.2f}%, largest logit error "
                  f"{self.max_logit_error:.1e}, closest PyTorch decision margin {self.closest_margin:.1e}"]
@@ -107,7 +115,7 @@ def run_batched(run: Run, inputs: np.ndarray, batch: int | None, chunk: int = CH
 
 
 def compare_predictions(pytorch: np.ndarray, got: np.ndarray, labels: np.ndarray, *, runtime: str, data: str,
-                        max_logit_error: float) -> AgreementCheck:
+                        max_logit_error: float, precision: str = "fp32") -> AgreementCheck:
     """Top-1 decisions of ``got`` (N, classes) against PyTorch's logits ``pytorch`` and the ``labels``."""
     rows = np.arange(len(labels))
     mine, theirs = pytorch.argmax(1), got.argmax(1)
@@ -118,7 +126,21 @@ def compare_predictions(pytorch: np.ndarray, got: np.ndarray, labels: np.ndarray
         float(got[i, theirs[i]] - got[i, mine[i]])) for i in differ)
     return AgreementCheck(runtime, data, len(labels), int((mine == theirs).sum()), int((mine == labels).sum()),
                           int((theirs == labels).sum()), max_logit_error,
-                          float((top_two[:, 1] - top_two[:, 0]).min()), disagreements)
+                          float((top_two[:, 1] - top_two[:, 0]).min()), disagreements, precision)
+
+
+def require_decisions(agreement: AgreementCheck, consequence: str) -> AgreementCheck:
+    """``agreement`` if its decisions are within int8's bounds (:data:`~recalib.export.parity.INT8_MIN_AGREEMENT`,
+    :data:`~recalib.export.parity.INT8_MAX_ACCURACY_DROP`; float precisions are judged by parity alone), else a
+    :class:`VerificationError` naming the numbers."""
+    if agreement.precision != INT8 or (agreement.agreement >= INT8_MIN_AGREEMENT
+                                       and agreement.accuracy_drop <= INT8_MAX_ACCURACY_DROP):
+        return agreement
+    raise VerificationError(
+        f"{agreement.runtime} int8 on {agreement.data}: top-1 agreement {100 * agreement.agreement:.2f}% (at least "
+        f"{100 * INT8_MIN_AGREEMENT:g}% needed), accuracy {100 * agreement.accuracy_drop:+.2f} points below float32 "
+        f"(at most {100 * INT8_MAX_ACCURACY_DROP:g} allowed); {consequence}. Keep the gates in float "
+        f"(--gates-in-float), or calibrate on more representative images")
 
 
 def verify_on_data(path: Path, truth: TruthSource, data: LabelledData, tolerance: float,
@@ -132,8 +154,8 @@ def verify_on_data(path: Path, truth: TruthSource, data: LabelledData, tolerance
         got = run_batched(run, data.inputs, batch)
         check = judge(ref, got, runtime=name, label=path.name, tolerance=tolerance)
         agreement = compare_predictions(ref.float32[0], got[0], data.labels, runtime=name, data=data.name,
-                                        max_logit_error=check.max_abs)
+                                        max_logit_error=check.max_abs, precision=ref.precision)
         checks.append(require(check, f"the output was not written (top-1 agreement {agreement.agreed}/"
                                      f"{agreement.samples} on {data.name})"))
-        agreements.append(agreement)
+        agreements.append(require_decisions(agreement, "the output was not written"))
     return checks, agreements

@@ -30,7 +30,7 @@ from recalib.errors import DataError, first_line, quote
 from recalib.infra.memory import MemoryEstimate, check_fits, format_bytes
 from recalib.infra.reading import check_regular
 
-__all__ = ["LabelledData", "load_npz", "digits", "load_labelled", "DIGITS", "SPLIT_SEED", "TEST_FRACTION",
+__all__ = ["LabelledData", "load_npz", "load_npz_inputs", "check_images_fit", "digits", "load_labelled", "DIGITS", "SPLIT_SEED", "TEST_FRACTION",
            "DIGITS_CLASSES"]
 
 DIGITS = "digits"
@@ -53,13 +53,7 @@ class LabelledData:
 
     def check_fits(self, input_chw: Sequence[int]) -> LabelledData:
         """``self`` if its images are what a model taking ``input_chw`` inputs takes."""
-        chw, got = tuple(int(d) for d in input_chw), tuple(self.inputs.shape[1:])
-        if got[0] != chw[0]:
-            raise DataError(f"{self.name}: the images have {got[0]} channels, but the model takes {chw[0]}; "
-                            f"give inputs of shape (N, {chw[0]}, {chw[1]}, {chw[2]})")
-        if got[1:] != chw[1:]:
-            raise DataError(f"{self.name}: the images are {got[1]}x{got[2]}, but the model takes "
-                            f"{chw[1]}x{chw[2]}; resize them, or export the model at their size (--input-size)")
+        check_images_fit(self.name, self.inputs, input_chw)
         return self
 
     def check_classes(self, num_classes: int) -> LabelledData:
@@ -91,6 +85,15 @@ def _check_kind(path: Path) -> None:
     what = ("pickled Python objects, which recalib never loads" if start.startswith(_PICKLE)
             else f"not a zip archive (it starts with {quote(start)})")
     raise DataError(f"{path} is not an .npz archive: {what}; {_SAVE_HINT}")
+def check_images_fit(name: str, inputs: np.ndarray, input_chw: Sequence[int]) -> None:
+    """Raise :class:`DataError` unless ``inputs`` ``(N, C, H, W)`` are images a model taking ``input_chw`` takes."""
+    chw, got = tuple(int(d) for d in input_chw), tuple(inputs.shape[1:])
+    if got[0] != chw[0]:
+        raise DataError(f"{name}: the images have {got[0]} channels, but the model takes {chw[0]}; "
+                        f"give inputs of shape (N, {chw[0]}, {chw[1]}, {chw[2]})")
+    if got[1:] != chw[1:]:
+        raise DataError(f"{name}: the images are {got[1]}x{got[2]}, but the model takes "
+                        f"{chw[1]}x{chw[2]}; resize them, or export the model at their size (--input-size)")
 
 
 def _open(path: Path) -> Any:
@@ -187,6 +190,15 @@ def load_npz(path: str | Path) -> LabelledData:
         raw_inputs, raw_labels = _array(archive, "inputs", path), _array(archive, "labels", path)
     inputs = _inputs(raw_inputs, str(path))
     return LabelledData(f"{path} ({len(inputs)} images)", inputs, _labels(raw_labels, len(inputs), str(path)))
+
+
+def load_npz_inputs(path: str | Path) -> np.ndarray:
+    """The ``inputs`` array alone of the ``.npz`` at ``path`` (``labels`` may be absent), checked as
+    :func:`load_npz` checks it: what calibration reads."""
+    path = Path(path)
+    with _open(path) as archive:
+        raw_inputs = _array(archive, "inputs", path)
+    return _inputs(raw_inputs, str(path))
 
 
 def _split(count: int) -> dict[str, np.ndarray]:

@@ -18,7 +18,7 @@ import numbers
 import secrets
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +30,9 @@ from recalib.errors import ConfigError, ExportError
 from recalib.export import optimize as optimizing
 from recalib.export.agreement import AgreementCheck, num_classes, verify_on_data
 from recalib.export.derived import Derived
-from recalib.export.options import ExportOptions
-from recalib.export.parity import ParityCheck, Truth
+from recalib.export.options import ExportOptions, Verification
+from recalib.export.quantize.int8_export import quantize_export
+from recalib.export.parity import INT8, PRECISIONS, AtPrecision, ParityCheck, Remembered, TruthSource
 from recalib.export.onnx_file import write_graph
 from recalib.export.report import ExportReport, op_histogram
 from recalib.export.torch_exporter import export_program
@@ -140,6 +141,10 @@ def export_model(model: nn.Module, chw: Sequence[int], where: Destination, optio
     was_training = model.training
     model.eval()
     try:
+        if options.precision in PRECISIONS and options.precision != "fp32" and options.verification.runtimes is None:
+            raise ConfigError(f"onnxruntime CPU, which verifies an export by default, computes in fp32 and int8; "
+                              f"verify a {options.precision} export on a runtime that computes in it (--runtime "
+                              f"{'openvino-cpu' if options.precision == 'bf16' else 'tensorrt or ort-tensorrt'})")
         data = options.verification.data
         if data is not None:  # before the slow export: data that does not fit fails now
             data.check_fits(tuple(chw)).check_classes(num_classes(model, data))
@@ -161,16 +166,27 @@ def _run(model: nn.Module, chw: tuple[int, ...], where: Destination, options: Ex
     graph_pass = optimizing.optimize_graph(program.model, options.target) if options.target else None
     rewrites = optimized.actions + (graph_pass.fired() if graph_pass else [])
     export_seconds = time.perf_counter() - start
+    int8 = options.precision == INT8
     with staging(where.file.parent) as stage:
         onnx_file = stage.file(where.file)
+        # int8: the float32 graph is verified in the staging folder and never placed; its QDQ form takes its name
+        float_file = stage.root / f"float32-{where.file.name}" if int8 else onnx_file
         data_file = stage.file(where.file.with_name(where.file.name + ".data"))
-        external = write_graph(program.model, onnx_file)
+        external = write_graph(program.model, float_file)
         start = time.perf_counter()
         batch: int | str = "batch" if options.fixed_batch is None else options.fixed_batch
-        proto = check_structure(onnx_file, options.opset, [batch, *chw])
-        results, agreement = _verify(onnx_file, chw, options, derived.truth, source["seed"])
+        proto = check_structure(float_file, options.opset, [batch, *chw])
+        float_options = replace(options, verification=Verification(options.verification.data)) if int8 else options
+        truth = Remembered(derived.truth)
+        results, agreement = _verify(float_file, chw, float_options, _truth(model, truth, options), source["seed"])
+        if int8:
+            quantized = quantize_export(float_file, onnx_file, options)
+            proto = check_structure(onnx_file, options.opset, [batch, *chw])
+            more, int8_agreement = _verify(onnx_file, chw, options, AtPrecision(truth, model, INT8), source["seed"])
+            results, agreement = results + more, agreement + int8_agreement
         report = _report(proto, where.file, onnx_file, results, folded, options, source)
-        report.agreement = agreement
+        report.agreement, report.precision = agreement, options.precision
+        report.quantization = quantized.record if int8 else {}
         report.optimized, report.target, report.rewrites = options.target is not None, options.target, rewrites
         report.rewrites_left_as_is = graph_pass.left_as_is() if graph_pass else []
         report.external_data = data_file.name if external else None
@@ -185,7 +201,14 @@ def _run(model: nn.Module, chw: tuple[int, ...], where: Destination, options: Ex
     return report
 
 
-def _verify(onnx_file: Path, chw: tuple[int, ...], options: ExportOptions, truth: Truth,
+def _truth(model: nn.Module, truth: TruthSource, options: ExportOptions) -> TruthSource:
+    """What the float graph's runtimes are judged against: the float64 truth, with PyTorch's own error in the
+    float precision they compute in as the yardstick (:func:`recalib.export.parity.at_precision`; an int8
+    export's float32 graph is judged at float32)."""
+    return truth if options.precision in ("fp32", INT8) else AtPrecision(truth, model, options.precision)
+
+
+def _verify(onnx_file: Path, chw: tuple[int, ...], options: ExportOptions, truth: TruthSource,
             seed: int) -> tuple[list[ParityCheck], list[AgreementCheck]]:
     """Parity on random inputs at each verified batch, or parity and agreement on the labelled data."""
     verification = options.verification

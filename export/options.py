@@ -22,8 +22,10 @@ from recalib.export.rewrites import DEFAULT_TARGET, TARGETS, check_target
 if TYPE_CHECKING:
     from recalib.export.labelled import LabelledData
     from recalib.export.inputs import Opener
+    from recalib.export.quantize.calibration import CalibrationSet
 
-__all__ = ["ExportOptions", "Verification", "PrepareOptions", "OptimizeOptions", "check_opset", "check_seed", "check_tolerance", "supported_opsets",
+__all__ = ["ExportOptions", "Verification", "Quantization", "PRECISIONS", "DEFAULT_PRECISION", "check_precision_name",
+           "PrepareOptions", "OptimizeOptions", "check_opset", "check_seed", "check_tolerance", "supported_opsets",
            "DEFAULT_OPSET", "DEFAULT_TOLERANCE", "VERIFIED_BATCHES"]
 
 DEFAULT_TOLERANCE = 1e-4  # the parity bound's floor, relative to the largest output (recalib.export.parity)
@@ -87,6 +89,26 @@ class Verification:
         return "random inputs" if self.data is None else self.data.name
 
 
+PRECISIONS = ("fp32", "bf16", "fp16", "int8")  # --precision everywhere: what the runtimes compute in
+DEFAULT_PRECISION = "fp32"
+
+
+def check_precision_name(precision: str) -> str:
+    """``precision`` if it is one of :data:`PRECISIONS`, else a ConfigError listing them."""
+    if precision not in PRECISIONS:
+        raise ConfigError(f"precision {precision!r} is not one of {', '.join(PRECISIONS)}")
+    return precision
+
+
+@dataclass(frozen=True, eq=False)
+class Quantization:
+    """How an int8 export is quantised (:mod:`recalib.export.quantize`): the ``calibration`` images its
+    activation ranges are measured on, and whether the gates stay in float (``gates_in_float``)."""
+
+    calibration: CalibrationSet
+    gates_in_float: bool = False
+
+
 @dataclass(frozen=True)
 class ExportOptions:
     """One export request.
@@ -99,7 +121,10 @@ class ExportOptions:
     bound's floor (:mod:`recalib.export.parity`); ``seed`` draws the random check inputs (None: fresh
     ones). ``strict_trt`` fails on any TensorRT lint finding. ``force`` replaces existing files
     (never the model's own input files); ``write_report`` writes ``<stem>.report.json`` beside the
-    export.
+    export. ``precision`` is what the verifying runtimes compute in (:data:`PRECISIONS`): ``fp32``;
+    ``bf16``/``fp16`` (the file stays float32, the runtimes named in ``verification`` compute in that
+    precision, judged against PyTorch in it); ``int8`` writes the QDQ graph that ``quantization`` makes
+    (the float32 export verified first, then the int8 one, each on its own bounds).
     """
 
     fixed_batch: int | None = None
@@ -112,9 +137,16 @@ class ExportOptions:
     force: bool = False
     write_report: bool = True
     verification: Verification = Verification()
+    precision: str = DEFAULT_PRECISION
+    quantization: Quantization | None = None
 
     def __post_init__(self) -> None:
         check_seed(self.seed)
+        check_precision_name(self.precision)
+        if (self.precision == "int8") != (self.quantization is not None):
+            raise ConfigError("an int8 export needs calibration images (--calibration digits|FILE.npz|random), "
+                              "and only an int8 export takes them" if self.precision == "int8" else
+                              f"calibration images are for int8 exports, not {self.precision}; pass --precision int8")
         check_opset(self.opset)
         check_tolerance(self.tolerance)
         check_target(self.optimize)

@@ -37,11 +37,25 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
-__all__ = ["PYTORCH_MARGIN", "PRECISIONS", "Reference", "ParityCheck", "Truth", "TruthSource", "at_precision",
+__all__ = ["PYTORCH_MARGIN", "PRECISIONS", "ALL_PRECISIONS", "INT8", "INT8_TOLERANCE", "INT8_MIN_AGREEMENT",
+           "INT8_MAX_ACCURACY_DROP", "AtPrecision", "Remembered", "Reference", "ParityCheck", "Truth", "TruthSource", "at_precision",
            "judge", "require", "relative_error", "reference_from"]
 
 PYTORCH_MARGIN = 2.0
-PRECISIONS = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}  # runner precision -> torch dtype
+PRECISIONS = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}  # float precision -> torch dtype
+INT8 = "int8"
+# The bounds of int8, the one precision PyTorch has no twin for (its quantised kernels are not the
+# runtimes' QDQ kernels), so they are stated here instead of measured:
+# - logits: each quantised tensor is rounded to 1/255 of its calibrated range, and a deep net adds up
+#   those roundings; a correct recipe lands at 2-10% of the largest logit (trained CIFAR ResNet-20 +
+#   SE on the digits: 6.7%), while a wrong graph (a missing scale, a swapped range) is off by the
+#   order of the logits themselves. A quarter of the largest logit separates the two.
+INT8_TOLERANCE = 0.25
+# - decisions, on labelled data (the issue's targets, what a deployment engineer accepts): top-1
+#   agreement with float32 PyTorch of at least 99%, accuracy at most one point below float32's.
+INT8_MIN_AGREEMENT = 0.99
+INT8_MAX_ACCURACY_DROP = 0.01
+ALL_PRECISIONS = (*PRECISIONS, INT8)  # what --precision takes
 
 
 @dataclass(frozen=True)
@@ -81,10 +95,12 @@ class ParityCheck:
 
     def describe(self) -> str:
         shape, against = "x".join(map(str, self.shape)), self.judged_against
+        head = f"{self.label} on {self.runtime}: {self.error:.1e} from {against} {self.reference_dtype} at {shape}"
+        if self.precision == INT8:
+            return f"{head} (int8: allowed {self.bound:.1e} = parity.INT8_TOLERANCE of the largest output)"
         yardstick = (f"no float64 run (judged against float32 {against})" if self.pytorch_error is None
                      else f"{against} {PRECISIONS[self.precision]} {self.pytorch_error:.1e}")
-        return (f"{self.label} on {self.runtime}: {self.error:.1e} from {against} {self.reference_dtype} at {shape} "
-                f"({yardstick}; allowed {self.bound:.1e} = max(tolerance {self.tolerance:.0e}, "
+        return (f"{head} ({yardstick}; allowed {self.bound:.1e} = max(tolerance {self.tolerance:.0e}, "
                 f"{PYTORCH_MARGIN:g} x {against}'s))")
 
 
@@ -189,8 +205,10 @@ def at_precision(ref: Reference, model: nn.Module, precision: str) -> Reference:
 
     from recalib.errors import ConfigError
 
-    if precision not in PRECISIONS:
-        raise ConfigError(f"precision {precision!r} is not one of {', '.join(PRECISIONS)}")
+    if precision not in ALL_PRECISIONS:
+        raise ConfigError(f"precision {precision!r} is not one of {', '.join(ALL_PRECISIONS)}")
+    if precision == INT8:  # no PyTorch twin: judged by the stated bound (INT8_TOLERANCE)
+        return replace(ref, precision=INT8)
     if precision == ref.precision or ref.pytorch_error is None:
         return ref
     dtype = getattr(torch, PRECISIONS[precision])
@@ -204,6 +222,36 @@ def at_precision(ref: Reference, model: nn.Module, precision: str) -> Reference:
     return replace(ref, pytorch_error=relative_error(ref.truth, got)[0], precision=precision)
 
 
+class Remembered:
+    """``truth`` whose references are kept by input value, so an int8 export's float32 and int8 graphs are
+    judged on one float64 run of the same inputs."""
+
+    def __init__(self, truth: TruthSource) -> None:
+        self.truth = truth
+        self._kept: dict[tuple[bytes, int | None], Reference] = {}
+
+    def reference(self, x: np.ndarray, chunk: int | None = None) -> Reference:
+        import hashlib
+
+        array = np.ascontiguousarray(x, dtype=np.float32)
+        key = (hashlib.sha256(array.tobytes() + str(array.shape).encode()).digest(), chunk)
+        if key not in self._kept:
+            self._kept[key] = self.truth.reference(array, chunk)
+        return self._kept[key]
+
+
+class AtPrecision:
+
+    """A :class:`TruthSource` whose references are ``truth``'s judged at ``precision``
+    (:func:`at_precision`, with ``model`` as PyTorch's twin in that precision)."""
+
+    def __init__(self, truth: TruthSource, model: nn.Module, precision: str) -> None:
+        self.truth, self.model, self.precision = truth, model, precision
+
+    def reference(self, x: np.ndarray, chunk: int | None = None) -> Reference:
+        return at_precision(self.truth.reference(x, chunk), self.model, self.precision)
+
+
 def judge(ref: Reference, got: Sequence[np.ndarray], *, runtime: str, label: str,
           tolerance: float = DEFAULT_TOLERANCE) -> ParityCheck:
     """The :class:`ParityCheck` of a runtime's outputs ``got`` on ``ref.input``."""
@@ -212,6 +260,8 @@ def judge(ref: Reference, got: Sequence[np.ndarray], *, runtime: str, label: str
     # An infinite yardstick (float32 PyTorch itself overflowed) would let anything pass.
     allowed = max(tolerance, PYTORCH_MARGIN * yardstick) if yardstick is not None and np.isfinite(yardstick) else (
         tolerance)
+    if ref.precision == INT8:
+        allowed = max(tolerance, INT8_TOLERANCE)
     return ParityCheck(runtime, label, tuple(ref.input.shape), error, max_abs, ref.pytorch_error,
                        tolerance, allowed, ref.reference_dtype, ref.precision, ref.judged_against)
 
@@ -220,7 +270,7 @@ def require(check: ParityCheck, consequence: str) -> ParityCheck:
     """``check`` if it passed, else a :class:`VerificationError` that says what happens next."""
     if check.passed:
         return check
-    closer = "" if check.pytorch_error is None else (
+    closer = "" if check.pytorch_error is None or check.precision == INT8 else (
         f" The runtime is further from the float64 truth than {PRECISIONS[check.precision]} {check.judged_against} is "
         f"({check.error:.1e} vs {check.pytorch_error:.1e}): a real mismatch, not rounding.")
     raise VerificationError(f"{check.describe()}: outside the bound; {consequence}.{closer} "

@@ -57,11 +57,26 @@ class ExportReport:
     verified_on: str = "random inputs"
     agreement: list[AgreementCheck] = field(default_factory=list)
     sha256: str = ""
+    precision: str = "fp32"  # what the verifying runtimes computed in (int8: the file is a QDQ graph)
+    quantization: dict[str, Any] = field(default_factory=dict)  # int8: recipe, calibration, each gate's placement
 
     @property
     def max_rel_error(self) -> float:
         """The largest parity error (relative to the largest true output)."""
         return max(p.error for p in self.parity)
+
+    def _quantization_lines(self) -> list[str]:
+        """The int8 recipe, its calibration warning and where each gate computes (none for float exports)."""
+        if not self.quantization:
+            return []
+        recipe = self.quantization["recipe"]
+        lines = [f"  int8: {recipe['weights']} weights, {recipe['activations']} activations, calibrated on "
+                 f"{recipe['calibration']}" + (", gates in float" if recipe["gates_in_float"] else "")]
+        if "warning" in self.quantization:
+            lines.append(f"  WARNING: {self.quantization['warning']}")
+        lines += [f"    gate {g['gate']}: int8 {', '.join(g['int8']) or 'none'}; float {', '.join(g['float']) or 'none'}"
+                  for g in self.quantization["gates"]]
+        return lines
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -84,7 +99,8 @@ class ExportReport:
         weights = self.source.get("weights")
         if weights:
             lines.append("  weights: " + ", ".join(f"{k} {v}" for k, v in weights.items()))
-        lines.append(f"  verified on {self.verified_on}")
+        lines.append(f"  verified on {self.verified_on}" + ("" if self.precision == "fp32" else f", at {self.precision}"))
+        lines += self._quantization_lines()
         lines += [f"  parity: {p.describe()}" for p in self.parity]
         lines += [f"  agreement: {a.describe()}".replace("\n", "\n  ") for a in self.agreement]
         if self.folding:

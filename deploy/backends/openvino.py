@@ -3,7 +3,11 @@
 OpenVINO reads the ``.onnx`` file itself (no conversion step) and compiles it with settings
 fixed here rather than left to the plugin, so a result says what ran:
 
-* **precision**: ``INFERENCE_PRECISION_HINT`` is set explicitly. The CPU plugin's default is
+* **int8** runs a QDQ graph (``recalib export --precision int8``): the plugin's low-precision
+  transformations turn its quantise/dequantise pairs into u8/i8 layers, and whatever it leaves in float
+  computes in f32; :attr:`OpenVinoRunner.settings` counts the ``int8_layers`` that ran (none is refused).
+* **precision**: ``INFERENCE_PRECISION_HINT`` is set explicitly.
+ The CPU plugin's default is
   bf16 wherever the CPU has native bf16 (AVX512_BF16 or AMX: this project's 2-core AMD EPYC
   reads back ``bfloat16``), which keeps 8 bits of mantissa and cannot pass an f32 parity
   check; ``fp32`` is the default here, ``bf16`` an explicit choice. The compiled model's
@@ -22,7 +26,6 @@ from typing import Any
 
 import numpy as np
 
-from recalib.deploy.availability import check_precision
 from recalib.deploy.runner import Runner, random_input, to_numpy
 from recalib.deploy.runner_options import RunnerOptions
 from recalib.deploy.timing import Step
@@ -31,8 +34,9 @@ from recalib.errors import ConfigError
 
 __all__ = ["OpenVinoRunner", "PRECISIONS", "PERFORMANCE_HINTS", "compile_onnx"]
 
-# our precision names -> OpenVINO element type names (ov.Type attributes)
-PRECISIONS = {"fp32": "f32", "bf16": "bf16"}
+# our precision names -> OpenVINO's inference precision (ov.Type attribute names); int8 is the QDQ graph's
+# quantised ops, whatever is left in float computes in f32
+PRECISIONS = {"fp32": "f32", "bf16": "bf16", "int8": "f32"}
 PERFORMANCE_HINTS = {"latency": "LATENCY", "throughput": "THROUGHPUT"}
 _INPUT_TYPES = {"f32": np.float32, "f16": np.float16}
 # read-back properties recorded per runner: our name -> OpenVINO property
@@ -71,7 +75,6 @@ def compile_onnx(path: str | Path, options: RunnerOptions = RunnerOptions()) -> 
     precision, hint = options.compute_precision, options.hint or "latency"
     _check_choice("precision", precision, PRECISIONS)
     _check_choice("hint", hint, PERFORMANCE_HINTS)
-    check_precision("openvino-cpu", precision)  # bf16 only where the CPU computes it natively
     config = _config(options.threads, precision, hint, bool(options.profile))
     core = ov.Core()
     try:
@@ -108,6 +111,11 @@ class OpenVinoRunner(Runner):
         self.model, self.compiled = compile_onnx(path, options)
         self.settings = {key: _plain(self.compiled.get_property(name)) for key, name in _SETTINGS.items()}
         precision = options.compute_precision
+        if precision == "int8":
+            self.settings["int8_layers"] = _int8_layers(self.compiled)
+            if not self.settings["int8_layers"]:
+                raise ConfigError(f"OpenVINO compiled no layer of {self.path} in int8 (its CPU plugin did not take "
+                                  f"the QDQ pairs); the result would not be int8")
         if self.settings["precision"] != PRECISIONS[precision]:
             raise ConfigError(f"OpenVINO compiled {self.path} in {self.settings['precision']}, not the "
                               f"requested {precision}; this CPU plugin cannot run {precision}")
@@ -147,6 +155,14 @@ class OpenVinoRunner(Runner):
         def step() -> None:
             request.infer(share_outputs=True)
         return step
+
+
+def _int8_layers(compiled: Any) -> int:
+    """How many executed layers (constants aside) compute in u8/i8: the evidence that int8 ran, since the
+    inference precision reads ``f32`` (what the layers left in float compute in)."""
+    layers = (op.get_rt_info() for op in compiled.get_runtime_model().get_ordered_ops())
+    return sum(1 for info in layers if info["layerType"].astype(str) != "Const"
+               and info["runtimePrecision"].astype(str) in ("u8", "i8"))
 
 
 def _plain(value: Any) -> str | int | bool:

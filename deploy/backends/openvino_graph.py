@@ -113,12 +113,15 @@ def executed_graph(path: str | Path, shape: tuple[int, ...], *, threads: int | N
     """OpenVINO CPU's executed graph of ``path`` at input ``shape``, with per-layer median times.
 
     Compiled as :class:`recalib.deploy.backends.openvino.OpenVinoRunner` compiles it (latency hint,
-    ``threads``, ``precision``) with the performance counters on.
+    ``threads``, ``precision``) with the performance counters on, made by the one factory that checks the
+    precision against the CPU and the file.
     """
     from recalib.deploy.backends.openvino import OpenVinoRunner
+    from recalib.deploy.runner import create_runner
     from recalib.deploy.runner_options import RunnerOptions
 
-    runner = OpenVinoRunner(path, options=RunnerOptions(threads=threads, precision=precision, profile=True))
+    runner = create_runner("openvino-cpu", path, RunnerOptions(threads=threads, precision=precision, profile=True))
+    assert isinstance(runner, OpenVinoRunner)
     runner.check_shape(shape)
     times = _layer_times(runner.compiled, shape, runner.input_dtype, max(1, runs))
     types = {op.get_friendly_name(): op.get_type_name() for op in runner.model.get_ops()}

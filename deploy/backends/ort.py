@@ -98,18 +98,19 @@ def node_times(path: str | Path, shape: tuple[int, ...], threads: int | None, ru
 
 def provider_list(backend: str, precision: str = "fp32", device_id: int = 0,
                   cache_dir: str | Path | None = None) -> list[Any]:
-    """The providers for ``backend`` in priority order, CPU last as onnxruntime's fallback."""
-    if precision not in ("fp32", "fp16"):
-        raise ConfigError(f"precision {precision!r} is not one of fp32, fp16")
-    if precision == "fp16" and backend != "ort-tensorrt":
-        raise ConfigError(f"{backend} runs the ONNX file's own types; for FP16 export an FP16 model "
-                          f"or use ort-tensorrt/tensorrt with precision='fp16'")
+    """The providers for ``backend`` in priority order, CPU last as onnxruntime's fallback.
+
+    ``precision`` was checked against the runtime by :func:`recalib.deploy.runner.create_runner`: the CPU and
+    CUDA providers run the file's own types (int8: its QDQ pairs), the TensorRT provider is told fp16 or int8
+    (int8 takes the QDQ graph's own scales: no calibration table is built).
+    """
     cuda = ("CUDAExecutionProvider", {"device_id": device_id})
     if backend == "ort-cpu":
         return ["CPUExecutionProvider"]
     if backend == "ort-cuda":
         return [cuda, "CPUExecutionProvider"]
-    trt_options: dict[str, Any] = {"device_id": device_id, "trt_fp16_enable": precision == "fp16"}
+    trt_options: dict[str, Any] = {"device_id": device_id, "trt_fp16_enable": precision == "fp16",
+                                   "trt_int8_enable": precision == "int8"}
     if cache_dir is not None:
         trt_options.update(trt_engine_cache_enable=True, trt_engine_cache_path=str(cache_dir),
                            trt_timing_cache_enable=True, trt_timing_cache_path=str(cache_dir))

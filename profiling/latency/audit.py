@@ -39,6 +39,7 @@ from recalib.deploy.machine_info import MachineInfo
 from recalib.deploy.results import BenchResult, Measurement
 from recalib.deploy.settings import BenchSettings
 from recalib.deploy.stability import intervals_overlap
+from recalib.deploy.runner_options import RunnerOptions
 from recalib.deploy.target import Target, onnx_runtimes
 from recalib.export.parity import ParityCheck
 from recalib.export.prepared import Prepared
@@ -294,7 +295,7 @@ class _Run:
         folder = self.workdir / re.sub(r"[^\w.=-]+", "_", result.arch) / variant  # a spec may hold a path
         folder.mkdir(parents=True, exist_ok=True)
         options = PrepareOptions(export=ExportOptions(optimize=self.plan.optimize if variant == "optimized" else False,
-                                                      tolerance=self.plan.tolerance))
+                                                      tolerance=self.plan.tolerance, **self._int8(result)))
         exported = export_all(list(models.values()), folder, options, runtimes=onnx_runtimes(self.targets),
                               on_error=lambda m, exc: self.fail(result.arch, f"export ({variant})", m.label, exc),
                               progress=lambda msg: self.step(f"{result.arch}: {msg} ({variant})"))
@@ -306,6 +307,16 @@ class _Run:
         if self.hooks.exported is not None:
             self.hooks.exported(result.arch, variant, by_label)
         return by_label
+
+    def _int8(self, result: ArchAudit) -> dict[str, Any]:
+        """The export settings of an int8 plan: QDQ graphs calibrated at the architecture's input size."""
+        from recalib.export.options import Quantization
+        from recalib.export.quantize.calibration import load_calibration
+
+        if self.plan.calibration is None:
+            return {}
+        calibration = load_calibration(self.plan.calibration, result.input_chw)
+        return {"precision": "int8", "quantization": Quantization(calibration, self.plan.gates_in_float)}
 
     def _time(self, result: ArchAudit, target: Target, variants: Mapping[str, dict[str, Prepared]]) -> None:
         """Time every export variant of the models on one target in one alternated run per batch, each
@@ -336,6 +347,8 @@ class _Run:
     def _settings(self, target: Target, batch: int) -> BenchSettings:
         """The comparison of ``target`` at ``batch``, as the plan asks for it."""
         own = self.plan.runtime_options.get(target.runtime)
+        if self.plan.precision != "fp32":
+            own = replace(own or RunnerOptions(), precision=self.plan.precision)
         return BenchSettings((target,), (batch,), warmup=self.plan.warmup_rounds(batch),
                              iters=self.plan.rounds(batch, target.runtime), threads=self.plan.threads,
                              tolerance=self.plan.tolerance, duration=self.plan.duration, repeat=self.plan.repeat,

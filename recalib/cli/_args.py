@@ -161,6 +161,23 @@ def add_verify_data(parser: argparse.ArgumentParser, judged: str) -> None:
                              f"preprocessed as the model expects, and 'labels' (N,) class indices")
 
 
+def add_precision(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--precision``, ``--calibration`` and ``--gates-in-float``: one meaning in every subcommand."""
+    from recalib.export.options import DEFAULT_PRECISION, PRECISIONS
+    from recalib.export.quantize.calibration import MIN_SAMPLES
+
+    parser.add_argument("--precision", default=DEFAULT_PRECISION, choices=PRECISIONS,
+                        help=f"what the runtimes compute in (default {DEFAULT_PRECISION}): bf16 on openvino-cpu where "
+                             f"the CPU has native bf16, fp16 on TensorRT and the torch runtimes, int8 as a QDQ graph "
+                             f"quantised from --calibration images (onnxruntime, OpenVINO, TensorRT); {what}")
+    parser.add_argument("--calibration", default=None, metavar="digits|FILE.npz|random",
+                        help=f"int8's calibration images (at least {MIN_SAMPLES}): 'digits' (the training split), "
+                             f"FILE.npz (array 'inputs' (N, C, H, W), preprocessed as the model expects), or "
+                             f"'random' (random weights only: the report warns)")
+    parser.add_argument("--gates-in-float", action="store_true",
+                        help="int8: keep every recalibration gate (pooling, transform, squash, multiply) in float")
+
+
 def output_path(text: str) -> str:
     """An argparse type: a path to write, refused when empty (``-o ""`` would mean the current folder)."""
     if not text.strip():

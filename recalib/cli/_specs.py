@@ -12,9 +12,9 @@ from recalib.errors import ConfigError
 from recalib.spec import Spec, parse_spec
 
 if TYPE_CHECKING:
-    from recalib.export.options import PrepareOptions
+    from recalib.export.options import PrepareOptions, Quantization
 
-__all__ = ["specs", "one_spec", "prepare_options", "optimize_choice"]
+__all__ = ["specs", "one_spec", "prepare_options", "optimize_choice", "quantization"]
 
 
 def _sized(spec: Spec, args: argparse.Namespace) -> Spec:
@@ -44,6 +44,20 @@ def optimize_choice(args: argparse.Namespace) -> bool | str | None:
     """``--no-optimize`` -> False, ``--target T`` -> T, neither -> None (the record's default: each
     runtime's own target)."""
     return False if args.no_optimize else args.target
+
+
+def quantization(args: argparse.Namespace, spec: Spec) -> Quantization | None:
+    """The int8 recipe the flags ask for, its calibration images loaded and checked against ``spec``'s input
+    (None unless ``--calibration`` is given; ExportOptions refuses int8 without it, and it without int8)."""
+    from recalib.export.options import Quantization
+    from recalib.export.quantize.calibration import load_calibration
+
+    if args.calibration is None:
+        if args.gates_in_float:
+            raise ConfigError("--gates-in-float is an int8 setting: pass --precision int8 --calibration ...")
+        return None
+    calibration = load_calibration(args.calibration, spec.input_chw(), seed=getattr(args, "seed", None) or 0)
+    return Quantization(calibration, gates_in_float=args.gates_in_float)
 
 
 def prepare_options(args: argparse.Namespace, **export: Any) -> PrepareOptions:

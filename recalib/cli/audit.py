@@ -21,7 +21,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from recalib.cli._args import add_blocks, add_timing, add_verification, comma_list, given, output_path
+from recalib.cli._args import add_blocks, add_precision, add_timing, add_verification, comma_list, given, output_path
 
 if TYPE_CHECKING:
     from recalib.profiling.latency.plan import LatencyPlan
@@ -83,6 +83,7 @@ def _latency_options(p: argparse.ArgumentParser) -> None:
                        f"runs on 1 thread")
     add_verification(p, "latency: time only the plain ONNX exports, not the optimised ones",
                      target_default="each runtime's own (openvino-cpu: openvino, the others: onnxruntime)")
+    add_precision(p, "latency: every model of every runtime (int8: exported as QDQ graphs)")
 
 
 def _plan(args: argparse.Namespace) -> LatencyPlan:
@@ -96,8 +97,8 @@ def _plan(args: argparse.Namespace) -> LatencyPlan:
     plan = default_plan(args.quick)
     overrides = given(archs=args.arch, blocks=args.block or None, batches=args.batch, iters=args.iters,
                       warmup=args.warmup, threads=args.threads, tolerance=args.tolerance, duration=args.duration,
-                      repeat=args.repeat,
-                      optimize=optimize_choice(args))
+                      repeat=args.repeat, optimize=optimize_choice(args), precision=args.precision,
+                      calibration=args.calibration, gates_in_float=args.gates_in_float or None)
     plan = replace(plan, **overrides)
     if args.runtime is not None:
         plan = replace(plan, targets=parse_targets(args.runtime), strict=True)

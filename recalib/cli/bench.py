@@ -18,8 +18,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from recalib.cli._args import (add_blocks, add_input_size, add_model, add_output, add_seed, add_timing,
-                              add_verification, given)
+from recalib.cli._args import (add_blocks, add_input_size, add_model, add_output, add_precision, add_seed, add_timing,
+                               add_verification, given)
 
 if TYPE_CHECKING:
     from recalib.export.prepared import Prepared
@@ -31,7 +31,6 @@ if TYPE_CHECKING:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     # The records are light to import: each default below is theirs, written once.
-    from recalib.deploy.runner_options import DEFAULT_PRECISION
     from recalib.deploy.settings import BenchSettings
     from recalib.export.options import PrepareOptions
 
@@ -51,10 +50,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                warmup=str(BenchSettings.warmup), threads="the cores available")
     add_input_size(p)
     add_seed(p, help=f"seed of random weights of specs (default {PrepareOptions.seed})")
-    p.add_argument("--precision", default=None, choices=("fp32", "fp16", "bf16"),
-                   help=f"compute precision (default: {DEFAULT_PRECISION}): fp16 on torch and TensorRT runtimes, "
-                        "bf16 on openvino-cpu where the CPU has native bf16; parity is then judged against "
-                        "PyTorch run in that precision")
+    add_precision(p, "parity is judged against PyTorch in that precision (int8: specs are exported as QDQ graphs "
+                     "and judged on the stated int8 bound; files must be QDQ graphs already)")
     add_verification(p, "export specs plain, without export.optimize's exact rewrites",
                      target_default="each runtime's own (openvino-cpu: openvino, the others: onnxruntime)")
     p.add_argument("--no-spinning", dest="spinning", action="store_false",
@@ -71,11 +68,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run)
 
 
-def _runtime_options(targets: tuple[Target, ...], precision: str | None, spinning: bool) -> dict[str, RunnerOptions]:
-    """The runner options of each runtime: the precision where asked, spinning for onnxruntime."""
+def _runtime_options(targets: tuple[Target, ...], args: argparse.Namespace) -> dict[str, RunnerOptions]:
+    """The runner options of each runtime: the precision where asked, spinning for onnxruntime, and for
+    tensorrt the int8 calibration images (its own calibrator quantises a float .onnx file)."""
     from recalib.deploy.runner_options import RunnerOptions
 
-    return {runtime: RunnerOptions(precision=precision, spinning=spinning if runtime.startswith("ort-") else None)
+    precision = None if args.precision == "fp32" else args.precision  # each runtime's own default, set nowhere
+    return {runtime: RunnerOptions(precision=precision,
+                                   spinning=args.spinning if runtime.startswith("ort-") else None,
+                                   calibration=args.calibration if runtime == "tensorrt" else None)
             for runtime in dict.fromkeys(t.runtime for t in targets)}
 
 
@@ -105,14 +106,20 @@ def _settings(args: argparse.Namespace) -> BenchSettings:
     return BenchSettings(targets, **given(batches=args.batch, warmup=args.warmup, iters=args.iters,
                                           threads=args.threads, tolerance=args.tolerance, duration=args.duration,
                                           repeat=args.repeat, inputs=args.inputs),
-                         runtime_options=_runtime_options(targets, args.precision, args.spinning))
+                         runtime_options=_runtime_options(targets, args))
 
 
 def run(args: argparse.Namespace) -> int:
     from recalib.deploy.bench import bench
     from recalib.deploy.report import format_table
     from recalib.cli._output import check_output, emit
-    from recalib.cli._specs import prepare_options, specs
+    from recalib.cli._specs import prepare_options, quantization, specs
+
+    settings, parsed = _settings(args), specs(args)
+    # int8 specs are exported as QDQ graphs; bf16 and fp16 are the runtimes' own (the export stays float32)
+    options = prepare_options(args, precision="int8" if args.precision == "int8" else "fp32",
+                              quantization=quantization(args, parsed[0]))
+
 
     settings, options, parsed = _settings(args), prepare_options(args), specs(args)
     inputs = [path for spec in parsed for path in spec.inputs] + ([args.inputs] if args.inputs else [])

@@ -4,8 +4,8 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from recalib.cli._args import (add_blocks, add_input_size, add_model, add_output, add_runtime, add_seed,
-                               add_verification, add_verify_data)
+from recalib.cli._args import (add_blocks, add_input_size, add_model, add_output, add_precision, add_runtime,
+                               add_seed, add_verification, add_verify_data)
 
 if TYPE_CHECKING:
     from recalib.export.inputs import Opener
@@ -36,16 +36,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_verify_data(p, "top-1 agreement with PyTorch, accuracy and the largest logit error per runtime, "
                        "disagreements with their margins")
     add_runtime(p, "onnxruntime CPU", "that run ONNX files, to verify the export on, ")
+    add_precision(p, "int8 writes the QDQ graph, verified after its float32 export on its own bounds")
     p.add_argument("--strict-trt", action="store_true", help="fail on any TensorRT lint finding")
     p.set_defaults(handler=run)
 
 
-def _runtimes(names: list[str] | None) -> dict[str, Opener] | None:
-    """The runtimes to verify on (None: export's own onnxruntime check), refused before any work if they cannot."""
+def _runtimes(names: list[str] | None, precision: str) -> dict[str, Opener] | None:
+    """The runtimes to verify on, computing in ``precision`` (None: export's own onnxruntime check), refused
+    before any work if they cannot."""
     if not names:
         return None
-    from recalib.deploy.availability import require
+    from recalib.deploy.availability import check_precision, require
     from recalib.deploy.runner import opener
+    from recalib.deploy.runner_options import RunnerOptions
     from recalib.deploy.target import parse_targets
     from recalib.errors import ConfigError
 
@@ -55,7 +58,9 @@ def _runtimes(names: list[str] | None) -> dict[str, Opener] | None:
             raise ConfigError(f"--runtime {target.name} runs PyTorch models; an export is verified on runtimes "
                               f"that run the exported file (ort-cpu, openvino-cpu, ort-cuda, tensorrt, …)")
         require(target.runtime, target.device)
-    return {t.name: opener(t.runtime, device=t.device) for t in targets}
+        check_precision(target.runtime, precision)
+    options = RunnerOptions(precision=precision)
+    return {t.name: opener(t.runtime, options, device=t.device) for t in targets}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -65,10 +70,11 @@ def run(args: argparse.Namespace) -> int:
     from recalib.export.labelled import load_labelled
     from recalib.export.options import Verification
     from recalib.export.prepare import prepare
-    from recalib.cli._specs import one_spec, prepare_options
+    from recalib.cli._specs import one_spec, prepare_options, quantization
 
-    options = prepare_options(args, fixed_batch=args.fixed_batch, force=args.force, strict_trt=args.strict_trt)
-    spec, runtimes = one_spec(args), _runtimes(args.runtime)
+    spec, runtimes = one_spec(args), _runtimes(args.runtime, args.precision)
+    options = prepare_options(args, fixed_batch=args.fixed_batch, force=args.force, strict_trt=args.strict_trt,
+                              precision=args.precision, quantization=quantization(args, spec))
     spec.check_fits(max(options.export.verified_batches))
     data = None if args.verify_data is None else load_labelled(args.verify_data, spec.input_chw())
     if data is not None or runtimes is not None:

@@ -135,7 +135,7 @@ def test_bf16_runs_on_openvino_where_the_cpu_has_it_judged_against_pytorch_in_bf
         capsys: pytest.CaptureFixture[str]) -> None:
     pytest.importorskip("openvino")
     assert main(["bench", SMALL, "--runtime", "ort-cpu", "--precision", "bf16", *FAST]) == 2
-    assert "ort-cpu computes in fp32, not 'bf16'; bf16 runs on openvino-cpu" in capsys.readouterr().err
+    assert "ort-cpu computes in fp32, int8, not 'bf16'; bf16 runs on openvino-cpu" in capsys.readouterr().err
     code = main(["bench", SMALL, "--runtime", "openvino-cpu", "--precision", "bf16", *FAST, "--json"])
     if code == 2:
         assert "native bf16" in capsys.readouterr().err

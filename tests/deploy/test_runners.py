@@ -84,8 +84,30 @@ def test_torch_runtime_refuses_an_onnx_file_and_onnx_runtime_a_module(tiny_model
 
 def test_ort_cpu_refuses_fp16_precision(tiny_models: Models) -> None:
     _, path = tiny_models["plain"]
-    with pytest.raises(ConfigError, match="FP16"):
+    with pytest.raises(ConfigError, match="ort-cpu computes in fp32, int8, not 'fp16'; fp16 runs on .*tensorrt"):
         create_runner("ort-cpu", path, RunnerOptions(precision="fp16"))
+
+
+@pytest.mark.parametrize("runtime", ["ort-cpu", "openvino-cpu"])
+def test_int8_runs_the_qdq_graph_and_only_it(tiny_models: Models, tmp_path, runtime: str) -> None:
+    from recalib.deploy.availability import unavailable_reason
+    from recalib.export.options import Quantization
+    from recalib.export.quantize.calibration import load_calibration
+    from recalib.export.quantize.recipe import quantize_graph
+
+    if unavailable_reason(runtime):
+        pytest.skip(f"{runtime} is not available here")
+    _, path = tiny_models["gated"]
+    int8_path = tmp_path / "int8.onnx"
+    quantize_graph(path, int8_path, Quantization(load_calibration("random", INPUT_CHW)), None)
+    x = np.random.default_rng(0).standard_normal((2, *INPUT_CHW)).astype(np.float32)
+    float_out = create_runner(runtime, path, RunnerOptions(threads=1)).run(x)
+    int8_out = create_runner(runtime, int8_path, RunnerOptions(threads=1, precision="int8")).run(x)
+    assert 0 < np.abs(int8_out - float_out).max() < 0.25 * np.abs(float_out).max()
+    with pytest.raises(ConfigError, match="is a float graph; int8 runs the quantised"):
+        create_runner(runtime, path, RunnerOptions(precision="int8"))
+    with pytest.raises(ConfigError, match="is an int8 \\(QDQ\\) graph; run it with precision int8"):
+        create_runner(runtime, int8_path)
 
 
 def test_a_setting_the_runtime_does_not_read_is_refused_not_ignored(tiny_models: Models) -> None:

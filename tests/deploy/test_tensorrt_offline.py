@@ -96,11 +96,28 @@ def test_tensorrt_11_fp16_from_an_fp32_model_asks_for_an_fp16_onnx_model() -> No
         plan_precision("11.0.0", "fp16", "float32")
 
 
+@pytest.mark.parametrize("version, quantized, expected", [
+    ("10.13.0", True, PrecisionPlan(strongly_typed=False, fp16_flag=False, int8_flag=True)),
+    ("10.13.0", False, PrecisionPlan(strongly_typed=False, fp16_flag=False, int8_flag=True, calibrated=True)),
+    ("11.0.0", True, PrecisionPlan(strongly_typed=True, fp16_flag=False)),
+])
+def test_int8_takes_a_qdq_graph_or_tensorrt_10s_calibrator(version: str, quantized: bool,
+                                                          expected: PrecisionPlan) -> None:
+    assert plan_precision(version, "int8", "float32", quantized) == expected
+
+
+def test_tensorrt_11_has_no_calibrator_so_int8_needs_the_qdq_graph() -> None:
+    with pytest.raises(ConfigError, match="has no calibrator, so int8 needs a QDQ graph"):
+        plan_precision("11.0.0", "int8", "float32", quantized=False)
+
+
 def test_inconsistent_or_unknown_precisions_are_config_errors() -> None:
     with pytest.raises(ConfigError, match="float16 but precision='fp32'"):
         plan_precision("10.13.0", "fp32", "float16")
-    with pytest.raises(ConfigError, match="int8"):
-        plan_precision("10.13.0", "int8", "float32")
+    with pytest.raises(ConfigError, match="int4"):
+        plan_precision("10.13.0", "int4", "float32")
+    with pytest.raises(ConfigError, match="int8 engines are built from a float32 graph"):
+        plan_precision("10.13.0", "int8", "float16")
     with pytest.raises(ConfigError, match="float64"):
         plan_precision("10.13.0", "fp32", "float64")
 

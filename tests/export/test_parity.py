@@ -10,7 +10,7 @@ from torch import nn
 
 from recalib import export
 from recalib.export.options import ExportOptions
-from recalib.export.parity import PYTORCH_MARGIN, Reference, Truth, at_precision, judge, require
+from recalib.export.parity import INT8_TOLERANCE, PYTORCH_MARGIN, Reference, Truth, at_precision, judge, require
 from recalib.errors import ConfigError, VerificationError
 
 
@@ -112,8 +112,21 @@ def test_a_reduced_precision_runtime_is_held_to_pytorch_in_that_precision() -> N
     assert check.passed and "PyTorch bfloat16" in check.describe()
     assert not judge(float32, rounded, runtime="ort-cpu", label="m").passed
     assert at_precision(float32, model, "fp32") is float32
-    with pytest.raises(ConfigError, match="not one of fp32, bf16, fp16"):
-        at_precision(float32, model, "int8")
+    with pytest.raises(ConfigError, match="not one of fp32, bf16, fp16, int8"):
+        at_precision(float32, model, "int4")
+
+
+def test_int8_is_held_to_the_stated_bound_whatever_the_tolerance() -> None:
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.ReLU(), torch.nn.Conv2d(8, 4, 3)).eval()
+    float32 = Truth(model).reference(np.random.default_rng(0).standard_normal((1, 3, 8, 8)).astype(np.float32))
+    int8 = at_precision(float32, model, "int8")
+    scale = max(float(np.abs(t).max()) for t in int8.truth)
+    near = [t + 0.9 * INT8_TOLERANCE * scale for t in int8.truth]
+    far = [t + 1.1 * INT8_TOLERANCE * scale for t in int8.truth]
+    assert judge(int8, near, runtime="ort-cpu", label="m", tolerance=1e-6).passed
+    check = judge(int8, far, runtime="ort-cpu", label="m", tolerance=1e-6)
+    assert not check.passed and "parity.INT8_TOLERANCE" in check.describe()
+    assert not judge(float32, near, runtime="ort-cpu", label="m").passed
 
 
 def test_one_float64_twin_serves_every_input_of_a_model(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -57,7 +57,8 @@ def create_tensorrt_runner(path: str | Path, *, device: str = "cuda",
     ``(min, opt, max) = options.batches`` (default ``(1, 1, 1)``). With ``options.cache_dir``,
     engines and the timing cache are kept there and an engine built earlier from the same ONNX
     file with the same settings is reused. ``options.threads`` (host CPU threads) is accepted like
-    every runtime's and has nothing to set: the engine runs on the GPU.
+    every runtime's and has nothing to set: the engine runs on the GPU. int8 builds from the QDQ graph, or,
+    on TensorRT 10, from the float graph calibrated on ``options.calibration`` (:mod:`.calibrator`).
     """
     require("tensorrt", device)
     from recalib.deploy.backends.tensorrt.build import BuildOptions, build_engine
@@ -67,14 +68,17 @@ def create_tensorrt_runner(path: str | Path, *, device: str = "cuda",
     if path.suffix == ".engine":
         return TensorRTRunner(*load(path, here), device=device)
     precision, batches, cache = options.compute_precision, options.batches or (1, 1, 1), options.cache_dir
-    cached = engine_cache_path(cache, path, here, precision, batches) if cache else None
+    # an engine calibrated on other images is another engine: the images name its cache entry
+    tag = precision if options.calibration is None else f"{precision}-{re.sub(r'[^A-Za-z0-9]+', '-', options.calibration)}"
+    cached = engine_cache_path(cache, path, here, tag, batches) if cache else None
     if cached is not None and cached.is_file():
         meta, plan = load(cached, here)
         if _matches(meta, path, precision, batches):
             return TensorRTRunner(meta, plan, device=device)
     timing = cache / f"timing-{_platform_slug(here)}.cache" if cache else None
-    build = BuildOptions(precision=precision, min_batch=batches[0], opt_batch=batches[1],
-                         max_batch=batches[2], workspace_bytes=options.workspace_bytes, timing_cache=timing)
+    build = BuildOptions(precision=precision, calibration=options.calibration, min_batch=batches[0],
+                         opt_batch=batches[1], max_batch=batches[2], workspace_bytes=options.workspace_bytes,
+                         timing_cache=timing)
     meta, plan = build_engine(path, here, build)
     if cached is not None:
         save(cached, meta, plan, force=True)  # the cache entry of exactly this build

@@ -6,6 +6,15 @@ an FP16 ONNX model. TensorRT 10 accepts both: an FP16 ONNX model as a strongly t
 an FP32 model with ``BuilderFlag.FP16`` letting the builder pick FP16 kernels (deprecated since
 10.12, still the common path). :func:`plan_precision` decides, as a pure function;
 :func:`network_flags` and :func:`configure_precision` apply the decision.
+
+int8 likewise. A QDQ graph (``recalib export --precision int8``) carries its own scales: TensorRT 10 reads
+them with ``BuilderFlag.INT8`` (explicit quantisation), TensorRT 11 as a strongly typed network. A float
+graph is quantised by TensorRT 10's own calibrator instead (``BuilderFlag.INT8`` with an
+``IInt8EntropyCalibrator2`` fed the calibration images: :mod:`.calibrator`; deprecated since 10.1 in
+favour of QDQ graphs, still what most deployments use); TensorRT 11 has no calibrator, so it needs the
+QDQ graph. TensorRT reads int8 Q/DQ pairs only (zero point 0): recalib's QDQ graphs quantise activations
+to uint8 for the CPU runtimes' VNNI kernels, which TensorRT's parser refuses (the export report's
+TensorRT lint names each one), so on TensorRT 10 give the float graph and calibration images.
 """
 from __future__ import annotations
 
@@ -21,16 +30,19 @@ __all__ = ["SUPPORTED_MAJORS", "PrecisionPlan", "major_version", "plan_precision
            "configure_precision"]
 
 SUPPORTED_MAJORS = (10, 11)
-PRECISIONS = ("fp32", "fp16")
+PRECISIONS = ("fp32", "fp16", "int8")
 _MODEL_DTYPES = {"fp32": "float32", "fp16": "float16"}
 
 
 @dataclass(frozen=True)
 class PrecisionPlan:
-    """How to ask TensorRT for a precision: a strongly typed network, and/or the FP16 builder flag."""
+    """How to ask TensorRT for a precision: a strongly typed network, and/or the FP16 or INT8 builder flag;
+    ``calibrated``: the INT8 scales come from TensorRT's calibrator (a float graph), not from Q/DQ pairs."""
 
     strongly_typed: bool
     fp16_flag: bool
+    int8_flag: bool = False
+    calibrated: bool = False
 
 
 def major_version(version: str) -> int:
@@ -47,10 +59,22 @@ def major_version(version: str) -> int:
     return major
 
 
-def plan_precision(tensorrt_version: str, precision: str, model_dtype: str) -> PrecisionPlan:
+def _plan_int8(tensorrt_version: str, major: int, quantized: bool) -> PrecisionPlan:
+    """int8: a QDQ graph's own scales (10: the INT8 flag; 11: strongly typed), else TensorRT 10's calibrator."""
+    if quantized:
+        return PrecisionPlan(strongly_typed=major >= 11, fp16_flag=False, int8_flag=major == 10)
+    if major == 10:
+        return PrecisionPlan(strongly_typed=False, fp16_flag=False, int8_flag=True, calibrated=True)
+    raise ConfigError(f"TensorRT {tensorrt_version} builds strongly typed networks only and has no calibrator, so "
+                      f"int8 needs a QDQ graph with int8 (zero point 0) activations; build int8 engines with "
+                      f"TensorRT 10 from the float graph and calibration images")
+
+
+def plan_precision(tensorrt_version: str, precision: str, model_dtype: str, quantized: bool = False) -> PrecisionPlan:
     """Choose network typing and flags for ``precision`` given the ONNX model's input type.
 
-    ``model_dtype`` is ``"float32"`` or ``"float16"`` (the ONNX input's element type).
+    ``model_dtype`` is ``"float32"`` or ``"float16"`` (the ONNX input's element type); ``quantized`` says
+    the graph is a QDQ graph (only int8 takes one).
     """
     if precision not in PRECISIONS:
         raise ConfigError(f"precision {precision!r} is not one of {', '.join(PRECISIONS)}")
@@ -58,6 +82,10 @@ def plan_precision(tensorrt_version: str, precision: str, model_dtype: str) -> P
         raise ConfigError(f"the ONNX model's input is {model_dtype}; TensorRT engines here take "
                           f"float32 or float16 models")
     major = major_version(tensorrt_version)
+    if precision == "int8":
+        if model_dtype != "float32":
+            raise ConfigError("int8 engines are built from a float32 graph (or its QDQ form); export the float32 model")
+        return _plan_int8(tensorrt_version, major, quantized)
     if model_dtype == _MODEL_DTYPES[precision]:
         return PrecisionPlan(strongly_typed=True, fp16_flag=False)
     if precision == "fp16" and major == 10:
@@ -78,8 +106,10 @@ def network_flags(plan: PrecisionPlan) -> int:
 
 
 def configure_precision(config: trt.IBuilderConfig, plan: PrecisionPlan) -> None:
-    """Set the precision builder flags of ``plan`` (only ever FP16, and only on TensorRT 10)."""
+    """Set the precision builder flags of ``plan`` (FP16 or INT8, only ever on TensorRT 10)."""
     import tensorrt as trt
 
     if plan.fp16_flag:
         config.set_flag(trt.BuilderFlag.FP16)
+    if plan.int8_flag:
+        config.set_flag(trt.BuilderFlag.INT8)

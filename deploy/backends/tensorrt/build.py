@@ -11,6 +11,7 @@ from pathlib import Path
 import tensorrt as trt
 
 from recalib.deploy.backends.tensorrt._compat import configure_precision, network_flags, plan_precision
+from recalib.deploy.backends.tensorrt.calibrator import EntropyCalibrator
 from recalib.deploy.backends.tensorrt.engine_file import EngineMeta, Platform, file_sha256
 from recalib.infra.atomic import write_atomic
 from recalib.errors import ConfigError, ExportError
@@ -28,6 +29,7 @@ class BuildOptions:
     """
 
     precision: str = "fp32"
+    calibration: str | None = None  # int8 from a float graph on TensorRT 10: digits|FILE.npz|random
     min_batch: int = 1
     opt_batch: int = 1
     max_batch: int = 1
@@ -103,12 +105,34 @@ def _save_timing_cache(config: trt.IBuilderConfig, path: Path | None) -> None:
     write_atomic(path, bytes(config.get_timing_cache().serialize()), force=True)  # a cache: this run's own file
 
 
+def _is_qdq(onnx_path: Path) -> bool:
+    import onnx
+
+    from recalib.export.quantize.placement import is_quantized
+
+    return is_quantized(onnx.load(str(onnx_path), load_external_data=False))
+
+
+def _calibrate(config: trt.IBuilderConfig, profile: trt.IOptimizationProfile, options: BuildOptions,
+               opt: Shape) -> EntropyCalibrator:
+    """TensorRT 10's entropy calibrator on ``options.calibration`` at the profile's ``opt`` shape."""
+    from recalib.export.quantize.calibration import load_calibration
+
+    if options.calibration is None:
+        raise ConfigError("an int8 engine from a float graph is calibrated by TensorRT on calibration images: "
+                          "pass calibration='digits', an .npz path or 'random' (or give the QDQ graph)")
+    calibrator = EntropyCalibrator(load_calibration(options.calibration, opt[1:]), opt[0])
+    config.int8_calibrator = calibrator
+    config.set_calibration_profile(profile)
+    return calibrator
+
+
 def build_engine(onnx_path: Path, platform: Platform, options: BuildOptions) -> tuple[EngineMeta, bytes]:
     """Build a serialized engine for ``onnx_path`` on this GPU; returns its metadata and plan."""
     logger = make_logger()
     builder = trt.Builder(logger)
     model_dtype = onnx_input_dtype(onnx_path)
-    plan = plan_precision(trt.__version__, options.precision, model_dtype)
+    plan = plan_precision(trt.__version__, options.precision, model_dtype, _is_qdq(onnx_path))
     # _parser stays referenced until the build ends: it owns the weights the network points to.
     network, _parser = _parse(builder, logger, onnx_path, network_flags(plan))
     config = builder.create_builder_config()
@@ -119,6 +143,8 @@ def build_engine(onnx_path: Path, platform: Platform, options: BuildOptions) -> 
     profile = builder.create_optimization_profile()
     profile.set_shape(name, trt.Dims(list(lo)), trt.Dims(list(opt)), trt.Dims(list(hi)))
     config.add_optimization_profile(profile)
+    # kept referenced until the build ends: TensorRT calls back into it while building
+    _calibrator = _calibrate(config, profile, options, opt) if plan.calibrated else None
     _load_timing_cache(config, options.timing_cache)
     serialized = builder.build_serialized_network(network, config)
     if serialized is None:

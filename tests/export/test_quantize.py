@@ -1,0 +1,100 @@
+"""int8 export: calibration images checked before any work, the QDQ graph verified on its own bounds, and
+each gate's nodes reported quantised or in float (and kept in float when asked)."""
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+
+from export_helpers import Host, randomize
+from recalib.errors import ConfigError, DataError
+from recalib.export.agreement import AgreementCheck, require_decisions
+from recalib.export.onnx_export import to_onnx
+from recalib.export.options import ExportOptions, Quantization
+from recalib.export.parity import INT8_TOLERANCE
+from recalib.export.quantize.calibration import MAX_SAMPLES, MIN_SAMPLES, batches, load_calibration
+from recalib.export.quantize.placement import is_quantized
+from recalib.errors import VerificationError
+
+CHW = (3, 13, 13)
+
+
+def npz(tmp_path, **arrays) -> str:
+    path = tmp_path / "calibration.npz"
+    np.savez(path, **arrays)
+    return str(path)
+
+
+def test_digits_calibrate_on_the_training_split_at_most_max_samples() -> None:
+    calibration = load_calibration("digits", (1, 28, 28))
+    assert calibration.inputs.shape == (MAX_SAMPLES, 1, 28, 28) and calibration.inputs.dtype == np.float32
+    assert "train split" in calibration.name and calibration.warning is None
+
+
+def test_random_calibration_is_named_and_warned_about() -> None:
+    calibration = load_calibration("random", CHW, seed=3)
+    assert calibration.random and "random inputs" in calibration.warning
+    assert np.array_equal(calibration.inputs, load_calibration("random", CHW, seed=3).inputs)
+
+
+def test_an_npz_of_inputs_alone_calibrates(tmp_path) -> None:
+    inputs = np.random.default_rng(0).standard_normal((MIN_SAMPLES, *CHW))
+    calibration = load_calibration(npz(tmp_path, inputs=inputs), CHW)
+    assert np.allclose(calibration.inputs, inputs) and calibration.warning is None
+
+
+@pytest.mark.parametrize("inputs, message", [
+    (np.zeros((MIN_SAMPLES - 1, *CHW)), f"{MIN_SAMPLES - 1} images are too few"),
+    (np.zeros((MIN_SAMPLES, 1, 13, 13)), "have 1 channels, but the model takes 3"),
+    (np.zeros((MIN_SAMPLES, 3, 12, 12)), "are 12x12, but the model takes 13x13"),
+    (np.zeros((MIN_SAMPLES, 13, 13)), "must be \\(N, C, H, W\\)"),
+    (np.full((MIN_SAMPLES, *CHW), np.nan), "hold NaN"),
+    (np.full((MIN_SAMPLES, *CHW), "x"), "not numbers"),
+])
+def test_bad_calibration_images_are_refused(tmp_path, inputs, message) -> None:
+    with pytest.raises(DataError, match=message):
+        load_calibration(npz(tmp_path, inputs=inputs), CHW)
+
+
+def test_a_fixed_batch_calibrates_on_whole_batches_only() -> None:
+    calibration = load_calibration("random", CHW)
+    sizes = [len(part) for part in batches(calibration, 5)]
+    assert set(sizes) == {5} and len(sizes) == MAX_SAMPLES // 5
+
+
+def test_int8_needs_calibration_and_calibration_needs_int8() -> None:
+    with pytest.raises(ConfigError, match="needs calibration images"):
+        ExportOptions(precision="int8")
+    with pytest.raises(ConfigError, match="not fp32"):
+        ExportOptions(quantization=Quantization(load_calibration("random", CHW)))
+    with pytest.raises(ConfigError, match="not one of fp32, bf16, fp16, int8"):
+        ExportOptions(precision="int4")
+
+
+@pytest.mark.parametrize("gates_in_float", [False, True])
+def test_an_int8_export_is_a_verified_qdq_graph_with_each_gate_placed(tmp_path, gates_in_float) -> None:
+    options = ExportOptions(precision="int8", quantization=Quantization(load_calibration("random", CHW), gates_in_float))
+    report = to_onnx(randomize(Host("se")), CHW, tmp_path / "se.onnx", options)
+    assert is_quantized(onnx.load(str(tmp_path / "se.onnx")))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["se.onnx", "se.report.json"]
+    float_checks = [p for p in report.parity if p.precision == "fp32"]
+    int8_checks = [p for p in report.parity if p.precision == "int8"]
+    assert len(float_checks) == len(int8_checks) == 2 and all(p.bound == INT8_TOLERANCE for p in int8_checks)
+    assert all(0 < p.error < INT8_TOLERANCE for p in int8_checks) and all(p.error < 1e-4 for p in float_checks)
+    [gate] = report.quantization["gates"]
+    assert gate["gate"] == "block" and "warning" in report.quantization
+    placed_in, other = ("float", "int8") if gates_in_float else ("int8", "float")
+    assert {n.split(":")[0] for n in gate[placed_in]} >= {"Sigmoid", "Mul"} and gate[other] == []
+
+
+def _agreement(agreed: int, pytorch_correct: int, runtime_correct: int, precision: str = "int8") -> AgreementCheck:
+    return AgreementCheck("ort-cpu", "digits", 1000, agreed, pytorch_correct, runtime_correct, 0.1, 0.01, (), precision)
+
+
+def test_int8_decisions_must_agree_99_percent_and_lose_at_most_one_point() -> None:
+    assert require_decisions(_agreement(990, 950, 940), "x").agreed == 990
+    with pytest.raises(VerificationError, match="top-1 agreement 98.90%"):
+        require_decisions(_agreement(989, 950, 950), "nothing was written")
+    with pytest.raises(VerificationError, match=r"accuracy \+1.10 points below"):
+        require_decisions(_agreement(995, 950, 939), "nothing was written")
+    assert require_decisions(_agreement(900, 950, 800, "fp32"), "x").agreed == 900  # floats: parity judges
