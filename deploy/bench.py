@@ -35,7 +35,7 @@ from recalib.deploy._worker import Job, WorkerError, WorkerResult, run_job, writ
 from recalib.deploy.availability import check_precision, require
 from recalib.deploy.repeats import pool_repeats
 from recalib.deploy.results import BenchResult, ModelEntry
-from recalib.deploy.runner import CheckedFile, Source
+from recalib.deploy.runner import CheckedFile, Source, check_form
 from recalib.deploy.settings import BenchSettings
 from recalib.deploy.target import Target
 from recalib.export.export_all import export_all
@@ -109,6 +109,19 @@ def check_models(models: Sequence[Prepared], settings: BenchSettings) -> None:
                                   f"file; give its architecture or checkpoint, or time it on an ONNX runtime")
             if model.spec.kind == "engine" and target.runtime != "tensorrt":
                 raise ConfigError(f"{model.label} is a TensorRT engine; only the tensorrt runtime runs it")
+
+
+def check_files(specs: Sequence[Spec], settings: BenchSettings) -> None:
+    """Refuse an ONNX file whose form (float or QDQ int8) is not the precision its runtimes are asked
+    for, before any spec is built or exported: a refusal that comes after minutes of exporting the
+    other models loses that work."""
+    for spec in specs:
+        if spec.kind != "onnx" or spec.path is None:
+            continue
+        for target in settings.targets:
+            if target.runs_onnx:
+                own = settings.options_for(target)
+                check_form(spec.path, own.compute_precision, calibrated=own.calibration is not None)
 
 
 def _references(models: Sequence[Prepared], batch: int, precision: str) -> list[Reference | None]:
@@ -240,6 +253,7 @@ def bench(specs: Sequence[Spec], settings: BenchSettings, options: PrepareOption
     check_targets(settings)
     for spec in specs:
         spec.check_fits(max(settings.batches))
+    check_files(specs, settings)
     models = [load_model(spec, options) for spec in specs]
     check_models(models, settings)
     with temporary_folder("bench-") as tmp:

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
-__all__ = ["Runner", "Source", "CheckedFile", "create_runner", "opener", "random_input", "to_numpy"]
+__all__ = ["Runner", "Source", "CheckedFile", "create_runner", "check_form", "opener", "random_input", "to_numpy"]
 
 
 @dataclass(frozen=True)
@@ -124,11 +124,11 @@ def create_runner(name: str, source: Source, options: RunnerOptions = RunnerOpti
     check_precision(name, options.compute_precision)
     checked = _check_source(source, entry)
     if isinstance(checked, Path) and checked.suffix != ".engine":
-        _check_form(checked, options.compute_precision, calibrated=options.calibration is not None)
+        check_form(checked, options.compute_precision, calibrated=options.calibration is not None)
     return cast(Runner, entry.create(checked, device=device, options=options))
 
 
-def _check_form(path: Path, precision: str, calibrated: bool) -> None:
+def check_form(path: Path, precision: str, calibrated: bool) -> None:
     """An int8 runner runs a QDQ graph (``recalib export --precision int8``), or a float graph it calibrates
     itself (``calibrated``: TensorRT 10's calibrator), a float one a float graph: a result must not claim a
     precision the file does not compute in."""

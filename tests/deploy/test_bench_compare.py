@@ -169,3 +169,27 @@ def test_a_duration_times_rounds_until_it_has_passed() -> None:
     assert "0.2 s of timed rounds" in format_table(result)
     with pytest.raises(ConfigError, match="duration is seconds"):
         _settings(["torch-eager"], duration=0)
+
+
+def test_a_file_in_the_wrong_precision_is_refused_before_any_spec_is_built(tiny_models: Models, tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """``recalib bench SPEC int8.onnx`` at fp32: the QDQ file is refused before SPEC is built or exported."""
+    from recalib.deploy import bench as bench_module
+    from recalib.export.options import Quantization
+    from recalib.export.quantize.calibration import load_calibration
+    from recalib.export.quantize.recipe import quantize_graph
+    from recalib.spec import parse_spec
+
+    int8_path = tmp_path / "int8.onnx"
+    quantize_graph(tiny_models["gated"][1], int8_path, Quantization(load_calibration("random", INPUT_CHW)), None)
+    built: list[str] = []
+    monkeypatch.setattr(bench_module, "load_model", lambda spec, options: built.append(spec.text))
+    specs = [parse_spec("cifar_resnet20"), parse_spec(str(int8_path))]
+    with pytest.raises(ConfigError, match="is an int8 \\(QDQ\\) graph; run it with precision int8"):
+        bench_module.bench(specs, _settings(["ort-cpu"]))
+    assert built == []
+    float_specs = [parse_spec("cifar_resnet20"), parse_spec(str(tiny_models["plain"][1]))]
+    int8_settings = _settings(["ort-cpu"], runtime_options={"ort-cpu": RunnerOptions(precision="int8")})
+    with pytest.raises(ConfigError, match="is a float graph; int8 runs the quantised"):
+        bench_module.bench(float_specs, int8_settings)
+    assert built == []
