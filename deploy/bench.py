@@ -35,7 +35,7 @@ from recalib.deploy._worker import Job, WorkerError, WorkerResult, run_job, writ
 from recalib.deploy.availability import check_precision, require
 from recalib.deploy.repeats import pool_repeats
 from recalib.deploy.results import BenchResult, ModelEntry
-from recalib.deploy.runner import CheckedFile, Source, check_form
+from recalib.deploy.runner import CheckedFile, Source, check_precision_form
 from recalib.deploy.settings import BenchSettings
 from recalib.deploy.target import Target
 from recalib.export.export_all import export_all
@@ -78,7 +78,7 @@ def _source(model: Prepared, target: Target) -> Source:
         if file is None:
             raise ConfigError(f"{model.label} has no exported file for {target.name}; export it first "
                               f"(recalib.export.export_all.export_all)")
-        return CheckedFile(file)
+        return CheckedFile(file, model.quantized_for(target.runtime))
     return model.inference()
 
 
@@ -111,17 +111,14 @@ def check_models(models: Sequence[Prepared], settings: BenchSettings) -> None:
                 raise ConfigError(f"{model.label} is a TensorRT engine; only the tensorrt runtime runs it")
 
 
-def check_files(specs: Sequence[Spec], settings: BenchSettings) -> None:
-    """Refuse an ONNX file whose form (float or QDQ int8) is not the precision its runtimes are asked
-    for, before any spec is built or exported: a refusal that comes after minutes of exporting the
-    other models loses that work."""
-    for spec in specs:
-        if spec.kind != "onnx" or spec.path is None:
-            continue
+def check_forms(models: Sequence[Prepared], settings: BenchSettings) -> None:
+    """Refuse a file whose form (float or QDQ int8) is not the precision its runtimes are asked for."""
+    for model in models:
         for target in settings.targets:
-            if target.runs_onnx:
+            if target.runs_onnx and model.spec.kind == "onnx" and model.file is not None:
                 own = settings.options_for(target)
-                check_form(spec.path, own.compute_precision, calibrated=own.calibration is not None)
+                check_precision_form(CheckedFile(model.file, model.quantized), own.compute_precision,
+                           calibrated=own.calibration is not None)
 
 
 def _references(models: Sequence[Prepared], batch: int, precision: str) -> list[Reference | None]:
@@ -253,8 +250,10 @@ def bench(specs: Sequence[Spec], settings: BenchSettings, options: PrepareOption
     check_targets(settings)
     for spec in specs:
         spec.check_fits(max(settings.batches))
-    check_files(specs, settings)
-    models = [load_model(spec, options) for spec in specs]
+    # files first (read, not built): one in the wrong form is refused before minutes of exports
+    files = {i: load_model(spec, options) for i, spec in enumerate(specs) if spec.kind == "onnx"}
+    check_forms(list(files.values()), settings)
+    models = [files[i] if i in files else load_model(spec, options) for i, spec in enumerate(specs)]
     check_models(models, settings)
     with temporary_folder("bench-") as tmp:
         if settings.onnx_runtimes:

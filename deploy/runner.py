@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
-__all__ = ["Runner", "Source", "CheckedFile", "create_runner", "check_form", "opener", "random_input", "to_numpy"]
+__all__ = ["Runner", "Source", "CheckedFile", "create_runner", "check_precision_form", "opener", "random_input", "to_numpy"]
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,7 @@ class CheckedFile:
     a runner loads it without reading it again."""
 
     path: Path
+    quantized: bool = False  # a QDQ (int8) graph, as whoever checked it read it
 
     def __fspath__(self) -> str:
         return os.fspath(self.path)
@@ -101,8 +102,10 @@ def _check_source(source: Source, backend: Backend) -> Source:
     path = Path(os.fspath(source))
     if not path.is_file():
         raise ConfigError(f"{path} does not exist; pass the path of an exported .onnx file")
-    if path.suffix != ".engine" and not isinstance(source, CheckedFile):  # an engine: by its header (engine_file)
-        read_onnx(path)
+    if isinstance(source, CheckedFile):
+        return source
+    if path.suffix != ".engine":  # an engine: by its header (engine_file)
+        return CheckedFile(path, is_quantized(read_onnx(path)))
     return path
 
 
@@ -123,18 +126,17 @@ def create_runner(name: str, source: Source, options: RunnerOptions = RunnerOpti
     check_options(name, options)
     check_precision(name, options.compute_precision)
     checked = _check_source(source, entry)
-    if isinstance(checked, Path) and checked.suffix != ".engine":
-        check_form(checked, options.compute_precision, calibrated=options.calibration is not None)
+    if isinstance(checked, CheckedFile):
+        check_precision_form(checked, options.compute_precision, calibrated=options.calibration is not None)
+        checked = checked.path
     return cast(Runner, entry.create(checked, device=device, options=options))
 
 
-def check_form(path: Path, precision: str, calibrated: bool) -> None:
+def check_precision_form(file: CheckedFile, precision: str, calibrated: bool) -> None:
     """An int8 runner runs a QDQ graph (``recalib export --precision int8``), or a float graph it calibrates
     itself (``calibrated``: TensorRT 10's calibrator), a float one a float graph: a result must not claim a
-    precision the file does not compute in."""
-    import onnx
-
-    quantized = is_quantized(onnx.load(str(path), load_external_data=False))
+    precision the file does not compute in. The form is the one read where the file was checked."""
+    path, quantized = file.path, file.quantized
     if precision == "int8" and calibrated and quantized:
         raise ConfigError(f"{path} is a QDQ graph with its own int8 scales; calibration images are for a float graph")
     if precision == "int8" and not quantized and not calibrated:

@@ -16,6 +16,7 @@ import onnx
 
 from recalib.errors import ConfigError
 from recalib.export.onnx_file import read_onnx
+from recalib.export.quantize.placement import is_quantized
 from recalib.export.prepared import Prepared
 from recalib.infra.reading import file_sha256, parse_json, read_bounded
 from recalib.spec import Spec
@@ -69,4 +70,5 @@ def from_file(spec: Spec, label: str | None = None) -> Prepared:
     verified = (f"at export ({spec.path.with_suffix('.report.json').name}): max error "
                 f"{_figure(report.get('max_rel_error'))}, tolerance {_figure(report.get('tolerance'))}"
                 if report is not None else f"not checked here ({why})")
-    return Prepared(label or spec.text, spec, chw, file=spec.path, fixed_batch=batch, verified=verified)
+    return Prepared(label or spec.text, spec, chw, file=spec.path, fixed_batch=batch, verified=verified,
+                    quantized=is_quantized(graph))

@@ -61,6 +61,7 @@ class Prepared:
     verified: str = "against its float64 PyTorch model on every runtime, before timing"
     exports: dict[str, Export] = field(default_factory=dict)
     derived: Derived | None = field(default=None, repr=False)
+    quantized: bool = False  # a file read as it is (from_file): a QDQ (int8) graph
 
     def __post_init__(self) -> None:
         if self.module is not None and self.derived is None:
@@ -75,6 +76,13 @@ class Prepared:
     def file_for(self, runtime: str) -> Path | None:
         """The file ``runtime`` times: the export made for it, else the one file (None: not exported)."""
         return self.exports[runtime].file if runtime in self.exports else self.file
+
+    def quantized_for(self, runtime: str) -> bool:
+        """Whether the file ``runtime`` times is a QDQ (int8) graph: its export's precision, else the form
+        read from the file."""
+        if runtime in self.exports:
+            return self.exports[runtime].report.precision == "int8"
+        return self.report.precision == "int8" if self.report is not None else self.quantized
 
     def inference(self) -> nn.Module:
         """The folded inference copy of ``module`` (what torch runtimes run), the one its exports use."""

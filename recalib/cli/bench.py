@@ -119,9 +119,6 @@ def run(args: argparse.Namespace) -> int:
     # int8 specs are exported as QDQ graphs; bf16 and fp16 are the runtimes' own (the export stays float32)
     options = prepare_options(args, precision="int8" if args.precision == "int8" else "fp32",
                               quantization=quantization(args, parsed[0]))
-
-
-    settings, options, parsed = _settings(args), prepare_options(args), specs(args)
     inputs = [path for spec in parsed for path in spec.inputs] + ([args.inputs] if args.inputs else [])
     check_output(args, inputs)
     log = (lambda msg: None) if args.json else (lambda msg: print(f"[bench] {msg}", flush=True))

@@ -182,14 +182,20 @@ def test_a_file_in_the_wrong_precision_is_refused_before_any_spec_is_built(tiny_
 
     int8_path = tmp_path / "int8.onnx"
     quantize_graph(tiny_models["gated"][1], int8_path, Quantization(load_calibration("random", INPUT_CHW)), None)
-    built: list[str] = []
-    monkeypatch.setattr(bench_module, "load_model", lambda spec, options: built.append(spec.text))
+    loaded: list[str] = []
+    real_load = bench_module.load_model
+
+    def recording_load(spec: Spec, options: object) -> Prepared:
+        loaded.append(spec.kind)
+        return real_load(spec, options)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(bench_module, "load_model", recording_load)
     specs = [parse_spec("cifar_resnet20"), parse_spec(str(int8_path))]
     with pytest.raises(ConfigError, match="is an int8 \\(QDQ\\) graph; run it with precision int8"):
         bench_module.bench(specs, _settings(["ort-cpu"]))
-    assert built == []
+    assert loaded == ["onnx"]  # the file was read; the architecture was never built
     float_specs = [parse_spec("cifar_resnet20"), parse_spec(str(tiny_models["plain"][1]))]
     int8_settings = _settings(["ort-cpu"], runtime_options={"ort-cpu": RunnerOptions(precision="int8")})
     with pytest.raises(ConfigError, match="is a float graph; int8 runs the quantised"):
         bench_module.bench(float_specs, int8_settings)
-    assert built == []
+    assert loaded == ["onnx", "onnx"]
