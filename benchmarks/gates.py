@@ -47,6 +47,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--iters", type=int, default=100)
     p.add_argument("--warmup", type=int, default=5)
+    p.add_argument("--tolerance", type=float, default=LatencyPlan.tolerance,
+                   help="the parity bound's floor each runtime's output is judged by before timing")
     p.add_argument("--out", type=Path, default=None, help="the report folder (default: under benchmarks/results)")
     return p.parse_args(argv)
 
@@ -55,7 +57,8 @@ def main(argv: list[str] | None = None) -> Path:
     args = parse_args(argv)
     runtimes = "ort-cpu" if args.quick else args.runtime
     plan = LatencyPlan(targets=parse_targets(runtimes.split(",")), iters=5 if args.quick else args.iters,
-                       warmup=1 if args.quick else args.warmup, threads=args.threads, strict=True)
+                       warmup=1 if args.quick else args.warmup, threads=args.threads, tolerance=args.tolerance,
+                       strict=True)
     machine = collect().cpu.lower().replace(" ", "-")
     out = args.out or RESULTS / f"gates-{machine}-{datetime.date.today().isoformat()}"
     section = GatesSection(audit_gates(specs(args.quick), plan, per_stage=True))
