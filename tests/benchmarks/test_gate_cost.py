@@ -60,6 +60,7 @@ def test_the_page_sets_each_published_gate_beside_its_costs_and_lists_what_canno
     assert "- `cmpe-se-pair-1x1`: needs the residual identity" in page and "| `none` | 1,000 | 1.0 M | 10.00 ms" in page
 
 
+@pytest.mark.slow  # 17-20 s; the page tests above render recorded runs in the default run
 def test_a_quick_run_times_the_native_network_against_no_gate_and_renders_again(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """MobileNetV3 at 32x32 on onnxruntime, a few rounds; the page made from the record is ``--render``'s."""

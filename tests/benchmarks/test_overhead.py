@@ -90,6 +90,7 @@ def test_a_record_made_before_the_audit_timed_each_export_apart_still_renders_it
     assert len(rows) > 100 and [line for line in page.splitlines() if line.startswith("|")] == rows
 
 
+@pytest.mark.slow  # 17-20 s; the page tests above render recorded runs in the default run
 def test_a_small_run_times_every_runtime_and_export_apart_and_records_the_executed_graphs(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The CC paper's MNIST net with SE on onnxruntime, OpenVINO and torch eager, a few rounds (torch
