@@ -10,7 +10,7 @@ from recalib.errors import ConfigError
 from recalib.export.prepared import Prepared
 from recalib.profiling.latency.layers import ExecutedTime, LayerProfile, LayerTime, map_layers, module_layers
 
-__all__ = ["PROFILED_RUNTIMES", "why_not_profiled", "profile_model"]
+__all__ = ["PROFILED_RUNTIMES", "why_not_profiled", "profile_layers"]
 
 PROFILED_RUNTIMES = ("ort-cpu", "openvino-cpu", "torch-eager")
 _LAYOUT = "layout reorder"
@@ -57,7 +57,7 @@ def _openvino_layers(path: Path, shape: tuple[int, ...], threads: int | None, ru
                          _LAYOUT if layer.layer_type == REORDER else layer.layer_type) for layer in graph.executed]
 
 
-def profile_model(model: Prepared, runtime: str, batch: int, threads: int | None, runs: int = 10,
+def profile_layers(model: Prepared, runtime: str, batch: int, threads: int | None, runs: int = 10,
                   precision: str = "fp32") -> LayerProfile:
     """The per-layer profile of ``model`` on ``runtime`` at ``batch``: its export for an ONNX runtime, its
     folded module (what torch-eager times) for torch-eager."""

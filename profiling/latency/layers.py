@@ -8,7 +8,10 @@ detector (:func:`recalib.export.gates.detect.find_gates`) says which nodes compu
 
 * **onnxruntime** times each node of the graph it executes; its nodes keep the exported node's
   name, or take its output's name with ``_nchwc`` appended (the blocked-layout copies), or are
-  layout reorders of their own (``ReorderInput``/``ReorderOutput``: no module).
+  layout reorders of their own (``ReorderInput``/``ReorderOutput``: no module). A fused node is
+  named after its last op's output (a convolution with its ReLU: ``relu_1_nchwc``); the op type of
+  its kernel (``Conv``) finds its own node a few producers back, and the ReLU goes to ``fused``,
+  as for OpenVINO below.
 * **OpenVINO** times each layer of its executed graph; a layer lists the read model's ops it
   computes (``originalLayersNames``), named after their ONNX node (``<node>/<part>`` where one node
   became several ops). A *fused* layer's time is billed whole to its own op, the first it lists

@@ -138,7 +138,7 @@ def _profile(models: Sequence[Prepared], settings: BenchSettings, options: Prepa
     temporary folder, with the bench's ``options``): their graph says which modules compute gates."""
     from recalib.export.export_all import export_all
     from recalib.infra.workspace import temporary_folder
-    from recalib.profiling.latency.layer_runtimes import profile_model, why_not_profiled
+    from recalib.profiling.latency.layer_runtimes import profile_layers, why_not_profiled
     from recalib.profiling.latency.layers import profile_line, write_profiles
 
     precision, runtimes = args.precision, list(dict.fromkeys(t.name for t in settings.targets))
@@ -147,7 +147,7 @@ def _profile(models: Sequence[Prepared], settings: BenchSettings, options: Prepa
     with temporary_folder("profile-") as tmp:
         if any(model.file is None for model in models) and profiled:
             models = export_all(list(models), tmp, options, runtimes=["ort-cpu"])
-        profiles = [profile_model(model, runtime, batch, settings.threads, precision=precision)
+        profiles = [profile_layers(model, runtime, batch, settings.threads, precision=precision)
                     for runtime in profiled for batch in settings.batches for model in models]
     files = write_profiles(args.profile, profiles, skipped, args.force)
     for profile in profiles:

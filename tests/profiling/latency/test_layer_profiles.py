@@ -7,7 +7,7 @@ import pytest
 
 from recalib.errors import ConfigError
 from recalib.export.prepared import Prepared
-from recalib.profiling.latency.layer_runtimes import PROFILED_RUNTIMES, profile_model, why_not_profiled
+from recalib.profiling.latency.layer_runtimes import PROFILED_RUNTIMES, profile_layers, why_not_profiled
 from recalib.profiling.latency.layers import LayerProfile
 
 SE_GATES = 9  # cifar_resnet20: three stages of three basic blocks, one SE gate each
@@ -27,7 +27,7 @@ def se_model(tmp_path_factory: pytest.TempPathFactory) -> Prepared:
 def _profile(model: Prepared, runtime: str) -> LayerProfile:
     if runtime == "openvino-cpu":
         pytest.importorskip("openvino")
-    return profile_model(model, runtime, batch=1, threads=1, runs=2)
+    return profile_layers(model, runtime, batch=1, threads=1, runs=2)
 
 
 @pytest.mark.parametrize("runtime", PROFILED_RUNTIMES)
@@ -74,4 +74,4 @@ def test_runtimes_without_a_layer_profile_say_why(se_model: Prepared) -> None:
     assert "trtexec --dumpProfile" in (why_not_profiled("tensorrt") or "")
     assert why_not_profiled("torch-eager", "fp16") == "torch-eager is profiled in fp32 only"
     with pytest.raises(ConfigError, match="cifar_resnet20\\+se on tensorrt cannot be profiled"):
-        profile_model(se_model, "tensorrt", batch=1, threads=1)
+        profile_layers(se_model, "tensorrt", batch=1, threads=1)
