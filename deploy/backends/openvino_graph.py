@@ -7,8 +7,9 @@ kernel (``primitiveType``), ``runtimePrecision``, ``outputLayouts`` and
 ``originalLayersNames``: the ops of the read model that the layer absorbed (a bottleneck's
 last conv lists its bias ``Add``, the residual ``Add`` and the ``Relu``). With the
 performance counters on (``PERF_COUNT``), ``get_profiling_info()`` gives each layer's time
-for the last inference; :func:`executed_graph` keeps the median of several and the fastest
-(the time least touched by other load on a shared machine).
+for the last inference (a layer with a kernel that took under a microsecond reads ``NOT_RUN``:
+it is kept, at 0); :func:`executed_graph` keeps the median of several and the fastest (the time
+least touched by other load on a shared machine).
 """
 from __future__ import annotations
 
@@ -29,7 +30,9 @@ REORDER = "Reorder"  # the plugin's layout (or precision) conversion layer
 @dataclass(frozen=True)
 class ExecutedLayer:
     """One layer the plugin ran. ``fused``: op types of the read model it absorbed besides its own
-    (``("Add", "Relu")``); ``ms``/``min_ms``: median/fastest time per inference, None when it did no work."""
+    (``("Add", "Relu")``); ``ms``/``min_ms``: median/fastest time per inference, None when it did no work;
+    ``originals``: the names of the read model's ops it computes, its own first (the ONNX frontend names
+    an op after its ONNX node, or ``<node>/<part>`` where it splits one; none for a layout reorder)."""
 
     name: str
     layer_type: str
@@ -39,6 +42,7 @@ class ExecutedLayer:
     fused: tuple[str, ...]
     ms: float | None
     min_ms: float | None = None
+    originals: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -97,15 +101,21 @@ def _layer_times(compiled: Any, shape: tuple[int, ...], dtype: np.dtype, runs: i
     for _ in range(runs):
         request.infer()
         for info in request.get_profiling_info():
-            if info.status == ov.ProfilingInfo.Status.EXECUTED:
+            if info.status == ov.ProfilingInfo.Status.EXECUTED or _has_kernel(info.exec_type):
                 samples[info.node_name].append(info.real_time.total_seconds() * 1e3)
     return dict(samples)
 
 
-def _fused_types(original_names: str, types: dict[str, str]) -> tuple[str, ...]:
-    """Types of the absorbed ops: every listed original after the first (the layer's own op)."""
-    names = [name for name in original_names.split(",") if name]
-    return tuple(types[name] for name in names[1:] if name in types)
+def _has_kernel(exec_type: str) -> bool:
+    """Whether a layer has a kernel of its own: the plugin reports one that ran in under a microsecond as
+    ``NOT_RUN`` (0 µs), unlike those with nothing to run (``undef``: fused away; ``unknown_f32``: inputs,
+    in-place reshapes)."""
+    return exec_type != "undef" and not exec_type.startswith("unknown")
+
+
+def _fused_types(originals: tuple[str, ...], types: dict[str, str]) -> tuple[str, ...]:
+    """Types of the absorbed ops: every original after the first (the layer's own op)."""
+    return tuple(types[name] for name in originals[1:] if name in types)
 
 
 def executed_graph(path: str | Path, shape: tuple[int, ...], *, threads: int | None = None,
@@ -129,10 +139,10 @@ def executed_graph(path: str | Path, shape: tuple[int, ...], *, threads: int | N
     for op in runner.compiled.get_runtime_model().get_ordered_ops():
         info = op.get_rt_info()
         name = op.get_friendly_name()
+        originals = tuple(n for n in info["originalLayersNames"].astype(str).split(",") if n)
         layers.append(ExecutedLayer(
             name=name, layer_type=info["layerType"].astype(str), primitive=info["primitiveType"].astype(str),
             precision=info["runtimePrecision"].astype(str), layout=info["outputLayouts"].astype(str),
-            fused=_fused_types(info["originalLayersNames"].astype(str), types),
-            ms=float(np.median(times[name])) if name in times else None,
-            min_ms=min(times[name]) if name in times else None))
+            fused=_fused_types(originals, types), ms=float(np.median(times[name])) if name in times else None,
+            min_ms=min(times[name]) if name in times else None, originals=originals))
     return ExecutedGraph(tuple(layers), tuple(shape), str(runner.settings["precision"]), max(1, runs))

@@ -68,9 +68,12 @@ def optimized_graph(path: str | Path) -> Any:
     return onnx.load(str(saved)).graph
 
 
-def node_times(path: str | Path, shape: tuple[int, ...], threads: int | None, runs: int = 10) -> dict[str, float]:
-    """onnxruntime CPU's time per node of its optimised graph (node name -> median ms per inference
-    over ``runs`` profiled runs and one warm-up), from its profiler's ``<node>_kernel_time`` events."""
+def node_times(path: str | Path, shape: tuple[int, ...], threads: int | None,
+               runs: int = 10) -> dict[str, tuple[str, float]]:
+    """onnxruntime CPU's time per node of its optimised graph (node name -> its kernel's op type, median ms
+    per inference over ``runs`` profiled runs and one warm-up), from its profiler's ``<node>_kernel_time``
+    events. A fused node takes its output's name (a convolution with its ReLU: ``relu_1_nchwc``, op
+    ``Conv``): the op type says which kernel ran."""
     import json
     import tempfile
 
@@ -89,11 +92,14 @@ def node_times(path: str | Path, shape: tuple[int, ...], threads: int | None, ru
             session.run(None, {feed.name: x})
         events = json.loads(Path(session.end_profiling()).read_text())
     samples: dict[str, list[float]] = {}
+    ops: dict[str, str] = {}
     for event in events:
         name = str(event.get("name", ""))
         if event.get("cat") == "Node" and name.endswith("_kernel_time"):
-            samples.setdefault(name[: -len("_kernel_time")], []).append(float(event["dur"]) / 1e3)
-    return {name: float(np.median(times)) for name, times in samples.items()}
+            node = name[: -len("_kernel_time")]
+            samples.setdefault(node, []).append(float(event["dur"]) / 1e3)
+            ops[node] = str(event.get("args", {}).get("op_name", ""))
+    return {name: (ops[name], float(np.median(times))) for name, times in samples.items()}
 
 
 def provider_list(backend: str, precision: str = "fp32", device_id: int = 0,

@@ -125,18 +125,14 @@ class _Run:
 
     def _time(self, result: ModelGates, original: Prepared, target: Target) -> None:
         from recalib.deploy.bench import compare
-        from recalib.deploy.settings import BenchSettings
 
         blocked = [a.torch for a in result.ablations if a.torch is not None]
         if not target.runs_onnx and blocked:
             result.skipped[target.name] = blocked[0]
             return
         for batch in self.plan.batches:
-            settings = BenchSettings((target,), (batch,), warmup=self.plan.warmup_rounds(batch),
-                                     iters=self.plan.rounds(batch), threads=self.plan.threads,
-                                     tolerance=self.plan.tolerance)
             try:
-                bench = compare([original, *(a.prepared for a in result.ablations)], settings)
+                bench = compare([original, *(a.prepared for a in result.ablations)], self.plan.settings(target, batch))
             except RecalibError as exc:
                 self.fail(result.label, "timing", f"{target.name} batch {batch}", exc)
                 continue

@@ -145,7 +145,10 @@ class GatesSection:
                          "ablated_p50_ms": r.ablated.stats.p50_ms,
                          "latency_share_pct": None if share is None else share[0],
                          "latency_share_low_pct": None if share is None else share[1],
-                         "latency_share_high_pct": None if share is None else share[2]})
+                         "latency_share_high_pct": None if share is None else share[2],
+                         "rounds": r.ablated.stats.n, "repeat_overheads_pct": r.ablated.row()["repeat_overheads_pct"],
+                         "noisy": r.original.noisy or r.ablated.noisy,
+                         "noise": "; ".join(dict.fromkeys((*r.original.noise, *r.ablated.noise))) or None})
         return rows
 
     def tables(self) -> Mapping[str, Sequence[Mapping[str, Any]]]:

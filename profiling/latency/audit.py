@@ -349,10 +349,7 @@ class _Run:
         own = self.plan.runtime_options.get(target.runtime)
         if self.plan.precision != "fp32":
             own = replace(own or RunnerOptions(), precision=self.plan.precision)
-        return BenchSettings((target,), (batch,), warmup=self.plan.warmup_rounds(batch),
-                             iters=self.plan.rounds(batch, target.runtime), threads=self.plan.threads,
-                             tolerance=self.plan.tolerance, duration=self.plan.duration, repeat=self.plan.repeat,
-                             runtime_options={} if own is None else {target.runtime: own})
+        return self.plan.settings(target, batch, None if own is None else {target.runtime: own})
 
 
 def run_label(label: str, variant: str) -> str:

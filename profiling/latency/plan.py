@@ -18,7 +18,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from recalib.deploy.runner_options import RunnerOptions
-from recalib.deploy.settings import check_timing
+from recalib.deploy.settings import BenchSettings, check_timing
 from recalib.deploy.target import Target, parse_targets
 from recalib.export.rewrites import check_target
 from recalib.export.options import DEFAULT_PRECISION, DEFAULT_TOLERANCE, check_precision_name, check_tolerance
@@ -140,6 +140,15 @@ class LatencyPlan:
         """Timed rounds at ``batch`` (of ``runtime``, where it has rounds of its own)."""
         iters = self.runtime_iters.get(runtime, self.iters) if runtime is not None else self.iters
         return min(iters, max(MIN_ROUNDS, math.ceil(iters / batch)))
+
+    def settings(self, target: Target, batch: int,
+                 runtime_options: Mapping[str, RunnerOptions] | None = None) -> BenchSettings:
+        """One comparison on ``target`` at ``batch`` as the plan times it (rounds or ``duration``, warm-up,
+        threads, tolerance, ``repeat``): what the latency and the gates audits both run."""
+        return BenchSettings((target,), (batch,), warmup=self.warmup_rounds(batch),
+                             iters=self.rounds(batch, target.runtime), threads=self.threads,
+                             tolerance=self.tolerance, duration=self.duration, repeat=self.repeat,
+                             runtime_options=runtime_options or {})
 
     def warmup_rounds(self, batch: int) -> int:
         """Untimed rounds at ``batch``: ``warmup / batch``, at least one unless ``warmup`` is 0."""

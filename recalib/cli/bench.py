@@ -22,6 +22,7 @@ from recalib.cli._args import (add_blocks, add_input_size, add_model, add_output
                                add_verification, given)
 
 if TYPE_CHECKING:
+    from recalib.export.options import PrepareOptions
     from recalib.export.prepared import Prepared
     from recalib.deploy.runner_options import RunnerOptions
     from recalib.deploy.settings import BenchSettings
@@ -63,8 +64,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="time on these images (an .npz with inputs (N, C, H, W), as --verify-data reads; the first "
                         "B per batch, repeated when there are fewer) instead of a fixed random input")
     p.add_argument("--profile", type=Path, default=None, metavar="DIR",
-                   help="after timing, write each model's per-layer times on ort-cpu to DIR (one CSV per model and "
-                        "batch: node, op, module path, gate, ms) with DIR/summary.md (time in gates, costliest modules)")
+                   help="after timing, write each model's per-layer times on ort-cpu, openvino-cpu and torch-eager "
+                        "to DIR (one CSV per runtime, batch and model: layer, op, module path, gate, fused ops, ms) "
+                        "with DIR/summary.md (time in gates and its share, costliest modules); the gate share is "
+                        "printed too")
     p.set_defaults(handler=run)
 
 
@@ -122,22 +125,34 @@ def run(args: argparse.Namespace) -> int:
     inputs = [path for spec in parsed for path in spec.inputs] + ([args.inputs] if args.inputs else [])
     check_output(args, inputs)
     log = (lambda msg: None) if args.json else (lambda msg: print(f"[bench] {msg}", flush=True))
-    profile = None if args.profile is None else (lambda models: _profile(models, settings, args, log))
+    profile = None if args.profile is None else (lambda models: _profile(models, settings, options, args, log))
     result = bench(_baseline(parsed, args.baseline), settings, options, progress=log, exported=profile)
     emit(args, result.to_json(times=args.times), format_table(result), inputs)
     return 0
 
 
-def _profile(models: Sequence[Prepared], settings: BenchSettings, args: argparse.Namespace,
-             log: Callable[[str], None]) -> None:
-    """``--profile DIR``: each model's per-layer profile on every runtime that can take one, at every batch."""
-    from recalib.profiling.latency.layers import PROFILED_RUNTIMES, profile_model, write_profiles
+def _profile(models: Sequence[Prepared], settings: BenchSettings, options: PrepareOptions,
+             args: argparse.Namespace, log: Callable[[str], None]) -> None:
+    """``--profile DIR``: each model's per-layer profile on every runtime that can take one, at every batch;
+    the time in gates printed for each. Models timed on torch runtimes alone are exported here (into a
+    temporary folder, with the bench's ``options``): their graph says which modules compute gates."""
+    from recalib.export.export_all import export_all
+    from recalib.infra.workspace import temporary_folder
+    from recalib.profiling.latency.layer_runtimes import profile_layers, why_not_profiled
+    from recalib.profiling.latency.layers import profile_line, write_profiles
 
-    runtimes = [t.name for t in settings.targets]
-    profiled = [r for r in runtimes if r in PROFILED_RUNTIMES]
-    skipped = {r: f"per-layer profiles are taken on {', '.join(PROFILED_RUNTIMES)} only" for r in runtimes
-               if r not in PROFILED_RUNTIMES}
-    profiles = [profile_model(model, runtime, batch, settings.threads)
-                for runtime in profiled for batch in settings.batches for model in models]
+    precision, runtimes = args.precision, list(dict.fromkeys(t.name for t in settings.targets))
+    skipped = {r: why for r in runtimes if (why := why_not_profiled(r, precision)) is not None}
+    profiled = [r for r in runtimes if r not in skipped]
+    with temporary_folder("profile-") as tmp:
+        if any(model.file is None for model in models) and profiled:
+            models = export_all(list(models), tmp, options, runtimes=["ort-cpu"])
+        profiles = [profile_layers(model, runtime, batch, settings.threads, precision=precision)
+                    for runtime in profiled for batch in settings.batches for model in models]
     files = write_profiles(args.profile, profiles, skipped, args.force)
+    for profile in profiles:
+        log(f"profile: {profile_line(profile)}")
+    for runtime, why in skipped.items():
+        log(f"profile: {runtime} not profiled: {why}")
     log(f"per-layer profiles: {len(profiles)} in {args.profile} ({files[-1].name})")
+

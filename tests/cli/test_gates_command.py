@@ -1,6 +1,7 @@
 """recalib gates, profile and audit on models with gates: what they print and write, and their exit codes."""
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -81,10 +82,11 @@ def test_audit_model_reports_the_gates_latency_share_per_runtime(exported: dict[
                                                                  capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "report"
     argv = ["audit", "--model", f"{SMALL}+se", "--runtime", "ort-cpu,torch-eager", *FAST, "-o", str(out),
-            "--no-progress"]
+            "--no-progress", "--repeat", "2"]
     assert main(argv) == 0
-    rows = (out / "gate_latency.csv").read_text().splitlines()
-    assert rows[0].startswith("model,runtime,batch,ablated") and len(rows) == 3  # one row per runtime
+    rows = list(csv.DictReader((out / "gate_latency.csv").open()))
+    assert len(rows) == 2 and list(rows[0])[:4] == ["model", "runtime", "batch", "ablated"]  # one row per runtime
+    assert all(len(row["repeat_overheads_pct"].split()) == 2 and row["noisy"] in ("True", "False") for row in rows)
     assert "latency share" in capsys.readouterr().out
     document = json.loads((out / "report.json").read_text())["sections"]["gates"]["models"][0]
     assert document["ablations"][0]["checks"][0]["differs"] and document["ablations"][0]["torch"] is None

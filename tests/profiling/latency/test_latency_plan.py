@@ -101,3 +101,14 @@ def test_each_architecture_is_timed_against_itself_without_any_block_and_as_publ
     assert BASELINE == NO_BLOCK and plan.labels(resnet) == (BASELINE, "se", "ge-theta")
     assert plan.labels(efficientnet) == (BASELINE, NATIVE, "se", "ge-theta")
     assert replace(plan, native=False).labels(efficientnet) == (BASELINE, "se", "ge-theta")
+
+
+def test_every_comparison_of_the_plan_takes_its_duration_repeat_and_runtime_rounds() -> None:
+    """The latency and the gates audits build their comparisons here: neither can drop --duration or --repeat."""
+    ort, torch = parse_targets(["ort-cpu", "torch-eager"])
+    plan = LatencyPlan(targets=(ort, torch), iters=30, warmup=4, runtime_iters={"torch-eager": 12}, duration=0.5,
+                       repeat=3, threads=2)
+    settings = plan.settings(torch, 8)
+    assert (settings.targets, settings.batches, settings.duration, settings.repeat) == ((torch,), (8,), 0.5, 3)
+    assert (settings.iters, settings.warmup, settings.threads) == (plan.rounds(8, "torch-eager"), 1, 2)
+    assert plan.settings(ort, 1).iters == 30 and plan.settings(ort, 1).runtime_options == {}
