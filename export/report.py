@@ -58,7 +58,7 @@ class ExportReport:
     agreement: list[AgreementCheck] = field(default_factory=list)
     sha256: str = ""
     precision: str = "fp32"  # what the verifying runtimes computed in (int8: the file is a QDQ graph)
-    quantization: dict[str, Any] = field(default_factory=dict)  # int8: recipe, calibration, each gate's placement
+    quantization: dict[str, Any] = field(default_factory=dict)  # int8: recipe, calibration, each gate's placement, float nodes
 
     @property
     def max_rel_error(self) -> float:
@@ -76,6 +76,8 @@ class ExportReport:
             lines.append(f"  WARNING: {self.quantization['warning']}")
         lines += [f"    gate {g['gate']}: int8 {', '.join(g['int8']) or 'none'}; float {', '.join(g['float']) or 'none'}"
                   for g in self.quantization["gates"]]
+        floating = self.quantization["float_nodes"]
+        lines.append(f"    nodes in float: {len(floating)}" + (f" ({', '.join(floating)})" if floating else ""))
         return lines
 
     def to_dict(self) -> dict[str, Any]:

@@ -19,7 +19,7 @@ import onnx
 from recalib.export.agreement import AgreementCheck
 from recalib.export.options import ExportOptions, Quantization
 from recalib.export.parity import ParityCheck
-from recalib.export.quantize.placement import gate_placements
+from recalib.export.quantize.placement import float_compute_nodes, gate_placements
 from recalib.export.quantize.recipe import describe_recipe, quantize_graph
 
 __all__ = ["QuantizedExport", "quantize_export"]
@@ -49,7 +49,8 @@ def _quiet_quantize(source: Path, target: Path, quantization: Quantization, batc
 
 def quantize_export(float_file: Path, target: Path, options: ExportOptions) -> QuantizedExport:
     """The QDQ form of the verified ``float_file`` written to ``target`` (a staged path), with the report's
-    record of it: recipe, calibration (and its warning for random images), each gate's placement."""
+    record of it: recipe, calibration (and its warning for random images), each gate's placement and every
+    node left in float (``float_nodes``: none for a ResNet quantised by the recipe)."""
     quantization = options.quantization
     assert quantization is not None  # ExportOptions holds it for int8, and only int8 comes here
     gates = _quiet_quantize(float_file, target, quantization, options.fixed_batch)
@@ -57,7 +58,8 @@ def quantize_export(float_file: Path, target: Path, options: ExportOptions) -> Q
     placements = gate_placements(proto, gates)
     record: dict[str, Any] = {"recipe": describe_recipe(quantization),
                               "gates": [{"gate": p.gate, "int8": list(p.quantized), "float": list(p.float)}
-                                        for p in placements]}
+                                        for p in placements],
+                              "float_nodes": float_compute_nodes(proto)}
     warning = quantization.calibration.warning
     if warning:
         record["warning"] = warning

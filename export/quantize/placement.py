@@ -1,11 +1,12 @@
-"""Which nodes of each gate run in int8 and which stay in float, read from the quantised graph itself.
+"""Which nodes of a QDQ graph run in int8 and which stay in float, read from the quantised graph itself.
 
 In a QDQ graph a node is quantised when its inputs arrive through ``DequantizeLinear`` nodes and its
-output leaves through a ``QuantizeLinear``: the runtime fuses the three into an int8 kernel
-(onnxruntime's QDQ selectors, OpenVINO's low-precision transformations). Any other node computes in
-float, on dequantised values where its input was quantised. The gates are those the one
-detector (:mod:`recalib.export.gates.detect`) finds in the float graph; the quantiser keeps node
-names, so each gate's nodes are looked up by name.
+output leaves through a ``QuantizeLinear`` (or is a graph output, as the classifier's ``Gemm`` is):
+the runtime fuses them into an int8 kernel (onnxruntime's QDQ selectors, OpenVINO's low-precision
+transformations). Any other node computes in float, on dequantised values where its input was
+quantised. Reported two ways: per gate (the one detector, :mod:`recalib.export.gates.detect`, finds
+them in the float graph; the quantiser keeps node names, so each gate's nodes are looked up by name),
+and graph-wide (:func:`float_compute_nodes`: what the recipe left in float, a residual ``Add`` included).
 """
 from __future__ import annotations
 
@@ -16,9 +17,10 @@ import onnx
 
 from recalib.export.gates.gate import Gate
 
-__all__ = ["GatePlacement", "gate_placements", "is_quantized", "QDQ_OPS"]
+__all__ = ["GatePlacement", "gate_placements", "float_compute_nodes", "is_quantized", "QDQ_OPS"]
 
 QDQ_OPS = ("QuantizeLinear", "DequantizeLinear")
+_NOT_COMPUTE = (*QDQ_OPS, "Constant", "Shape")  # nodes that compute nothing a precision applies to
 
 
 @dataclass(frozen=True)
@@ -35,28 +37,47 @@ def is_quantized(model: onnx.ModelProto) -> bool:
     return any(node.op_type in QDQ_OPS for node in model.graph.node)
 
 
+class _Placement:
+    """The producer and consumers of every tensor of a QDQ graph, to tell int8 nodes from float ones."""
+
+    def __init__(self, quantized: onnx.ModelProto) -> None:
+        graph = quantized.graph
+        self.producer = {out: node for node in graph.node for out in node.output}
+        self.consumers: dict[str, set[str]] = {}
+        for node in graph.node:
+            for name in node.input:
+                self.consumers.setdefault(name, set()).add(node.op_type)
+        self.constants = {t.name for t in graph.initializer}
+        self.outputs = {o.name for o in graph.output}
+
+    def in_int8(self, node: onnx.NodeProto) -> bool:
+        """All of ``node``'s data inputs dequantised, each output requantised or a graph output."""
+        data = [i for i in node.input if i and i not in self.constants and i in self.producer
+                and self.producer[i].op_type != "Constant"]
+        dequantized = bool(data) and all(self.producer[i].op_type == "DequantizeLinear" for i in data)
+        return dequantized and all(out in self.outputs or self.consumers.get(out) == {"QuantizeLinear"}
+                                   for out in node.output)
+
+
+def _label(node: onnx.NodeProto) -> str:
+    return f"{node.op_type}:{node.name}"
+
+
 def gate_placements(quantized: onnx.ModelProto, gates: Sequence[Gate]) -> list[GatePlacement]:
-    """Per gate (found in the float graph), its nodes in ``quantized`` that take dequantised inputs
-    (int8) and those that take float ones."""
-    producer = {out: node for node in quantized.graph.node for out in node.output}
-    consumers: dict[str, list[str]] = {}
-    for node in quantized.graph.node:
-        for name in node.input:
-            consumers.setdefault(name, []).append(node.op_type)
+    """Per gate (found in the float graph), its nodes in ``quantized`` that run in int8 and those in float."""
+    placement = _Placement(quantized)
     by_name = {node.name: node for node in quantized.graph.node}
-    constants = {t.name for t in quantized.graph.initializer}
     placements = []
     for gate in gates:
-        int8: list[str] = []
-        floating: list[str] = []
-        for name in (*gate.nodes, gate.mul):
-            node = by_name.get(name)
-            if node is None or node.op_type in ("Constant", "Shape"):
-                continue
-            data = [i for i in node.input if i and i not in constants and i in producer
-                    and producer[i].op_type != "Constant"]
-            dequantized = bool(data) and all(producer[i].op_type == "DequantizeLinear" for i in data)
-            requantized = all(consumers.get(out) and set(consumers[out]) == {"QuantizeLinear"} for out in node.output)
-            (int8 if dequantized and requantized else floating).append(f"{node.op_type}:{name}")
-        placements.append(GatePlacement(gate.name, tuple(int8), tuple(floating)))
+        nodes = [by_name[name] for name in (*gate.nodes, gate.mul)
+                 if name in by_name and by_name[name].op_type not in _NOT_COMPUTE]
+        placements.append(GatePlacement(gate.name, tuple(_label(n) for n in nodes if placement.in_int8(n)),
+                                        tuple(_label(n) for n in nodes if not placement.in_int8(n))))
     return placements
+
+
+def float_compute_nodes(quantized: onnx.ModelProto) -> list[str]:
+    """Every node of ``quantized`` (``op_type:name``) that computes in float, in graph order."""
+    placement = _Placement(quantized)
+    return [_label(node) for node in quantized.graph.node
+            if node.op_type not in _NOT_COMPUTE and not placement.in_int8(node)]

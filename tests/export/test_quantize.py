@@ -1,5 +1,5 @@
 """int8 export: calibration images checked before any work, the QDQ graph verified on its own bounds, and
-each gate's nodes reported quantised or in float (and kept in float when asked)."""
+each gate's nodes reported quantised or in float (and kept in float when asked), every other node in int8."""
 from __future__ import annotations
 
 import numpy as np
@@ -85,6 +85,11 @@ def test_an_int8_export_is_a_verified_qdq_graph_with_each_gate_placed(tmp_path, 
     assert gate["gate"] == "block" and "warning" in report.quantization
     placed_in, other = ("float", "int8") if gates_in_float else ("int8", "float")
     assert {n.split(":")[0] for n in gate[placed_in]} >= {"Sigmoid", "Mul"} and gate[other] == []
+    # graph-wide, the gate is all the recipe leaves in float: the convolutions and the residual Add are int8
+    assert sorted(report.quantization["float_nodes"]) == sorted(gate["float"])
+    op_types = [n.op_type for n in onnx.load(str(tmp_path / "se.onnx")).graph.node]
+    assert "Add" in op_types and op_types.count("Conv") == 4
+    assert op_types.count("Relu") == gates_in_float  # the stem's ReLU is absorbed by its uint8 range
 
 
 def _agreement(agreed: int, pytorch_correct: int, runtime_correct: int, precision: str = "int8") -> AgreementCheck:
