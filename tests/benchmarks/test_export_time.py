@@ -1,0 +1,74 @@
+"""``benchmarks/export_time.py``: every second of an export's wall time attributed to a phase, torch's or recalib's."""
+from __future__ import annotations
+
+import json
+import sys
+import time
+import types
+from pathlib import Path
+
+import pytest
+
+import export_time
+
+
+def _busy(seconds: float) -> None:
+    end = time.process_time() + seconds
+    while time.process_time() < end:
+        pass
+
+
+def test_a_phase_inside_another_is_taken_out_of_the_outer_ones_time_and_the_exporter_keeps_its_own() -> None:
+    timer = export_time.PhaseTimer()
+    with timer.phase("verification"):
+        _busy(0.02)
+        with timer.phase("copies"):
+            _busy(0.03)
+    with timer.phase(export_time.TORCH_EXPORTER):
+        with timer.phase("copies"):  # the exporter's own copy: not split out of it
+            _busy(0.02)
+    taken = timer.take()
+    assert taken["copies"]["cpu"] == pytest.approx(0.03, abs=0.01)
+    assert taken["verification"]["cpu"] == pytest.approx(0.02, abs=0.01)
+    assert taken[export_time.TORCH_EXPORTER]["cpu"] == pytest.approx(0.02, abs=0.01)
+    assert timer.take() == {}  # taken means started again
+
+
+def test_timers_go_wherever_a_module_bound_the_function_and_missing_targets_are_named(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    home, user = types.ModuleType("phase_home"), types.ModuleType("phase_user")
+    home.work = lambda: _busy(0.02)  # type: ignore[attr-defined]
+    user.work = home.work  # type: ignore[attr-defined]  # what "from phase_home import work" leaves
+    monkeypatch.setitem(sys.modules, "phase_home", home)
+    monkeypatch.setitem(sys.modules, "phase_user", user)
+    timer = export_time.PhaseTimer()
+    missing = export_time.install_timers(timer, [("work", "rest", ("phase_home:work", "phase_home:gone"))])
+    user.work()  # type: ignore[attr-defined]
+    assert missing == ["phase_home:gone"]
+    assert timer.take()["work"]["cpu"] == pytest.approx(0.02, abs=0.01)
+
+
+def test_recalib_own_time_is_the_first_export_less_torchs_imports_and_exporter_and_the_benchmarks_timers() -> None:
+    inside = {"imports": {"import torch": {"wall": 2.0, "cpu": 1.5}, "import torch's exporter": {"wall": 1.0, "cpu": 1.0},
+                          "import recalib, onnx, onnxruntime": {"wall": 0.3, "cpu": 0.3}},
+              "first": {"wall": 6.0, "cpu": 5.0, "phases": {export_time.TORCH_EXPORTER: {"wall": 4.0, "cpu": 3.5}}},
+              "second": {"wall": 3.0, "cpu": 2.5, "phases": {}}, "installing_timers": {"wall": 0.2, "cpu": 0.2}}
+    own = export_time.recalib_own({"wall": 12.0, "cpu": 10.0}, inside)
+    assert own == pytest.approx({"wall": 12.0 - 3.0 - 2.0 - 1.0 - 4.0 - 0.2, "cpu": 10.0 - 2.5 - 1.5 - 1.0 - 3.5 - 0.2})
+
+
+@pytest.mark.slow
+def test_a_quick_run_splits_an_export_into_phases_that_add_up_to_its_time(tmp_path: Path) -> None:
+    """Fresh processes: import torch, the CLI, cifar_resnet20 exported twice, the paper listing (about a minute)."""
+    assert export_time.main(["--quick", "--out", str(tmp_path), "--tag", "t"]) == 0
+    [page] = tmp_path.glob("export-time-*-t.md")
+    data = json.loads(page.with_suffix(".json").read_text())
+    assert set(data["runs"]) == {"import torch", "recalib --help", "recalib export cifar_resnet20",
+                                 "recalib models --paper all"}
+    [run] = data["runs"]["recalib export cifar_resnet20"]
+    assert run["not_timed"] == []
+    for export in (run["first"], run["second"]):
+        assert sum(p["wall"] for p in export["phases"].values()) == pytest.approx(export["wall"])
+        assert export["phases"][export_time.TORCH_EXPORTER]["wall"] > 0.1
+    assert 0 < run["recalib_own"]["wall"] < run["process"]["wall"]
+    assert "| **recalib's own**" in page.read_text() and data["machine"]["cpu"]
