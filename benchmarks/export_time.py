@@ -277,32 +277,37 @@ def _range(loads: Sequence[float]) -> str:
     return f"{min(loads):.2f}–{max(loads):.2f}" if loads else "not known here"
 
 
+def _row(label: str, cells: Sequence[str]) -> str:
+    return f"| {label} | " + " | ".join(cells) + " |" + " |" * (4 - len(cells))
+
+
+def _once(runs: list[dict[str, Any]], pick: Callable[[dict[str, Any]], dict[str, float]]) -> list[str]:
+    """Wall and CPU cells of a quantity measured once per process."""
+    return [_spread([pick(r)[clock] for r in runs]) for clock in ("wall", "cpu")]
+
+
+def _phases(runs: list[dict[str, Any]], names: set[str]) -> list[str]:
+    """Wall and CPU cells of the first and the second export's time in the phases ``names``."""
+    return [_spread([sum(v[clock] for p, v in r[which]["phases"].items() if p in names) for r in runs])
+            for which in ("first", "second") for clock in ("wall", "cpu")]
+
+
 def _export_rows(name: str, runs: list[dict[str, Any]]) -> list[str]:
     """The page's table of one model: the process, its imports, each phase group and phase, both runs."""
-    def cell(run_key: str, pick: Callable[[dict[str, Any]], float]) -> str:
-        return _spread([pick(r[run_key]) for r in runs])
-
-    def phase(group_of: Callable[[str], bool], clock: str) -> Callable[[dict[str, Any]], float]:
-        return lambda run: sum(v[clock] for p, v in run["phases"].items() if group_of(p))
-
-    group = {name: g for name, g, _ in PHASES} | {UNCLAIMED: "rest"}
+    group = {phase: g for phase, g, _ in PHASES} | {UNCLAIMED: "rest"}
     lines = [f"### {name}", "", "| | first export: wall s | CPU s | second export: wall s | CPU s |",
              "| --- | --- | --- | --- | --- |",
-             f"| whole process (both exports) | {_spread([r['process']['wall'] for r in runs])} | "
-             f"{_spread([r['process']['cpu'] for r in runs])} | | |",
-             f"| **recalib's own** (up to the first export's end, less torch's imports and exporter) | "
-             f"{_spread([r['recalib_own']['wall'] for r in runs])} | {_spread([r['recalib_own']['cpu'] for r in runs])} | | |"]
-    lines += [f"| {what} | {_spread([r['imports'][what]['wall'] for r in runs])} | "
-              f"{_spread([r['imports'][what]['cpu'] for r in runs])} | | |" for what in runs[0]["imports"]]
-    lines.append(f"| the export (the CLI call) | {cell('first', lambda r: r['wall'])} | "
-                 f"{cell('first', lambda r: r['cpu'])} | {cell('second', lambda r: r['wall'])} | "
-                 f"{cell('second', lambda r: r['cpu'])} |")
+             _row("whole process (both exports)", _once(runs, lambda r: r["process"])),
+             _row("**recalib's own** (up to the first export's end, less torch's imports and exporter)",
+                  _once(runs, lambda r: r["recalib_own"]))]
+    lines += [_row(what, [_spread([r["imports"][what][clock] for r in runs]) for clock in ("wall", "cpu")])
+              for what in runs[0]["imports"]]
+    lines.append(_row("the export (the CLI call)", [_spread([r[which][clock] for r in runs])
+                                                     for which in ("first", "second") for clock in ("wall", "cpu")]))
     for g in GROUPS:
-        lines.append(f"| **{g}** | " + " | ".join(cell(k, phase(lambda p, g=g: group.get(p) == g, c))
-                                                 for k in ("first", "second") for c in ("wall", "cpu")) + " |")
-        for p in [p for p, pg in group.items() if pg == g and p != g]:
-            lines.append(f"| &nbsp;&nbsp;{p} | " + " | ".join(cell(k, phase(lambda q, p=p: q == p, c))
-                                                             for k in ("first", "second") for c in ("wall", "cpu")) + " |")
+        members = {p for p, pg in group.items() if pg == g}
+        lines.append(_row(f"**{g}**", _phases(runs, members)))
+        lines += [_row(f"&nbsp;&nbsp;{p}", _phases(runs, {p})) for p in sorted(members - {g})]
     missing = sorted({t for r in runs for t in r["not_timed"]})
     if missing:
         lines += ["", f"Not in this recalib, so not timed (their time is in the rest): {', '.join(missing)}."]

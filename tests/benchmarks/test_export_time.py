@@ -57,6 +57,23 @@ def test_recalib_own_time_is_the_first_export_less_torchs_imports_and_exporter_a
     assert own == pytest.approx({"wall": 12.0 - 3.0 - 2.0 - 1.0 - 4.0 - 0.2, "cpu": 10.0 - 2.5 - 1.5 - 1.0 - 3.5 - 0.2})
 
 
+def test_the_page_sums_each_group_of_phases_per_export() -> None:
+    phases = {export_time.TORCH_EXPORTER: {"wall": 4.0, "cpu": 3.0}, "fold": {"wall": 0.25, "cpu": 0.25},
+              "structure check": {"wall": 0.5, "cpu": 0.5}, "onnxruntime runs": {"wall": 0.25, "cpu": 0.25},
+              export_time.UNCLAIMED: {"wall": 1.0, "cpu": 0.5}}
+    run = {"imports": {"import torch": {"wall": 2.0, "cpu": 1.5}}, "not_timed": ["recalib.x:gone"],
+           "first": {"wall": 6.0, "cpu": 4.5, "phases": phases}, "second": {"wall": 6.0, "cpu": 4.5, "phases": phases},
+           "process": {"wall": 15.0, "cpu": 11.0, "load_before": 0.5}, "recalib_own": {"wall": 3.0, "cpu": 2.0}}
+    page = export_time.markdown({"recorded": "2026-01-01T00:00:00+00:00", "repeat": 1, "loads": [0.5],
+                                 "machine": {"cpu": "a CPU", "cores_available": 2, "packages": {}},
+                                 "runs": {"recalib export m": [run]}})
+    assert "| **verification** | 0.75 | 0.75 | 0.75 | 0.75 |" in page
+    assert "| &nbsp;&nbsp;structure check | 0.50 | 0.50 | 0.50 | 0.50 |" in page
+    assert "| **rest** | 1.00 | 0.50 | 1.00 | 0.50 |" in page
+    assert "| **recalib's own** (up to the first export's end, less torch's imports and exporter) | 3.00 | 2.00 | | |" in page
+    assert "not timed (their time is in the rest): recalib.x:gone" in page and "0.50–0.50" in page
+
+
 @pytest.mark.slow
 def test_a_quick_run_splits_an_export_into_phases_that_add_up_to_its_time(tmp_path: Path) -> None:
     """Fresh processes: import torch, the CLI, cifar_resnet20 exported twice, the paper listing (about a minute)."""
