@@ -203,12 +203,15 @@ def _load() -> float | None:
 
 
 def in_fresh_process(arguments: Sequence[str]) -> dict[str, Any]:
-    """``python ARGUMENTS`` in a fresh process, its output discarded: wall and CPU seconds (its own and its
-    children's) and the load average before and after; a failure stops the benchmark."""
+    """``python ARGUMENTS`` in a fresh process started in an empty folder (so it imports the installed
+    recalib, not a checkout it was started from), its output discarded: wall and CPU seconds (its own and
+    its children's) and the load average before and after; a failure stops the benchmark."""
     before, load = resource.getrusage(resource.RUSAGE_CHILDREN), _load()
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, *arguments], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                          text=True, check=False)
+    # Not in the checkout: ``python -c`` puts its folder first on sys.path, and would import recalib from it.
+    with tempfile.TemporaryDirectory(prefix="export-time-") as elsewhere:
+        done = subprocess.run([sys.executable, *arguments], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              text=True, check=False, cwd=elsewhere)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:

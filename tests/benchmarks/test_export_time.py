@@ -57,6 +57,12 @@ def test_recalib_own_time_is_the_first_export_less_torchs_imports_and_exporter_a
     assert own == pytest.approx({"wall": 12.0 - 3.0 - 2.0 - 1.0 - 4.0 - 0.2, "cpu": 10.0 - 2.5 - 1.5 - 1.0 - 3.5 - 0.2})
 
 
+def test_a_fresh_process_starts_outside_the_checkout_so_it_measures_the_installed_recalib() -> None:
+    here = str(Path.cwd())
+    run = export_time.in_fresh_process(["-c", f"import os, sys; sys.exit(os.getcwd() == {here!r})"])
+    assert run["wall"] > 0 and run["cpu"] >= 0 and "load_after" in run
+
+
 def test_the_page_sums_each_group_of_phases_per_export() -> None:
     phases = {export_time.TORCH_EXPORTER: {"wall": 4.0, "cpu": 3.0}, "fold": {"wall": 0.25, "cpu": 0.25},
               "structure check": {"wall": 0.5, "cpu": 0.5}, "onnxruntime runs": {"wall": 0.25, "cpu": 0.25},
