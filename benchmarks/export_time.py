@@ -11,8 +11,9 @@ there: run the same script in main's environment and in a branch's to compare th
   second shows what of it is one-time start-up. Each run's wall and CPU time is split into phases
   by timers put around the functions that do the work (:data:`PHASES`; the time inside a phase's
   function that another phase's function takes is that other phase's, and nothing inside torch's
-  exporter is split out of it); what no phase claims is the rest. recalib's own time is the
-  process's wall time less ``import torch`` and torch's exporter;
+  exporter is split out of it); what no phase claims is the rest. recalib's own time is its
+  imports and its first export less torch's exporter (``import torch`` and the exporter's own
+  imports are torch's; so are starting and exiting the process, given on a row of their own);
 * ``recalib models --paper all``.
 
 CPU time (user + sys, every thread) is given beside wall time: on a shared machine load stretches
@@ -62,6 +63,7 @@ GROUPS = ("torch exporter", "verification", "folding", "float64 copies", "build"
 # What torch's exporter imports on its first call: its start-up, whoever imports it first (the first
 # operation on meta tensors, such as recalib's memory check, imports torch._dynamo too).
 TORCH_EXPORTER_IMPORTS = ("torch.onnx._internal.exporter._core", "onnxscript", "torch.export._trace", "torch._dynamo")
+RECALIB_IMPORTS = "import recalib, onnx, onnxruntime"
 # What ``recalib export`` imports, imported before the timers go on (their functions must exist to be timed).
 EXPORT_IMPORTS = ("recalib.cli.main", "recalib.cli.export", "recalib.export.prepare", "onnxruntime")
 
@@ -182,7 +184,7 @@ def child_export(model: str, result: Path) -> int:
     """The measuring process of one model: imports, then two exports, timed; the JSON to ``result``."""
     imports = {"import torch": _timed_import(["torch"]),
                "import torch's exporter (dynamo, onnxscript)": _timed_import(TORCH_EXPORTER_IMPORTS),
-               "import recalib, onnx, onnxruntime": _timed_import(EXPORT_IMPORTS)}
+               RECALIB_IMPORTS: _timed_import(EXPORT_IMPORTS)}
     from recalib.cli.main import main
 
     timer, start = PhaseTimer(), _clock()
@@ -225,24 +227,28 @@ def _cli(*arguments: str) -> list[str]:
 
 
 def measure_export(model: str) -> dict[str, Any]:
-    """One fresh process exporting ``model`` twice; what it measured inside, what its parent saw, and
-    recalib's own share of it (:func:`recalib_own`)."""
+    """One fresh process exporting ``model`` twice; what it measured inside, what its parent saw, recalib's
+    own share (:func:`recalib_own`) and the rest of the process (:func:`process_overhead`)."""
     with tempfile.TemporaryDirectory(prefix="export-time-") as folder:
         result = Path(folder) / "result.json"
         process = in_fresh_process([str(Path(__file__).resolve()), "_child", model, str(result)])
         inside = json.loads(result.read_text())
-    return {**inside, "process": process, "recalib_own": recalib_own(process, inside)}
+    return {**inside, "process": process, "recalib_own": recalib_own(inside),
+            "process_overhead": process_overhead(process, inside)}
 
 
-def recalib_own(process: dict[str, Any], inside: dict[str, Any]) -> dict[str, float]:
-    """What a user waits for beyond torch: the process's time up to the end of its first export (the
-    second, and putting the timers on, are the benchmark's), less ``import torch``, the exporter's imports
-    and its first call."""
+def recalib_own(inside: dict[str, Any]) -> dict[str, float]:
+    """What a user waits for beyond torch: recalib's imports and its first export, less torch's exporter."""
     exporter = inside["first"]["phases"].get(TORCH_EXPORTER, {"wall": 0.0, "cpu": 0.0})
-    torch_part = [inside["imports"][name] for name in inside["imports"] if "torch" in name] + [exporter]
-    torch_part.append(inside["installing_timers"])
-    return {clock: process[clock] - inside["second"][clock] - sum(part[clock] for part in torch_part)
+    return {clock: inside["imports"][RECALIB_IMPORTS][clock] + inside["first"][clock] - exporter[clock]
             for clock in ("wall", "cpu")}
+
+
+def process_overhead(process: dict[str, Any], inside: dict[str, Any]) -> dict[str, float]:
+    """The process's time outside what it measured: starting Python, exiting (torch's teardown), the
+    benchmark's own timers and files."""
+    parts = [*inside["imports"].values(), inside["first"], inside["second"]]
+    return {clock: process[clock] - sum(part[clock] for part in parts) for clock in ("wall", "cpu")}
 
 
 def measure(args: argparse.Namespace, log: Callable[[str], None]) -> dict[str, Any]:
@@ -301,8 +307,9 @@ def _export_rows(name: str, runs: list[dict[str, Any]]) -> list[str]:
     lines = [f"### {name}", "", "| | first export: wall s | CPU s | second export: wall s | CPU s |",
              "| --- | --- | --- | --- | --- |",
              _row("whole process (both exports)", _once(runs, lambda r: r["process"])),
-             _row("**recalib's own** (up to the first export's end, less torch's imports and exporter)",
-                  _once(runs, lambda r: r["recalib_own"]))]
+             _row("**recalib's own** (its imports and the first export, less torch's exporter)",
+                  _once(runs, lambda r: r["recalib_own"])),
+             _row("starting and exiting Python, the benchmark's timers", _once(runs, lambda r: r["process_overhead"]))]
     lines += [_row(what, [_spread([r["imports"][what][clock] for r in runs]) for clock in ("wall", "cpu")])
               for what in runs[0]["imports"]]
     lines.append(_row("the export (the CLI call)", [_spread([r[which][clock] for r in runs])
