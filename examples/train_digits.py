@@ -39,11 +39,11 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import save_file
 from torch import nn
-from tqdm import tqdm
 
 import recalib
 from recalib.errors import ConfigError, RecalibError
 from recalib.export.labelled import LabelledData, digits
+from recalib.infra.progress import progress_bar
 from recalib.record import ModelRecord
 from recalib.spec import Spec, parse_spec
 
@@ -75,7 +75,7 @@ class Trained:
 
 def train(model: nn.Module, data: LabelledData, schedule: Schedule, progress: str | None = None) -> nn.Module:
     """Train ``model`` on ``data`` with ``schedule``; shuffling is drawn from the schedule's seed.
-    ``progress``: a bar's label, one step per epoch on stderr (None: silent)."""
+    ``progress``: a bar's label, one step per epoch on stderr when it is a terminal (None: silent)."""
     inputs, labels = torch.from_numpy(data.inputs), torch.from_numpy(data.labels)
     steps = schedule.epochs * -(-len(labels) // schedule.batch_size)
     optimizer = torch.optim.SGD(model.parameters(), lr=schedule.lr, momentum=0.9,
@@ -83,7 +83,7 @@ def train(model: nn.Module, data: LabelledData, schedule: Schedule, progress: st
     lr_schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, schedule.lr, total_steps=steps)
     shuffle = torch.Generator().manual_seed(schedule.seed)
     model.train()
-    for _ in tqdm(range(schedule.epochs), desc=progress, unit="epoch", disable=progress is None):
+    for _ in progress_bar(range(schedule.epochs), show=progress is not None, desc=progress, unit="epoch"):
         for batch in torch.randperm(len(labels), generator=shuffle).split(schedule.batch_size):
             optimizer.zero_grad(set_to_none=True)
             F.cross_entropy(model(inputs[batch]), labels[batch]).backward()

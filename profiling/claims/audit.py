@@ -83,8 +83,9 @@ def resnet50_layouts(measurer: Measurer) -> dict[str, float]:
 
 def _outcomes(claims: list[Claim], measurer: Measurer,
               progress: bool) -> Iterator[tuple[Claim, dict[Candidate, Outcome]]]:
-    from tqdm import tqdm
-    for claim in tqdm(claims, desc="auditing claims", unit="claim", disable=not progress):
+    from recalib.infra.progress import progress_bar
+
+    for claim in progress_bar(claims, show=progress, desc="auditing claims", unit="claim"):
         yield claim, {cand: evaluate(claim, cand, measurer) for cand in candidates(claim)}
 
 
@@ -105,7 +106,7 @@ def audit_claims(papers: list[str] | None = None, quick: bool = False, progress:
     """Load the claims of ``papers`` (default: all), measure and judge each one.
 
     ``quick`` keeps only claims on :data:`QUICK_ARCHS`, ``metrics`` only claims of those metrics;
-    ``progress`` shows a tqdm bar; a ``measurer`` given keeps its measurements for later audits.
+    ``progress`` shows a bar on a terminal; a ``measurer`` given keeps its measurements for later audits.
     """
     start = time.perf_counter()
     loaded = [replace(p, claims=tuple(c for c in p.claims if c.metric in metrics and (not quick or _quick(c))))

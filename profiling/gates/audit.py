@@ -141,8 +141,10 @@ class _Run:
                                for a in result.ablations]
 
 
-def audit_gates(specs: Sequence[Spec], plan: LatencyPlan, per_stage: bool = False) -> GateAudit:
-    """Find, count, ablate and time the gates of every model in ``specs`` on ``plan``'s runtimes and batches.
+def audit_gates(specs: Sequence[Spec], plan: LatencyPlan, per_stage: bool = False,
+                progress: bool = False) -> GateAudit:
+    """Find, count, ablate and time the gates of every model in ``specs`` on ``plan``'s runtimes and batches;
+    ``progress`` shows a bar on a terminal, one step per model.
 
     Raises :class:`~recalib.errors.BackendUnavailable` for a runtime the user named that cannot run
     here; everything else that goes wrong is recorded in the result's ``failures``.
@@ -150,6 +152,7 @@ def audit_gates(specs: Sequence[Spec], plan: LatencyPlan, per_stage: bool = Fals
     import torch
 
     from recalib.deploy import machine_info
+    from recalib.infra.progress import progress_bar
 
     targets, skipped = resolve_targets(plan)
     machine, start, threads = machine_info.collect(), time.perf_counter(), torch.get_num_threads()
@@ -157,7 +160,8 @@ def audit_gates(specs: Sequence[Spec], plan: LatencyPlan, per_stage: bool = Fals
         torch.set_num_threads(1)  # as the latency audit: work around the timing on one thread
         with temporary_folder("gates-") as folder:
             run = _Run(plan, targets, folder)
-            models = [run.model(spec, per_stage) for spec in specs]
+            models = [run.model(spec, per_stage)
+                      for spec in progress_bar(specs, show=progress, desc="gates audit", unit="model")]
     finally:
         torch.set_num_threads(threads)
     return GateAudit(plan, targets, skipped, models, run.failures, machine, machine_info.load_average(),

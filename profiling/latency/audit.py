@@ -380,22 +380,22 @@ def _arch_steps(plan: LatencyPlan, spec: Spec, targets: Sequence[Target], varian
 
 
 def audit_latency(plan: LatencyPlan, progress: bool = False, hooks: AuditHooks = AuditHooks()) -> LatencyAudit:
-    """Run the latency audit of ``plan``; ``progress`` shows a tqdm bar; ``hooks`` are told of every
+    """Run the latency audit of ``plan``; ``progress`` shows a bar on a terminal; ``hooks`` are told of every
     export and comparison as they are made.
 
     Raises :class:`BackendUnavailable` for a runtime the user named that cannot run here;
     everything else that goes wrong is recorded in the result's ``failures``.
     """
     import torch
-    from tqdm import tqdm
 
     from recalib.deploy import machine_info
+    from recalib.infra.progress import progress_bar
 
     targets, skipped = resolve_targets(plan)
     variants, notes = export_variants(targets, plan.optimize)
     machine, start, threads = machine_info.collect(), time.perf_counter(), torch.get_num_threads()
     steps = sum(_arch_steps(plan, spec, targets, variants) for spec in plan.arch_specs)
-    bar = tqdm(total=steps, desc="latency audit", unit="step", disable=not progress)
+    bar = progress_bar(total=steps, show=progress, desc="latency audit", unit="step")
     try:
         # Building, exporting and reference outputs run on one thread: with more, torch waits at
         # every op for a thread that another process holds (27x slower on a busy 2-core machine).

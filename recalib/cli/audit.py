@@ -167,7 +167,8 @@ def run(args: argparse.Namespace) -> int:
         latency = audit_latency(plan, progress=not args.no_progress) if "latency" in chosen else None
         if latency is not None:
             sections.append(LatencySection(latency))
-        gates = audit_gates(_models(args), plan, args.per_stage) if "gates" in chosen else None
+        gates = (audit_gates(_models(args), plan, args.per_stage, progress=not args.no_progress)
+                 if "gates" in chosen else None)
         if gates is not None:
             sections.append(GatesSection(gates))
         files = write_report(folder, sections)

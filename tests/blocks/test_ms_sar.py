@@ -12,6 +12,7 @@ from recalib import create_block, create_model
 from recalib.blocks.ms_sar import MSSAR
 from recalib.blocks.region_pooling import box_matrix, diamond_matrix, region_matrices
 from recalib.errors import ConfigError, RecalibError, ShapeError
+from recalib.infra.meta import meta_model
 
 C = 16
 
@@ -279,6 +280,20 @@ def test_feat_size_binds_the_block_to_that_size() -> None:
     m = block(feat_size=(7, 7))
     with pytest.raises(ShapeError, match="7x7"):
         m(torch.randn(2, C, 8, 8))
+
+
+@pytest.mark.parametrize("strategy", ["regional", "sliding", "sliding-diamond"])
+def test_a_meta_build_gives_the_matrices_shapes_without_computing_them(
+        strategy: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = {n: tuple(b.shape) for n, b in block(strategy=strategy, feat_size=(13, 9)).named_buffers() if "matrix" in n}
+    for builder in ("region_matrices", "box_matrix", "diamond_matrix"):
+        monkeypatch.setattr(f"recalib.blocks.ms_sar.{builder}", lambda *a, **k: pytest.fail("a matrix was computed"))
+    meta = meta_model(lambda: block(strategy=strategy, feat_size=(13, 9)), "MS-SAR")
+    buffers = {n: b for n, b in meta.named_buffers() if "matrix" in n}
+    assert {n: tuple(b.shape) for n, b in buffers.items()} == real and len(real) >= 2
+    assert all(b.is_meta for b in buffers.values())
+    with pytest.raises(ConfigError, match="K larger than the map"):  # still checked on the meta device
+        meta_model(lambda: block(feat_size=(3, 9)), "MS-SAR")
 
 
 @torch.no_grad()

@@ -1,7 +1,9 @@
 """The digits example: every block family learns, and a trained checkpoint deploys with the same decisions."""
 from __future__ import annotations
 
+import io
 import json
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -68,12 +70,20 @@ def test_a_trained_checkpoint_exports_with_every_decision_kept(trained_se, tmp_p
     assert report["verified_on"].startswith("digits test split (449 images")
 
 
-def test_the_example_runs_in_one_command(tmp_path, capsys) -> None:
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_the_example_runs_in_one_command(tmp_path, capsys, monkeypatch) -> None:
+    terminal = Terminal()  # the epoch bars are drawn on a terminal only (recalib.infra.progress)
+    monkeypatch.setattr(sys, "stderr", terminal)
     assert train_main(["--block", "ge-theta-minus", "--epochs", "1", "--input-size", "8", "8",
                        "-o", str(tmp_path)]) == 0
-    out, err = capsys.readouterr()
+    out = capsys.readouterr().out
     assert "cifar_resnet20: test accuracy" in out and "cifar_resnet20+ge-theta-minus: test accuracy" in out
-    assert "cifar_resnet20+ge-theta-minus: 100%" in err and "1/1" in err  # an epoch bar per model
+    bars = terminal.getvalue()
+    assert "cifar_resnet20+ge-theta-minus: 100%" in bars and "1/1" in bars  # an epoch bar per model
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ge-theta-minus.safetensors", "plain.safetensors"]
     assert recalib.load_checkpoint(tmp_path / "ge-theta-minus.safetensors").recalib_record.block == "ge-theta-minus"
 
