@@ -12,6 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from recalib.paper_configs import PaperConfig
+    from recalib.record import ModelRecord
+
+_Shape = tuple[list[str], int]  # a network's block descriptions and parameter count
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -70,7 +73,8 @@ def _run_papers(args: argparse.Namespace) -> int:
         raise ConfigError("--block and --paper do not combine: a paper configuration names its own block; "
                           "drop --block")
     papers = paper_names() if args.paper == "all" else [args.paper]
-    entries = [_config_entry(config) for paper in papers for config in list_paper_configs(paper)]
+    shapes: dict[ModelRecord, _Shape] = {}  # papers share baselines: 101 configurations, 79 networks
+    entries = [_config_entry(config, shapes) for paper in papers for config in list_paper_configs(paper)]
     unbuildable: list[dict[str, Any]] = [
         {"paper": r.paper, "table": r.table, "row": r.row, "reason": r.reason,
          "figures": {m: str(f) for m, f in r.figures.items()}}
@@ -86,21 +90,29 @@ def _run_papers(args: argparse.Namespace) -> int:
     return 0
 
 
-def _config_entry(config: PaperConfig) -> dict[str, Any]:
-    """Everything shown about one configuration; the network is built on the meta device (shapes only:
-    no weights drawn, no memory) to count and list its blocks."""
+def _shape(config: PaperConfig) -> _Shape:
+    """The descriptions of the blocks of ``config``'s network and its parameter count, from a build on the
+    meta device (shapes only: no weights drawn, no memory)."""
     from recalib.profiling.claims.measure import block_groups
+
+    model = config.record.create_on_meta(config.name)
+    return [g.describe() for g in block_groups(model)], sum(p.numel() for p in model.parameters())
+
+
+def _config_entry(config: PaperConfig, shapes: dict[ModelRecord, _Shape]) -> dict[str, Any]:
+    """Everything shown about one configuration; its network is built once per record (``shapes``)."""
     from recalib.models import arch_entry
 
     record = config.record
-    model = record.create_on_meta(config.name)
-    groups = block_groups(model)
+    if record not in shapes:
+        shapes[record] = _shape(config)
+    blocks, params = shapes[record]
     return {"name": config.name, "table": config.table, "row": config.row, "arch": record.arch,
             "summary": arch_entry(record.arch).summary,
             "block": record.block, "options": dict(record.options),
             "stages": None if record.stages is None else list(record.stages), "input_size": list(config.input_size),
             "insertion": config.insertion or None, "baseline": config.baseline,
-            "blocks": [g.describe() for g in groups], "params": sum(p.numel() for p in model.parameters()),
+            "blocks": blocks, "params": params,
             "paper_figures": {m: str(f) for m, f in config.figures.items()},
             "fitted": [{"option": f.option, "value": f.value, "text_value": f.text_value, "why": f.why}
                        for f in config.fitted], "notes": list(config.notes)}
