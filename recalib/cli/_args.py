@@ -178,9 +178,8 @@ def add_precision(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument("--calibration-method", default=None, choices=CALIBRATION_METHODS,
                         help=f"int8: how activation ranges are read from the calibration images (default "
                              f"{DEFAULT_CALIBRATION_METHOD}): minmax takes each tensor's extremes, percentile its "
-                             f"99.999th percentile, entropy the range whose int8 histogram loses least (onnxruntime's "
-                             f"CalibrationMethod; percentile and entropy hold every activation in memory while "
-                             f"calibrating)")
+                             f"99.999th percentile (onnxruntime's CalibrationMethod; percentile holds every "
+                             f"activation in memory while calibrating)")
     parser.add_argument("--gates-in-float", action="store_true",
                         help="int8: keep every recalibration gate (pooling, transform, squash, multiply) in float")
 

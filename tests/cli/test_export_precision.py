@@ -25,9 +25,8 @@ def test_an_int8_export_writes_the_verified_qdq_graph_and_warns_of_random_calibr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx", "m.report.json"]
 
 
-@pytest.mark.parametrize("method", ["percentile", "entropy"])
-def test_the_calibration_method_is_the_reports_and_onnxruntimes_progress_lines_stay_off_stdout(
-        tmp_path, capsys, method) -> None:
+def test_the_calibration_method_is_the_reports_and_onnxruntimes_progress_lines_stay_off_stdout(tmp_path, capsys) -> None:
+    method = "percentile"
     out = tmp_path / "m.onnx"
     assert main(["export", SMALL, "-o", str(out), "--precision", "int8", "--calibration", "random",
                  "--calibration-method", method, "--json"]) == 0
@@ -46,7 +45,7 @@ def npz(tmp_path, inputs) -> str:
     (["--precision", "int8"], "an int8 export needs calibration images"),
     (["--calibration", "random"], "calibration images are for int8 exports, not fp32"),
     (["--gates-in-float"], "--gates-in-float is an int8 setting"),
-    (["--calibration-method", "entropy"], "--calibration-method is an int8 setting"),
+    (["--calibration-method", "percentile"], "--calibration-method is an int8 setting"),
     (["--precision", "int8", "--calibration", "ints"], "inputs are of type <U1, not numbers"),
     (["--precision", "bf16"], "onnxruntime CPU, which verifies an export by default, computes in fp32 and int8"),
     (["--precision", "bf16", "--runtime", "ort-cpu"], "ort-cpu computes in fp32, int8, not 'bf16'; bf16 runs on"),
