@@ -39,7 +39,7 @@ from recalib.deploy.runner import create_runner, opener  # noqa: E402
 from recalib.deploy.runner_options import RunnerOptions  # noqa: E402
 from recalib.deploy.stats import LatencyStats, summarize  # noqa: E402
 from recalib.deploy.timing import time_alternating  # noqa: E402
-from recalib.errors import RecalibError, VerificationError  # noqa: E402
+from recalib.errors import ConfigError, RecalibError, VerificationError  # noqa: E402
 from recalib.export.agreement import AgreementCheck, verify_on_data  # noqa: E402
 from recalib.export.labelled import LabelledData, digits  # noqa: E402
 from recalib.export.options import ExportOptions, PrepareOptions, Quantization, Verification  # noqa: E402
@@ -169,7 +169,7 @@ def _int8(model: Model, spec: Spec, path: Path, calibration: CalibrationSet, dat
             model.int8 = prepare(spec, path, PrepareOptions(export=ExportOptions(
                 precision="int8", quantization=Quantization(calibration, gates_in_float, method),
                 verification=_openers(data, "int8"), write_report=False)))
-        except VerificationError as exc:
+        except (VerificationError, ConfigError) as exc:  # outside the bounds, or a method that does not fit in memory
             model.tries.append(f"{setting}: {exc}")
             print(f"[precision] {spec.text} int8 ({setting}): {exc}", flush=True)
             continue
