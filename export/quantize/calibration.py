@@ -14,7 +14,8 @@ calibration time stays bounded on large files.
 How the ranges are read from the images is the ``--calibration-method`` (:data:`~recalib.export.options.CALIBRATION_METHODS`,
 onnxruntime's ``CalibrationMethod``, :func:`ort_method`): ``minmax`` takes each tensor's extremes, so one
 outlier image stretches a range and every other value gets fewer of the 256 steps; ``percentile``
-clips the rare tails at the 99.999th percentile of a 2048-bin histogram instead. It keeps every
+clips the rare tails at the 99.999th percentile of a 2048-bin histogram instead (onnxruntime makes
+these ranges symmetric about zero; asymmetric ones decided no better on the digits models). It keeps every
 calibrated tensor of every image in memory until the histograms are built (onnxruntime's
 ``HistogramCalibrater``), so :func:`check_histogram_memory` refuses it up front where that would not
 fit. onnxruntime's ``Entropy`` method is not offered: ``quantize_static`` forwards no bin count, and with
