@@ -10,7 +10,10 @@ For each model (the plain backbone first, then each block):
 2. **export** it twice, as ``recalib export`` does: float32, and int8 (the QDQ graph of
    :mod:`recalib.export.quantize`, calibrated on the digits' training split, ResNet-50 on random images);
    on the digits each is verified on the 449 test images on every CPU runtime (top-1 agreement with
-   float32 PyTorch, accuracy, largest logit error), bf16 on OpenVINO too, where the CPU has native bf16;
+   float32 PyTorch, accuracy, largest logit error), bf16 on OpenVINO too, where the CPU has native bf16.
+   int8 tries the settings of :data:`INT8_SETTINGS` in turn (calibration method, then the gates in float)
+   and keeps the first that meets the int8 bounds on every runtime; each row names the setting it used,
+   and a model no setting brings within the bounds is listed with every setting's result, untimed at int8;
 3. **time** every (model, precision) pair of one runtime and batch alternating in one process, one thread:
    the speed-up over float32 and the block's overhead over the plain model at the same precision come
    from the same rounds.
@@ -36,7 +39,7 @@ from recalib.deploy.runner import create_runner, opener  # noqa: E402
 from recalib.deploy.runner_options import RunnerOptions  # noqa: E402
 from recalib.deploy.stats import LatencyStats, summarize  # noqa: E402
 from recalib.deploy.timing import time_alternating  # noqa: E402
-from recalib.errors import RecalibError, VerificationError  # noqa: E402
+from recalib.errors import ConfigError, RecalibError, VerificationError  # noqa: E402
 from recalib.export.agreement import AgreementCheck, verify_on_data  # noqa: E402
 from recalib.export.labelled import LabelledData, digits  # noqa: E402
 from recalib.export.options import ExportOptions, PrepareOptions, Quantization, Verification  # noqa: E402
@@ -52,18 +55,32 @@ QUICK_BLOCKS = ("se",)
 PLAIN = "plain"
 WEIGHTS = RESULTS / "precision-weights"
 RUNTIMES = ("ort-cpu", "openvino-cpu")
+TABLE_PRECISIONS = ("fp32", "bf16", "int8")
+
+
+# int8 settings in the order tried: (calibration method, gates in float). The recipe as it is first; then
+# ranges that clip rare tails; then the gates in float, the mixed-precision setting a gate's rounding calls for.
+INT8_SETTINGS = (("minmax", False), ("percentile", False), ("minmax", True), ("percentile", True))
 
 
 @dataclass
 class Model:
-    """One model's float32 and int8 exports and their decisions on the digits (none for random weights)."""
+    """One model's float32 and int8 exports and their decisions on the digits (none for random weights);
+    ``setting`` is the int8 setting that met the bounds, ``int8`` None when none did (``tries`` says why)."""
 
     family: str
     label: str
     prepared: Prepared
-    int8: Prepared
+    int8: Prepared | None
     data: str
     agreement: list[AgreementCheck] = field(default_factory=list)
+    setting: str | None = None
+    tries: list[str] = field(default_factory=list)
+
+
+def describe_setting(method: str, gates_in_float: bool) -> str:
+    """An int8 setting as the table names it."""
+    return f"{method}" + (", gates in float" if gates_in_float else "")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -90,16 +107,23 @@ def runtimes() -> list[str]:
     return [r for r in RUNTIMES if unavailable_reason(r) is None]
 
 
+def _refusal(runtime: str, precision: str) -> str | None:
+    """Why ``runtime`` does not compute in ``precision`` here (None: it does)."""
+    try:
+        check_precision(runtime, precision)
+    except RecalibError as exc:
+        return str(exc)
+    return None
+
+
+def not_offered() -> list[tuple[str, str, str]]:
+    """(runtime, precision, why) of each precision of the table a CPU runtime does not compute in here."""
+    return [(r, p, why) for r in RUNTIMES for p in TABLE_PRECISIONS if (why := _refusal(r, p)) is not None]
+
+
 def precisions(runtime: str) -> list[str]:
     """What ``runtime`` computes in here: fp32, bf16 where native, int8."""
-    chosen = []
-    for precision in ("fp32", "bf16", "int8"):
-        try:
-            check_precision(runtime, precision)
-            chosen.append(precision)
-        except RecalibError:
-            pass
-    return chosen
+    return [p for p in TABLE_PRECISIONS if _refusal(runtime, p) is None]
 
 
 def trained_spec(block: str, args: argparse.Namespace) -> Spec:
@@ -124,11 +148,11 @@ def export_model(family: str, label: str, spec: Spec, folder: Path, calibration:
     data = digits("test", chw) if on_digits else None
     fp32 = prepare(spec, folder / f"{family}-{label}.onnx",
                    PrepareOptions(export=ExportOptions(verification=_openers(data, "fp32"), write_report=False)))
-    int8, gates_in_float = _int8(spec, folder / f"{family}-{label}.int8.onnx", load_calibration(calibration, chw), data)
-    model = Model(family, label + (" (gates in float at int8)" if gates_in_float else ""), fp32, int8,
-                  data.name if data else "random inputs")
-    assert fp32.report is not None and int8.report is not None and fp32.file is not None
-    model.agreement = [a for a in (*fp32.report.agreement, *int8.report.agreement) if a.runtime in RUNTIMES]
+    model = Model(family, label, fp32, None, data.name if data else "random inputs")
+    _int8(model, spec, folder / f"{family}-{label}.int8.onnx", load_calibration(calibration, chw), data)
+    assert fp32.report is not None and fp32.file is not None
+    int8_checks = model.int8.report.agreement if model.int8 is not None and model.int8.report is not None else []
+    model.agreement = [a for a in (*fp32.report.agreement, *int8_checks) if a.runtime in RUNTIMES]
     bf16 = _openers(data, "bf16").runtimes
     if data is not None and bf16 and fp32.derived is not None and fp32.module is not None:
         truth = AtPrecision(fp32.derived.truth, fp32.module, "bf16")
@@ -136,30 +160,34 @@ def export_model(family: str, label: str, spec: Spec, folder: Path, calibration:
     return model
 
 
-def _int8(spec: Spec, path: Path, calibration: CalibrationSet, data: LabelledData | None) -> tuple[Prepared, bool]:
-    """The int8 export; where it misses the int8 bounds with every gate quantised, the mixed-precision one
-    with the gates in float (and True)."""
-    def export(gates_in_float: bool) -> Prepared:
-        return prepare(spec, path, PrepareOptions(export=ExportOptions(
-            precision="int8", quantization=Quantization(calibration, gates_in_float),
-            verification=_openers(data, "int8"), write_report=False)))
+def _int8(model: Model, spec: Spec, path: Path, calibration: CalibrationSet, data: LabelledData | None) -> None:
+    """``model``'s int8 export with the first of :data:`INT8_SETTINGS` that meets the int8 bounds on every runtime
+    (its setting recorded); every setting that did not, with why, in ``model.tries``."""
+    for method, gates_in_float in INT8_SETTINGS:
+        setting = describe_setting(method, gates_in_float)
+        try:
+            model.int8 = prepare(spec, path, PrepareOptions(export=ExportOptions(
+                precision="int8", quantization=Quantization(calibration, gates_in_float, method),
+                verification=_openers(data, "int8"), write_report=False)))
+        except (VerificationError, ConfigError) as exc:  # outside the bounds, or a method that does not fit in memory
+            model.tries.append(f"{setting}: {exc}")
+            print(f"[precision] {spec.text} int8 ({setting}): {exc}", flush=True)
+            continue
+        model.setting = setting
+        return
 
-    try:
-        return export(False), False
-    except VerificationError as exc:
-        print(f"[precision] {spec.text}: {exc}; trying again with the gates in float", flush=True)
-        return export(True), True
 
-
-
-def time_runtime(
-models: list[Model], runtime: str, batch: int, args: argparse.Namespace) -> dict[tuple[str, str, str], LatencyStats]:
+def time_runtime(models: list[Model], runtime: str, batch: int,
+                 args: argparse.Namespace) -> dict[tuple[str, str, str], LatencyStats]:
     """Every (model, precision) of ``runtime`` at ``batch``, alternating, one thread: ``(family, label, precision)`` → stats."""
     keys, steps = [], []
     for model in models:
         for precision in precisions(runtime):
-            file = model.int8.file if precision == "int8" else model.prepared.file
-            assert file is not None  # both were exported
+            exported = model.int8 if precision == "int8" else model.prepared
+            if exported is None:
+                continue  # no int8 setting met the bounds: listed with its tries, not timed
+            file = exported.file
+            assert file is not None
             runner = create_runner(runtime, file, RunnerOptions(threads=1, precision=None if precision == "fp32" else precision))
             keys.append((model.family, model.label, precision))
             steps.append(runner.prepare((batch, *model.prepared.input_chw)))
@@ -187,7 +215,8 @@ def rows(models: list[Model], timings: dict[tuple[str, int], dict[tuple[str, str
             out.append({"family": family, "model": label, "runtime": runtime, "batch": batch, "precision": precision,
                         "p50_ms": s.p50_ms, "spread": s.spread, "speedup": fp32.p50_ms / s.p50_ms,
                         "overhead_pct": None if plain is None or label == PLAIN else 100 * (s.p50_ms / plain.p50_ms - 1),
-                        "data": model.data, **_decisions(model, runtime, precision)})
+                        "data": model.data, "int8_setting": model.setting if precision == "int8" else None,
+                        **_decisions(model, runtime, precision)})
     return out
 
 
@@ -203,22 +232,30 @@ def markdown(data: dict[str, Any]) -> str:
              f"this p50 (same model, runtime, batch, same rounds); overhead = this p50 / the plain model's p50 at "
              f"the same precision - 1. `spread` is the series' own (deploy.stats). int8: "
              f"{data['recipe']}.", "",
-             "| model | runtime | batch | precision | p50 ms | spread | speed-up | block overhead | agreement | "
-             "accuracy (fp32 PyTorch) | largest logit error | data |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| model | runtime | batch | precision | int8 setting | p50 ms | spread | speed-up | block overhead | "
+             "agreement | accuracy (fp32 PyTorch) | largest logit error | data |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in data["rows"]:
         overhead = "–" if r["overhead_pct"] is None else f"{r['overhead_pct']:+.1f}%"
         accuracy = "–" if "accuracy" not in r else f"{_pct(r['accuracy'], 2)} ({_pct(r['pytorch_accuracy'], 2)})"
         error = "–" if "max_logit_error" not in r else f"{r['max_logit_error']:.2g}"
         lines.append(f"| {r['family']} {r['model']} | {r['runtime']} | {r['batch']} | {r['precision']} | "
-                     f"{r['p50_ms']:.3f} | {r['spread']:.2f} | {r['speedup']:.2f}x | {overhead} | "
-                     f"{_pct(r.get('agreement'), 2)} | {accuracy} | {error} | {r['data']} |")
+                     f"{r.get('int8_setting') or '–'} | {r['p50_ms']:.3f} | {r['spread']:.2f} | {r['speedup']:.2f}x | "
+                     f"{overhead} | {_pct(r.get('agreement'), 2)} | {accuracy} | {error} | {r['data']} |")
+    lines += ["", f"int8 settings tried in this order, the first within the bounds on every runtime kept: "
+              f"{'; '.join(data['settings'])}.", ""]
+    lines += [f"- not measured: {runtime} {precision}: {why}" for runtime, precision, why in data["not_offered"]]
+    for family, label, tries in data["not_reached"]:
+        lines += [f"- **{family} {label}: no int8 setting meets the bounds**, so it has no int8 row:"]
+        lines += [f"  - {t}" for t in tries]
     lines += ["", "## Where each gate computes at int8 (onnxruntime QDQ graph)", ""]
     lines += [f"- {family} {label}: {text}" for family, label, text in data["gates"]]
     return "\n".join(lines) + "\n"
 
 
 def _gates(model: Model) -> str:
+    if model.int8 is None:
+        return "not quantised: no setting met the bounds"
     assert model.int8.report is not None
     gates = model.int8.report.quantization["gates"]
     whole = sum(1 for g in gates if not g["float"])
@@ -253,7 +290,10 @@ def run(args: argparse.Namespace, log: Any) -> dict[str, Any]:
     end = machine_info.collect()
     return {"recorded": now(), "machine": start.to_dict(), "load_start": start.load_average,
             "load_end": end.load_average, "cpu_flags": _cpu_flags(), "iters": args.iters, "warmup": args.warmup,
-            "recipe": "int8 weights per output channel, uint8 activations, min-max on 256 calibration images, QDQ",
+            "recipe": "int8 weights per output channel, uint8 activations, ranges from 256 calibration images by "
+                      "the row's setting, QDQ",
+            "settings": [describe_setting(*s) for s in INT8_SETTINGS], "not_offered": not_offered(),
+            "not_reached": [(m.family, m.label, m.tries) for m in models if m.int8 is None],
             "rows": rows(models, timings), "gates": [(m.family, m.label, _gates(m)) for m in models]}
 
 

@@ -139,8 +139,9 @@ def require_decisions(agreement: AgreementCheck, consequence: str) -> AgreementC
     raise VerificationError(
         f"{agreement.runtime} int8 on {agreement.data}: top-1 agreement {100 * agreement.agreement:.2f}% (at least "
         f"{100 * INT8_MIN_AGREEMENT:g}% needed), accuracy {100 * agreement.accuracy_drop:+.2f} points below float32 "
-        f"(at most {100 * INT8_MAX_ACCURACY_DROP:g} allowed); {consequence}. Keep the gates in float "
-        f"(--gates-in-float), or calibrate on more representative images")
+        f"(at most {100 * INT8_MAX_ACCURACY_DROP:g} allowed); {consequence}. Read the ranges another way "
+        f"(--calibration-method percentile), keep the gates in float (--gates-in-float), or calibrate "
+        f"on more representative images")
 
 
 def verify_on_data(path: Path, truth: TruthSource, data: LabelledData, tolerance: float,

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from recalib.export.quantize.calibration import CalibrationSet
 
 __all__ = ["ExportOptions", "Verification", "Quantization", "PRECISIONS", "DEFAULT_PRECISION", "check_precision_name",
+           "CALIBRATION_METHODS", "DEFAULT_CALIBRATION_METHOD", "check_calibration_method",
            "PrepareOptions", "OptimizeOptions", "check_opset", "check_seed", "check_tolerance", "supported_opsets",
            "DEFAULT_OPSET", "DEFAULT_TOLERANCE", "VERIFIED_BATCHES"]
 
@@ -100,13 +101,33 @@ def check_precision_name(precision: str) -> str:
     return precision
 
 
+# How int8 activation ranges are read from the calibration images (onnxruntime's CalibrationMethod,
+# :mod:`recalib.export.quantize.calibration`): the extremes, or a high percentile of the values. Not
+# onnxruntime's Entropy: through quantize_static it searches 128 histogram bins for 128 quantised bins,
+# so its one candidate is the whole range, the min-max scales (see calibration.py).
+CALIBRATION_METHODS = ("minmax", "percentile")
+DEFAULT_CALIBRATION_METHOD = "minmax"
+
+
+def check_calibration_method(method: str) -> str:
+    """``method`` if it is one of :data:`CALIBRATION_METHODS`, else a ConfigError listing them."""
+    if method not in CALIBRATION_METHODS:
+        raise ConfigError(f"calibration method {method!r} is not one of {', '.join(CALIBRATION_METHODS)}")
+    return method
+
+
 @dataclass(frozen=True, eq=False)
 class Quantization:
     """How an int8 export is quantised (:mod:`recalib.export.quantize`): the ``calibration`` images its
-    activation ranges are measured on, and whether the gates stay in float (``gates_in_float``)."""
+    activation ranges are measured on, how the ranges are read from them (``method``, one of
+    :data:`CALIBRATION_METHODS`), and whether the gates stay in float (``gates_in_float``)."""
 
     calibration: CalibrationSet
     gates_in_float: bool = False
+    method: str = DEFAULT_CALIBRATION_METHOD
+
+    def __post_init__(self) -> None:
+        check_calibration_method(self.method)
 
 
 @dataclass(frozen=True)

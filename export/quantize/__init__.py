@@ -9,7 +9,7 @@ builds strongly typed networks only, takes it as its int8 form.
   (``digits``, an ``.npz``, or random inputs named as such), checked before any work, and the
   reader that feeds them to onnxruntime's calibrator;
 * :mod:`recalib.export.quantize.recipe`: the recipe (int8 weights per output channel, uint8
-  activations, min-max ranges) and which nodes stay in float (the gates, when asked);
+  activations, ranges by the calibration method) and which nodes stay in float (the gates, when asked);
 * :mod:`recalib.export.quantize.placement`: per gate, which of its nodes run quantised and which in
   float, read from the quantised graph itself.
 """

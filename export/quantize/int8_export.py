@@ -9,6 +9,8 @@ bounds (:data:`~recalib.export.parity.INT8_MIN_AGREEMENT`, :data:`~recalib.expor
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +21,7 @@ import onnx
 from recalib.export.agreement import AgreementCheck
 from recalib.export.options import ExportOptions, Quantization
 from recalib.export.parity import ParityCheck
+from recalib.export.quantize.calibration import check_histogram_memory
 from recalib.export.quantize.placement import float_compute_nodes, gate_placements
 from recalib.export.quantize.recipe import describe_recipe, quantize_graph
 
@@ -38,11 +41,13 @@ class QuantizedExport:
 
 def _quiet_quantize(source: Path, target: Path, quantization: Quantization, batch: int | None) -> list[Any]:
     """:func:`quantize_graph` without onnxruntime's advice to pre-process (logged to the root logger on every
-    call; our graphs are shape-inferred and optimised already)."""
+    call; our graphs are shape-inferred and optimised already) and without its histogram calibrators'
+    progress lines (printed to stdout, where they would corrupt ``--json`` output)."""
     previous = logging.root.manager.disable
     logging.disable(logging.WARNING)
     try:
-        return quantize_graph(source, target, quantization, batch)
+        with contextlib.redirect_stdout(io.StringIO()):
+            return quantize_graph(source, target, quantization, batch)
     finally:
         logging.disable(previous)
 
@@ -53,6 +58,8 @@ def quantize_export(float_file: Path, target: Path, options: ExportOptions) -> Q
     node left in float (``float_nodes``: none for a ResNet quantised by the recipe)."""
     quantization = options.quantization
     assert quantization is not None  # ExportOptions holds it for int8, and only int8 comes here
+    check_histogram_memory(onnx.load(str(float_file), load_external_data=False), quantization.calibration,
+                           quantization.method)
     gates = _quiet_quantize(float_file, target, quantization, options.fixed_batch)
     proto = onnx.load(str(target))
     placements = gate_placements(proto, gates)

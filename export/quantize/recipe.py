@@ -2,8 +2,9 @@
 
 onnxruntime's ``quantize_static`` in the QDQ format: weights int8, symmetric, one scale per output
 channel (a convolution's filters differ by orders of magnitude; one scale per tensor would round the
-small ones to zero); activations uint8 with min-max ranges measured on the calibration images (the
-u8 x s8 products are what VNNI's ``vpdpbusd`` computes, and what OpenVINO's CPU plugin expects).
+small ones to zero); activations uint8 with ranges read from the calibration images by the
+calibration method (the u8 x s8 products are what VNNI's ``vpdpbusd`` computes, and what OpenVINO's
+CPU plugin expects).
 
 A gate (:mod:`recalib.export.gates`) is a pooled descriptor, a small transform, a squash and a
 broadcast multiply. By default it is quantised like the rest, so the runtime may fuse its multiply
@@ -31,7 +32,7 @@ from recalib.errors import DataError, ExportError, first_line
 from recalib.export.gates.detect import find_gates
 from recalib.export.gates.gate import Gate
 from recalib.export.options import Quantization
-from recalib.export.quantize.calibration import Reader
+from recalib.export.quantize.calibration import Reader, ort_method
 
 __all__ = ["describe_recipe", "quantize_graph", "float_nodes", "EXTRA_OPTIONS"]
 
@@ -49,7 +50,8 @@ EXTRA_OPTIONS: dict[str, object] = {
 def describe_recipe(quantization: Quantization) -> dict[str, object]:
     """The recipe as the export report records it."""
     return {"format": "QDQ (onnxruntime quantize_static)", "weights": "int8, symmetric, per output channel",
-            "activations": "uint8, asymmetric, min-max ranges", "calibration": quantization.calibration.name,
+            "activations": f"uint8, asymmetric, {quantization.method} ranges", "calibration": quantization.calibration.name,
+            "calibration_method": quantization.method,
             "gates_in_float": quantization.gates_in_float}
 
 
@@ -66,7 +68,7 @@ def quantize_graph(source: Path, target: Path, quantization: Quantization, batch
     ``batch`` is the graph's fixed batch (None: dynamic). Raises :class:`ExportError` when onnxruntime
     cannot quantise the graph.
     """
-    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
 
     calibration = quantization.calibration
     if batch is not None and len(calibration.inputs) < batch:
@@ -79,7 +81,7 @@ def quantize_graph(source: Path, target: Path, quantization: Quantization, batch
         quantize_static(model, str(target), Reader(calibration, input_name, batch), quant_format=QuantFormat.QDQ,
                         per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                         nodes_to_exclude=float_nodes(gates, quantization.gates_in_float),
-                        calibrate_method=CalibrationMethod.MinMax, extra_options=dict(EXTRA_OPTIONS))
+                        calibrate_method=ort_method(quantization.method), extra_options=dict(EXTRA_OPTIONS))
     except Exception as exc:  # onnxruntime's tools raise untyped errors from deep inside
         raise ExportError(f"onnxruntime could not quantise {source.name}: {first_line(exc)}") from exc
     return gates

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from recalib.deploy.availability import require
+from recalib.deploy.availability import check_precision, require
 from recalib.deploy.machine_info import MachineInfo
 from recalib.deploy.results import BenchResult, Measurement
 from recalib.deploy.settings import BenchSettings
@@ -46,7 +46,7 @@ from recalib.export.prepared import Prepared
 from recalib.export.report import ExportReport
 from recalib.profiling.latency.plan import BASELINE, NATIVE, LatencyPlan
 from recalib.spec import Spec
-from recalib.errors import BackendUnavailable, RecalibError
+from recalib.errors import BackendUnavailable, ConfigError, RecalibError
 from recalib.infra.workspace import temporary_folder
 
 __all__ = ["ModelCost", "ExportSummary", "LatencyRecord", "Failure", "ArchAudit", "LatencyAudit", "AuditHooks",
@@ -205,10 +205,11 @@ def export_variants(targets: Sequence[Target], optimize: bool | str) -> tuple[li
 
 
 def resolve_targets(plan: LatencyPlan) -> tuple[list[Target], dict[str, str]]:
-    """The targets that can run here, and why each other one is skipped.
+    """The targets that can run here in the plan's precision, and why each other one is skipped.
 
     When the user named the runtimes (``plan.strict``), an unavailable one is an error
-    (:class:`BackendUnavailable` with its install hint) rather than a skip.
+    (:class:`BackendUnavailable` with its install hint) rather than a skip, and so is one that does not
+    compute in ``plan.precision`` (:class:`ConfigError`: torch runtimes cannot run an int8 QDQ graph).
     """
     usable: list[Target] = []
     skipped: dict[str, str] = {}
@@ -219,8 +220,16 @@ def resolve_targets(plan: LatencyPlan) -> tuple[list[Target], dict[str, str]]:
             if plan.strict:
                 raise
             skipped[target.name] = f"{exc.reason}; to enable it: {exc.hint}"
-        else:
-            usable.append(target)
+            continue
+        try:
+            check_precision(target.runtime, plan.precision)
+        except ConfigError as exc:
+            if plan.strict:
+                raise ConfigError(f"--runtime {target.name}: {exc}; leave {target.name} out of --runtime, or "
+                                  f"audit at another --precision") from None
+            skipped[target.name] = str(exc)
+            continue
+        usable.append(target)
     return usable, skipped
 
 
@@ -316,7 +325,8 @@ class _Run:
         if self.plan.calibration is None:
             return {}
         calibration = load_calibration(self.plan.calibration, result.input_chw)
-        return {"precision": "int8", "quantization": Quantization(calibration, self.plan.gates_in_float)}
+        return {"precision": "int8", "quantization": Quantization(calibration, self.plan.gates_in_float,
+                                                                  self.plan.calibration_method)}
 
     def _time(self, result: ArchAudit, target: Target, variants: Mapping[str, dict[str, Prepared]]) -> None:
         """Time every export variant of the models on one target in one alternated run per batch, each

@@ -21,7 +21,8 @@ from recalib.deploy.runner_options import RunnerOptions
 from recalib.deploy.settings import BenchSettings, check_timing
 from recalib.deploy.target import Target, parse_targets
 from recalib.export.rewrites import check_target
-from recalib.export.options import DEFAULT_PRECISION, DEFAULT_TOLERANCE, check_precision_name, check_tolerance
+from recalib.export.options import (DEFAULT_CALIBRATION_METHOD, DEFAULT_PRECISION, DEFAULT_TOLERANCE,
+                                    check_calibration_method, check_precision_name, check_tolerance)
 from recalib.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -77,7 +78,8 @@ class LatencyPlan:
     processes per comparison (:attr:`~recalib.deploy.settings.BenchSettings.repeat`).
     ``precision``: what every runtime computes in (``recalib.export.options.PRECISIONS``); int8 exports each
     model as a QDQ graph calibrated on ``calibration`` (``digits``, an ``.npz`` or ``random``, loaded at each
-    architecture's input size), its gates kept in float with ``gates_in_float``.
+    architecture's input size) with ranges read by ``calibration_method``, its gates kept in float with
+    ``gates_in_float``.
     """
 
     archs: tuple[str, ...] = DEFAULT_ARCHS
@@ -98,12 +100,15 @@ class LatencyPlan:
     precision: str = DEFAULT_PRECISION
     calibration: str | None = None
     gates_in_float: bool = False
+    calibration_method: str = DEFAULT_CALIBRATION_METHOD
 
     def __post_init__(self) -> None:
         check_precision_name(self.precision)
-        if (self.precision == "int8") != (self.calibration is not None) or (self.gates_in_float and not self.calibration):
+        check_calibration_method(self.calibration_method)
+        int8_settings = self.gates_in_float or self.calibration_method != DEFAULT_CALIBRATION_METHOD
+        if (self.precision == "int8") != (self.calibration is not None) or (int8_settings and not self.calibration):
             raise ConfigError("int8 needs --calibration digits|FILE.npz|random, and only int8 takes it (and "
-                              "--gates-in-float)")
+                              "--gates-in-float, --calibration-method)")
         if not self.archs or not self.targets:
             raise ConfigError("choose at least one architecture and runtime")
         for iters in (self.iters, *self.runtime_iters.values()):

@@ -162,8 +162,9 @@ def add_verify_data(parser: argparse.ArgumentParser, judged: str) -> None:
 
 
 def add_precision(parser: argparse.ArgumentParser, what: str) -> None:
-    """``--precision``, ``--calibration`` and ``--gates-in-float``: one meaning in every subcommand."""
-    from recalib.export.options import DEFAULT_PRECISION, PRECISIONS
+    """``--precision``, ``--calibration``, ``--calibration-method`` and ``--gates-in-float``: one meaning in every
+    subcommand (``--calibration-method`` is None when absent: the record's default applies)."""
+    from recalib.export.options import CALIBRATION_METHODS, DEFAULT_CALIBRATION_METHOD, DEFAULT_PRECISION, PRECISIONS
     from recalib.export.quantize.calibration import MIN_SAMPLES
 
     parser.add_argument("--precision", default=DEFAULT_PRECISION, choices=PRECISIONS,
@@ -174,6 +175,11 @@ def add_precision(parser: argparse.ArgumentParser, what: str) -> None:
                         help=f"int8's calibration images (at least {MIN_SAMPLES}): 'digits' (the training split), "
                              f"FILE.npz (array 'inputs' (N, C, H, W), preprocessed as the model expects), or "
                              f"'random' (random weights only: the report warns)")
+    parser.add_argument("--calibration-method", default=None, choices=CALIBRATION_METHODS,
+                        help=f"int8: how activation ranges are read from the calibration images (default "
+                             f"{DEFAULT_CALIBRATION_METHOD}): minmax takes each tensor's extremes, percentile its "
+                             f"99.999th percentile (onnxruntime's CalibrationMethod; percentile holds every "
+                             f"activation in memory while calibrating)")
     parser.add_argument("--gates-in-float", action="store_true",
                         help="int8: keep every recalibration gate (pooling, transform, squash, multiply) in float")
 

@@ -53,11 +53,12 @@ def quantization(args: argparse.Namespace, spec: Spec) -> Quantization | None:
     from recalib.export.quantize.calibration import load_calibration
 
     if args.calibration is None:
-        if args.gates_in_float:
-            raise ConfigError("--gates-in-float is an int8 setting: pass --precision int8 --calibration ...")
+        for flag, value in (("--gates-in-float", args.gates_in_float), ("--calibration-method", args.calibration_method)):
+            if value:
+                raise ConfigError(f"{flag} is an int8 setting: pass --precision int8 --calibration ...")
         return None
     calibration = load_calibration(args.calibration, spec.input_chw(), seed=getattr(args, "seed", None) or 0)
-    return Quantization(calibration, gates_in_float=args.gates_in_float)
+    return Quantization(calibration, **given(gates_in_float=args.gates_in_float, method=args.calibration_method))
 
 
 def prepare_options(args: argparse.Namespace, **export: Any) -> PrepareOptions:

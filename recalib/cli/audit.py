@@ -98,7 +98,8 @@ def _plan(args: argparse.Namespace) -> LatencyPlan:
     overrides = given(archs=args.arch, blocks=args.block or None, batches=args.batch, iters=args.iters,
                       warmup=args.warmup, threads=args.threads, tolerance=args.tolerance, duration=args.duration,
                       repeat=args.repeat, optimize=optimize_choice(args), precision=args.precision,
-                      calibration=args.calibration, gates_in_float=args.gates_in_float or None)
+                      calibration=args.calibration, gates_in_float=args.gates_in_float or None,
+                      calibration_method=args.calibration_method)
     plan = replace(plan, **overrides)
     if args.runtime is not None:
         plan = replace(plan, targets=parse_targets(args.runtime), strict=True)
@@ -119,6 +120,7 @@ def _sections(args: argparse.Namespace) -> list[str]:
 
 def _check(args: argparse.Namespace, chosen: list[str]) -> LatencyPlan:
     """Every option, name and size, checked before any work and before the report folder is touched."""
+    from recalib.export.quantize.calibration import check_calibration
     from recalib.profiling.claims.papers import load_papers
     from recalib.profiling.latency.audit import resolve_targets
     from recalib.profiling.latency.plan import check_names
@@ -131,6 +133,9 @@ def _check(args: argparse.Namespace, chosen: list[str]) -> LatencyPlan:
         resolve_targets(plan)  # a runtime the user named that cannot run here fails now, not later
     for spec in (plan.arch_specs if "latency" in chosen else ()) + tuple(_models(args) if "gates" in chosen else ()):
         spec.check_fits(max(plan.batches))
+    if "latency" in chosen and plan.calibration is not None:  # int8's images are read before any model is built
+        for spec in plan.arch_specs:
+            check_calibration(plan.calibration, spec.input_chw())
     return plan
 
 

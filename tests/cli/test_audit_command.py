@@ -7,13 +7,17 @@ from __future__ import annotations
 
 import csv
 import json
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 from matplotlib.image import imread
 
 from recalib.cli.main import main
 from recalib.errors import VerificationError
+from recalib.profiling.latency.audit import resolve_targets
+from recalib.profiling.latency.plan import default_plan
 
 TINY = ["--arch", "cifar_resnet20", "--block", "se", "--runtime", "ort-cpu,torch-eager",
         "--batch", "1", "--iters", "3", "--warmup", "1", "--no-progress"]
@@ -88,6 +92,34 @@ def test_bad_usage_exits_2_before_any_work(tmp_path: Path, bad: list[str]) -> No
     out = tmp_path / "report"
     assert main(["audit", "-o", str(out), "--no-progress", *bad]) == 2
     assert not out.exists()
+
+
+@pytest.mark.parametrize("bad, message", [
+    (["--runtime", "ort-cpu,torch-eager"], "--runtime torch-eager: torch-eager computes in fp32, fp16, not 'int8'; "
+                                           "int8 runs on ort-cpu"),
+    (["--calibration-method", "percentile", "--calibration", "few"], "31 images are too few"),
+    (["--calibration", "nan"], "hold NaN"),
+    (["--calibration", "shape"], "the images have 1 channels, but the model takes 3"),
+])
+def test_a_bad_int8_audit_is_refused_before_any_work_naming_the_runtime_or_the_images(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], bad: list[str], message: str) -> None:
+    files = {"few": np.zeros((31, 3, 32, 32)), "nan": np.full((32, 3, 32, 32), np.nan), "shape": np.zeros((32, 1, 32, 32))}
+    for name, inputs in files.items():
+        np.savez(tmp_path / f"{name}.npz", inputs=inputs)
+    bad = [str(tmp_path / f"{b}.npz") if b in files else b for b in bad]
+    calibration = [] if "--calibration" in bad else ["--calibration", "random"]
+    out = tmp_path / "report"
+    assert main(["audit", "-o", str(out), "--no-progress", "--sections", "latency", "--arch", "cifar_resnet20",
+                 "--precision", "int8", *calibration, *bad]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and not out.exists()
+
+
+def test_the_default_runtimes_that_cannot_compute_in_int8_are_skipped_with_the_reason() -> None:
+    plan = replace(default_plan(quick=True), precision="int8", calibration="random")
+    targets, skipped = resolve_targets(plan)
+    assert "ort-cpu" in {t.name for t in targets} and "torch-eager" not in {t.name for t in targets}
+    assert skipped["torch-eager"].startswith("torch-eager computes in fp32, fp16, not 'int8'")
 
 
 def test_unparsable_options_are_argparse_usage_errors() -> None:

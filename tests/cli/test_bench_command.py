@@ -207,3 +207,24 @@ def test_inputs_time_every_model_on_the_given_images(exported: dict[str, Path], 
     np.savez(wrong, inputs=np.zeros((2, 3, 28, 28), dtype=np.float32), labels=np.arange(2))
     assert main(["bench", str(exported["base"]), *FAST, "--inputs", str(wrong)]) == 2
     assert "the images have 3 channels, but the model takes 1" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--runtime", "ort-cpu,torch-eager", "--calibration", "random"], "torch-eager computes in fp32, fp16, not 'int8'"),
+    (["--calibration", "few"], "31 images are too few"),
+    (["--calibration", "nan"], "hold NaN"),
+    (["--calibration", "text"], "not numbers"),
+    (["--calibration", "shape"], "the images are 14x14, but the model takes 28x28"),
+])
+def test_a_bad_int8_bench_is_refused_before_any_work_and_writes_nothing(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], flags: list[str], message: str) -> None:
+    files = {"few": np.zeros((31, 1, 28, 28)), "nan": np.full((32, 1, 28, 28), np.nan),
+             "text": np.full((32, 1, 28, 28), "x"), "shape": np.zeros((32, 1, 14, 14))}
+    for name, inputs in files.items():
+        np.savez(tmp_path / f"{name}.npz", inputs=inputs)
+    flags = [str(tmp_path / f"{f}.npz") if f in files else f for f in flags]
+    runtime = [] if "--runtime" in flags else ["--runtime", "ort-cpu"]
+    out = tmp_path / "bench.json"
+    assert main(["bench", SMALL, *runtime, *FAST, "--precision", "int8", *flags, "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and not out.exists()

@@ -25,6 +25,16 @@ def test_an_int8_export_writes_the_verified_qdq_graph_and_warns_of_random_calibr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx", "m.report.json"]
 
 
+def test_the_calibration_method_is_the_reports_and_onnxruntimes_progress_lines_stay_off_stdout(tmp_path, capsys) -> None:
+    method = "percentile"
+    out = tmp_path / "m.onnx"
+    assert main(["export", SMALL, "-o", str(out), "--precision", "int8", "--calibration", "random",
+                 "--calibration-method", method, "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)  # the histogram calibrators print progress; none of it here
+    assert printed["quantization"]["recipe"]["calibration_method"] == method
+    assert printed["quantization"]["recipe"]["activations"] == f"uint8, asymmetric, {method} ranges"
+
+
 def npz(tmp_path, inputs) -> str:
     path = tmp_path / "calibration.npz"
     np.savez(path, inputs=inputs)
@@ -35,6 +45,8 @@ def npz(tmp_path, inputs) -> str:
     (["--precision", "int8"], "an int8 export needs calibration images"),
     (["--calibration", "random"], "calibration images are for int8 exports, not fp32"),
     (["--gates-in-float"], "--gates-in-float is an int8 setting"),
+    (["--calibration-method", "percentile"], "--calibration-method is an int8 setting"),
+    (["--precision", "int8", "--calibration", "ints"], "inputs are of type <U1, not numbers"),
     (["--precision", "bf16"], "onnxruntime CPU, which verifies an export by default, computes in fp32 and int8"),
     (["--precision", "bf16", "--runtime", "ort-cpu"], "ort-cpu computes in fp32, int8, not 'bf16'; bf16 runs on"),
     (["--precision", "int8", "--calibration", "few"], f"{MIN_SAMPLES - 1} images are too few"),
@@ -43,7 +55,7 @@ def npz(tmp_path, inputs) -> str:
 ])
 def test_a_bad_precision_request_is_a_usage_error_and_nothing_is_written(tmp_path, capsys, flags, message) -> None:
     files = {"few": np.zeros((MIN_SAMPLES - 1, 1, 28, 28)), "nan": np.full((MIN_SAMPLES, 1, 28, 28), np.nan),
-             "shape": np.zeros((MIN_SAMPLES, 3, 28, 28))}
+             "shape": np.zeros((MIN_SAMPLES, 3, 28, 28)), "ints": np.full((MIN_SAMPLES, 1, 28, 28), "x")}
     flags = [npz(tmp_path, files[f]) if f in files else f for f in flags]
     out = tmp_path / "out" / "m.onnx"
     out.parent.mkdir()

@@ -5,16 +5,21 @@ refusal to build without TensorRT. Building and running engines is not tested he
 """
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
+import onnx
 import pytest
+from onnx import TensorProto, helper, numpy_helper
 
 from recalib.deploy.availability import unavailable_reason
-from recalib.deploy.backends.tensorrt import engine_cache_path
 from recalib.deploy.backends.tensorrt._compat import PrecisionPlan, plan_precision
-from recalib.deploy.backends.tensorrt.engine_file import (EngineFileError, EngineMeta, Platform, check_compatible,
-                                                  file_sha256, load, pack, save, unpack)
+from recalib.deploy.backends.tensorrt.engine_file import (MAGIC, EngineFileError, EngineMeta, Platform, check_compatible,
+                                                          data_sha256, engine_cache_path, file_sha256, load, pack,
+                                                          save, unpack)
+from recalib.deploy.backends.tensorrt.qdq import asymmetric_qdq_nodes, check_qdq_form
 from recalib.errors import BackendUnavailable, CheckpointError, ConfigError
 
 H100 = Platform("10.13.0.35", "NVIDIA H100 80GB HBM3", "9.0")
@@ -71,6 +76,49 @@ def test_engine_cache_name_separates_model_precision_batches_and_platform(tmp_pa
     b = engine_cache_path(tmp_path, onnx, replace(H100, gpu_name="NVIDIA L4"), "fp16", (1, 8, 8))
     assert a.name == "resnet50-se-fp16-b1-8-8-trt10.13.0.35-NVIDIA-H100-80GB-HBM3.engine"
     assert a != b
+
+
+def test_an_engine_calibrated_on_other_images_has_another_cache_name_and_header(tmp_path: Path) -> None:
+    onnx_path = tmp_path / "r20.onnx"
+    images = np.random.default_rng(0).standard_normal((32, 1, 8, 8)).astype(np.float32)
+    other = images.copy()
+    other[5, 0, 3, 3] += 1e-3
+    name = {key: engine_cache_path(tmp_path, onnx_path, H100, "int8", (1, 8, 8), data_sha256(data)).name
+            for key, data in (("same", images), ("again", images.copy()), ("other", other))}
+    assert name["same"] == name["again"] != name["other"]
+    assert name["same"].startswith(f"r20-int8-cal{data_sha256(images)[:16]}-b1-8-8-")
+    assert engine_cache_path(tmp_path, onnx_path, H100, "int8", (1, 8, 8)).name.startswith("r20-int8-b1-8-8-")
+    assert data_sha256(images) != data_sha256(images.reshape(32, 1, 4, 16))  # same bytes, other images
+    calibrated = replace(_meta(), precision="int8", calibration_sha256=data_sha256(images))
+    assert load(save(tmp_path / "c.engine", calibrated, b"plan"), H100)[0].calibration_sha256 == data_sha256(images)
+
+
+def test_a_header_written_before_calibration_hashes_reads_as_not_calibrated() -> None:
+    header = json.loads(_meta().to_json())
+    del header["calibration_sha256"]
+    raw = json.dumps(header).encode()
+    assert unpack(MAGIC + len(raw).to_bytes(4, "little") + raw + b"plan")[0] == _meta()
+
+
+def _qdq_graph(zero_point: np.ndarray) -> onnx.ModelProto:
+    nodes = [helper.make_node("QuantizeLinear", ["x", "s", "z"], ["q"], name="q0"),
+             helper.make_node("DequantizeLinear", ["q", "s", "z"], ["y"], name="dq0")]
+    inits = [numpy_helper.from_array(np.array(0.1, np.float32), "s"), numpy_helper.from_array(zero_point, "z")]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])], inits)
+    return helper.make_model(graph)
+
+
+def test_tensorrt_reads_symmetric_int8_qdq_pairs_only(tmp_path: Path) -> None:
+    assert asymmetric_qdq_nodes(_qdq_graph(np.array(0, np.int8))) == []
+    assert asymmetric_qdq_nodes(_qdq_graph(np.array(3, np.int8))) == ["QuantizeLinear:q0 (int8 zero point 3)",
+                                                                      "DequantizeLinear:dq0 (int8 zero point 3)"]
+    path = tmp_path / "m.int8.onnx"
+    onnx.save(_qdq_graph(np.array(128, np.uint8)), str(path))
+    with pytest.raises(ConfigError, match=r"m\.int8\.onnx is a QDQ graph TensorRT cannot read.*2 Q/DQ nodes.*"
+                                          r"QuantizeLinear:q0 \(uint8 zero point 128\).*float32 \.onnx with "
+                                          r"calibration images"):
+        check_qdq_form(path)
 
 
 def test_file_hash_ties_an_engine_to_its_onnx_bytes(tmp_path: Path) -> None:

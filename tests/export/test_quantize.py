@@ -7,12 +7,14 @@ import onnx
 import pytest
 
 from export_helpers import Host, randomize
+from recalib.deploy.backends.tensorrt.qdq import asymmetric_qdq_nodes, check_qdq_form
 from recalib.errors import ConfigError, DataError
 from recalib.export.agreement import AgreementCheck, require_decisions
 from recalib.export.onnx_export import to_onnx
 from recalib.export.options import ExportOptions, Quantization
 from recalib.export.parity import INT8_TOLERANCE
-from recalib.export.quantize.calibration import MAX_SAMPLES, MIN_SAMPLES, batches, load_calibration
+from recalib.export.quantize.calibration import (MAX_SAMPLES, MIN_SAMPLES, batches, check_histogram_memory,
+                                                 load_calibration)
 from recalib.export.quantize.placement import is_quantized
 from recalib.errors import VerificationError
 
@@ -103,3 +105,36 @@ def test_int8_decisions_must_agree_99_percent_and_lose_at_most_one_point() -> No
     with pytest.raises(VerificationError, match=r"accuracy \+1.10 points below"):
         require_decisions(_agreement(995, 950, 939), "nothing was written")
     assert require_decisions(_agreement(900, 950, 800, "fp32"), "x").agreed == 900  # floats: parity judges
+
+
+def test_recalibs_own_int8_export_is_refused_for_tensorrt_and_its_float_export_is_not(tmp_path: Path) -> None:
+    options = ExportOptions(precision="int8", quantization=Quantization(load_calibration("random", CHW)),
+                            write_report=False)
+    to_onnx(randomize(Host("se")), CHW, tmp_path / "se.onnx", options)
+    found = asymmetric_qdq_nodes(onnx.load(str(tmp_path / "se.onnx")))
+    assert found and all("uint8 zero point" in f for f in found)
+    with pytest.raises(ConfigError, match="se.onnx is a QDQ graph TensorRT cannot read"):
+        check_qdq_form(tmp_path / "se.onnx")
+    to_onnx(randomize(Host("se")), CHW, tmp_path / "float.onnx", ExportOptions(write_report=False))
+    check_qdq_form(tmp_path / "float.onnx")
+
+
+def test_an_unknown_calibration_method_is_refused_when_the_recipe_is_made() -> None:
+    with pytest.raises(ConfigError, match="calibration method 'entropy' is not one of minmax, percentile"):
+        Quantization(load_calibration("random", CHW), method="entropy")
+
+
+def test_a_histogram_calibration_that_would_not_fit_in_memory_is_refused_before_quantising(tmp_path, monkeypatch) -> None:
+    import recalib.infra.memory as memory
+
+    to_onnx(randomize(Host("se")), CHW, tmp_path / "float.onnx", ExportOptions(write_report=False))
+    graph, calibration = onnx.load(str(tmp_path / "float.onnx")), load_calibration("random", CHW)
+    assert len(graph.graph.value_info) > 0  # the exported graph is shape-inferred: the estimate has sizes to add
+    monkeypatch.setattr(memory, "available_memory", lambda: 1 << 20)
+    check_histogram_memory(graph, calibration, "minmax")  # keeps extremes only: never refused
+    with pytest.raises(ConfigError, match=r"percentile calibration on 256 random .* holds every activation of every "
+                                          r"image, .* MiB, but 1\.0 MiB is available here; use --calibration-method "
+                                          r"minmax"):
+        check_histogram_memory(graph, calibration, "percentile")
+    monkeypatch.setattr(memory, "available_memory", lambda: 1 << 40)
+    check_histogram_memory(graph, calibration, "percentile")

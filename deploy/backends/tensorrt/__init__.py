@@ -1,6 +1,7 @@
 """``tensorrt``: ONNX → TensorRT engine (with a metadata header) → inference on CUDA buffers.
 
-Layout: :mod:`.engine_file` (the file format and compatibility check, pure Python),
+Layout: :mod:`.engine_file` (the file format, compatibility check and cache names, pure Python),
+:mod:`.qdq` (which QDQ graphs TensorRT reads, pure Python),
 :mod:`._compat` (what differs between TensorRT 10 and 11), :mod:`.build` (parser, builder
 config, optimisation profile, timing cache) and :mod:`.runner` (execution context on a torch
 CUDA stream). Only this module's functions are public; they import TensorRT lazily so the
@@ -8,13 +9,15 @@ pure parts stay importable (and testable) without it.
 """
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from recalib.deploy.availability import require
-from recalib.deploy.backends.tensorrt.engine_file import EngineMeta, Platform, file_sha256, load, save
+from recalib.deploy.backends.tensorrt.engine_file import (EngineMeta, Platform, data_sha256, engine_cache_path,
+                                                          file_sha256, load, platform_slug, save)
+from recalib.deploy.backends.tensorrt.qdq import check_qdq_form
 from recalib.deploy.runner_options import RunnerOptions
+from recalib.export.quantize.calibration import CalibrationSet, load_calibration
 
 if TYPE_CHECKING:
     from recalib.deploy.backends.tensorrt.runner import TensorRTRunner
@@ -32,21 +35,22 @@ def current_platform(device: str = "cuda") -> Platform:
                     compute_capability=f"{major}.{minor}")
 
 
-def engine_cache_path(cache_dir: Path, onnx_path: Path, platform: Platform, precision: str,
-                      batches: tuple[int, int, int]) -> Path:
-    """Where the engine for this model, platform, precision and batch profile is cached."""
-    profile = "-".join(map(str, batches))
-    return cache_dir / f"{onnx_path.stem}-{precision}-b{profile}-{_platform_slug(platform)}.engine"
-
-
-def _platform_slug(platform: Platform) -> str:
-    gpu = re.sub(r"[^A-Za-z0-9]+", "-", platform.gpu_name).strip("-")
-    return f"trt{platform.tensorrt_version}-{gpu}"
-
-
-def _matches(meta: EngineMeta, onnx_path: Path, precision: str, batches: tuple[int, int, int]) -> bool:
+def _matches(meta: EngineMeta, onnx_path: Path, precision: str, batches: tuple[int, int, int],
+             calibration_sha256: str | None) -> bool:
     return (meta.onnx_sha256 == file_sha256(onnx_path) and meta.precision == precision
-            and (meta.min_shape[0], meta.opt_shape[0], meta.max_shape[0]) == batches)
+            and (meta.min_shape[0], meta.opt_shape[0], meta.max_shape[0]) == batches
+            and meta.calibration_sha256 == calibration_sha256)
+
+
+def _calibration(onnx_path: Path, source: str | None) -> CalibrationSet | None:
+    """The images TensorRT calibrates the float graph at ``onnx_path`` on (None when none are given), read and
+    checked against the graph's input before anything is built."""
+    if source is None:
+        return None
+    import onnx
+
+    dims = onnx.load(str(onnx_path), load_external_data=False).graph.input[0].type.tensor_type.shape.dim
+    return load_calibration(source, [d.dim_value for d in dims[1:]])
 
 
 def create_tensorrt_runner(path: str | Path, *, device: str = "cuda",
@@ -56,9 +60,12 @@ def create_tensorrt_runner(path: str | Path, *, device: str = "cuda",
     From ONNX, builds an engine for ``options.precision`` whose profile covers batches
     ``(min, opt, max) = options.batches`` (default ``(1, 1, 1)``). With ``options.cache_dir``,
     engines and the timing cache are kept there and an engine built earlier from the same ONNX
-    file with the same settings is reused. ``options.threads`` (host CPU threads) is accepted like
-    every runtime's and has nothing to set: the engine runs on the GPU. int8 builds from the QDQ graph, or,
-    on TensorRT 10, from the float graph calibrated on ``options.calibration`` (:mod:`.calibrator`).
+    file with the same settings (for an engine TensorRT calibrated, on the same images: their hash is
+    in the cache name and the header) is reused. ``options.threads`` (host CPU threads) is accepted
+    like every runtime's and has nothing to set: the engine runs on the GPU. int8 builds from a
+    symmetric int8 QDQ graph (one TensorRT cannot read, such as recalib's uint8 form, is refused
+    first: :mod:`.qdq`), or, on TensorRT 10, from the float graph calibrated on ``options.calibration``
+    (:mod:`.calibrator`).
     """
     require("tensorrt", device)
     from recalib.deploy.backends.tensorrt.build import BuildOptions, build_engine
@@ -67,16 +74,18 @@ def create_tensorrt_runner(path: str | Path, *, device: str = "cuda",
     path, here = Path(path), current_platform(device)
     if path.suffix == ".engine":
         return TensorRTRunner(*load(path, here), device=device)
+    check_qdq_form(path)
     precision, batches, cache = options.compute_precision, options.batches or (1, 1, 1), options.cache_dir
-    # an engine calibrated on other images is another engine: the images name its cache entry
-    tag = precision if options.calibration is None else f"{precision}-{re.sub(r'[^A-Za-z0-9]+', '-', options.calibration)}"
-    cached = engine_cache_path(cache, path, here, tag, batches) if cache else None
+    calibration = _calibration(path, options.calibration)
+    # an engine calibrated on other images is another engine: the images' hash names its cache entry
+    images = None if calibration is None else data_sha256(calibration.inputs)
+    cached = engine_cache_path(cache, path, here, precision, batches, images) if cache else None
     if cached is not None and cached.is_file():
         meta, plan = load(cached, here)
-        if _matches(meta, path, precision, batches):
+        if _matches(meta, path, precision, batches, images):
             return TensorRTRunner(meta, plan, device=device)
-    timing = cache / f"timing-{_platform_slug(here)}.cache" if cache else None
-    build = BuildOptions(precision=precision, calibration=options.calibration, min_batch=batches[0],
+    timing = cache / f"timing-{platform_slug(here)}.cache" if cache else None
+    build = BuildOptions(precision=precision, calibration=calibration, min_batch=batches[0],
                          opt_batch=batches[1], max_batch=batches[2], workspace_bytes=options.workspace_bytes,
                          timing_cache=timing)
     meta, plan = build_engine(path, here, build)

@@ -13,8 +13,8 @@ graph is quantised by TensorRT 10's own calibrator instead (``BuilderFlag.INT8``
 ``IInt8EntropyCalibrator2`` fed the calibration images: :mod:`.calibrator`; deprecated since 10.1 in
 favour of QDQ graphs, still what most deployments use); TensorRT 11 has no calibrator, so it needs the
 QDQ graph. TensorRT reads int8 Q/DQ pairs only (zero point 0): recalib's QDQ graphs quantise activations
-to uint8 for the CPU runtimes' VNNI kernels, which TensorRT's parser refuses (the export report's
-TensorRT lint names each one), so on TensorRT 10 give the float graph and calibration images.
+to uint8 for the CPU runtimes' VNNI kernels, which :mod:`.qdq` refuses before any build (naming the
+first such node), so on TensorRT 10 give the float graph and calibration images.
 """
 from __future__ import annotations
 

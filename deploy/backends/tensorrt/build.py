@@ -12,7 +12,8 @@ import tensorrt as trt
 
 from recalib.deploy.backends.tensorrt._compat import configure_precision, network_flags, plan_precision
 from recalib.deploy.backends.tensorrt.calibrator import EntropyCalibrator
-from recalib.deploy.backends.tensorrt.engine_file import EngineMeta, Platform, file_sha256
+from recalib.deploy.backends.tensorrt.engine_file import EngineMeta, Platform, data_sha256, file_sha256
+from recalib.export.quantize.calibration import CalibrationSet
 from recalib.infra.atomic import write_atomic
 from recalib.errors import ConfigError, ExportError
 
@@ -29,7 +30,7 @@ class BuildOptions:
     """
 
     precision: str = "fp32"
-    calibration: str | None = None  # int8 from a float graph on TensorRT 10: digits|FILE.npz|random
+    calibration: CalibrationSet | None = None  # int8 from a float graph on TensorRT 10: the images, checked
     min_batch: int = 1
     opt_batch: int = 1
     max_batch: int = 1
@@ -116,12 +117,10 @@ def _is_qdq(onnx_path: Path) -> bool:
 def _calibrate(config: trt.IBuilderConfig, profile: trt.IOptimizationProfile, options: BuildOptions,
                opt: Shape) -> EntropyCalibrator:
     """TensorRT 10's entropy calibrator on ``options.calibration`` at the profile's ``opt`` shape."""
-    from recalib.export.quantize.calibration import load_calibration
-
     if options.calibration is None:
         raise ConfigError("an int8 engine from a float graph is calibrated by TensorRT on calibration images: "
                           "pass calibration='digits', an .npz path or 'random' (or give the QDQ graph)")
-    calibrator = EntropyCalibrator(load_calibration(options.calibration, opt[1:]), opt[0])
+    calibrator = EntropyCalibrator(options.calibration, opt[0])
     config.int8_calibrator = calibrator
     config.set_calibration_profile(profile)
     return calibrator
@@ -151,7 +150,8 @@ def build_engine(onnx_path: Path, platform: Platform, options: BuildOptions) -> 
         raise ExportError(f"TensorRT could not build an engine from {onnx_path} at precision "
                           f"{options.precision}; its log above names the failing layer")
     _save_timing_cache(config, options.timing_cache)
+    images = None if options.calibration is None else data_sha256(options.calibration.inputs)
     meta = EngineMeta(platform=platform, precision=options.precision, input_name=name,
                       input_dtype=model_dtype, min_shape=lo, opt_shape=opt, max_shape=hi,
-                      onnx_sha256=file_sha256(onnx_path))
+                      onnx_sha256=file_sha256(onnx_path), calibration_sha256=images)
     return meta, bytes(serialized)

@@ -7,21 +7,27 @@ TensorRT or, worse, runs with poor tactics. So every engine this package writes 
     b"RECALIB-TRT\\0" | uint32 little-endian header length | header (UTF-8 JSON) | plan bytes
 
 and :func:`check_compatible` refuses an engine built with another TensorRT version or on
-another GPU before TensorRT sees it. Pure Python: this module needs neither TensorRT nor a GPU.
+another GPU before TensorRT sees it. An engine calibrated by TensorRT (int8 from a float graph) is
+tied to its calibration images as well: their hash (:func:`data_sha256`) is in the header and in the
+cache file's name (:func:`engine_cache_path`), so an engine calibrated on other images is never reused.
+Pure Python: this module needs neither TensorRT nor a GPU.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 import struct
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+import numpy as np
 
 from recalib.infra.atomic import write_atomic
 from recalib.errors import CheckpointError
 
 __all__ = ["EngineFileError", "EngineMeta", "Platform", "pack", "unpack", "check_compatible",
-           "save", "load", "file_sha256"]
+           "save", "load", "file_sha256", "data_sha256", "engine_cache_path", "platform_slug"]
 
 MAGIC = b"RECALIB-TRT\x00"
 FORMAT_VERSION = 1
@@ -46,7 +52,8 @@ class Platform:
 
 @dataclass(frozen=True)
 class EngineMeta:
-    """How an engine was built: platform, precision, the input it takes, and its ONNX source."""
+    """How an engine was built: platform, precision, the input it takes, its ONNX source, and the
+    :func:`data_sha256` of the images TensorRT calibrated it on (None: not calibrated by TensorRT)."""
 
     platform: Platform
     precision: str
@@ -57,6 +64,7 @@ class EngineMeta:
     max_shape: tuple[int, ...]
     onnx_sha256: str
     format_version: int = FORMAT_VERSION
+    calibration_sha256: str | None = None
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self), sort_keys=True).encode("utf-8")
@@ -138,3 +146,29 @@ def file_sha256(path: str | Path) -> str:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def data_sha256(array: np.ndarray) -> str:
+    """SHA-256 of an array's dtype, shape and values: the identity of a set of calibration images."""
+    array = np.ascontiguousarray(array)
+    digest = hashlib.sha256(f"{array.dtype.str}{array.shape}".encode())
+    digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
+def platform_slug(platform: Platform) -> str:
+    """The TensorRT version and GPU as a file-name part (engine and timing cache names)."""
+    gpu = re.sub(r"[^A-Za-z0-9]+", "-", platform.gpu_name).strip("-")
+    return f"trt{platform.tensorrt_version}-{gpu}"
+
+
+CALIBRATION_DIGITS = 16  # of the images' SHA-256 in a cache name: 64 bits, ample for one cache folder
+
+
+def engine_cache_path(cache_dir: Path, onnx_path: Path, platform: Platform, precision: str,
+                      batches: tuple[int, int, int], calibration_sha256: str | None = None) -> Path:
+    """Where the engine for this model, platform, precision, batch profile and (int8 calibrated by
+    TensorRT) calibration images is cached."""
+    profile = "-".join(map(str, batches))
+    images = f"-cal{calibration_sha256[:CALIBRATION_DIGITS]}" if calibration_sha256 else ""
+    return cache_dir / f"{onnx_path.stem}-{precision}{images}-b{profile}-{platform_slug(platform)}.engine"
