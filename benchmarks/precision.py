@@ -87,7 +87,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="ResNet-20 plain and + SE at 8x8, one epoch, 3 rounds")
     p.add_argument("--weights", type=Path, default=WEIGHTS, help="the digits-trained checkpoints (trained if missing)")
-    p.add_argument("--epochs", type=int, default=4, help="epochs of a model trained here (default 4)")
+    p.add_argument("--epochs", type=int, default=10, help="epochs of a model trained here (default 10, as examples/train_digits.py)")
     p.add_argument("--block", action="append", default=None, help=f"a block family (repeatable; default: {', '.join(BLOCKS)})")
     p.add_argument("--no-resnet20", dest="resnet20", action="store_false", help="leave out the digits-trained ResNet-20")
     p.add_argument("--no-resnet50", dest="resnet50", action="store_false", help="leave out ResNet-50")

@@ -34,7 +34,6 @@ import numpy as np
 
 from recalib.errors import ConfigError, DataError
 from recalib.export.labelled import DIGITS, check_images_fit, digits, load_npz_inputs
-from recalib.export.options import check_calibration_method
 
 if TYPE_CHECKING:
     import onnx
@@ -126,11 +125,12 @@ class Reader:
 
 
 def ort_method(method: str) -> Any:
-    """onnxruntime's ``CalibrationMethod`` of ``method`` (one of :data:`~recalib.export.options.CALIBRATION_METHODS`)."""
+    """onnxruntime's ``CalibrationMethod`` of ``method`` (one of :data:`~recalib.export.options.CALIBRATION_METHODS`,
+    as :class:`~recalib.export.options.Quantization` checked it when it was made)."""
     from onnxruntime.quantization import CalibrationMethod
 
     names = {"minmax": CalibrationMethod.MinMax, "percentile": CalibrationMethod.Percentile}
-    return names[check_calibration_method(method)]
+    return names[method]
 
 
 def check_histogram_memory(model: onnx.ModelProto, calibration: CalibrationSet, method: str) -> None:
