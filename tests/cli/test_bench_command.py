@@ -175,6 +175,7 @@ def test_profile_bills_each_layer_to_its_module_and_sums_the_gates(tmp_path: Pat
         _profiles(folder, runtime, out)
 
 
+@pytest.mark.slow  # 7 s; torch eager's layer → module/gate mapping stays in the default run (tests/profiling/latency)
 def test_profile_of_torch_eager_alone_exports_the_models_for_their_gates(tmp_path: Path,
                                                                         capsys: pytest.CaptureFixture[str]) -> None:
     folder = tmp_path / "profile"
