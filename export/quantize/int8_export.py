@@ -21,7 +21,6 @@ import onnx
 from recalib.export.agreement import AgreementCheck
 from recalib.export.options import ExportOptions, Quantization
 from recalib.export.parity import ParityCheck
-from recalib.export.quantize.calibration import check_histogram_memory
 from recalib.export.quantize.placement import float_compute_nodes, gate_placements
 from recalib.export.quantize.recipe import describe_recipe, quantize_graph
 
@@ -58,8 +57,6 @@ def quantize_export(float_file: Path, target: Path, options: ExportOptions) -> Q
     node left in float (``float_nodes``: none for a ResNet quantised by the recipe)."""
     quantization = options.quantization
     assert quantization is not None  # ExportOptions holds it for int8, and only int8 comes here
-    check_histogram_memory(onnx.load(str(float_file), load_external_data=False), quantization.calibration,
-                           quantization.method)
     gates = _quiet_quantize(float_file, target, quantization, options.fixed_batch)
     proto = onnx.load(str(target))
     placements = gate_placements(proto, gates)

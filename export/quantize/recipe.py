@@ -32,7 +32,7 @@ from recalib.errors import DataError, ExportError, first_line
 from recalib.export.gates.detect import find_gates
 from recalib.export.gates.gate import Gate
 from recalib.export.options import Quantization
-from recalib.export.quantize.calibration import Reader, ort_method
+from recalib.export.quantize.calibration import Reader, check_histogram_memory, ort_method
 
 __all__ = ["describe_recipe", "quantize_graph", "float_nodes", "EXTRA_OPTIONS"]
 
@@ -66,7 +66,8 @@ def quantize_graph(source: Path, target: Path, quantization: Quantization, batch
     """Write the QDQ form of the float32 graph ``source`` to ``target``; return the gates found in it.
 
     ``batch`` is the graph's fixed batch (None: dynamic). Raises :class:`ExportError` when onnxruntime
-    cannot quantise the graph.
+    cannot quantise the graph, :class:`ConfigError` (before quantising) when a histogram calibration
+    method would not fit in memory.
     """
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
 
@@ -75,6 +76,7 @@ def quantize_graph(source: Path, target: Path, quantization: Quantization, batch
         raise DataError(f"{calibration.name}: {len(calibration.inputs)} images do not fill one batch of the "
                         f"fixed-batch graph ({batch}); give at least {batch}")
     model = onnx.load(str(source))
+    check_histogram_memory(model, calibration, quantization.method)
     gates = find_gates(model)
     input_name = model.graph.input[0].name
     try:
