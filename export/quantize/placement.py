@@ -16,10 +16,12 @@ from dataclasses import dataclass
 import onnx
 
 from recalib.export.gates.gate import Gate
+from recalib.export.graph.index import GraphIndex
 
 __all__ = ["GatePlacement", "gate_placements", "float_compute_nodes", "is_quantized", "QDQ_OPS"]
 
 QDQ_OPS = ("QuantizeLinear", "DequantizeLinear")
+_REQUANTIZED = {"QuantizeLinear"}  # the consumers of an int8 node's output
 _NOT_COMPUTE = (*QDQ_OPS, "Constant", "Shape")  # nodes that compute nothing a precision applies to
 
 
@@ -37,26 +39,12 @@ def is_quantized(model: onnx.ModelProto) -> bool:
     return any(node.op_type in QDQ_OPS for node in model.graph.node)
 
 
-class _Placement:
-    """The producer and consumers of every tensor of a QDQ graph, to tell int8 nodes from float ones."""
-
-    def __init__(self, quantized: onnx.ModelProto) -> None:
-        graph = quantized.graph
-        self.producer = {out: node for node in graph.node for out in node.output}
-        self.consumers: dict[str, set[str]] = {}
-        for node in graph.node:
-            for name in node.input:
-                self.consumers.setdefault(name, set()).add(node.op_type)
-        self.constants = {t.name for t in graph.initializer}
-        self.outputs = {o.name for o in graph.output}
-
-    def in_int8(self, node: onnx.NodeProto) -> bool:
-        """All of ``node``'s data inputs dequantised, each output requantised or a graph output."""
-        data = [i for i in node.input if i and i not in self.constants and i in self.producer
-                and self.producer[i].op_type != "Constant"]
-        dequantized = bool(data) and all(self.producer[i].op_type == "DequantizeLinear" for i in data)
-        return dequantized and all(out in self.outputs or self.consumers.get(out) == {"QuantizeLinear"}
-                                   for out in node.output)
+def _in_int8(graph: GraphIndex, node: onnx.NodeProto) -> bool:
+    """All of ``node``'s data inputs dequantised, each output requantised or a graph output."""
+    data = [i for i in node.input if i and i not in graph.constants and i in graph.producers]
+    dequantized = bool(data) and all(graph.producers[i].op_type == "DequantizeLinear" for i in data)
+    return dequantized and all(out in graph.outputs or {n.op_type for n in graph.consumers.get(out, ())} == _REQUANTIZED
+                               for out in node.output)
 
 
 def _label(node: onnx.NodeProto) -> str:
@@ -65,19 +53,19 @@ def _label(node: onnx.NodeProto) -> str:
 
 def gate_placements(quantized: onnx.ModelProto, gates: Sequence[Gate]) -> list[GatePlacement]:
     """Per gate (found in the float graph), its nodes in ``quantized`` that run in int8 and those in float."""
-    placement = _Placement(quantized)
+    graph = GraphIndex(quantized)
     by_name = {node.name: node for node in quantized.graph.node}
     placements = []
     for gate in gates:
         nodes = [by_name[name] for name in (*gate.nodes, gate.mul)
                  if name in by_name and by_name[name].op_type not in _NOT_COMPUTE]
-        placements.append(GatePlacement(gate.name, tuple(_label(n) for n in nodes if placement.in_int8(n)),
-                                        tuple(_label(n) for n in nodes if not placement.in_int8(n))))
+        placements.append(GatePlacement(gate.name, tuple(_label(n) for n in nodes if _in_int8(graph, n)),
+                                        tuple(_label(n) for n in nodes if not _in_int8(graph, n))))
     return placements
 
 
 def float_compute_nodes(quantized: onnx.ModelProto) -> list[str]:
     """Every node of ``quantized`` (``op_type:name``) that computes in float, in graph order."""
-    placement = _Placement(quantized)
+    graph = GraphIndex(quantized)
     return [_label(node) for node in quantized.graph.node
-            if node.op_type not in _NOT_COMPUTE and not placement.in_int8(node)]
+            if node.op_type not in _NOT_COMPUTE and not _in_int8(graph, node)]

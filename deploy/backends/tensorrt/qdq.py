@@ -13,29 +13,25 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-from onnx import numpy_helper
 
 from recalib.errors import ConfigError
+from recalib.export.graph.index import GraphIndex
+from recalib.export.quantize.placement import QDQ_OPS
 
 __all__ = ["asymmetric_qdq_nodes", "check_qdq_form"]
-
-_QDQ = ("QuantizeLinear", "DequantizeLinear")
 
 
 def asymmetric_qdq_nodes(model: onnx.ModelProto) -> list[str]:
     """The Q/DQ nodes of ``model`` TensorRT cannot read: a uint8 zero point, or one that is not all zeros
     (``op_type:name (why)``); any other type is left to TensorRT's parser. So is a node without a zero point."""
-    constants = {t.name: t for t in model.graph.initializer}
-    constants.update({n.output[0]: a.t for n in model.graph.node if n.op_type == "Constant"
-                      for a in n.attribute if a.name == "value"})
+    index = GraphIndex(model)
     found = []
     for node in model.graph.node:
-        if node.op_type not in _QDQ:
+        if node.op_type not in QDQ_OPS:
             continue
-        point = constants.get(node.input[2]) if len(node.input) > 2 and node.input[2] else None
-        if point is None:
+        values = index.value(node.input[2]) if len(node.input) > 2 and node.input[2] else None
+        if values is None:
             continue
-        values = numpy_helper.to_array(point)
         if values.dtype == np.uint8 or values.any():
             found.append(f"{node.op_type}:{node.name} ({values.dtype} zero point {values.flat[0]})")
     return found
